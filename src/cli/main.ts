@@ -1,0 +1,43 @@
+import { ConfigError } from '../config/env';
+
+const USAGE = `Usage: ringstore <command> [options]
+
+Commands:
+  up        the whole system on one machine: gateway on :8080, 6 storage servers, embedded metadata
+  gateway   the HTTP gateway alone (DATABASE_URL for PostgreSQL, else embedded)
+  storage   one storage server (--port, --data, --host, --join)
+
+Configuration comes from environment variables; see README.md for the table.`;
+
+type Command = (args: string[]) => Promise<void>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./up')).runUp,
+  gateway: async () => (await import('../gateway/main')).runGateway,
+  storage: async () => (await import('../storage/main')).runStorage,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...args] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    console.log(USAGE);
+    return;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`ringstore: unknown command "${name}"\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const run = await load();
+  await run(args);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  // Bad configuration is one clear line, not a stack trace.
+  if (error instanceof ConfigError) {
+    console.error(`ringstore: configuration error: ${error.message}`);
+    process.exit(2);
+  }
+  console.error('ringstore: fatal:', error);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import type { StorageClient } from '../rpc/storage-client';
+
+/** A storage server as the ring knows it. */
+export interface StorageServerInfo {
+  id: string;
+  /** host:port of its gRPC endpoint. */
+  address: string;
+}
+
+export type ConnectionState = 'Idle' | 'Connecting' | 'Ready' | 'TransientFailure' | 'Shutdown';
+export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+export interface ConnectionSnapshot {
+  serverId: string;
+  address: string;
+  state: ConnectionState;
+  breaker: BreakerState;
+  /** Epoch ms when the connection entered its current state. */
+  since: number;
+  /** Times the connection came back to Ready after having been Ready before. */
+  reconnects: number;
+  lastError: string | null;
+}
+
+export interface TransitionEvent {
+  /** Which machine moved: the connection or its breaker. */
+  machine: 'connection' | 'breaker';
+  serverId: string;
+  address: string;
+  from: string;
+  to: string;
+  reason: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/**
+ * What the gateway sees of the connection layer: ready clients for servers, and the outcome of
+ * every call fed back so breakers and probes know what real traffic saw.
+ */
+export interface ConnectionPool {
+  /** Replace the set of servers (spawns, retires and re-dials connection actors as needed). */
+  update(servers: StorageServerInfo[]): void;
+  /** Servers whose connection is Ready and whose breaker admits traffic. */
+  readyServerIds(): string[];
+  isAvailable(serverId: string): boolean;
+  /** The client of a server if it is available right now. */
+  clientIfReady(serverId: string): StorageClient | undefined;
+  /**
+   * The client of a server, waiting up to waitMs for it to become Ready (a non-Ready server is
+   * asked to reconnect at once, rate-limited). Rejects when it does not become available.
+   */
+  getClient(serverId: string, waitMs?: number): Promise<StorageClient>;
+  recordSuccess(serverId: string): void;
+  recordFailure(serverId: string, error: unknown): void;
+  snapshot(): ConnectionSnapshot[];
+  /** Subscribe to every transition; returns an unsubscribe function. */
+  onTransition(listener: (event: TransitionEvent) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import winston from 'winston';
+
+/** LOG_FORMAT=json for machines, anything else (default) pretty for people. */
+function buildFormat(): winston.Logform.Format {
+  if (process.env.LOG_FORMAT === 'json') {
+    return winston.format.combine(winston.format.timestamp(), winston.format.json());
+  }
+  return winston.format.combine(
+    winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+    winston.format.printf(({ timestamp, level, message, component, ...meta }) => {
+      const rest = Object.keys(meta).length ? ' ' + JSON.stringify(meta) : '';
+      const where = component ? ` [${component}]` : '';
+      return `${timestamp} ${level.toUpperCase().padEnd(5)}${where} ${message}${rest}`;
+    }),
+  );
+}
+
+export const rootLogger = winston.createLogger({
+  level: process.env.LOG_LEVEL ?? 'info',
+  format: buildFormat(),
+  transports: [new winston.transports.Console()],
+});
+
+export type Logger = winston.Logger;
+
+/** A logger whose lines name the part of the system they come from. */
+export function createLogger(component: string): Logger {
+  return rootLogger.child({ component });
+}

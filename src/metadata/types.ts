@@ -1,0 +1,121 @@
+/** Metadata records and the store interface shared by the PostgreSQL and PGlite backends. */
+
+export interface ServerRecord {
+  id: string;
+  address: string;
+  joinedAt: Date;
+  lastHeartbeatAt: Date;
+  availableSpace: number | null;
+  totalSpace: number | null;
+}
+
+export interface ReplicaRecord {
+  serverId: string;
+  /** 'stored' normally; 'corrupt' once a read or scrub found it bad. */
+  status: 'stored' | 'corrupt';
+}
+
+export interface ChunkRecord {
+  chunkNumber: number;
+  chunkId: string;
+  /** Byte offset of the chunk in the file. */
+  offset: number;
+  size: number;
+  /** Hex SHA-256 of the chunk. */
+  checksum: string;
+  replicas: ReplicaRecord[];
+}
+
+export interface FileRecord {
+  fileId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  /** Hex SHA-256 of the whole file. */
+  checksum: string;
+  status: 'completed';
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date;
+  chunks: ChunkRecord[];
+}
+
+export type FileSummary = Omit<FileRecord, 'chunks'> & { chunkCount: number };
+
+export interface UploadSession {
+  fileId: string;
+  filename: string;
+  contentType: string;
+  gatewayId: string;
+  startedAt: Date;
+  expiresAt: Date;
+}
+
+export interface PendingDelete {
+  chunkId: string;
+  serverId: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface UnderReplicatedChunk {
+  fileId: string;
+  chunkId: string;
+  size: number;
+  checksum: string;
+  /** Replicas currently 'stored'. */
+  healthyServerIds: string[];
+  /** All replica rows, whatever their status. */
+  allServerIds: string[];
+}
+
+export interface MetadataStore {
+  /** Which backend this is, for /health and logs. */
+  readonly kind: 'postgres' | 'pglite';
+  /** Run pending migrations under an advisory lock (several gateways may start together). */
+  migrate(): Promise<void>;
+  /** Cheap round trip; throws when the database is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Storage servers (join and heartbeat).
+  upsertServer(server: { id: string; address: string; availableSpace?: number; totalSpace?: number }): Promise<void>;
+  listServers(): Promise<ServerRecord[]>;
+
+  // Uploads: a session row while chunks are written; the file appears only on completion.
+  beginUpload(session: UploadSession): Promise<void>;
+  /** Insert file, chunks and replicas and drop the session, in one transaction. */
+  completeUpload(file: Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>): Promise<FileRecord>;
+  abortUpload(fileId: string): Promise<void>;
+  /** Sessions whose TTL passed (their gateway died or gave up). */
+  expiredUploads(now: Date, limit: number): Promise<UploadSession[]>;
+
+  getFile(fileId: string): Promise<FileRecord | null>;
+  listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }>;
+  /**
+   * Remove the file and move every replica of its chunks into pending deletes, in one
+   * transaction. Returns those replicas, or null when the file does not exist.
+   */
+  deleteFile(fileId: string): Promise<PendingDelete[] | null>;
+
+  // Pending deletes: chunks still to be removed from a server.
+  addPendingDeletes(items: { chunkId: string; serverId: string }[]): Promise<void>;
+  listPendingDeletes(limit: number): Promise<PendingDelete[]>;
+  resolvePendingDelete(chunkId: string, serverId: string): Promise<void>;
+  failPendingDelete(chunkId: string, serverId: string, error: string): Promise<void>;
+
+  /** Of these chunk ids, the ones a completed file still references (uploads in flight are protected by the orphan grace period, which is never shorter than the upload session TTL). */
+  referencedChunkIds(chunkIds: string[]): Promise<Set<string>>;
+
+  // Repair.
+  underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]>;
+  addReplica(chunkId: string, serverId: string): Promise<void>;
+  markReplicaCorrupt(chunkId: string, serverId: string): Promise<void>;
+  removeReplica(chunkId: string, serverId: string): Promise<void>;
+
+  /**
+   * Run fn only if no other gateway holds the named job lock (advisory lock); returns
+   * undefined without running it when the lock is taken.
+   */
+  withJobLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
+}

@@ -1,0 +1,40 @@
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/** proto/storage.proto, loaded once. int64 fields arrive as JS numbers (safe below 2^53). */
+export const STORAGE_PROTO_PATH = path.resolve(__dirname, '../../proto/storage.proto');
+
+const packageDefinition = protoLoader.loadSync(STORAGE_PROTO_PATH, {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+
+const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
+  storage: { StorageService: grpc.ServiceClientConstructor };
+};
+
+export const StorageServiceClient = loaded.storage.StorageService;
+export const storageServiceDefinition: grpc.ServiceDefinition = StorageServiceClient.service;
+
+export interface PutChunkRequest { chunk_id: string; data: Buffer; checksum: string; size: number }
+export interface PutChunkResponse { chunk_id: string; success: boolean; error_message: string }
+export interface GetChunkRequest { chunk_id: string; offset: number; length: number }
+export interface GetChunkResponse { data: Buffer }
+export interface DeleteChunkRequest { chunk_id: string }
+export interface DeleteChunkResponse { success: boolean; error_message: string }
+export interface HealthCheckResponse {
+  status: string;
+  available_space: number;
+  used_space: number;
+  total_space: number;
+  server_id: string;
+  chunk_count: number;
+}
+export interface ListChunksRequest { after: string; limit: number }
+export interface ChunkInfo { chunk_id: string; size: number; modified_at_ms: number; checksum: string }
+export interface VerifyChunkRequest { chunk_id: string }
+export interface VerifyChunkResponse { chunk_id: string; ok: boolean; corrupt_block: number; error_message: string }
