@@ -11,10 +11,12 @@ Configuration comes from environment variables; see README.md for the table.`;
 
 type Command = (args: string[]) => Promise<void>;
 
+// require(), not import(): tsx/cjs hooks require() only, and a dynamic import() goes to Node's
+// ESM loader, which cannot resolve extensionless .ts paths (ERR_MODULE_NOT_FOUND).
 const commands: Record<string, () => Promise<Command>> = {
-  up: async () => (await import('./up')).runUp,
-  gateway: async () => (await import('../gateway/main')).runGateway,
-  storage: async () => (await import('../storage/main')).runStorage,
+  up: async () => (require('./up') as typeof import('./up')).runUp,
+  gateway: async () => (require('../gateway/main') as typeof import('../gateway/main')).runGateway,
+  storage: async () => (require('../storage/main') as typeof import('../storage/main')).runStorage,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { IdleWatchdog } from './idle-watchdog';
+import {
+  StorageServiceClient,
+  storageServiceDefinition,
+  type ChunkInfo,
+  type DeleteChunkResponse,
+  type GetChunkRequest,
+  type GetChunkResponse,
+  type HealthCheckResponse,
+  type ListChunksRequest,
+  type PutChunkRequest,
+  type PutChunkResponse,
+  type VerifyChunkResponse,
+} from './storage-service';
+import { limitQueuedMessages } from './stream-buffer';
+
+/** Largest data frame sent or expected: well under gRPC's 4 MiB default message limit. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+/** Frames a streaming call may queue before backpressure. */
+const QUEUED_FRAMES = 2;
+
+export interface CallOptions {
+  /**
+   * Relative deadline. Unary calls: default callTimeoutMs. Streams (put, get, list): none unless
+   * given, because a 10 GiB stream must not be cut by a fixed deadline; idleTimeoutMs guards them.
+   */
+  deadlineMs?: number;
+  /** Streams: cancel with DEADLINE_EXCEEDED when the server makes no progress for this long (default callTimeoutMs). */
+  idleTimeoutMs?: number;
+  /** Aborting cancels the call; it then fails with CANCELLED. */
+  signal?: AbortSignal;
+}
+
+export interface ByteRange {
+  offset?: number;
+  /** 0 or absent = to the end of the chunk. */
+  length?: number;
+}
+
+export interface ChunkWriter {
+  /** Resolves once the call accepted the data (after 'drain' under backpressure). */
+  write(data: Buffer): Promise<void>;
+  /**
+   * Half-closes the stream; rejects with the grpc ServiceError on failure. A checksum given
+   * here travels in a final message: for writers that hash the chunk while streaming it.
+   */
+  end(trailingChecksum?: string): Promise<PutChunkResponse>;
+  /** Cancels the put; the server keeps nothing. */
+  abort(reason?: string): void;
+}
+
+const METHODS = storageServiceDefinition;
+
+/** A ServiceError made on this side (watchdog, abort), shaped like the ones grpc-js produces. */
+export function clientCallError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), {
+    code,
+    details,
+    metadata: new grpc.Metadata(),
+  });
+}
+
+/**
+ * The typed StorageService client every part uses. Every call has a deadline or, for streams,
+ * an idle watchdog; failures are grpc ServiceErrors with their status code preserved.
+ */
+export class StorageClient {
+  private readonly callTimeoutMs: number;
+  private readonly metadata: () => grpc.Metadata;
+
+  constructor(
+    readonly grpcClient: grpc.Client,
+    options: { callTimeoutMs?: number; metadata?: () => grpc.Metadata } = {},
+  ) {
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.metadata = options.metadata ?? (() => new grpc.Metadata());
+  }
+
+  /** A client on its own channel (insecure unless credentials are given): for tools and tests. */
+  static connect(
+    address: string,
+    channelOptions: grpc.ChannelOptions = {},
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ): StorageClient {
+    return new StorageClient(new StorageServiceClient(address, credentials, channelOptions));
+  }
+
+  /** `checksum` may be '' when it is only known at the end: pass it to end() then. */
+  putChunk(chunkId: string, checksum: string, size: number, options: CallOptions = {}): ChunkWriter {
+    let failure: grpc.ServiceError | undefined;
+    let call!: grpc.ClientWritableStream<Partial<PutChunkRequest>>;
+    const response = new Promise<PutChunkResponse>((resolve, reject) => {
+      call = this.grpcClient.makeClientStreamRequest<Partial<PutChunkRequest>, PutChunkResponse>(
+        METHODS.PutChunk.path,
+        METHODS.PutChunk.requestSerialize,
+        METHODS.PutChunk.responseDeserialize,
+        this.metadata(),
+        this.streamCallOptions(options),
+        (error, value) => (error || !value ? reject(failure ?? error) : resolve(value)),
+      );
+    });
+    const cancel = (code: grpc.status, details: string): void => {
+      failure ??= clientCallError(code, details);
+      call.cancel();
+    };
+    const idleMs = options.idleTimeoutMs ?? this.callTimeoutMs;
+    // Runs only while waiting on the server (drain, final response): a caller that is slow to
+    // produce data is not a stalled server.
+    const watchdog = new IdleWatchdog(idleMs, () =>
+      cancel(grpc.status.DEADLINE_EXCEEDED, `PutChunk ${chunkId}: storage server made no progress for ${idleMs} ms`));
+    const disposeAbort = onAbort(options.signal, (reason) => cancel(grpc.status.CANCELLED, `PutChunk ${chunkId} aborted: ${reason}`));
+    const settled = response.finally(() => {
+      watchdog.stop();
+      disposeAbort();
+    });
+    // Observed through end(); a caller that only aborts must not leak a rejection. A server
+    // that failed the call early makes the next write() fail instead of writing into the void.
+    settled.catch((error: grpc.ServiceError) => (failure ??= error));
+
+    limitQueuedMessages(call, QUEUED_FRAMES);
+    call.write({ chunk_id: chunkId, checksum, size, data: Buffer.alloc(0) });
+    let ended = false;
+
+    const drained = async (): Promise<void> => {
+      watchdog.touch();
+      let onDrain: () => void = () => undefined;
+      try {
+        const drain = new Promise<void>((resolve) => {
+          onDrain = () => resolve();
+          call.once('drain', onDrain);
+        });
+        await Promise.race([drain, settled]);
+      } finally {
+        call.off('drain', onDrain);
+        watchdog.pause();
+      }
+    };
+
+    return {
+      write: async (data: Buffer) => {
+        if (failure) throw failure;
+        if (ended) throw new Error(`PutChunk ${chunkId}: write after end()`);
+        let accepted = true;
+        for (let offset = 0; offset < data.length; offset += MAX_FRAME_BYTES) {
+          accepted = call.write({ data: data.subarray(offset, offset + MAX_FRAME_BYTES) });
+        }
+        if (!accepted) await drained();
+        if (failure) throw failure;
+      },
+      end: async (trailingChecksum?: string) => {
+        if (!ended) {
+          ended = true;
+          if (trailingChecksum) call.write({ checksum: trailingChecksum });
+          call.end();
+        }
+        watchdog.touch();
+        return settled;
+      },
+      abort: (reason = 'aborted by caller') => cancel(grpc.status.CANCELLED, `PutChunk ${chunkId} aborted: ${reason}`),
+    };
+  }
+
+  /** Puts a chunk held in memory; the checksum is computed here. */
+  async putChunkBuffer(chunkId: string, data: Buffer, options: CallOptions = {}): Promise<PutChunkResponse> {
+    const checksum = createHash('sha256').update(data).digest('hex');
+    const writer = this.putChunk(chunkId, checksum, data.length, options);
+    try {
+      await writer.write(data);
+    } catch (error) {
+      // The stream failed early (e.g. ALREADY_EXISTS); end() reports the server's status.
+      return writer.end().then(() => Promise.reject(error));
+    }
+    return writer.end();
+  }
+
+  /** The chunk's bytes (or a range of them) as a stream of Buffers; errors carry the grpc status code. */
+  getChunk(chunkId: string, range: ByteRange = {}, options: CallOptions = {}): Readable {
+    const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset ?? 0, length: range.length ?? 0 };
+    const call = this.grpcClient.makeServerStreamRequest<GetChunkRequest, GetChunkResponse>(
+      METHODS.GetChunk.path,
+      METHODS.GetChunk.requestSerialize,
+      METHODS.GetChunk.responseDeserialize,
+      request,
+      this.metadata(),
+      this.streamCallOptions(options),
+    );
+    return new CallReadable(call, (message) => message.data, {
+      what: `GetChunk ${chunkId}`,
+      idleMs: options.idleTimeoutMs ?? this.callTimeoutMs,
+      signal: options.signal,
+      objectMode: false,
+    });
+  }
+
+  async getChunkBuffer(chunkId: string, range: ByteRange = {}, options: CallOptions = {}): Promise<Buffer> {
+    const pieces: Buffer[] = [];
+    for await (const piece of this.getChunk(chunkId, range, options)) pieces.push(piece as Buffer);
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+  }
+
+  deleteChunk(chunkId: string, options: CallOptions = {}): Promise<DeleteChunkResponse> {
+    return this.unary(METHODS.DeleteChunk, { chunk_id: chunkId }, options, `DeleteChunk ${chunkId}`);
+  }
+
+  healthCheck(options: CallOptions = {}): Promise<HealthCheckResponse> {
+    return this.unary(METHODS.HealthCheck, {}, options, 'HealthCheck');
+  }
+
+  /** Stored chunks in id order after `after`, up to `limit` (0 = all). */
+  listChunks(request: { after?: string; limit?: number } = {}, options: CallOptions = {}): AsyncIterable<ChunkInfo> {
+    const call = this.grpcClient.makeServerStreamRequest<ListChunksRequest, ChunkInfo>(
+      METHODS.ListChunks.path,
+      METHODS.ListChunks.requestSerialize,
+      METHODS.ListChunks.responseDeserialize,
+      { after: request.after ?? '', limit: request.limit ?? 0 },
+      this.metadata(),
+      this.streamCallOptions(options),
+    );
+    return new CallReadable(call, (info) => info, {
+      what: 'ListChunks',
+      idleMs: options.idleTimeoutMs ?? this.callTimeoutMs,
+      signal: options.signal,
+      objectMode: true,
+    });
+  }
+
+  verifyChunk(chunkId: string, options: CallOptions = {}): Promise<VerifyChunkResponse> {
+    return this.unary(METHODS.VerifyChunk, { chunk_id: chunkId }, options, `VerifyChunk ${chunkId}`);
+  }
+
+  close(): void {
+    this.grpcClient.close();
+  }
+
+  private streamCallOptions(options: CallOptions): grpc.CallOptions {
+    return options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+  }
+
+  private unary<Req, Res>(method: grpc.MethodDefinition<Req, Res>, request: Req, options: CallOptions, what: string): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      let failure: grpc.ServiceError | undefined;
+      const call = this.grpcClient.makeUnaryRequest<Req, Res>(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        this.metadata(),
+        { deadline: Date.now() + (options.deadlineMs ?? this.callTimeoutMs) },
+        (error, value) => {
+          disposeAbort();
+          if (error || value === undefined) reject(failure ?? error);
+          else resolve(value);
+        },
+      );
+      const disposeAbort = onAbort(options.signal, (reason) => {
+        failure = clientCallError(grpc.status.CANCELLED, `${what} aborted: ${reason}`);
+        call.cancel();
+      });
+    });
+  }
+}
+
+/**
+ * A server-streaming call as a Readable with backpressure both ways: the call is paused while
+ * our consumer is full, and the idle watchdog only counts time spent waiting on the server.
+ * Destroying it cancels the call.
+ */
+class CallReadable<Message> extends Readable {
+  private readonly watchdog: IdleWatchdog;
+  private readonly disposeAbort: () => void;
+
+  constructor(
+    private readonly call: grpc.ClientReadableStream<Message>,
+    map: (message: Message) => unknown,
+    options: { what: string; idleMs: number; signal?: AbortSignal; objectMode: boolean },
+  ) {
+    super({ objectMode: options.objectMode, highWaterMark: options.objectMode ? 16 : MAX_FRAME_BYTES });
+    limitQueuedMessages(call, QUEUED_FRAMES);
+    this.watchdog = new IdleWatchdog(options.idleMs, () =>
+      this.destroy(clientCallError(grpc.status.DEADLINE_EXCEEDED, `${options.what}: storage server sent nothing for ${options.idleMs} ms`)));
+    this.disposeAbort = onAbort(options.signal, (reason) =>
+      this.destroy(clientCallError(grpc.status.CANCELLED, `${options.what} aborted: ${reason}`)));
+    call.on('data', (message: Message) => {
+      if (this.destroyed) return;
+      if (this.push(map(message))) {
+        this.watchdog.touch();
+      } else {
+        call.pause();
+        this.watchdog.pause();
+      }
+    });
+    call.on('end', () => {
+      this.watchdog.stop();
+      if (!this.destroyed) this.push(null);
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      if (!this.destroyed) this.destroy(error);
+    });
+    this.watchdog.touch();
+  }
+
+  override _read(): void {
+    this.call.resume();
+    this.watchdog.touch();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.watchdog.stop();
+    this.disposeAbort();
+    this.call.cancel(); // no-op once the call has its status
+    callback(error);
+  }
+}
+
+/** Runs onAbort when the signal fires (at once if it already has); returns the unsubscribe. */
+function onAbort(signal: AbortSignal | undefined, handler: (reason: string) => void): () => void {
+  if (!signal) return () => undefined;
+  const describe = (): string => (signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted'));
+  if (signal.aborted) {
+    queueMicrotask(() => handler(describe()));
+    return () => undefined;
+  }
+  const listener = (): void => handler(describe());
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}

@@ -1,0 +1,27 @@
+/** Why a chunk store operation failed; the gRPC layer maps each reason to its status code. */
+export type ChunkStoreErrorReason =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'DATA_LOSS'
+  | 'RESOURCE_EXHAUSTED'
+  | 'OUT_OF_RANGE';
+
+export class ChunkStoreError extends Error {
+  constructor(readonly reason: ChunkStoreErrorReason, message: string) {
+    super(message);
+    this.name = 'ChunkStoreError';
+  }
+}
+
+/** Duck-typed on purpose: errors from another realm (e.g. a test VM) fail `instanceof Error`. */
+export function isNodeError(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
+}
+
+/** A block whose bytes no longer match their stored SHA-256. */
+export class CorruptBlockError extends ChunkStoreError {
+  constructor(readonly blockIndex: number, what: string) {
+    super('DATA_LOSS', `${what} is damaged on disk: block ${blockIndex} does not match its checksum`);
+  }
+}

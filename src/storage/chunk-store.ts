@@ -1,0 +1,345 @@
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log/logger';
+import {
+  blockDigest,
+  readExactly,
+  readLayout,
+  readLayoutWithDigests,
+  trailerBytesFor,
+  type ChunkLayoutWithDigests,
+} from './chunk-file-format';
+import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
+import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
+import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkUpload } from './chunk-upload';
+
+export interface StoredChunk {
+  chunkId: string;
+  size: number;
+  checksum: string;
+  modifiedAtMs: number;
+}
+
+export interface DiskUsage {
+  available: number;
+  used: number;
+  total: number;
+}
+
+export interface ByteRange {
+  offset?: number;
+  /** 0 or absent = to the end of the chunk; longer than the chunk = to the end. */
+  length?: number;
+}
+
+/** An open chunk being read: its size, the range served and the verified bytes of that range. */
+export interface ChunkRead {
+  size: number;
+  offset: number;
+  length: number;
+  /**
+   * The range, one piece per 1 MiB block (at most 1 MiB each). Every block is checked against
+   * its stored SHA-256 before any of its bytes are yielded; a corrupt block throws DATA_LOSS.
+   */
+  blocks(): AsyncGenerator<Buffer>;
+  close(): Promise<void>;
+}
+
+export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
+
+/**
+ * Chunks on local disk. Layout under the data directory:
+ *   chunks/ab/cd/<uuid>   one file per chunk (data + block digests + footer, see chunk-file-format)
+ *   tmp/<uuid>.<random>   puts in progress; cleared on start
+ * Only UUID ids ever become paths, so nothing outside the data directory can be named.
+ */
+export class ChunkStore {
+  private count = 0;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly chunksDir: string,
+    private readonly tmpDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(dataDir: string, logger: Logger): Promise<ChunkStore> {
+    const root = path.resolve(dataDir);
+    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger);
+    await fs.mkdir(store.chunksDir, { recursive: true });
+    await fs.mkdir(store.tmpDir, { recursive: true });
+    await store.clearLeftoverTempFiles();
+    store.count = await store.countChunks();
+    return store;
+  }
+
+  get chunkCount(): number {
+    return this.count;
+  }
+
+  /** Starts a put. A stored chunk with the same checksum gives an upload that only drains. */
+  async beginPut(rawChunkId: unknown, rawChecksum: unknown, expectedSize = 0): Promise<ChunkUpload> {
+    const chunkId = normalizeChunkId(rawChunkId);
+    // An empty checksum means the client sends it in its last message (it hashes as it streams).
+    const checksum = rawChecksum === '' ? '' : normalizeChecksum(rawChecksum);
+    const existing = await this.statChunk(chunkId);
+    if (existing && checksum) {
+      this.assertSameChecksum(existing.checksum, checksum, chunkId);
+      return new AlreadyStoredUpload(chunkId);
+    }
+    if (expectedSize > 0) await this.assertSpaceFor(expectedSize, chunkId);
+    return TempFileUpload.create({
+      chunkId,
+      checksum,
+      expectedSize,
+      tempPath: path.join(this.tmpDir, `${chunkId}.${randomUUID()}`),
+      publish: (tempPath, verified) => this.publish(tempPath, chunkId, verified),
+    });
+  }
+
+  async read(rawChunkId: unknown, range: ByteRange = {}): Promise<ChunkRead> {
+    const chunkId = normalizeChunkId(rawChunkId);
+    const what = `chunk ${chunkId}`;
+    const file = await this.openChunk(chunkId);
+    try {
+      const layout = await readLayoutWithDigests(file, (await file.stat()).size, what);
+      const offset = range.offset ?? 0;
+      if (offset > layout.size) {
+        throw new ChunkStoreError('OUT_OF_RANGE', `offset ${offset} is beyond the end of ${what} (${layout.size} bytes)`);
+      }
+      const available = layout.size - offset;
+      const length = range.length ? Math.min(range.length, available) : available;
+      return {
+        size: layout.size,
+        offset,
+        length,
+        blocks: () => verifiedBlocks(file, layout, offset, length, what),
+        close: () => file.close().catch(() => undefined),
+      };
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async delete(rawChunkId: unknown): Promise<void> {
+    const chunkId = normalizeChunkId(rawChunkId);
+    try {
+      await fs.unlink(this.chunkPath(chunkId));
+    } catch (error) {
+      if (isNodeError(error, 'ENOENT')) throw notFound(chunkId);
+      throw error;
+    }
+    this.count -= 1;
+    await fsyncDir(path.dirname(this.chunkPath(chunkId)));
+  }
+
+  /** Re-reads every block of a chunk against its stored digest (scrub). */
+  async verify(rawChunkId: unknown): Promise<VerifyResult> {
+    const chunkId = normalizeChunkId(rawChunkId);
+    const what = `chunk ${chunkId}`;
+    const file = await this.openChunk(chunkId);
+    try {
+      const layout = await readLayoutWithDigests(file, (await file.stat()).size, what);
+      for await (const _block of verifiedBlocks(file, layout, 0, layout.size, what)) {
+        // Reading is the check: verifiedBlocks throws at the first corrupt block.
+      }
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof ChunkStoreError && error.reason === 'DATA_LOSS') {
+        // -1: the footer or digest table itself is damaged, not one block.
+        const corruptBlock = error instanceof CorruptBlockError ? error.blockIndex : -1;
+        return { ok: false, corruptBlock, message: error.message };
+      }
+      throw error;
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  /** Stored chunks in chunk id order, starting after `after` ('' = from the start). */
+  async *list(after = '', limit = 0): AsyncGenerator<StoredChunk> {
+    const start = after === '' ? '' : normalizeChunkId(after);
+    let listed = 0;
+    for (const outer of await sortedEntries(this.chunksDir)) {
+      if (outer < start.slice(0, 2)) continue;
+      for (const inner of await sortedEntries(path.join(this.chunksDir, outer))) {
+        if (outer + inner < start.slice(0, 4)) continue;
+        for (const name of await sortedEntries(path.join(this.chunksDir, outer, inner))) {
+          if (name <= start || !isStoredChunkName(name)) continue;
+          const chunk = await this.statChunkForListing(name);
+          if (!chunk) continue;
+          yield chunk;
+          listed += 1;
+          if (limit > 0 && listed >= limit) return;
+        }
+      }
+    }
+  }
+
+  async diskUsage(): Promise<DiskUsage> {
+    const stats = await fs.statfs(this.dataDir);
+    return {
+      available: stats.bavail * stats.bsize,
+      used: (stats.blocks - stats.bfree) * stats.bsize,
+      total: stats.blocks * stats.bsize,
+    };
+  }
+
+  private chunkPath(chunkId: string): string {
+    return path.join(this.chunksDir, chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
+  }
+
+  private async openChunk(chunkId: string): Promise<fs.FileHandle> {
+    try {
+      return await fs.open(this.chunkPath(chunkId), 'r');
+    } catch (error) {
+      if (isNodeError(error, 'ENOENT')) throw notFound(chunkId);
+      throw error;
+    }
+  }
+
+  /** Size, checksum and mtime from the footer; undefined when the chunk does not exist. */
+  private async statChunk(chunkId: string): Promise<StoredChunk | undefined> {
+    let file: fs.FileHandle;
+    try {
+      file = await fs.open(this.chunkPath(chunkId), 'r');
+    } catch (error) {
+      if (isNodeError(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+    try {
+      const stats = await file.stat();
+      const layout = await readLayout(file, stats.size, `chunk ${chunkId}`);
+      return { chunkId, size: layout.size, checksum: layout.checksum, modifiedAtMs: Math.floor(stats.mtimeMs) };
+    } finally {
+      await file.close().catch(() => undefined);
+    }
+  }
+
+  /** Like statChunk, but a damaged chunk is logged and skipped so one bad file cannot stop a listing. */
+  private async statChunkForListing(chunkId: string): Promise<StoredChunk | undefined> {
+    try {
+      return await this.statChunk(chunkId); // undefined when deleted while listing
+    } catch (error) {
+      if (!(error instanceof ChunkStoreError)) throw error;
+      this.logger.warn('Skipping damaged chunk in listing', { event: 'chunk_damaged', chunkId, error: error.message });
+      return undefined;
+    }
+  }
+
+  private assertSameChecksum(stored: string, offered: string, chunkId: string): void {
+    if (stored !== offered) {
+      throw new ChunkStoreError(
+        'ALREADY_EXISTS',
+        `chunk ${chunkId} is already stored with checksum ${stored}, refusing different content (${offered})`,
+      );
+    }
+  }
+
+  private async assertSpaceFor(size: number, chunkId: string): Promise<void> {
+    const { available } = await this.diskUsage();
+    const needed = size + trailerBytesFor(size);
+    if (needed > available) {
+      throw new ChunkStoreError(
+        'RESOURCE_EXHAUSTED',
+        `disk full: chunk ${chunkId} needs ${needed} bytes but only ${available} are available`,
+      );
+    }
+  }
+
+  /**
+   * link() never replaces an existing name, so two puts of one id racing each other cannot
+   * overwrite a stored chunk: the loser sees EEXIST and compares checksums.
+   */
+  private async publish(tempPath: string, chunkId: string, checksum: string): Promise<void> {
+    const finalPath = this.chunkPath(chunkId);
+    const shardDir = path.dirname(finalPath);
+    const createdDir = await fs.mkdir(shardDir, { recursive: true });
+    try {
+      await fs.link(tempPath, finalPath);
+      this.count += 1;
+    } catch (error) {
+      if (!isNodeError(error, 'EEXIST')) throw asStoreError(error);
+      const existing = await this.statChunk(chunkId);
+      if (existing) this.assertSameChecksum(existing.checksum, checksum, chunkId);
+    } finally {
+      await fs.rm(tempPath, { force: true });
+    }
+    await fsyncDir(shardDir);
+    if (createdDir) {
+      await fsyncDir(path.dirname(shardDir));
+      await fsyncDir(this.chunksDir);
+    }
+  }
+
+  private async clearLeftoverTempFiles(): Promise<void> {
+    const leftovers = await fs.readdir(this.tmpDir);
+    await Promise.all(leftovers.map((name) => fs.rm(path.join(this.tmpDir, name), { force: true, recursive: true })));
+    if (leftovers.length > 0) {
+      this.logger.info('Removed unfinished puts left by an earlier run', { event: 'temp_cleared', count: leftovers.length });
+    }
+  }
+
+  private async countChunks(): Promise<number> {
+    let count = 0;
+    for (const outer of await sortedEntries(this.chunksDir)) {
+      for (const inner of await sortedEntries(path.join(this.chunksDir, outer))) {
+        count += (await sortedEntries(path.join(this.chunksDir, outer, inner))).filter(isStoredChunkName).length;
+      }
+    }
+    return count;
+  }
+}
+
+async function* verifiedBlocks(
+  file: fs.FileHandle,
+  layout: ChunkLayoutWithDigests,
+  offset: number,
+  length: number,
+  what: string,
+): AsyncGenerator<Buffer> {
+  if (length === 0) return;
+  const end = offset + length;
+  const first = Math.floor(offset / layout.blockSize);
+  const last = Math.floor((end - 1) / layout.blockSize);
+  for (let index = first; index <= last; index += 1) {
+    const blockStart = index * layout.blockSize;
+    const blockLength = Math.min(layout.blockSize, layout.size - blockStart);
+    const block = await readExactly(file, blockLength, blockStart, what);
+    const actual = createHash('sha256').update(block).digest();
+    if (!actual.equals(blockDigest(layout, index))) {
+      throw new CorruptBlockError(index, what);
+    }
+    yield block.subarray(Math.max(offset, blockStart) - blockStart, Math.min(end, blockStart + blockLength) - blockStart);
+  }
+}
+
+function notFound(chunkId: string): ChunkStoreError {
+  return new ChunkStoreError('NOT_FOUND', `chunk ${chunkId} not found`);
+}
+
+/** Stored names are lowercase UUIDs; anything else in the tree is not a chunk. */
+function isStoredChunkName(name: string): boolean {
+  return isChunkId(name) && name === name.toLowerCase();
+}
+
+async function sortedEntries(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch (error) {
+    if (isNodeError(error, 'ENOENT')) return [];
+    throw error;
+  }
+}
+
+/** Makes a rename/link/unlink in `dir` durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,146 @@
+import { createHash, type Hash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { BLOCK_SIZE, encodeTrailer } from './chunk-file-format';
+import { ChunkStoreError, isNodeError } from './chunk-store-error';
+
+/** One PutChunk in progress, as the gRPC layer drives it. */
+export interface ChunkUpload {
+  readonly chunkId: string;
+  write(data: Buffer): Promise<void>;
+  /** Verifies and publishes the chunk; the checksum comes here when the client sent it last. */
+  commit(trailingChecksum?: string): Promise<void>;
+  /** Drops everything written so far; safe to call more than once or after commit. */
+  abort(): Promise<void>;
+}
+
+export interface TempFileUploadOptions {
+  chunkId: string;
+  /** '' when the client sends the checksum in its last message instead of its first. */
+  checksum: string;
+  /** 0 = not announced by the client. */
+  expectedSize: number;
+  tempPath: string;
+  /** Makes the verified temp file the chunk; rejects when the id is taken by other content. */
+  publish: (tempPath: string, checksum: string) => Promise<void>;
+}
+
+/**
+ * Streams a chunk into a temp file while hashing it (whole chunk and every 1 MiB block), then
+ * checks the client's checksum, appends the digest trailer, fsyncs and hands the file over.
+ * Nothing under the chunk's real name exists until publish, so a broken stream leaves nothing.
+ */
+export class TempFileUpload implements ChunkUpload {
+  private readonly whole = createHash('sha256');
+  private block: Hash = createHash('sha256');
+  private bytesInBlock = 0;
+  private readonly blockDigests: Buffer[] = [];
+  private size = 0;
+  private finished = false;
+
+  private constructor(private readonly options: TempFileUploadOptions, private readonly file: fs.FileHandle) {}
+
+  get chunkId(): string {
+    return this.options.chunkId;
+  }
+
+  static async create(options: TempFileUploadOptions): Promise<TempFileUpload> {
+    const file = await fs.open(options.tempPath, 'wx', 0o600).catch((error: unknown) => {
+      throw asStoreError(error);
+    });
+    return new TempFileUpload(options, file);
+  }
+
+  async write(data: Buffer): Promise<void> {
+    if (data.length === 0) return;
+    this.whole.update(data);
+    this.hashBlocks(data);
+    this.size += data.length;
+    try {
+      await this.file.write(data, 0, data.length);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  private hashBlocks(data: Buffer): void {
+    let offset = 0;
+    while (offset < data.length) {
+      const take = Math.min(BLOCK_SIZE - this.bytesInBlock, data.length - offset);
+      this.block.update(data.subarray(offset, offset + take));
+      this.bytesInBlock += take;
+      offset += take;
+      if (this.bytesInBlock === BLOCK_SIZE) this.finishBlock();
+    }
+  }
+
+  private finishBlock(): void {
+    this.blockDigests.push(this.block.digest());
+    this.block = createHash('sha256');
+    this.bytesInBlock = 0;
+  }
+
+  async commit(trailingChecksum = ''): Promise<void> {
+    if (this.bytesInBlock > 0) this.finishBlock();
+    const wholeDigest = this.whole.digest();
+    const actual = wholeDigest.toString('hex');
+    const checksum = this.options.checksum || trailingChecksum;
+    if (!checksum) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `chunk ${this.chunkId}: no checksum was sent, in the first message or the last`);
+    }
+    if (this.options.checksum && trailingChecksum && trailingChecksum !== this.options.checksum) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `chunk ${this.chunkId}: the last message's checksum differs from the first's`);
+    }
+    if (this.options.expectedSize > 0 && this.size !== this.options.expectedSize) {
+      throw new ChunkStoreError(
+        'INVALID_ARGUMENT',
+        `chunk ${this.chunkId}: the client announced ${this.options.expectedSize} bytes but sent ${this.size}`,
+      );
+    }
+    if (actual !== checksum) {
+      throw new ChunkStoreError(
+        'DATA_LOSS',
+        `chunk ${this.chunkId}: checksum mismatch, client said ${checksum} but the ${this.size} bytes received hash to ${actual}`,
+      );
+    }
+    try {
+      const trailer = encodeTrailer(this.size, this.blockDigests, wholeDigest);
+      await this.file.write(trailer, 0, trailer.length);
+      await this.file.sync();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    await this.closeFile();
+    await this.options.publish(this.options.tempPath, checksum);
+    this.finished = true;
+  }
+
+  async abort(): Promise<void> {
+    await this.closeFile();
+    if (this.finished) return;
+    this.finished = true;
+    await fs.rm(this.options.tempPath, { force: true });
+  }
+
+  private closeFile(): Promise<void> {
+    return this.file.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A retried put of a chunk that is already stored with the same checksum: the stream is
+ * drained and the put succeeds without touching the disk.
+ */
+export class AlreadyStoredUpload implements ChunkUpload {
+  constructor(readonly chunkId: string) {}
+  async write(): Promise<void> {}
+  async commit(): Promise<void> {}
+  async abort(): Promise<void> {}
+}
+
+/** Disk-full errors become RESOURCE_EXHAUSTED; everything else is passed on as is. */
+export function asStoreError(error: unknown): unknown {
+  if (isNodeError(error, 'ENOSPC') || isNodeError(error, 'EDQUOT')) {
+    return new ChunkStoreError('RESOURCE_EXHAUSTED', `disk full: ${(error as Error).message}`);
+  }
+  return error;
+}

@@ -1,0 +1,113 @@
+import os from 'node:os';
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { createLogger, type Logger } from '../log/logger';
+import { storageServiceDefinition } from '../rpc/storage-service';
+import { ChunkStore } from './chunk-store';
+import { Heartbeat } from './heartbeat';
+import { loadOrCreateServerId } from './server-id';
+import { readStorageConfig, type StorageConfig } from './storage-config';
+import { createStorageHandlers } from './storage-handlers';
+
+type ServerState = 'starting' | 'listening' | 'draining' | 'stopped';
+
+export interface RunningStorageServer {
+  serverId: string;
+  port: number;
+  address: string;
+  /** Stops accepting calls, lets running ones finish for up to shutdownGraceMs, then cuts them. */
+  stop(why: string): Promise<void>;
+}
+
+/** `ringstore storage`: one storage server until SIGTERM/SIGINT, then a clean exit 0. */
+export async function runStorage(args: string[]): Promise<void> {
+  const config = readStorageConfig(args);
+  const server = await startStorageServer(config, createLogger('storage'));
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      void server.stop(`received ${signal}`).then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  // Nothing is left to finish; don't wait for idle sockets (e.g. fetch keep-alive) to time out.
+  process.exit(0);
+}
+
+export async function startStorageServer(config: StorageConfig, logger: Logger): Promise<RunningStorageServer> {
+  let state: ServerState = 'starting';
+  const setState = (next: ServerState, why: string, fields: Record<string, unknown> = {}): void => {
+    logger.info(`Storage server ${state} -> ${next}: ${why}`, { event: 'state', from: state, to: next, ...fields });
+    state = next;
+  };
+
+  const store = await ChunkStore.open(config.dataDir, logger);
+  const serverId = await loadOrCreateServerId(store.dataDir, config.serverIdOverride);
+
+  const server = new grpc.Server();
+  server.addService(storageServiceDefinition, createStorageHandlers(store, serverId, logger));
+  const health = new HealthImplementation({ '': 'SERVING', 'storage.StorageService': 'SERVING' });
+  health.addToServer(server);
+
+  const port = await bind(server, config.host, config.port);
+  const address = config.advertiseAddress ?? `${advertisedHost(config.host)}:${port}`;
+  setState('listening', `bound ${config.host}:${port}`);
+  logger.info('Storage server listening', {
+    event: 'listening', serverId, host: config.host, port, address, dataDir: store.dataDir, chunkCount: store.chunkCount,
+  });
+
+  const heartbeat = config.joinUrl
+    ? new Heartbeat(config.joinUrl, config.heartbeatIntervalMs, async () => {
+        const disk = await store.diskUsage();
+        return { server_id: serverId, address, available_space: disk.available, total_space: disk.total };
+      }, logger)
+    : undefined;
+  heartbeat?.start();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string): Promise<void> => {
+    stopping ??= (async () => {
+      setState('draining', `${why}; finishing running calls (up to ${config.shutdownGraceMs} ms)`);
+      heartbeat?.stop();
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus('storage.StorageService', 'NOT_SERVING');
+      const finishedInTime = await shutdownWithin(server, config.shutdownGraceMs);
+      setState('stopped', finishedInTime ? 'every call finished' : 'grace period over, cut the remaining calls');
+    })();
+    return stopping;
+  };
+
+  return { serverId, port, address, stop };
+}
+
+function bind(server: grpc.Server, host: string, port: number): Promise<number> {
+  const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+      if (error) reject(new Error(`cannot listen on ${target}: ${error.message}`));
+      else resolve(boundPort);
+    });
+  });
+}
+
+/** A wildcard bind is not dialable; advertise the machine's name instead. */
+function advertisedHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return os.hostname();
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** tryShutdown, then forceShutdown once the grace period is over. True when calls finished in time. */
+function shutdownWithin(server: grpc.Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve(false);
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}

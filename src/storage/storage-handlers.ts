@@ -1,0 +1,187 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log/logger';
+import type {
+  ChunkInfo,
+  DeleteChunkRequest,
+  DeleteChunkResponse,
+  GetChunkRequest,
+  GetChunkResponse,
+  HealthCheckResponse,
+  ListChunksRequest,
+  PutChunkRequest,
+  PutChunkResponse,
+  VerifyChunkRequest,
+  VerifyChunkResponse,
+} from '../rpc/storage-service';
+import { limitQueuedMessages } from '../rpc/stream-buffer';
+import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
+import type { ChunkStore } from './chunk-store';
+import type { ChunkUpload } from './chunk-upload';
+import { normalizeChecksum } from './chunk-id';
+
+/** Messages a call may queue in memory before backpressure (frames are up to 1 MiB each). */
+const QUEUED_MESSAGES = 2;
+
+const STATUS_BY_REASON: Record<ChunkStoreErrorReason, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  ALREADY_EXISTS: grpc.status.ALREADY_EXISTS,
+  DATA_LOSS: grpc.status.DATA_LOSS,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
+};
+
+type ServerStream<Req, Res> = grpc.ServerWritableStream<Req, Res>;
+
+/**
+ * The StorageService RPCs over a ChunkStore. Store errors become their gRPC status; anything
+ * unexpected is INTERNAL and logged with its stack.
+ */
+export function createStorageHandlers(store: ChunkStore, serverId: string, logger: Logger): grpc.UntypedServiceImplementation {
+  function toServiceError(error: unknown, rpc: string): grpc.StatusObject {
+    if (error instanceof ChunkStoreError) {
+      const level = error.reason === 'DATA_LOSS' ? 'error' : 'info';
+      logger.log(level, `${rpc} refused: ${error.message}`, { event: 'rpc_refused', rpc, reason: error.reason });
+      return { code: STATUS_BY_REASON[error.reason], details: error.message, metadata: new grpc.Metadata() };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error(`${rpc} failed: ${message}`, { event: 'rpc_failed', rpc, stack: (error as Error)?.stack });
+    return { code: grpc.status.INTERNAL, details: `storage server error: ${message}`, metadata: new grpc.Metadata() };
+  }
+
+  function unary<Req, Res>(rpc: string, handle: (request: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      handle(call.request).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error, rpc)),
+      );
+    };
+  }
+
+  /** Writes items with backpressure; stops quietly when the client cancels. */
+  async function streamOut<Req, Res, T>(
+    rpc: string,
+    call: ServerStream<Req, Res>,
+    items: () => Promise<{ source: AsyncIterable<T>; close?: () => Promise<void> }>,
+    toMessage: (item: T) => Res,
+  ): Promise<void> {
+    limitQueuedMessages(call, QUEUED_MESSAGES);
+    let close: (() => Promise<void>) | undefined;
+    try {
+      const opened = await items();
+      close = opened.close;
+      for await (const item of opened.source) {
+        if (call.cancelled || call.destroyed) return;
+        if (!call.write(toMessage(item)) && !call.destroyed) await drainedOrClosed(call);
+      }
+      if (!call.cancelled) call.end();
+    } catch (error) {
+      // Frames already queued are delivered first; the status then carries the error.
+      if (!call.cancelled) call.emit('error', toServiceError(error, rpc));
+    } finally {
+      await close?.();
+    }
+  }
+
+  async function putChunk(
+    call: grpc.ServerReadableStream<PutChunkRequest, PutChunkResponse>,
+    callback: grpc.sendUnaryData<PutChunkResponse>,
+  ): Promise<void> {
+    limitQueuedMessages(call, QUEUED_MESSAGES);
+    let upload: ChunkUpload | undefined;
+    // The checksum comes in the first message (the original contract) or, from writers that
+    // hash while streaming, in a later one.
+    let trailingChecksum = '';
+    try {
+      for await (const message of call as AsyncIterable<PutChunkRequest>) {
+        if (!upload) {
+          upload = await store.beginPut(message.chunk_id, message.checksum, message.size);
+        } else {
+          if (message.chunk_id && message.chunk_id.toLowerCase() !== upload.chunkId) {
+            throw new ChunkStoreError('INVALID_ARGUMENT', `PutChunk stream for ${upload.chunkId} switched to chunk_id ${JSON.stringify(message.chunk_id)}`);
+          }
+          if (message.checksum) trailingChecksum = normalizeChecksum(message.checksum);
+        }
+        await upload.write(message.data);
+      }
+      if (!upload) throw new ChunkStoreError('INVALID_ARGUMENT', 'PutChunk stream ended without any message (chunk_id and checksum are required)');
+      await upload.commit(trailingChecksum);
+      logger.debug('Stored chunk', { event: 'chunk_stored', chunkId: upload.chunkId });
+      callback(null, { chunk_id: upload.chunkId, success: true, error_message: '' });
+    } catch (error) {
+      await upload?.abort();
+      if (call.cancelled) {
+        logger.info('PutChunk cancelled by the client; nothing kept', { event: 'put_cancelled', chunkId: upload?.chunkId });
+        return;
+      }
+      callback(toServiceError(error, 'PutChunk'));
+    }
+  }
+
+  return {
+    PutChunk: putChunk,
+
+    GetChunk: (call: ServerStream<GetChunkRequest, GetChunkResponse>) =>
+      streamOut(
+        'GetChunk',
+        call,
+        async () => {
+          const read = await store.read(call.request.chunk_id, { offset: call.request.offset, length: call.request.length });
+          return { source: read.blocks(), close: read.close };
+        },
+        (data: Buffer): GetChunkResponse => ({ data }),
+      ),
+
+    DeleteChunk: unary<DeleteChunkRequest, DeleteChunkResponse>('DeleteChunk', async (request) => {
+      await store.delete(request.chunk_id);
+      logger.debug('Deleted chunk', { event: 'chunk_deleted', chunkId: request.chunk_id });
+      return { success: true, error_message: '' };
+    }),
+
+    HealthCheck: unary<unknown, HealthCheckResponse>('HealthCheck', async () => {
+      const disk = await store.diskUsage();
+      return {
+        status: 'healthy',
+        available_space: disk.available,
+        used_space: disk.used,
+        total_space: disk.total,
+        server_id: serverId,
+        chunk_count: store.chunkCount,
+      };
+    }),
+
+    ListChunks: (call: ServerStream<ListChunksRequest, ChunkInfo>) =>
+      streamOut(
+        'ListChunks',
+        call,
+        async () => ({ source: store.list(call.request.after, call.request.limit) }),
+        (chunk): ChunkInfo => ({
+          chunk_id: chunk.chunkId,
+          size: chunk.size,
+          modified_at_ms: chunk.modifiedAtMs,
+          checksum: chunk.checksum,
+        }),
+      ),
+
+    VerifyChunk: unary<VerifyChunkRequest, VerifyChunkResponse>('VerifyChunk', async (request) => {
+      const result = await store.verify(request.chunk_id);
+      const chunkId = request.chunk_id.toLowerCase();
+      if (result.ok) return { chunk_id: chunkId, ok: true, corrupt_block: -1, error_message: '' };
+      logger.error(result.message, { event: 'chunk_corrupt', chunkId, corruptBlock: result.corruptBlock });
+      return { chunk_id: chunkId, ok: false, corrupt_block: result.corruptBlock, error_message: result.message };
+    }),
+  };
+}
+
+/** Resolves on 'drain', or on 'close' when the client went away (a cancelled call never drains). */
+function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}

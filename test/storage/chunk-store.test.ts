@@ -1,0 +1,174 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import winston from 'winston';
+import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
+import { ChunkStore } from '../../src/storage/chunk-store';
+import { ChunkStoreError } from '../../src/storage/chunk-store-error';
+import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
+
+const silent = winston.createLogger({ silent: true });
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+async function put(store: ChunkStore, chunkId: string, data: Buffer, checksum = sha256(data)): Promise<void> {
+  const upload = await store.beginPut(chunkId, checksum, data.length);
+  try {
+    // Uneven pieces, so block boundaries fall inside writes.
+    for (let offset = 0; offset < data.length; offset += 300_001) await upload.write(data.subarray(offset, offset + 300_001));
+    await upload.commit();
+  } catch (error) {
+    await upload.abort();
+    throw error;
+  }
+}
+
+async function readAll(store: ChunkStore, chunkId: string, range?: { offset?: number; length?: number }): Promise<Buffer> {
+  const read = await store.read(chunkId, range);
+  const pieces: Buffer[] = [];
+  try {
+    for await (const piece of read.blocks()) {
+      expect(piece.length).toBeLessThanOrEqual(BLOCK_SIZE);
+      pieces.push(piece);
+    }
+  } finally {
+    await read.close();
+  }
+  return Buffer.concat(pieces);
+}
+
+async function reasonOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof ChunkStoreError)) throw new Error(`expected a ChunkStoreError, got ${String(error)}`);
+  return error.reason;
+}
+
+describe('ChunkStore', () => {
+  let dataDir: string;
+  let store: ChunkStore;
+
+  beforeEach(async () => {
+    dataDir = await makeTempDir('ringstore-store-');
+    store = await ChunkStore.open(dataDir, silent);
+  });
+  afterAll(removeTempDirs);
+
+  it('stores and reads back chunks byte-exact, in sharded directories', async () => {
+    const data = randomBytes(2 * BLOCK_SIZE + 17);
+    const id = randomUUID();
+    await put(store, id, data);
+    expect((await readAll(store, id)).equals(data)).toBe(true);
+    await expect(fs.stat(path.join(dataDir, 'chunks', id.slice(0, 2), id.slice(2, 4), id))).resolves.toBeTruthy();
+    expect(store.chunkCount).toBe(1);
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+  });
+
+  it('serves ranges across and inside blocks, and refuses offsets past the end', async () => {
+    const data = randomBytes(3 * BLOCK_SIZE + 5);
+    const id = randomUUID();
+    await put(store, id, data);
+    const ranges = [
+      { offset: BLOCK_SIZE, length: BLOCK_SIZE },
+      { offset: BLOCK_SIZE - 1, length: 2 },
+      { offset: 10, length: 20 },
+      { offset: 3 * BLOCK_SIZE, length: 0 },
+      { offset: data.length, length: 0 },
+      { offset: 5, length: data.length * 2 },
+    ];
+    for (const range of ranges) {
+      const expected = data.subarray(range.offset, range.length ? range.offset + range.length : undefined);
+      expect((await readAll(store, id, range)).equals(expected)).toBe(true);
+    }
+    expect(await reasonOf(store.read(id, { offset: data.length + 1 }))).toBe('OUT_OF_RANGE');
+  });
+
+  it('keeps nothing when the checksum does not match', async () => {
+    const id = randomUUID();
+    expect(await reasonOf(put(store, id, randomBytes(1000), sha256(Buffer.from('other'))))).toBe('DATA_LOSS');
+    expect(await reasonOf(store.read(id))).toBe('NOT_FOUND');
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+    expect(store.chunkCount).toBe(0);
+  });
+
+  it('accepts a retried put with the same checksum and refuses different content', async () => {
+    const id = randomUUID();
+    const data = randomBytes(5000);
+    await put(store, id, data);
+    await put(store, id, data);
+    expect(await reasonOf(put(store, id, randomBytes(5000)))).toBe('ALREADY_EXISTS');
+    expect((await readAll(store, id)).equals(data)).toBe(true);
+    expect(store.chunkCount).toBe(1);
+  });
+
+  it('lets only one of two racing puts of the same id publish', async () => {
+    const id = randomUUID();
+    const [a, b] = [randomBytes(4000), randomBytes(4000)];
+    const results = await Promise.allSettled([put(store, id, a), put(store, id, b)]);
+    const stored = await readAll(store, id);
+    const winner = stored.equals(a) ? 0 : 1;
+    expect(stored.equals(winner === 0 ? a : b)).toBe(true);
+    expect(results[winner].status).toBe('fulfilled');
+    expect(results[1 - winner].status).toBe('rejected');
+    expect(store.chunkCount).toBe(1);
+  });
+
+  it('removes the temp file of an aborted put', async () => {
+    const upload = await store.beginPut(randomUUID(), sha256(Buffer.alloc(0)), 0);
+    await upload.write(randomBytes(1000));
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toHaveLength(1);
+    await upload.abort();
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+  });
+
+  it('detects a flipped byte: reads stop before the corrupt block and verify names it', async () => {
+    const data = randomBytes(3 * BLOCK_SIZE);
+    const id = randomUUID();
+    await put(store, id, data);
+    const file = path.join(dataDir, 'chunks', id.slice(0, 2), id.slice(2, 4), id);
+    const handle = await fs.open(file, 'r+');
+    await handle.write(Buffer.from([data[BLOCK_SIZE + 7] ^ 0xff]), 0, 1, BLOCK_SIZE + 7);
+    await handle.close();
+
+    const read = await store.read(id);
+    const delivered: Buffer[] = [];
+    const failure = await (async () => {
+      for await (const piece of read.blocks()) delivered.push(piece);
+    })().then(() => undefined, (error: unknown) => error);
+    await read.close();
+    expect((failure as ChunkStoreError).reason).toBe('DATA_LOSS');
+    expect(Buffer.concat(delivered).equals(data.subarray(0, BLOCK_SIZE))).toBe(true);
+    expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: 1 });
+    expect((await readAll(store, id, { offset: 2 * BLOCK_SIZE })).equals(data.subarray(2 * BLOCK_SIZE))).toBe(true);
+  });
+
+  it('lists chunks in id order with paging, and counts them again on open', async () => {
+    const chunks = new Map<string, Buffer>();
+    for (let i = 0; i < 7; i += 1) chunks.set(randomUUID(), randomBytes(i * 100));
+    for (const [id, data] of chunks) await put(store, id, data);
+    const ids = [...chunks.keys()].sort();
+
+    const listed = [];
+    for await (const chunk of store.list()) listed.push(chunk);
+    expect(listed.map((c) => c.chunkId)).toEqual(ids);
+    expect(listed.map((c) => c.size)).toEqual(ids.map((id) => chunks.get(id)!.length));
+    expect(listed.map((c) => c.checksum)).toEqual(ids.map((id) => sha256(chunks.get(id)!)));
+
+    const page = [];
+    for await (const chunk of store.list(ids[2], 3)) page.push(chunk.chunkId);
+    expect(page).toEqual(ids.slice(3, 6));
+
+    await store.delete(ids[0]);
+    expect(await reasonOf(store.delete(ids[0]))).toBe('NOT_FOUND');
+    expect((await ChunkStore.open(dataDir, silent)).chunkCount).toBe(6);
+  });
+
+  it('clears temp files left by an earlier run on open', async () => {
+    await fs.writeFile(path.join(dataDir, 'tmp', `${randomUUID()}.leftover`), 'partial');
+    await ChunkStore.open(dataDir, silent);
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+  });
+
+  it('refuses a put announcing more bytes than the disk has', async () => {
+    const { available } = await store.diskUsage();
+    expect(await reasonOf(store.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
+  });
+});

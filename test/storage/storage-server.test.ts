@@ -1,0 +1,172 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { StorageClient } from '../../src/rpc/storage-client';
+import { RingstoreProcess } from '../helpers/process';
+import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { waitFor } from '../helpers/wait';
+import { BAD_CHUNK_IDS } from './bad-chunk-ids';
+
+const MiB = 1024 * 1024;
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** The grpc status code a promise rejects with (fails the test when it resolves). */
+async function codeOf(promise: Promise<unknown>): Promise<grpc.status> {
+  const error = await promise.then(
+    () => { throw new Error('expected the call to fail'); },
+    (e: grpc.ServiceError) => e,
+  );
+  if (typeof error.code !== 'number') throw error;
+  return error.code;
+}
+
+function chunkPath(dataDir: string, chunkId: string): string {
+  return path.join(dataDir, 'chunks', chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
+}
+
+describe('ringstore storage', () => {
+  let parentDir: string;
+  let server: SpawnedStorageServer;
+  let client: StorageClient;
+
+  beforeAll(async () => {
+    parentDir = await makeTempDir('ringstore-storage-');
+    server = await spawnStorageServer(path.join(parentDir, 'data'));
+    client = StorageClient.connect(server.address);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await RingstoreProcess.killAll();
+    await removeTempDirs();
+  });
+
+  it.each([0, 1, MiB + 1, 64 * MiB])('round-trips a %i byte chunk byte-exact (put, get, list, delete)', async (size) => {
+    const id = randomUUID();
+    const data = randomBytes(size);
+    expect(await client.putChunkBuffer(id, data)).toMatchObject({ chunk_id: id, success: true });
+    expect(sha256(await client.getChunkBuffer(id))).toBe(sha256(data));
+
+    const listed = [];
+    for await (const info of client.listChunks()) listed.push(info);
+    expect(listed.find((info) => info.chunk_id === id)).toMatchObject({ size, checksum: sha256(data) });
+
+    expect(await client.deleteChunk(id)).toMatchObject({ success: true });
+    expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
+    expect(await codeOf(client.deleteChunk(id))).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('serves byte ranges at block boundaries and inside blocks', async () => {
+    const id = randomUUID();
+    const data = randomBytes(3 * MiB + 123);
+    await client.putChunkBuffer(id, data);
+    const ranges: Array<[number, number]> = [
+      [0, MiB], [MiB, MiB], [MiB - 1, 2], [MiB + 10, 100], [2 * MiB - 5, MiB + 10], [3 * MiB, 0], [100, 0], [data.length, 0],
+    ];
+    for (const [offset, length] of ranges) {
+      const expected = data.subarray(offset, length ? offset + length : undefined);
+      expect((await client.getChunkBuffer(id, { offset, length })).equals(expected)).toBe(true);
+    }
+    expect(await codeOf(client.getChunkBuffer(id, { offset: data.length + 1 }))).toBe(grpc.status.OUT_OF_RANGE);
+  });
+
+  it('reports real disk figures, its server id and the chunk count', async () => {
+    const health = await client.healthCheck();
+    expect(health.status).toBe('healthy');
+    expect(health.server_id).toBe(server.serverId);
+    expect(health.total_space).toBeGreaterThan(0);
+    expect(health.available_space).toBeGreaterThan(0);
+    expect(health.available_space).toBeLessThanOrEqual(health.total_space);
+    expect(health.used_space).toBeGreaterThan(0);
+    const listed = [];
+    for await (const info of client.listChunks()) listed.push(info);
+    expect(health.chunk_count).toBe(listed.length);
+  });
+
+  it('refuses every malformed or path-escaping id with INVALID_ARGUMENT and touches nothing', async () => {
+    const before = await listTree(parentDir);
+    const checksum = sha256(Buffer.from('x'));
+    for (const id of BAD_CHUNK_IDS) {
+      const label = JSON.stringify(id);
+      const writer = client.putChunk(id, checksum, 1);
+      await writer.write(Buffer.from('x')).catch(() => undefined);
+      expect([label, await codeOf(writer.end())]).toEqual([label, grpc.status.INVALID_ARGUMENT]);
+      expect([label, await codeOf(client.getChunkBuffer(id))]).toEqual([label, grpc.status.INVALID_ARGUMENT]);
+      expect([label, await codeOf(client.deleteChunk(id))]).toEqual([label, grpc.status.INVALID_ARGUMENT]);
+      expect([label, await codeOf(client.verifyChunk(id))]).toEqual([label, grpc.status.INVALID_ARGUMENT]);
+    }
+    expect(await listTree(parentDir)).toEqual(before);
+  });
+
+  it('refuses a malformed checksum with INVALID_ARGUMENT', async () => {
+    const writer = client.putChunk(randomUUID(), 'abc', 1);
+    await writer.write(Buffer.from('x')).catch(() => undefined);
+    expect(await codeOf(writer.end())).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('keeps nothing on a checksum mismatch; same id and checksum again is fine, different content is not', async () => {
+    const id = randomUUID();
+    const data = randomBytes(2 * MiB);
+    const wrong = client.putChunk(id, sha256(Buffer.from('something else')), data.length);
+    await wrong.write(data);
+    expect(await codeOf(wrong.end())).toBe(grpc.status.DATA_LOSS);
+    expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
+    await expect(fs.stat(chunkPath(server.dataDir, id))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await fs.readdir(path.join(server.dataDir, 'tmp'))).toEqual([]);
+
+    await client.putChunkBuffer(id, data);
+    expect(await client.putChunkBuffer(id, data)).toMatchObject({ success: true });
+    expect(await codeOf(client.putChunkBuffer(id, randomBytes(10)))).toBe(grpc.status.ALREADY_EXISTS);
+    expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+  });
+
+  it('keeps nothing and removes its temp file when the client cancels mid-put', async () => {
+    const id = randomUUID();
+    const writer = client.putChunk(id, sha256(Buffer.alloc(8 * MiB)), 8 * MiB);
+    await writer.write(randomBytes(3 * MiB));
+    const tmpDir = path.join(server.dataDir, 'tmp');
+    await waitFor(async () => (await fs.readdir(tmpDir)).length === 1, { what: 'the put to reach a temp file' });
+    writer.abort('test cancels');
+    expect(await codeOf(writer.end())).toBe(grpc.status.CANCELLED);
+    await waitFor(async () => (await fs.readdir(tmpDir)).length === 0, { what: 'the temp file to be removed' });
+    expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('never sends the bytes of a corrupt block: GetChunk ends with DATA_LOSS and VerifyChunk names the block', async () => {
+    const id = randomUUID();
+    const data = randomBytes(4 * MiB);
+    await client.putChunkBuffer(id, data);
+    const flipAt = 2 * MiB + 1234;
+    const handle = await fs.open(chunkPath(server.dataDir, id), 'r+');
+    await handle.write(Buffer.from([data[flipAt] ^ 0x01]), 0, 1, flipAt);
+    await handle.close();
+
+    const received: Buffer[] = [];
+    const stream = client.getChunk(id);
+    const failure = await (async () => {
+      for await (const piece of stream) received.push(piece as Buffer);
+    })().then(() => undefined, (error: grpc.ServiceError) => error);
+    expect(failure?.code).toBe(grpc.status.DATA_LOSS);
+    const delivered = Buffer.concat(received);
+    expect(delivered.length).toBeLessThanOrEqual(2 * MiB);
+    expect(delivered.equals(data.subarray(0, delivered.length))).toBe(true);
+
+    expect(await client.verifyChunk(id)).toMatchObject({ chunk_id: id, ok: false, corrupt_block: 2 });
+    expect((await client.getChunkBuffer(id, { offset: 0, length: 2 * MiB })).equals(data.subarray(0, 2 * MiB))).toBe(true);
+    expect(await codeOf(client.getChunkBuffer(id, { offset: 2 * MiB + 5000, length: 10 }))).toBe(grpc.status.DATA_LOSS);
+  });
+
+  it('reports an intact chunk as ok', async () => {
+    const id = randomUUID();
+    await client.putChunkBuffer(id, randomBytes(MiB + 7));
+    expect(await client.verifyChunk(id)).toMatchObject({ chunk_id: id, ok: true });
+  });
+
+  it('handles 20 concurrent puts and gets of different chunks byte-exact', async () => {
+    const chunks = Array.from({ length: 20 }, (_, i) => ({ id: randomUUID(), data: randomBytes(100_000 + i * 150_000) }));
+    await Promise.all(chunks.map(({ id, data }) => client.putChunkBuffer(id, data)));
+    const got = await Promise.all(chunks.map(({ id }) => client.getChunkBuffer(id)));
+    got.forEach((data, i) => expect(sha256(data)).toBe(sha256(chunks[i].data)));
+  });
+});
