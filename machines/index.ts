@@ -1,0 +1,3 @@
+export * from './connection';
+export * from './breaker';
+export * from './describe';

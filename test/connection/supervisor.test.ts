@@ -1,0 +1,219 @@
+import type { InspectionEvent } from 'xstate';
+import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
+import { guardInspector } from '../../src/connection/guard-inspector';
+import { ConnectionSupervisor } from '../../src/connection/supervisor';
+import type { TransitionEvent } from '../../src/connection/types';
+import { CONNECTING, FakeClient, FakeClock, FakeDialer, IDLE, READY, TRANSIENT_FAILURE } from './fakes';
+
+const config: ConnectionConfig = {
+  ...DEFAULT_CONNECTION_CONFIG,
+  healthCheckIntervalMs: 1_000,
+  connectTimeoutMs: 2_500,
+  readyWaitMs: 500,
+  breakerFailureThreshold: 3,
+  breakerCooldownMs: 5_000,
+  breakerMaxCooldownMs: 20_000,
+};
+
+function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: InspectionEvent) => void) {
+  const clock = new FakeClock();
+  const dialer = new FakeDialer();
+  const lines: string[] = [];
+  const logger = { info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) } as never;
+  const supervisor = new ConnectionSupervisor<FakeClient>({
+    config: { ...config, ...overrides },
+    dial: dialer.dial,
+    clock,
+    logger,
+    inspect,
+    random: () => 0.5,
+  });
+  const transitions: TransitionEvent[] = [];
+  supervisor.onTransition((event) => transitions.push(event));
+  return { clock, dialer, supervisor, lines, transitions };
+}
+
+const servers = (...ids: string[]) => ids.map((id) => ({ id, address: `${id}.local:1` }));
+
+describe('ConnectionSupervisor', () => {
+  it('dials every server once, kicks it, and reports it ready when its channel is', async () => {
+    const { dialer, supervisor, lines } = setup();
+    expect(lines).toContain('Connection health check loop started (interval: 1s)');
+    supervisor.update(servers('a', 'b', 'c'));
+    expect(dialer.dialled.map((c) => c.address)).toEqual(['a.local:1', 'b.local:1', 'c.local:1']);
+    expect(dialer.dialled.every((c) => c.state === CONNECTING)).toBe(true);
+    expect(supervisor.readyServerIds()).toEqual([]);
+
+    dialer.latest('b.local:1').setState(READY);
+    expect(supervisor.readyServerIds()).toEqual(['b']);
+    expect(supervisor.clientIfReady('b')?.channel).toBe(dialer.latest('b.local:1'));
+    expect(supervisor.clientIfReady('a')).toBeUndefined();
+    expect(lines).toContain('Server b (b.local:1) connection: Connecting -> Ready (channel reported Ready)');
+  });
+
+  it('retires removed servers: actor stopped, channel closed, watch released, no timers left', async () => {
+    const { clock, dialer, supervisor } = setup();
+    supervisor.update(servers('a', 'b'));
+    // A caller waiting for b holds a timer: the worst case for leftovers.
+    const waiting = supervisor.getClient('b', 10_000);
+    expect(clock.pendingTimers).toBe(2); // the shared tick + b's bounded wait
+
+    supervisor.update(servers('a'));
+    await expect(waiting).rejects.toThrow('is not available');
+    expect(supervisor.serverIds()).toEqual(['a']);
+    expect(dialer.open().map((c) => c.address)).toEqual(['a.local:1']);
+    expect(dialer.latest('b.local:1').watcherCount).toBe(0);
+    expect(clock.pendingTimers).toBe(1); // only the shared tick
+    clock.advance(60_000); // nothing of b may wake up and redial
+    expect(dialer.dialled.filter((c) => c.address === 'b.local:1')).toHaveLength(1);
+
+    await supervisor.close();
+    expect(clock.pendingTimers).toBe(0);
+    expect(dialer.open()).toEqual([]);
+    expect(dialer.dialled.every((c) => c.watcherCount === 0)).toBe(true);
+  });
+
+  it('re-dials a server whose address changed and closes the old channel', () => {
+    const { dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    const old = dialer.latest('a.local:1');
+    supervisor.update([{ id: 'a', address: 'a.moved:2' }]);
+    expect(old.closed).toBe(true);
+    expect(dialer.latest('a.moved:2').state).toBe(CONNECTING);
+    expect(supervisor.snapshot().map((s) => s.address)).toEqual(['a.moved:2']);
+  });
+
+  it('getClient reconnects on demand and waits a bounded time for Ready', async () => {
+    const { clock, dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    const channel = dialer.latest('a.local:1');
+    channel.setState(READY);
+    channel.setState(IDLE); // dropped connection: kicked at once
+    expect(channel.state).toBe(CONNECTING);
+
+    const waiting = supervisor.getClient('a');
+    channel.setState(READY);
+    await expect(waiting).resolves.toBeInstanceOf(FakeClient);
+
+    channel.setState(TRANSIENT_FAILURE);
+    const failing = supervisor.getClient('a');
+    // The request rebuilt the channel at once instead of waiting for grpc's backoff.
+    expect(channel.closed).toBe(true);
+    clock.advance(config.readyWaitMs);
+    await expect(failing).rejects.toThrow('Storage server a (a.local:1) is not available: connection Connecting, breaker closed, waited 500 ms');
+    await expect(supervisor.getClient('zzz')).rejects.toThrow('Storage server zzz is not in the ring');
+    expect(clock.pendingTimers).toBe(1);
+  });
+
+  it('the tick probes silent Ready servers only, and a failed probe rebuilds the channel', async () => {
+    const { clock, dialer, supervisor, lines } = setup();
+    supervisor.update(servers('a', 'b'));
+    const [a, b] = [dialer.latest('a.local:1'), dialer.latest('b.local:1')];
+    a.setState(READY);
+    b.setState(READY);
+    clock.advance(500);
+    supervisor.recordSuccess('a'); // a answered a real call recently: no probe needed
+    clock.advance(500); // tick
+    const probesOf = (ch: typeof a) => (supervisor.clientIfReady(ch === a ? 'a' : 'b') as FakeClient).probes.length;
+    expect(probesOf(a)).toBe(0);
+    expect(probesOf(b)).toBe(1);
+
+    (supervisor.clientIfReady('b') as FakeClient).probes[0].reject(new Error('DEADLINE_EXCEEDED'));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(b.closed).toBe(true);
+    expect(supervisor.snapshot().find((s) => s.serverId === 'b')).toMatchObject({
+      state: 'Connecting',
+      lastError: 'DEADLINE_EXCEEDED',
+    });
+    const fresh = dialer.latest('b.local:1');
+    expect(fresh).not.toBe(b);
+    fresh.setState(READY);
+    expect(lines).toContain('Reconnected to storage server: b at b.local:1');
+    expect(supervisor.snapshot().find((s) => s.serverId === 'b')?.reconnects).toBe(1);
+  });
+
+  it('a channel stuck Connecting is rebuilt after CONNECT_TIMEOUT_MS, on the tick', () => {
+    const { clock, dialer, supervisor, lines } = setup();
+    supervisor.update(servers('a'));
+    const first = dialer.latest('a.local:1');
+    clock.advance(2_000);
+    expect(first.closed).toBe(false);
+    clock.advance(1_000); // tick at 3 s >= 2.5 s
+    expect(first.closed).toBe(true);
+    expect(dialer.latest('a.local:1').state).toBe(CONNECTING);
+    expect(lines).toContain('Failed to reconnect to server a: connect timed out after 3000 ms');
+  });
+
+  it('the tick reconciles a state change the watch missed', () => {
+    const { clock, dialer, supervisor, transitions } = setup();
+    supervisor.update(servers('a'));
+    const channel = dialer.latest('a.local:1');
+    channel.state = READY; // changed without notifying watchers
+    clock.advance(1_000);
+    expect(supervisor.snapshot()[0]).toMatchObject({ state: 'Ready' });
+    expect(transitions.at(-1)).toMatchObject({ from: 'Connecting', to: 'Ready', reason: 'reconciled on tick: channel is Ready' });
+  });
+
+  it('logs the operator phrases on drops and failed reconnects', () => {
+    const { dialer, supervisor, lines } = setup();
+    supervisor.update(servers('a'));
+    const channel = dialer.latest('a.local:1');
+    channel.setState(READY);
+    channel.setState(TRANSIENT_FAILURE);
+    expect(lines).toContain('Connection to server a is in state TransientFailure, attempting reconnect');
+    channel.setState(CONNECTING);
+    channel.setState(TRANSIENT_FAILURE);
+    expect(lines).toContain('Failed to reconnect to server a: channel reported TransientFailure');
+  });
+
+  it('the breaker opens after consecutive failures and half-opens after the cool-down', () => {
+    const { clock, dialer, supervisor, transitions } = setup();
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    for (let i = 0; i < 3; i++) supervisor.recordFailure('a', new Error('UNAVAILABLE'));
+    expect(supervisor.isAvailable('a')).toBe(false);
+    expect(supervisor.readyServerIds()).toEqual([]);
+    clock.advance(5_000);
+    expect(supervisor.snapshot()[0].breaker).toBe('halfOpen');
+    expect(supervisor.isAvailable('a')).toBe(true);
+    supervisor.recordSuccess('a');
+    expect(supervisor.snapshot()[0].breaker).toBe('closed');
+    expect(transitions.filter((t) => t.machine === 'breaker').map((t) => `${t.from}->${t.to}`)).toEqual([
+      'closed->open',
+      'open->halfOpen',
+      'halfOpen->closed',
+    ]);
+  });
+
+  it('a throwing inspect observer never harms the actors', () => {
+    const warn = jest.fn();
+    const inspect = guardInspector(() => {
+      throw new Error('dashboard bug');
+    }, { warn });
+    const { dialer, supervisor } = setup({}, inspect);
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    expect(supervisor.readyServerIds()).toEqual(['a']);
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('an unexpectedly shut-down channel is rebuilt on the tick with growing backoff', () => {
+    const { clock, dialer, supervisor } = setup({ healthCheckIntervalMs: 100, shutdownBackoffBaseMs: 150, connectTimeoutMs: 60_000 });
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').close();
+    expect(supervisor.snapshot()[0].state).toBe('Shutdown');
+    clock.advance(100);
+    expect(dialer.dialled).toHaveLength(1); // 150 ms backoff not yet over
+    clock.advance(100);
+    expect(dialer.dialled).toHaveLength(2);
+    expect(supervisor.snapshot()[0].state).toBe('Connecting');
+
+    dialer.latest('a.local:1').close(); // again: now 300 ms
+    clock.advance(200);
+    expect(dialer.dialled).toHaveLength(2);
+    clock.advance(100);
+    expect(dialer.dialled).toHaveLength(3);
+    expect(dialer.latest('a.local:1').state).toBe(CONNECTING);
+  });
+});
