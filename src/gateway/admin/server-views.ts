@@ -1,0 +1,40 @@
+import type { ConnectionPool } from '../../connection/types';
+import type { Logger } from '../../log/logger';
+import { toConnectionView, type ConnectionView, type ServerDiskInfo } from './connection-view';
+
+export type ServerInfoSource = () => Promise<ServerDiskInfo[]>;
+
+/** Disk figures are a nice-to-have: a slow or failing source must not hold up the dashboard. */
+const SERVER_INFO_TIMEOUT_MS = 2000;
+
+/**
+ * The current view of every server. The pool is read synchronously before any await, so a caller
+ * that subscribed to transitions just before knows every later event is newer than this view.
+ */
+export function loadServerViews(
+  pool: ConnectionPool,
+  serverInfo: ServerInfoSource | undefined,
+  log: Logger,
+): Promise<ConnectionView[]> {
+  const servers = pool.snapshot();
+  return diskInfoById(serverInfo, log).then((disk) =>
+    servers.map((server) => toConnectionView(server, disk.get(server.serverId))),
+  );
+}
+
+async function diskInfoById(serverInfo: ServerInfoSource | undefined, log: Logger) {
+  const byId = new Map<string, ServerDiskInfo>();
+  if (!serverInfo) return byId;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${SERVER_INFO_TIMEOUT_MS} ms`)), SERVER_INFO_TIMEOUT_MS);
+  });
+  try {
+    for (const info of await Promise.race([serverInfo(), timeout])) byId.set(info.serverId, info);
+  } catch (error) {
+    log.warn(`Showing servers without disk figures: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return byId;
+}

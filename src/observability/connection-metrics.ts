@@ -1,0 +1,54 @@
+import type { ConnectionPool, TransitionEvent } from '../connection/types';
+import type { Metrics } from './metrics';
+
+/**
+ * Keeps the connection and breaker metrics in step with the pool: state gauges are read from
+ * the pool at scrape time; counters and the reconnect histogram follow every
+ * transition as it happens. Returns a function that unbinds.
+ *
+ * - attempt: entering Connecting, except the very first dial of a server (from Idle, Shutdown,
+ *   TransientFailure, or Ready after a failed probe); also TransientFailure -> Ready directly
+ *   (grpc-js reconnects from TRANSIENT_FAILURE without passing CONNECTING). A connect timeout
+ *   that recreates the channel without leaving Connecting is not a transition and not counted.
+ * - failure: Connecting -> TransientFailure.
+ * - reconnect duration: from leaving Ready until Ready again.
+ */
+export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): () => void {
+  metrics.setConnectionSource(pool);
+
+  // Servers already past their first dial, and when each one last left Ready (seen since binding).
+  const dialed = new Set(pool.snapshot().filter((s) => s.state !== 'Idle').map((s) => s.serverId));
+  const leftReadyAt = new Map<string, number>();
+
+  function onConnectionTransition({ serverId, from, to, at }: TransitionEvent): void {
+    metrics.connectionTransitions.inc({ server_id: serverId, from, to });
+
+    const firstDial = !dialed.has(serverId);
+    dialed.add(serverId);
+    if ((to === 'Connecting' && !firstDial) || (from === 'TransientFailure' && to === 'Ready')) {
+      metrics.reconnectAttempts.inc({ server_id: serverId });
+    }
+    if (from === 'Connecting' && to === 'TransientFailure') {
+      metrics.reconnectFailures.inc({ server_id: serverId });
+    }
+
+    if (from === 'Ready' && to !== 'Ready') leftReadyAt.set(serverId, at);
+    if (to === 'Ready') {
+      const since = leftReadyAt.get(serverId);
+      leftReadyAt.delete(serverId);
+      if (since !== undefined) {
+        metrics.reconnectDuration.observe({ server_id: serverId }, Math.max(0, at - since) / 1000);
+      }
+    }
+  }
+
+  const unsubscribe = pool.onTransition((event) => {
+    if (event.machine === 'connection') onConnectionTransition(event);
+    else if (event.to === 'open') metrics.breakerOpens.inc({ server_id: event.serverId });
+  });
+
+  return () => {
+    unsubscribe();
+    metrics.setConnectionSource(undefined);
+  };
+}

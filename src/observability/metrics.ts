@@ -1,0 +1,175 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BreakerState, ConnectionPool, ConnectionState } from '../connection/types';
+
+/**
+ * Every Prometheus instrument ringstore exposes, on a registry of its own (never the global one,
+ * so several gateways in one test process do not collide). Labels are bounded: server ids,
+ * states, routes, outcomes — never file or chunk ids.
+ */
+
+export const CONNECTION_STATES: readonly ConnectionState[] = [
+  'Idle', 'Connecting', 'Ready', 'TransientFailure', 'Shutdown',
+];
+export const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'halfOpen'];
+
+/** Buckets for reconnects: a restart takes about a second, a backoff can take minutes. */
+const RECONNECT_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
+/** Buckets for one health probe or one HTTP request. */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** What the state gauges read at scrape time. */
+export type ConnectionSource = Pick<ConnectionPool, 'snapshot' | 'readyServerIds'>;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ringstore_' });
+
+  // State gauges are read from the pool at scrape time, so they are always exact and servers
+  // retired from the ring disappear instead of leaving stale series behind.
+  let connectionSource: ConnectionSource | undefined;
+  const connections = () => connectionSource?.snapshot() ?? [];
+
+  const registers = [registry];
+  const metrics = {
+    registry,
+
+    connectionState: new Gauge({
+      name: 'ringstore_connection_state',
+      help: 'Connection state per storage server: 1 for the current state, 0 for the others',
+      labelNames: ['server_id', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const server of connections()) {
+          for (const state of CONNECTION_STATES) {
+            this.set({ server_id: server.serverId, state }, server.state === state ? 1 : 0);
+          }
+        }
+      },
+    }),
+    connectionTransitions: new Counter({
+      name: 'ringstore_connection_transitions_total',
+      help: 'Connection state transitions per storage server',
+      labelNames: ['server_id', 'from', 'to'] as const,
+      registers,
+    }),
+    reconnectAttempts: new Counter({
+      name: 'ringstore_reconnect_attempts_total',
+      help: 'Attempts to connect again to a storage server after its first dial',
+      labelNames: ['server_id'] as const,
+      registers,
+    }),
+    reconnectFailures: new Counter({
+      name: 'ringstore_reconnect_failures_total',
+      help: 'Connection attempts that ended in TransientFailure',
+      labelNames: ['server_id'] as const,
+      registers,
+    }),
+    reconnectDuration: new Histogram({
+      name: 'ringstore_reconnect_duration_seconds',
+      help: 'Time from a connection leaving Ready until it is Ready again',
+      labelNames: ['server_id'] as const,
+      buckets: RECONNECT_BUCKETS,
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: 'ringstore_breaker_state',
+      help: 'Circuit breaker state per storage server: 1 for the current state, 0 for the others',
+      labelNames: ['server_id', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const server of connections()) {
+          for (const state of BREAKER_STATES) {
+            this.set({ server_id: server.serverId, state }, server.breaker === state ? 1 : 0);
+          }
+        }
+      },
+    }),
+    breakerOpens: new Counter({
+      name: 'ringstore_breaker_opens_total',
+      help: 'Times the circuit breaker of a storage server opened',
+      labelNames: ['server_id'] as const,
+      registers,
+    }),
+    healthProbeDuration: new Histogram({
+      name: 'ringstore_health_probe_duration_seconds',
+      help: 'Duration of one health probe of a storage server',
+      labelNames: ['server_id'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    storageServersReady: new Gauge({
+      name: 'ringstore_storage_servers_ready',
+      help: 'Storage servers that take traffic: connection Ready and breaker admitting (as /health counts)',
+      registers,
+      collect() {
+        this.set(connectionSource?.readyServerIds().length ?? 0);
+      },
+    }),
+
+    httpRequests: new Counter({
+      name: 'ringstore_http_requests_total',
+      help: 'HTTP requests by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'ringstore_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route pattern',
+      labelNames: ['method', 'route'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    bytesUploaded: new Counter({
+      name: 'ringstore_bytes_uploaded_total',
+      help: 'File bytes received from clients',
+      registers,
+    }),
+    bytesDownloaded: new Counter({
+      name: 'ringstore_bytes_downloaded_total',
+      help: 'File bytes sent to clients',
+      registers,
+    }),
+    chunkOperations: new Counter({
+      name: 'ringstore_chunk_operations_total',
+      help: 'Chunk operations against storage servers by operation (put, get, delete) and outcome',
+      labelNames: ['op', 'outcome'] as const,
+      registers,
+    }),
+    chunkRetries: new Counter({
+      name: 'ringstore_chunk_retries_total',
+      help: 'Chunk operations retried on another replica or after a reconnect',
+      labelNames: ['op'] as const,
+      registers,
+    }),
+    jobRuns: new Counter({
+      name: 'ringstore_job_runs_total',
+      help: 'Background job runs (cleanup, repair) by outcome',
+      labelNames: ['job', 'outcome'] as const,
+      registers,
+    }),
+    jobItems: new Counter({
+      name: 'ringstore_job_items_total',
+      help: 'Items background jobs acted on, by action (deleted, repaired, ...)',
+      labelNames: ['job', 'action'] as const,
+      registers,
+    }),
+    filesTotal: new Gauge({
+      name: 'ringstore_files_total',
+      help: 'Files stored, as last counted by the gateway',
+      registers,
+    }),
+
+    /** Where the state gauges read the pool from at scrape time (bindConnectionMetrics sets it). */
+    setConnectionSource(source: ConnectionSource | undefined): void {
+      connectionSource = source;
+    },
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export { bindConnectionMetrics } from './connection-metrics';
+export { httpMetrics } from './http-metrics';
