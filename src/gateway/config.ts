@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../config/env';
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** postgres://... for PostgreSQL; undefined = embedded PGlite under dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** Wanted copies of every chunk (capped by the number of servers available). */
+  replicationFactor: number;
+  maxFileSize: number;
+  /** Chunk size when the upload's size is not known in advance. */
+  streamChunkSize: number;
+  ringRefreshIntervalMs: number;
+  serverHeartbeatTimeoutMs: number;
+  uploadSessionTtlMs: number;
+  cleanupIntervalMs: number;
+  orphanGraceMs: number;
+  /** How long completed-file metadata may be served from memory (other gateways' deletes). */
+  fileCacheTtlMs: number;
+  /** Deadline of one unary storage call (delete, health). */
+  callTimeoutMs: number;
+  /** A storage stream with no progress for this long is abandoned. */
+  streamIdleTimeoutMs: number;
+}
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const databaseUrl = envOptionalString(env, 'DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${databaseUrl}"`);
+  }
+  const uploadSessionTtlMs = envInt(env, 'UPLOAD_SESSION_TTL_MS', 3_600_000, { min: 1000 });
+  return {
+    host: envString(env, 'HOST', '127.0.0.1'),
+    port: envInt(env, 'PORT', 8080, { min: 0, max: 65535 }),
+    databaseUrl,
+    dataDir: path.resolve(envString(env, 'DATA_DIR', './data')),
+    replicationFactor: envInt(env, 'REPLICATION_FACTOR', 2, { min: 1, max: 16 }),
+    maxFileSize: envBytes(env, 'MAX_FILE_SIZE', 10 * 1024 ** 3, { min: 1 }),
+    streamChunkSize: envBytes(env, 'STREAM_CHUNK_SIZE', 64 * 1024 ** 2, { min: 1024 }),
+    ringRefreshIntervalMs: envInt(env, 'RING_REFRESH_INTERVAL_MS', 30_000, { min: 100 }),
+    serverHeartbeatTimeoutMs: envInt(env, 'SERVER_HEARTBEAT_TIMEOUT_MS', 30_000, { min: 100 }),
+    uploadSessionTtlMs,
+    cleanupIntervalMs: envInt(env, 'CLEANUP_INTERVAL_MS', 60_000, { min: 100 }),
+    // Never shorter than an upload may legitimately take, so in-flight chunks are safe.
+    orphanGraceMs: Math.max(envInt(env, 'ORPHAN_GRACE_MS', 3_600_000, { min: 0 }), uploadSessionTtlMs),
+    fileCacheTtlMs: envInt(env, 'FILE_CACHE_TTL_MS', 5_000, { min: 0 }),
+    callTimeoutMs: envInt(env, 'CALL_TIMEOUT_MS', 10_000, { min: 100 }),
+    streamIdleTimeoutMs: envInt(env, 'STREAM_IDLE_TIMEOUT_MS', 30_000, { min: 100 }),
+  };
+}

@@ -1,0 +1,165 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { createConnectionPool, describeMachine, connectionMachine, breakerMachine } from '../connection';
+import type { ConnectionConfig } from '../connection';
+import { runCleanup, type CleanupReport } from '../jobs/cleanup';
+import { PeriodicJob } from '../jobs/periodic';
+import { createLogger } from '../log/logger';
+import { openMetadataStore } from '../metadata';
+import type { MetadataStore } from '../metadata/types';
+import { createInspector } from '../observability/inspector';
+import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../observability/metrics';
+import { createAdminRouter } from './admin/router';
+import { createGatewayApp } from './app';
+import type { GatewayConfig } from './config';
+import { FileService } from './file-service';
+import { Placement } from './placement';
+import { ServerRegistry } from './registry';
+import { createFilesRouter } from './routes/files';
+import { createJobsRouter } from './routes/jobs';
+import { createServersRouter } from './routes/servers';
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  store: MetadataStore;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  connection: ConnectionConfig;
+  /** RINGSTORE_INSPECT: WebSocket URL of an XState inspector to send every actor's events to. */
+  inspectUrl?: string;
+}
+
+/** Opens metadata, the connection pool and the HTTP server; resolves once listening. */
+export async function startGateway({ config, connection, inspectUrl }: GatewayOptions): Promise<RunningGateway> {
+  const log = createLogger('gateway');
+  const gatewayId = randomUUID();
+  const startedAt = Date.now();
+  const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
+
+  const metrics = createMetrics();
+  const inspector = createInspector(inspectUrl, createLogger('inspector'));
+  const pool = createConnectionPool({ config: connection, inspect: inspector?.inspect });
+  const unbindMetrics = bindConnectionMetrics(metrics, pool);
+  const registry = new ServerRegistry(store, pool, config, createLogger('registry'));
+  const placement = new Placement(() => registry.currentRing(), pool, config.replicationFactor);
+  const files = new FileService({
+    store,
+    pool,
+    placement,
+    config,
+    log,
+    gatewayId,
+    events: {
+      replicaWrite: (outcome) => metrics.chunkOperations.inc({ op: 'put', outcome }),
+      readRetry: () => metrics.chunkRetries.inc({ op: 'get' }),
+      chunkDelete: (outcome) => metrics.chunkOperations.inc({ op: 'delete', outcome }),
+    },
+  });
+
+  const cleanup = new PeriodicJob<CleanupReport>(
+    'cleanup',
+    config.cleanupIntervalMs,
+    async () => {
+      const report = await runCleanup({
+        store,
+        pool,
+        log: createLogger('cleanup'),
+        orphanGraceMs: config.orphanGraceMs,
+        deleteReplicas: (items) => files.deleteReplicas(items),
+      });
+      metrics.jobRuns.inc({ job: 'cleanup', outcome: report ? 'ran' : 'skipped' });
+      if (report) {
+        metrics.jobItems.inc({ job: 'cleanup', action: 'expired_session' }, report.expiredSessions);
+        metrics.jobItems.inc({ job: 'cleanup', action: 'pending_delete' }, report.pendingDeleted);
+        metrics.jobItems.inc({ job: 'cleanup', action: 'orphan_delete' }, report.orphansDeleted);
+      }
+      return report;
+    },
+    log,
+  );
+  const jobs = [cleanup] as Array<PeriodicJob<unknown>>;
+
+  const adminRouter = createAdminRouter({
+    pool,
+    machines: { connection: describeMachine(connectionMachine), breaker: describeMachine(breakerMachine) },
+    serverInfo: async () =>
+      registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
+  });
+
+  const app = createGatewayApp({
+    store,
+    pool,
+    placement,
+    log,
+    startedAt,
+    routes: {
+      middleware: [httpMetrics(metrics)],
+      files: createFilesRouter({
+        files,
+        log,
+        maxFileSize: config.maxFileSize,
+        addressOf: (id) => registry.addressOf(id),
+        onBadReplica: (chunkId, serverId, problem) => {
+          log.warn(`Replica of chunk ${chunkId} on server ${serverId} is ${problem}; marked for repair`);
+          store.markReplicaCorrupt(chunkId, serverId).catch((e) => log.warn(`Could not mark replica: ${e}`));
+        },
+        onBytesDownloaded: (bytes) => metrics.bytesDownloaded.inc(bytes),
+        onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
+      }),
+      servers: createServersRouter(registry, pool),
+      jobs: createJobsRouter(jobs),
+      admin: adminRouter,
+      metrics: async (_req, res) => {
+        res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      },
+    },
+  });
+
+  const server = http.createServer(app);
+  // Large uploads legitimately take longer than Node's default 300 s request timeout; slow
+  // or stalled clients are cut by the header timeout and the idle socket timeout instead.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  server.setTimeout(120_000);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
+  cleanup.start();
+  log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    store,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        registry.stop();
+        await Promise.all(jobs.map((job) => job.stop()));
+        // Open /admin/events streams would hold the server open forever.
+        adminRouter.closeStreams();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        unbindMetrics();
+        await pool.close();
+        inspector?.stop();
+        await store.close();
+      })()),
+  };
+}

@@ -1,0 +1,210 @@
+import { once } from 'node:events';
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from '../../log/logger';
+import type { FileRecord, FileSummary } from '../../metadata/types';
+import { ChunkUnavailableError, readFileRange } from '../download/chunk-reader';
+import type { FileService } from '../file-service';
+import { contentDisposition } from '../http/content-disposition';
+import { parseRange } from '../http/range';
+import { HttpError } from '../http-error';
+import { openUploadSource } from '../upload/upload-source';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_PER_PAGE = 1000;
+
+export interface FilesRouterDeps {
+  files: FileService;
+  log: Logger;
+  maxFileSize: number;
+  /** Address of a storage server, for metadata responses. */
+  addressOf(serverId: string): string | null;
+  /** A replica was found corrupt or missing on read. */
+  onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
+  onBytesDownloaded?(bytes: number): void;
+  onBytesUploaded?(bytes: number): void;
+}
+
+export function createFilesRouter(deps: FilesRouterDeps): Router {
+  const router = Router();
+  const { files } = deps;
+
+  async function requireFile(id: string): Promise<FileRecord> {
+    if (!UUID.test(id)) throw new HttpError(400, `malformed file id "${id.slice(0, 64)}": expected a UUID`);
+    const file = await files.getFile(id.toLowerCase());
+    if (!file) throw new HttpError(404, `file ${id} not found`, { file_id: id });
+    return file;
+  }
+
+  router.post('/', async (req, res) => {
+    const source = await openUploadSource(req, deps.maxFileSize);
+    const record = await files.upload(source);
+    deps.onBytesUploaded?.(record.size);
+    res.status(201).json({
+      file_id: record.fileId,
+      filename: record.filename,
+      size: record.size,
+      content_type: record.contentType,
+      checksum: record.checksum,
+      chunks: record.chunks.length,
+      status: 'completed',
+    });
+  });
+
+  router.get('/', async (req, res) => {
+    const page = positiveInt(req.query.page, 'page', 1);
+    const perPage = Math.min(positiveInt(req.query.per_page, 'per_page', 20), MAX_PER_PAGE);
+    const { files: list, total } = await files.listFiles(page, perPage);
+    res.json({
+      files: list.map(summaryJson),
+      total,
+      page,
+      per_page: perPage,
+      pagination: { page, per_page: perPage, total_count: total, total_pages: Math.ceil(total / perPage) },
+    });
+  });
+
+  router.get('/:id/metadata', async (req, res) => {
+    const file = await requireFile(req.params.id);
+    res.json(metadataJson(file, deps.addressOf));
+  });
+
+  router.head('/:id', async (req, res) => {
+    const file = await requireFile(req.params.id);
+    setFileHeaders(res, file);
+    res.setHeader('Content-Length', file.size);
+    res.status(200).end();
+  });
+
+  router.get('/:id', async (req, res) => {
+    const file = await requireFile(req.params.id);
+    setFileHeaders(res, file);
+    if (req.headers['if-none-match'] === etag(file)) {
+      res.status(304).end();
+      return;
+    }
+    const range = parseRange(req.headers.range, file.size);
+    if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
+    const length = range ? range.end - range.start + 1 : file.size;
+    res.setHeader('Content-Length', length);
+    res.status(range ? 206 : 200);
+    if (length === 0) {
+      res.end();
+      return;
+    }
+    await streamBody(req, res, file, range ?? { start: 0, end: file.size - 1 });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    if (!UUID.test(req.params.id)) throw new HttpError(400, `malformed file id "${req.params.id.slice(0, 64)}": expected a UUID`);
+    const outcome = await files.deleteFile(req.params.id.toLowerCase());
+    if (!outcome) throw new HttpError(404, `file ${req.params.id} not found`, { file_id: req.params.id });
+    res.json({
+      message: outcome.failedChunks === 0 ? 'file deleted' : 'file deleted; some chunks will be removed from storage later',
+      file_id: req.params.id,
+      deleted_chunks: outcome.deletedChunks,
+      failed_chunks: outcome.failedChunks,
+    });
+  });
+
+  /**
+   * Streams the body with backpressure. Headers go out only once the first bytes are in hand;
+   * after that an unrecoverable failure aborts the connection, so a client never takes a
+   * short or corrupt body for a whole one.
+   */
+  async function streamBody(req: Request, res: Response, file: FileRecord, range: { start: number; end: number }) {
+    const body = readFileRange(file.chunks, range, files.readDeps(deps.onBadReplica));
+    let sent = 0;
+    try {
+      let next = await body.next();
+      while (!next.done) {
+        if (res.destroyed) break;
+        sent += next.value.length;
+        if (!res.write(next.value)) await drainOrClose(res);
+        next = await body.next();
+      }
+      if (!res.destroyed) res.end();
+    } catch (error) {
+      if (!res.headersSent) {
+        throw error instanceof ChunkUnavailableError
+          ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' })
+          : error;
+      }
+      deps.log.error(`Download of ${file.fileId} aborted after ${sent} bytes: ${(error as Error).message}`);
+      res.destroy(error as Error);
+    } finally {
+      await body.return(undefined);
+      deps.onBytesDownloaded?.(sent);
+    }
+  }
+
+  return router;
+}
+
+async function drainOrClose(res: Response): Promise<void> {
+  const closed = once(res, 'close');
+  await Promise.race([once(res, 'drain'), closed]);
+}
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || parsed < 1 || !Number.isSafeInteger(parsed)) {
+    throw new HttpError(400, `${name} must be a positive whole number, got "${String(value).slice(0, 32)}"`);
+  }
+  return parsed;
+}
+
+function etag(file: FileRecord): string {
+  return `"${file.checksum}"`;
+}
+
+function setFileHeaders(res: Response, file: FileRecord): void {
+  res.setHeader('ETag', etag(file));
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Content-Type', file.contentType);
+  res.setHeader('Content-Disposition', contentDisposition(file.filename));
+  res.setHeader('Last-Modified', file.completedAt.toUTCString());
+}
+
+function summaryJson(file: FileSummary) {
+  return {
+    file_id: file.fileId,
+    filename: file.filename,
+    content_type: file.contentType,
+    size: file.size,
+    checksum: file.checksum,
+    status: file.status,
+    chunks: file.chunkCount,
+    created_at: file.createdAt.toISOString(),
+    updated_at: file.updatedAt.toISOString(),
+    completed_at: file.completedAt.toISOString(),
+  };
+}
+
+function metadataJson(file: FileRecord, addressOf: (serverId: string) => string | null) {
+  return {
+    file_id: file.fileId,
+    filename: file.filename,
+    content_type: file.contentType,
+    size: file.size,
+    status: file.status,
+    upload_status: file.status,
+    checksum: file.checksum,
+    created_at: file.createdAt.toISOString(),
+    updated_at: file.updatedAt.toISOString(),
+    completed_at: file.completedAt.toISOString(),
+    chunks: file.chunks.map((chunk) => {
+      const replicas = chunk.replicas.map((r) => ({ server_id: r.serverId, server_address: addressOf(r.serverId), status: r.status }));
+      return {
+        chunk_number: chunk.chunkNumber,
+        chunk_id: chunk.chunkId,
+        offset: chunk.offset,
+        size: chunk.size,
+        checksum: chunk.checksum,
+        server_id: replicas[0]?.server_id ?? null,
+        server_address: replicas[0]?.server_address ?? null,
+        replicas,
+      };
+    }),
+  };
+}

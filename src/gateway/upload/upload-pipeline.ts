@@ -1,0 +1,249 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import type { ConnectionPool } from '../../connection/types';
+import type { Logger } from '../../log/logger';
+import type { ChunkRecord } from '../../metadata/types';
+import type { ChunkWriter } from '../../rpc/storage-client';
+import { HttpError } from '../http-error';
+import type { Placement } from '../placement';
+
+/** Bytes of the current chunk kept so it can be replayed if every replica fails. */
+const REPLAY_LIMIT = 4 * 1024 * 1024;
+
+export interface ChunkLocation {
+  chunkId: string;
+  serverId: string;
+}
+
+export interface UploadDeps {
+  pool: ConnectionPool;
+  placement: Placement;
+  log: Logger;
+  streamIdleTimeoutMs: number;
+  /** Remove chunks of an upload that will not complete (now, or later via pending deletes). */
+  discard(locations: ChunkLocation[]): Promise<void>;
+  /** Outcome of each replica write, for metrics. */
+  onReplicaOutcome?(outcome: 'stored' | 'failed'): void;
+}
+
+export interface StoredUpload {
+  size: number;
+  checksum: string;
+  chunks: ChunkRecord[];
+}
+
+interface ReplicaStream {
+  serverId: string;
+  writer: ChunkWriter;
+  failed: boolean;
+}
+
+class OpenChunk {
+  readonly chunkId = randomUUID();
+  readonly hash: Hash = createHash('sha256');
+  size = 0;
+  replicas: ReplicaStream[] = [];
+  /** Servers that already failed this chunk: never retried for it. */
+  readonly failedServers = new Set<string>();
+  /** The chunk's data while it stays under REPLAY_LIMIT; null once it grew past it. */
+  replay: Buffer[] | null = [];
+  /** Set when the last byte is in: the hex SHA-256 sent with the final message. */
+  checksumHex: string | null = null;
+
+  constructor(readonly chunkNumber: number, readonly offset: number, readonly expectedSize: number) {}
+
+  live(): ReplicaStream[] {
+    return this.replicas.filter((r) => !r.failed);
+  }
+}
+
+/**
+ * Streams an upload into chunks, each written to several storage servers at once with the
+ * chunk's SHA-256 computed on the fly. Memory stays constant: data is forwarded as it
+ * arrives and the source waits for the slowest replica. A replica that fails is dropped as
+ * long as another copy of the chunk survives; the shortfall is left to repair.
+ */
+export class UploadPipeline {
+  private readonly fileHash = createHash('sha256');
+  private current: OpenChunk | null = null;
+  private readonly finished: Array<{ chunk: OpenChunk; stored: Promise<string[]> }> = [];
+  private size = 0;
+  private nextChunkNumber = 0;
+
+  constructor(
+    private readonly deps: UploadDeps,
+    private readonly chunkSize: number,
+    private readonly expectedSize?: number,
+  ) {}
+
+  async write(data: Buffer): Promise<void> {
+    let rest = data;
+    while (rest.length > 0) {
+      const chunk = this.current ?? (this.current = await this.openChunk());
+      const room = this.chunkSize - chunk.size;
+      const piece = rest.length > room ? rest.subarray(0, room) : rest;
+      rest = rest.length > room ? rest.subarray(room) : Buffer.alloc(0);
+      await this.writeToChunk(chunk, piece);
+      if (chunk.size === this.chunkSize) this.closeChunk(chunk);
+    }
+  }
+
+  /** Ends the upload: every chunk stored with at least one copy, or a thrown HttpError. */
+  async finish(): Promise<StoredUpload> {
+    if (this.current) this.closeChunk(this.current);
+    const chunks: ChunkRecord[] = [];
+    const outcomes = await Promise.allSettled(this.finished.map((f) => f.stored));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) {
+      await this.abort();
+      throw failed.reason;
+    }
+    this.finished.forEach(({ chunk }, index) => {
+      const servers = (outcomes[index] as PromiseFulfilledResult<string[]>).value;
+      chunks.push({
+        chunkNumber: chunk.chunkNumber,
+        chunkId: chunk.chunkId,
+        offset: chunk.offset,
+        size: chunk.size,
+        checksum: chunk.checksumHex!,
+        replicas: servers.map((serverId) => ({ serverId, status: 'stored' as const })),
+      });
+    });
+    return { size: this.size, checksum: this.fileHash.digest('hex'), chunks };
+  }
+
+  /** Cancels open streams and removes every chunk already stored. */
+  async abort(): Promise<void> {
+    const open = this.current;
+    this.current = null;
+    open?.live().forEach((r) => r.writer.abort('upload aborted'));
+    const outcomes = await Promise.allSettled(this.finished.map((f) => f.stored));
+    const stored: ChunkLocation[] = [];
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status !== 'fulfilled') return;
+      for (const serverId of outcome.value) stored.push({ chunkId: this.finished[index].chunk.chunkId, serverId });
+    });
+    this.finished.length = 0;
+    if (stored.length > 0) await this.deps.discard(stored);
+  }
+
+  private async openChunk(): Promise<OpenChunk> {
+    const offset = this.size;
+    const expected = this.expectedSize === undefined ? 0 : Math.min(this.chunkSize, Math.max(0, this.expectedSize - offset));
+    const chunk = new OpenChunk(this.nextChunkNumber++, offset, expected);
+    await this.addReplicas(chunk);
+    return chunk;
+  }
+
+  /** Opens put streams to the chunk's targets; throws 503 when no server can take it. */
+  private async addReplicas(chunk: OpenChunk): Promise<void> {
+    const { placement, pool } = this.deps;
+    let targets = placement.targets(chunk.chunkId, chunk.failedServers);
+    if (targets.length === 0) {
+      // Nothing Ready right now: give the ring's candidates a bounded chance to reconnect.
+      const candidates = placement.targets(chunk.chunkId, chunk.failedServers, Number.MAX_SAFE_INTEGER);
+      const fallback = candidates.length > 0 ? candidates : this.anyCandidates(chunk);
+      await Promise.allSettled(fallback.map((id) => pool.getClient(id)));
+      targets = placement.targets(chunk.chunkId, chunk.failedServers);
+    }
+    for (const serverId of targets) {
+      const client = pool.clientIfReady(serverId);
+      if (!client) continue;
+      const writer = client.putChunk(chunk.chunkId, '', chunk.expectedSize, { idleTimeoutMs: this.deps.streamIdleTimeoutMs });
+      chunk.replicas.push({ serverId, writer, failed: false });
+    }
+    if (chunk.live().length === 0) {
+      throw new HttpError(503, 'no storage server is available to store the file; retry shortly', {}, { 'Retry-After': '2' });
+    }
+  }
+
+  /** Every server of the ring not yet failed for this chunk, ignoring readiness. */
+  private anyCandidates(chunk: OpenChunk): string[] {
+    return this.deps.placement
+      .targets(chunk.chunkId, chunk.failedServers, Number.MAX_SAFE_INTEGER)
+      .concat(this.deps.pool.readyServerIds().filter((id) => !chunk.failedServers.has(id)));
+  }
+
+  private async writeToChunk(chunk: OpenChunk, piece: Buffer): Promise<void> {
+    chunk.hash.update(piece);
+    this.fileHash.update(piece);
+    chunk.size += piece.length;
+    this.size += piece.length;
+    if (chunk.replay) {
+      if (chunk.size <= REPLAY_LIMIT) chunk.replay.push(piece);
+      else chunk.replay = null;
+    }
+    await this.sendToReplicas(chunk, [piece]);
+  }
+
+  /** Writes pieces to every live replica; when all fail, replays onto new ones if it can. */
+  private async sendToReplicas(chunk: OpenChunk, pieces: Buffer[]): Promise<void> {
+    for (;;) {
+      const live = chunk.live();
+      await Promise.all(
+        live.map(async (replica) => {
+          try {
+            for (const piece of pieces) await replica.writer.write(piece);
+          } catch (error) {
+            this.dropReplica(chunk, replica, error);
+          }
+        }),
+      );
+      if (chunk.live().length > 0) return;
+      await this.reopen(chunk);
+      pieces = chunk.replay!;
+      // reopen() wrote nothing yet: loop sends the whole replay buffer to the new replicas.
+    }
+  }
+
+  /** Every replica of the chunk failed: start over on other servers from the replay buffer. */
+  private async reopen(chunk: OpenChunk): Promise<void> {
+    if (!chunk.replay) {
+      throw new HttpError(503, `storage servers failed while storing chunk ${chunk.chunkNumber}; retry the upload`, {}, { 'Retry-After': '2' });
+    }
+    chunk.replicas = [];
+    await this.addReplicas(chunk);
+    this.deps.log.warn(`Chunk ${chunk.chunkId} lost every replica mid-stream; replaying ${chunk.size} bytes to ${chunk.live().map((r) => r.serverId).join(', ')}`);
+  }
+
+  private dropReplica(chunk: OpenChunk, replica: ReplicaStream, error: unknown): void {
+    if (replica.failed) return;
+    replica.failed = true;
+    chunk.failedServers.add(replica.serverId);
+    replica.writer.abort('replica dropped');
+    this.deps.pool.recordFailure(replica.serverId, error);
+    this.deps.onReplicaOutcome?.('failed');
+    this.deps.log.warn(`Replica of chunk ${chunk.chunkId} on server ${replica.serverId} failed: ${describe(error)}`);
+  }
+
+  private closeChunk(chunk: OpenChunk): void {
+    this.current = null;
+    chunk.checksumHex = chunk.hash.digest('hex');
+    this.finished.push({ chunk, stored: this.commitChunk(chunk) });
+  }
+
+  /** Ends every replica stream; resolves with the servers that confirmed the chunk. */
+  private async commitChunk(chunk: OpenChunk): Promise<string[]> {
+    for (;;) {
+      const live = chunk.live();
+      const results = await Promise.allSettled(live.map((r) => r.writer.end(chunk.checksumHex!)));
+      const stored: string[] = [];
+      results.forEach((result, index) => {
+        const replica = live[index];
+        if (result.status === 'fulfilled' && result.value.success) {
+          stored.push(replica.serverId);
+          this.deps.pool.recordSuccess(replica.serverId);
+          this.deps.onReplicaOutcome?.('stored');
+        } else {
+          this.dropReplica(chunk, replica, result.status === 'rejected' ? result.reason : new Error(result.value.error_message));
+        }
+      });
+      if (stored.length > 0) return stored;
+      await this.reopen(chunk);
+      await this.sendToReplicas(chunk, chunk.replay!);
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,192 @@
+import busboy from 'busboy';
+import type { Request } from 'express';
+import type { Readable } from 'node:stream';
+import { HttpError } from '../http-error';
+
+/** The bytes of one uploaded file, however they arrived. */
+export interface UploadSource {
+  filename: string;
+  contentType: string;
+  /** File size when the request tells it (raw Content-Length, or estimated from a multipart one). */
+  expectedSize?: number;
+  stream: Readable;
+  /** Settles once the whole request was parsed; rejects with a 4xx on malformed input. */
+  complete: Promise<void>;
+}
+
+const MAX_FILENAME_LENGTH = 255;
+/** Bytes of a multipart body read ahead to find where the file part's data starts. */
+const MULTIPART_PEEK_LIMIT = 64 * 1024;
+
+/** Strip any path, control characters and excess length from a client-supplied filename. */
+export function sanitizeFilename(raw: string | undefined, fallback = 'unnamed'): string {
+  const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  if (clean === '' || clean === '.' || clean === '..') return fallback;
+  return clean.slice(0, MAX_FILENAME_LENGTH);
+}
+
+function contentLength(req: Request): number | undefined {
+  const header = req.headers['content-length'];
+  if (header === undefined) return undefined;
+  const value = Number(header);
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+function tooLarge(maxFileSize: number, size: number): HttpError {
+  return new HttpError(413, `file size ${size} bytes exceeds the maximum file size of ${maxFileSize} bytes`, {
+    max_file_size: maxFileSize,
+  });
+}
+
+/**
+ * Opens the upload in a request: multipart/form-data (field `file`) via busboy, otherwise
+ * the raw body. JSON bodies are refused: they are almost always a client mistake.
+ */
+export async function openUploadSource(req: Request, maxFileSize: number): Promise<UploadSource> {
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  if (type.startsWith('multipart/form-data')) return openMultipart(req, maxFileSize);
+  if (type.startsWith('application/json')) {
+    throw new HttpError(400, "expected multipart/form-data with a 'file' field, or a raw body (application/octet-stream)");
+  }
+  return openRaw(req, maxFileSize);
+}
+
+function openRaw(req: Request, maxFileSize: number): UploadSource {
+  const expectedSize = contentLength(req);
+  if (expectedSize !== undefined && expectedSize > maxFileSize) throw tooLarge(maxFileSize, expectedSize);
+  const queryName = typeof req.query.filename === 'string' ? req.query.filename : undefined;
+  const headerName = req.headers['x-filename'];
+  const filename = sanitizeFilename(queryName ?? (typeof headerName === 'string' ? decodeHeader(headerName) : undefined), 'upload.bin');
+  const type = req.headers['content-type'];
+  // curl --data-binary labels everything form-urlencoded: that says nothing about the file.
+  const contentType = !type || type.startsWith('application/x-www-form-urlencoded') ? guessContentType(filename) : type;
+  return { filename, contentType, expectedSize, stream: req, complete: Promise.resolve() };
+}
+
+function decodeHeader(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+async function openMultipart(req: Request, maxFileSize: number): Promise<UploadSource> {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: req.headers,
+      limits: { files: 1, fields: 32, parts: 64, headerPairs: 32, fieldSize: 64 * 1024, fileSize: maxFileSize },
+    });
+  } catch (error) {
+    throw new HttpError(400, `malformed multipart request: ${(error as Error).message}`);
+  }
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(req.headers['content-type'] ?? '');
+  const declared = contentLength(req);
+  const prefix = await readMultipartPrefix(req);
+  const expectedSize =
+    declared !== undefined && boundary ? estimateFileSize(declared, prefix, boundary[1] ?? boundary[2]) : undefined;
+  if (expectedSize !== undefined && expectedSize > maxFileSize) {
+    req.resume();
+    throw tooLarge(maxFileSize, expectedSize);
+  }
+
+  return new Promise<UploadSource>((resolve, reject) => {
+    let fileSeen = false;
+    let settle: { resolve: () => void; reject: (e: Error) => void };
+    const complete = new Promise<void>((res, rej) => (settle = { resolve: res, reject: rej }));
+    complete.catch(() => undefined); // observed by the caller once the file stream is read
+    const fail = (error: HttpError) => {
+      if (!fileSeen) reject(error);
+      settle.reject(error);
+    };
+
+    parser.on('file', (name, stream, info) => {
+      if (name !== 'file') {
+        stream.resume();
+        return;
+      }
+      if (fileSeen) {
+        stream.resume();
+        fail(new HttpError(400, "only one 'file' field is allowed per upload"));
+        return;
+      }
+      fileSeen = true;
+      stream.on('limit', () => stream.destroy(tooLarge(maxFileSize, maxFileSize + 1)));
+      resolve({
+        filename: sanitizeFilename(info.filename),
+        contentType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType : guessContentType(info.filename ?? ''),
+        expectedSize,
+        stream,
+        complete,
+      });
+    });
+    parser.on('filesLimit', () => fail(new HttpError(400, "only one 'file' field is allowed per upload")));
+    parser.on('partsLimit', () => fail(new HttpError(400, 'too many parts in the multipart body')));
+    parser.on('fieldsLimit', () => fail(new HttpError(400, 'too many fields in the multipart body')));
+    parser.on('error', (error: Error) => fail(new HttpError(400, `malformed multipart body: ${error.message}`)));
+    parser.on('close', () => {
+      if (!fileSeen) fail(new HttpError(400, "missing multipart field 'file'"));
+      else settle.resolve();
+    });
+    req.on('close', () => {
+      if (!req.complete) {
+        const error = new HttpError(400, 'client disconnected before the upload finished');
+        parser.destroy(error);
+        fail(error);
+      }
+    });
+    if (prefix.length > 0) parser.write(prefix);
+    if (req.readableEnded) parser.end();
+    else req.pipe(parser);
+  });
+}
+
+/** Reads the body until the first part's headers end (or a limit), pausing the request. */
+function readMultipartPrefix(req: Request): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let length = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('error', done);
+      req.pause();
+      resolve(Buffer.concat(parts));
+    };
+    const onData = (data: Buffer) => {
+      parts.push(data);
+      length += data.length;
+      if (length >= MULTIPART_PEEK_LIMIT || Buffer.concat(parts).includes('\r\n\r\n')) done();
+    };
+    req.on('data', onData);
+    req.on('end', done);
+    req.on('error', done);
+  });
+}
+
+/**
+ * The file's size from a multipart Content-Length: total minus the first part's header block
+ * and the closing boundary. Exact for the usual single-part upload (curl, browsers), an upper
+ * bound otherwise, which only makes the last chunk a little shorter.
+ */
+export function estimateFileSize(contentLength: number, prefix: Buffer, boundary: string): number | undefined {
+  const headerEnd = prefix.indexOf('\r\n\r\n');
+  if (headerEnd < 0) return undefined;
+  const closing = `\r\n--${boundary}--\r\n`.length;
+  return Math.max(0, contentLength - (headerEnd + 4) - closing);
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  txt: 'text/plain', html: 'text/html', css: 'text/css', js: 'text/javascript', json: 'application/json',
+  csv: 'text/csv', xml: 'application/xml', pdf: 'application/pdf', zip: 'application/zip', gz: 'application/gzip',
+  tar: 'application/x-tar', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif',
+  webp: 'image/webp', svg: 'image/svg+xml', mp4: 'video/mp4', mp3: 'audio/mpeg', wav: 'audio/wav',
+};
+
+function guessContentType(filename: string): string {
+  const ext = /\.([a-z0-9]+)$/i.exec(filename)?.[1]?.toLowerCase();
+  return (ext && CONTENT_TYPES[ext]) || 'application/octet-stream';
+}

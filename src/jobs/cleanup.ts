@@ -1,0 +1,89 @@
+import type { ConnectionPool } from '../connection/types';
+import type { Logger } from '../log/logger';
+import type { MetadataStore } from '../metadata/types';
+
+export interface CleanupDeps {
+  store: MetadataStore;
+  pool: ConnectionPool;
+  log: Logger;
+  /** Chunks unreferenced for longer than this are orphans. */
+  orphanGraceMs: number;
+  /** Deletes replicas recorded as pending; returns the ones that failed. */
+  deleteReplicas(items: Array<{ chunkId: string; serverId: string }>): Promise<Array<{ chunkId: string; serverId: string }>>;
+}
+
+export interface CleanupReport {
+  expiredSessions: number;
+  pendingDeleted: number;
+  pendingFailed: number;
+  orphansDeleted: number;
+  serversScanned: number;
+}
+
+const BATCH = 500;
+
+/**
+ * Cleanup: drops expired upload sessions, retries pending deletes until they succeed, and
+ * deletes orphan chunks (on a server, referenced by no file, older than the grace period).
+ * Only one gateway runs it at a time (advisory lock); returns undefined when another holds it.
+ */
+export async function runCleanup(deps: CleanupDeps): Promise<CleanupReport | undefined> {
+  return deps.store.withJobLock('cleanup', async () => {
+    const report: CleanupReport = { expiredSessions: 0, pendingDeleted: 0, pendingFailed: 0, orphansDeleted: 0, serversScanned: 0 };
+    await dropExpiredSessions(deps, report);
+    await retryPendingDeletes(deps, report);
+    await deleteOrphans(deps, report);
+    if (report.expiredSessions + report.pendingDeleted + report.pendingFailed + report.orphansDeleted > 0) {
+      deps.log.info(
+        `Cleanup: ${report.expiredSessions} expired uploads, ${report.pendingDeleted} pending deletes done ` +
+          `(${report.pendingFailed} still failing), ${report.orphansDeleted} orphan chunks deleted on ${report.serversScanned} servers`,
+      );
+    }
+    return report;
+  });
+}
+
+async function dropExpiredSessions(deps: CleanupDeps, report: CleanupReport): Promise<void> {
+  for (;;) {
+    const expired = await deps.store.expiredUploads(new Date(), BATCH);
+    for (const session of expired) await deps.store.abortUpload(session.fileId);
+    report.expiredSessions += expired.length;
+    if (expired.length < BATCH) return;
+  }
+}
+
+async function retryPendingDeletes(deps: CleanupDeps, report: CleanupReport): Promise<void> {
+  const pending = await deps.store.listPendingDeletes(BATCH * 4);
+  if (pending.length === 0) return;
+  const failed = await deps.deleteReplicas(pending);
+  report.pendingDeleted += pending.length - failed.length;
+  report.pendingFailed += failed.length;
+}
+
+async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<void> {
+  const cutoff = Date.now() - deps.orphanGraceMs;
+  for (const serverId of deps.pool.readyServerIds()) {
+    const client = deps.pool.clientIfReady(serverId);
+    if (!client) continue;
+    report.serversScanned++;
+    let batch: string[] = [];
+    const flush = async () => {
+      const referenced = await deps.store.referencedChunkIds(batch);
+      const orphans = batch.filter((id) => !referenced.has(id));
+      batch = [];
+      if (orphans.length === 0) return;
+      const failed = await deps.deleteReplicas(orphans.map((chunkId) => ({ chunkId, serverId })));
+      report.orphansDeleted += orphans.length - failed.length;
+    };
+    try {
+      for await (const info of client.listChunks({}, { idleTimeoutMs: 30_000 })) {
+        if (info.modified_at_ms > cutoff) continue;
+        batch.push(info.chunk_id);
+        if (batch.length >= BATCH) await flush();
+      }
+      if (batch.length > 0) await flush();
+    } catch (error) {
+      deps.log.warn(`Orphan scan of server ${serverId} stopped: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestSchema, type TestSchema } from './metadata';
+import { RingstoreProcess, type LogLine } from './process';
+import { waitFor } from './wait';
+
+/** Short intervals so tests see reconnects and ring changes within seconds. */
+export const FAST_CLUSTER_ENV: Record<string, string> = {
+  HEALTH_CHECK_INTERVAL_MS: '500',
+  CONNECT_TIMEOUT_MS: '2000',
+  RING_REFRESH_INTERVAL_MS: '1000',
+  HEARTBEAT_INTERVAL_MS: '500',
+  SERVER_HEARTBEAT_TIMEOUT_MS: '10000',
+  GRPC_KEEPALIVE_TIME_MS: '1000',
+  GRPC_KEEPALIVE_TIMEOUT_MS: '1000',
+  SHUTDOWN_GRACE_MS: '2000',
+};
+
+export class StorageNode {
+  proc!: RingstoreProcess;
+  port = 0;
+  serverId = '';
+
+  constructor(readonly dataDir: string, private readonly joinUrl: string, private readonly env: Record<string, string>) {}
+
+  async start(port = this.port): Promise<void> {
+    this.proc = new RingstoreProcess(['storage', '--port', String(port), '--data', this.dataDir, '--join', this.joinUrl], this.env);
+    const line = await this.proc.waitForLine((l) => l.event === 'listening', 20_000, 'storage server listening');
+    this.port = Number(line.port);
+    this.serverId = String(line.serverId);
+  }
+
+  /** Kill -9 and start again on the same port and data directory. */
+  async restart(): Promise<void> {
+    await this.proc.kill('SIGKILL');
+    await this.start(this.port);
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+}
+
+export interface GatewayNode {
+  proc: RingstoreProcess;
+  url: string;
+  port: number;
+}
+
+export interface Cluster {
+  root: string;
+  gateway: GatewayNode;
+  gateways: GatewayNode[];
+  storage: StorageNode[];
+  env: Record<string, string>;
+  databaseUrl?: string;
+  /** Starts another gateway on the same metadata database. */
+  addGateway(): Promise<GatewayNode>;
+  addStorage(): Promise<StorageNode>;
+  /** Wait until the gateway reports `count` Ready storage servers. */
+  waitForReady(count?: number, gateway?: GatewayNode): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  storageServers?: number;
+  /** PostgreSQL URL (a fresh schema is made in it); embedded PGlite when absent. */
+  postgresUrl?: string;
+  env?: Record<string, string>;
+}
+
+/** A real cluster on loopback: a gateway process and storage-server processes joining it. */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'ringstore-cluster-'));
+  let schema: TestSchema | undefined;
+  if (options.postgresUrl) schema = await createTestSchema(options.postgresUrl);
+  const env: Record<string, string> = { ...FAST_CLUSTER_ENV, ...options.env };
+  if (schema) env.DATABASE_URL = schema.databaseUrl;
+  const gateways: GatewayNode[] = [];
+  const storage: StorageNode[] = [];
+  let storageCount = 0;
+
+  const startGatewayNode = async (index: number): Promise<GatewayNode> => {
+    const proc = new RingstoreProcess(['gateway', '--port', '0', '--data', path.join(root, `gateway-${index}`)], env);
+    const line: LogLine = await proc.waitForLine((l) => l.event === 'listening', 30_000, 'gateway listening');
+    const node = { proc, port: Number(line.port), url: `http://127.0.0.1:${line.port}` };
+    gateways.push(node);
+    return node;
+  };
+
+  const gateway = await startGatewayNode(1);
+  const cluster: Cluster = {
+    root,
+    gateway,
+    gateways,
+    storage,
+    env,
+    databaseUrl: schema?.databaseUrl,
+    addGateway: () => startGatewayNode(gateways.length + 1),
+    async addStorage() {
+      const node = new StorageNode(path.join(root, `storage-${++storageCount}`), gateway.url, env);
+      await node.start(0);
+      storage.push(node);
+      return node;
+    },
+    async waitForReady(count = storage.length, node = gateway) {
+      await waitFor(
+        async () => {
+          const res = await fetch(`${node.url}/health`);
+          const body = (await res.json()) as { storage_servers: number };
+          return body.storage_servers >= count;
+        },
+        { timeoutMs: 20_000, what: `${count} ready storage servers at ${node.url}` },
+      );
+    },
+    async stop() {
+      await Promise.all([...storage.map((s) => s.proc.kill('SIGKILL')), ...gateways.map((g) => g.proc.kill('SIGKILL'))]);
+      await schema?.drop().catch(() => undefined);
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+  await Promise.all(Array.from({ length: options.storageServers ?? 6 }, () => cluster.addStorage()));
+  await cluster.waitForReady();
+  return cluster;
+}
