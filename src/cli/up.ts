@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConnectionConfig } from '../connection';
+import { loadSecurityConfig } from '../security';
 import { envInt } from '../config/env';
 import { startGateway } from '../gateway/gateway';
 import { loadGatewayConfig } from '../gateway/config';
@@ -24,7 +25,12 @@ export async function runUp(args: string[]): Promise<void> {
   const basePort = envInt(env, 'STORAGE_BASE_PORT', 50051, { min: 1, max: 65535 - serverCount });
   const storageHost = env.GRPC_HOST ?? '127.0.0.1';
 
-  const gateway = await startGateway({ config, connection: loadConnectionConfig(env), inspectUrl: env.RINGSTORE_INSPECT });
+  const gateway = await startGateway({
+    config,
+    connection: loadConnectionConfig(env),
+    security: loadSecurityConfig(env),
+    inspectUrl: env.RINGSTORE_INSPECT,
+  });
   const joinUrl = gateway.url.replace('0.0.0.0', '127.0.0.1');
   const servers = Array.from({ length: serverCount }, (_, i) => {
     const port = basePort + i;

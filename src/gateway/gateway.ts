@@ -1,4 +1,3 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { createConnectionPool, describeMachine, connectionMachine, breakerMachine } from '../connection';
@@ -10,6 +9,7 @@ import { openMetadataStore } from '../metadata';
 import type { MetadataStore } from '../metadata/types';
 import { createInspector } from '../observability/inspector';
 import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../observability/metrics';
+import { clusterCallMetadata, createGatewayAuth, createGatewayServer, grpcChannelCredentials, type SecurityConfig } from '../security';
 import { createAdminRouter } from './admin/router';
 import { createGatewayApp } from './app';
 import type { GatewayConfig } from './config';
@@ -31,12 +31,14 @@ export interface RunningGateway {
 export interface GatewayOptions {
   config: GatewayConfig;
   connection: ConnectionConfig;
+  /** Tokens and TLS (all optional: without them everything is open and plaintext). */
+  security: SecurityConfig;
   /** RINGSTORE_INSPECT: WebSocket URL of an XState inspector to send every actor's events to. */
   inspectUrl?: string;
 }
 
 /** Opens metadata, the connection pool and the HTTP server; resolves once listening. */
-export async function startGateway({ config, connection, inspectUrl }: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway({ config, connection, security, inspectUrl }: GatewayOptions): Promise<RunningGateway> {
   const log = createLogger('gateway');
   const gatewayId = randomUUID();
   const startedAt = Date.now();
@@ -45,7 +47,12 @@ export async function startGateway({ config, connection, inspectUrl }: GatewayOp
 
   const metrics = createMetrics();
   const inspector = createInspector(inspectUrl, createLogger('inspector'));
-  const pool = createConnectionPool({ config: connection, inspect: inspector?.inspect });
+  const pool = createConnectionPool({
+    config: connection,
+    channelCredentials: grpcChannelCredentials(security),
+    callMetadata: clusterCallMetadata(security),
+    inspect: inspector?.inspect,
+  });
   const unbindMetrics = bindConnectionMetrics(metrics, pool);
   const registry = new ServerRegistry(store, pool, config, createLogger('registry'));
   const placement = new Placement(() => registry.currentRing(), pool, config.replicationFactor);
@@ -100,6 +107,7 @@ export async function startGateway({ config, connection, inspectUrl }: GatewayOp
     log,
     startedAt,
     routes: {
+      ...createGatewayAuth(security, { logger: createLogger('auth') }),
       middleware: [httpMetrics(metrics)],
       files: createFilesRouter({
         files,
@@ -122,7 +130,7 @@ export async function startGateway({ config, connection, inspectUrl }: GatewayOp
     },
   });
 
-  const server = http.createServer(app);
+  const server = createGatewayServer(security, app);
   // Large uploads legitimately take longer than Node's default 300 s request timeout; slow
   // or stalled clients are cut by the header timeout and the idle socket timeout instead.
   server.requestTimeout = 0;
@@ -134,7 +142,8 @@ export async function startGateway({ config, connection, inspectUrl }: GatewayOp
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const scheme = security.gatewayCert ? 'https' : 'http';
+  const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
   cleanup.start();

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConnectionConfig } from '../connection';
+import { loadSecurityConfig } from '../security';
 import { createLogger } from '../log/logger';
 import { loadGatewayConfig } from './config';
 import { startGateway } from './gateway';
@@ -17,6 +18,7 @@ export async function runGateway(args: string[]): Promise<void> {
   const gateway = await startGateway({
     config: loadGatewayConfig(env),
     connection: loadConnectionConfig(env),
+    security: loadSecurityConfig(env),
     inspectUrl: env.RINGSTORE_INSPECT,
   });
   const log = createLogger('gateway');

@@ -53,6 +53,19 @@ export interface ChunkWriter {
   abort(reason?: string): void;
 }
 
+export interface StorageClientOptions {
+  /** Deadline of unary calls and idle limit of streams unless a call says otherwise. */
+  callTimeoutMs?: number;
+  /** Metadata sent with every call, e.g. clusterCallMetadata() for CLUSTER_TOKEN. */
+  metadata?: () => grpc.Metadata;
+}
+
+export interface StorageClientConnectOptions extends StorageClientOptions {
+  /** Default insecure; grpcChannelCredentials() gives TLS / mutual TLS from the config. */
+  credentials?: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
+}
+
 const METHODS = storageServiceDefinition;
 
 /** A ServiceError made on this side (watchdog, abort), shaped like the ones grpc-js produces. */
@@ -72,21 +85,15 @@ export class StorageClient {
   private readonly callTimeoutMs: number;
   private readonly metadata: () => grpc.Metadata;
 
-  constructor(
-    readonly grpcClient: grpc.Client,
-    options: { callTimeoutMs?: number; metadata?: () => grpc.Metadata } = {},
-  ) {
+  constructor(readonly grpcClient: grpc.Client, options: StorageClientOptions = {}) {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.metadata = options.metadata ?? (() => new grpc.Metadata());
   }
 
   /** A client on its own channel (insecure unless credentials are given): for tools and tests. */
-  static connect(
-    address: string,
-    channelOptions: grpc.ChannelOptions = {},
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-  ): StorageClient {
-    return new StorageClient(new StorageServiceClient(address, credentials, channelOptions));
+  static connect(address: string, options: StorageClientConnectOptions = {}): StorageClient {
+    const credentials = options.credentials ?? grpc.credentials.createInsecure();
+    return new StorageClient(new StorageServiceClient(address, credentials, options.channelOptions ?? {}), options);
   }
 
   /** `checksum` may be '' when it is only known at the end: pass it to end() then. */

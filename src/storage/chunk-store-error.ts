@@ -5,7 +5,9 @@ export type ChunkStoreErrorReason =
   | 'ALREADY_EXISTS'
   | 'DATA_LOSS'
   | 'RESOURCE_EXHAUSTED'
-  | 'OUT_OF_RANGE';
+  | 'OUT_OF_RANGE'
+  /** A client stopped sending in the middle of a put. */
+  | 'DEADLINE_EXCEEDED';
 
 export class ChunkStoreError extends Error {
   constructor(readonly reason: ChunkStoreErrorReason, message: string) {

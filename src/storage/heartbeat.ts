@@ -27,6 +27,8 @@ export class Heartbeat {
     private readonly intervalMs: number,
     private readonly describeServer: () => Promise<JoinRequest>,
     private readonly logger: Logger,
+    /** CLUSTER_TOKEN: sent as `Authorization: Bearer <token>`, never logged. */
+    private readonly clusterToken?: string,
   ) {}
 
   start(): void {
@@ -50,7 +52,10 @@ export class Heartbeat {
       const body = await this.describeServer();
       const response = await fetch(`${this.joinUrl}/admin/servers`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...(this.clusterToken === undefined ? {} : { authorization: `Bearer ${this.clusterToken}` }),
+        },
         body: JSON.stringify(body),
         signal: controller.signal,
       });

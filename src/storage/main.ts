@@ -3,9 +3,11 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { createLogger, type Logger } from '../log/logger';
 import { storageServiceDefinition } from '../rpc/storage-service';
+import { grpcServerCredentials, grpcServerTransport } from '../security';
 import { ChunkStore } from './chunk-store';
 import { Heartbeat } from './heartbeat';
 import { loadOrCreateServerId } from './server-id';
+import { storageServerOptions } from './server-options';
 import { readStorageConfig, type StorageConfig } from './storage-config';
 import { createStorageHandlers } from './storage-handlers';
 
@@ -46,23 +48,30 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   const store = await ChunkStore.open(config.dataDir, logger);
   const serverId = await loadOrCreateServerId(store.dataDir, config.serverIdOverride);
 
-  const server = new grpc.Server();
-  server.addService(storageServiceDefinition, createStorageHandlers(store, serverId, logger));
+  // Before anything listens: a bad TLS setup fails the start, not the first call.
+  const credentials = grpcServerCredentials(config.security);
+  const server = new grpc.Server(storageServerOptions(config, logger));
+  server.addService(storageServiceDefinition, createStorageHandlers(store, serverId, logger, {
+    putIdleTimeoutMs: config.putIdleTimeoutMs,
+    maxConcurrentPuts: config.maxConcurrentPuts,
+  }));
   const health = new HealthImplementation({ '': 'SERVING', 'storage.StorageService': 'SERVING' });
   health.addToServer(server);
 
-  const port = await bind(server, config.host, config.port);
+  const port = await bind(server, config.host, config.port, credentials);
   const address = config.advertiseAddress ?? `${advertisedHost(config.host)}:${port}`;
   setState('listening', `bound ${config.host}:${port}`);
   logger.info('Storage server listening', {
     event: 'listening', serverId, host: config.host, port, address, dataDir: store.dataDir, chunkCount: store.chunkCount,
+    transport: grpcServerTransport(config.security),
+    clusterToken: config.security.clusterToken === undefined ? 'not required' : 'required',
   });
 
   const heartbeat = config.joinUrl
     ? new Heartbeat(config.joinUrl, config.heartbeatIntervalMs, async () => {
         const disk = await store.diskUsage();
         return { server_id: serverId, address, available_space: disk.available, total_space: disk.total };
-      }, logger)
+      }, logger, config.security.clusterToken)
     : undefined;
   heartbeat?.start();
 
@@ -82,10 +91,10 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   return { serverId, port, address, stop };
 }
 
-function bind(server: grpc.Server, host: string, port: number): Promise<number> {
+function bind(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
   const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
-    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+    server.bindAsync(target, credentials, (error, boundPort) => {
       if (error) reject(new Error(`cannot listen on ${target}: ${error.message}`));
       else resolve(boundPort);
     });

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, envInt, envOptionalString, envString } from '../config/env';
+import { loadSecurityConfig, type SecurityConfig } from '../security';
 
 export interface StorageConfig {
   /** 0 = let the OS pick a free port. */
@@ -14,6 +15,12 @@ export interface StorageConfig {
   serverIdOverride?: string;
   heartbeatIntervalMs: number;
   shutdownGraceMs: number;
+  /** A put whose client sends nothing for this long is cancelled and its temp file removed. */
+  putIdleTimeoutMs: number;
+  /** Puts in progress at once (each holds a temp file); more are refused with RESOURCE_EXHAUSTED. */
+  maxConcurrentPuts: number;
+  /** CLUSTER_TOKEN, TLS files (GRPC_TLS_*) and the other security settings. */
+  security: SecurityConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -43,6 +50,9 @@ export function readStorageConfig(args: string[], env: Env = process.env): Stora
     serverIdOverride: envOptionalString(env, 'SERVER_ID'),
     heartbeatIntervalMs: envInt(env, 'HEARTBEAT_INTERVAL_MS', 10_000, { min: 100 }),
     shutdownGraceMs: envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, { min: 0 }),
+    putIdleTimeoutMs: envInt(env, 'PUT_IDLE_TIMEOUT_MS', 120_000, { min: 100 }),
+    maxConcurrentPuts: envInt(env, 'MAX_CONCURRENT_PUTS', 512, { min: 1 }),
+    security: loadSecurityConfig(env),
   };
 }
 

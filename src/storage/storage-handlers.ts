@@ -13,6 +13,7 @@ import type {
   VerifyChunkRequest,
   VerifyChunkResponse,
 } from '../rpc/storage-service';
+import { IdleWatchdog } from '../rpc/idle-watchdog';
 import { limitQueuedMessages } from '../rpc/stream-buffer';
 import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
 import type { ChunkStore } from './chunk-store';
@@ -29,7 +30,15 @@ const STATUS_BY_REASON: Record<ChunkStoreErrorReason, grpc.status> = {
   DATA_LOSS: grpc.status.DATA_LOSS,
   RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
   OUT_OF_RANGE: grpc.status.OUT_OF_RANGE,
+  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
 };
+
+export interface PutLimits {
+  /** A put whose client sends nothing for this long is cut and its temp file removed. */
+  putIdleTimeoutMs: number;
+  /** Puts in progress at once; more are refused with RESOURCE_EXHAUSTED. */
+  maxConcurrentPuts: number;
+}
 
 type ServerStream<Req, Res> = grpc.ServerWritableStream<Req, Res>;
 
@@ -37,7 +46,14 @@ type ServerStream<Req, Res> = grpc.ServerWritableStream<Req, Res>;
  * The StorageService RPCs over a ChunkStore. Store errors become their gRPC status; anything
  * unexpected is INTERNAL and logged with its stack.
  */
-export function createStorageHandlers(store: ChunkStore, serverId: string, logger: Logger): grpc.UntypedServiceImplementation {
+export function createStorageHandlers(
+  store: ChunkStore,
+  serverId: string,
+  logger: Logger,
+  limits: PutLimits,
+): grpc.UntypedServiceImplementation {
+  let putsInProgress = 0;
+
   function toServiceError(error: unknown, rpc: string): grpc.StatusObject {
     if (error instanceof ChunkStoreError) {
       const level = error.reason === 'DATA_LOSS' ? 'error' : 'info';
@@ -83,17 +99,32 @@ export function createStorageHandlers(store: ChunkStore, serverId: string, logge
     }
   }
 
+  /**
+   * PutChunk: the first message names the chunk (and usually its checksum); a checksum in a
+   * later message (writers that hash while streaming) makes that message the last one.
+   */
   async function putChunk(
     call: grpc.ServerReadableStream<PutChunkRequest, PutChunkResponse>,
     callback: grpc.sendUnaryData<PutChunkResponse>,
   ): Promise<void> {
     limitQueuedMessages(call, QUEUED_MESSAGES);
+    if (putsInProgress >= limits.maxConcurrentPuts) {
+      callback(toServiceError(new ChunkStoreError('RESOURCE_EXHAUSTED', `too many puts in progress (${limits.maxConcurrentPuts}); retry later`), 'PutChunk'));
+      return;
+    }
+    putsInProgress += 1;
     let upload: ChunkUpload | undefined;
-    // The checksum comes in the first message (the original contract) or, from writers that
-    // hash while streaming, in a later one.
     let trailingChecksum = '';
+    // Counts only time spent waiting for the client, not our own disk writes.
+    const idle = new IdleWatchdog(limits.putIdleTimeoutMs, () =>
+      call.destroy(new ChunkStoreError('DEADLINE_EXCEEDED', `PutChunk ${upload?.chunkId ?? '(no chunk id yet)'}: the client sent nothing for ${limits.putIdleTimeoutMs} ms; nothing kept`)));
     try {
+      idle.touch();
       for await (const message of call as AsyncIterable<PutChunkRequest>) {
+        idle.pause();
+        if (trailingChecksum) {
+          throw new ChunkStoreError('INVALID_ARGUMENT', `PutChunk ${upload?.chunkId}: a message came after the one carrying the checksum, which must be the last`);
+        }
         if (!upload) {
           upload = await store.beginPut(message.chunk_id, message.checksum, message.size);
         } else {
@@ -103,18 +134,23 @@ export function createStorageHandlers(store: ChunkStore, serverId: string, logge
           if (message.checksum) trailingChecksum = normalizeChecksum(message.checksum);
         }
         await upload.write(message.data);
+        idle.touch();
       }
+      idle.stop();
       if (!upload) throw new ChunkStoreError('INVALID_ARGUMENT', 'PutChunk stream ended without any message (chunk_id and checksum are required)');
       await upload.commit(trailingChecksum);
       logger.debug('Stored chunk', { event: 'chunk_stored', chunkId: upload.chunkId });
       callback(null, { chunk_id: upload.chunkId, success: true, error_message: '' });
     } catch (error) {
+      idle.stop();
       await upload?.abort();
       if (call.cancelled) {
-        logger.info('PutChunk cancelled by the client; nothing kept', { event: 'put_cancelled', chunkId: upload?.chunkId });
+        logger.info('PutChunk ended early (client gone, or a message refused by the transport); nothing kept', { event: 'put_cancelled', chunkId: upload?.chunkId });
         return;
       }
       callback(toServiceError(error, 'PutChunk'));
+    } finally {
+      putsInProgress -= 1;
     }
   }
 

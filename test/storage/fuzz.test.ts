@@ -1,0 +1,174 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import fc from 'fast-check';
+import { StorageClient } from '../../src/rpc/storage-client';
+import { storageServiceDefinition, type PutChunkRequest, type PutChunkResponse } from '../../src/rpc/storage-service';
+import { RingstoreProcess } from '../helpers/process';
+import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { waitFor } from '../helpers/wait';
+import { BAD_CHUNK_IDS } from './bad-chunk-ids';
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const PUT_CHUNK = storageServiceDefinition.PutChunk;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Everything a storage server may create under its parent directory. */
+const ALLOWED_PATH = /^data(\/(server-id|tmp|chunks(\/[0-9a-f]{2}(\/[0-9a-f]{2}(\/[0-9a-f-]{36})?)?)?))?$/;
+/** Status codes that would mean the server broke on a client's mistake. */
+const SERVER_FAULTS = [grpc.status.UNKNOWN, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED];
+
+const known = { id: randomUUID(), data: randomBytes(2 * 1024 * 1024 + 99) };
+
+const chunkIdArb = fc.oneof(
+  fc.uuid(),
+  fc.uuid().map((id) => id.toUpperCase()),
+  fc.constant(known.id),
+  fc.constantFrom(...BAD_CHUNK_IDS),
+  fc.constantFrom('..', '.', '/', '\\', 'C:\\Windows', '%2e%2e%2f', `${known.id}/../../x`, `chunks/${known.id}`, 'tmp/x', 'server-id'),
+  fc.string({ unit: 'binary', maxLength: 60 }),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+);
+const byteCountArb = fc.oneof(
+  fc.nat(3_000_000),
+  fc.constantFrom(0, 1, 2 ** 31, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER, 2 ** 63, 2 ** 64 - 1),
+);
+const checksumArb = (data: Buffer): fc.Arbitrary<string> => fc.oneof(
+  { weight: 4, arbitrary: fc.constant(sha256(data)) },
+  fc.constant(sha256(data).toUpperCase()),
+  fc.constant(''),
+  fc.stringMatching(/^[0-9a-f]{64}$/),
+  fc.string({ maxLength: 70 }),
+);
+const dataArb = fc.uint8Array({ maxLength: 40_000 }).map((bytes) => Buffer.from(bytes));
+
+type FuzzCall =
+  | { kind: 'put'; messages: Array<Partial<PutChunkRequest>>; honest: boolean; id: string; data: Buffer }
+  | { kind: 'get'; id: string; offset: number; length: number }
+  | { kind: 'delete'; id: string }
+  | { kind: 'verify'; id: string }
+  | { kind: 'list'; after: string; limit: number };
+
+/** Mostly well-formed puts with one thing wrong, so the fuzz reaches past the argument checks. */
+const putArb: fc.Arbitrary<FuzzCall> = fc.tuple(fc.oneof({ weight: 3, arbitrary: fc.uuid() }, chunkIdArb), dataArb, fc.nat(3)).chain(([id, data, split]) =>
+  fc.record({
+    checksum: checksumArb(data),
+    trailing: fc.option(checksumArb(data), { nil: undefined, freq: 3 }),
+    size: fc.oneof(fc.constant(0), fc.constant(data.length), byteCountArb),
+    extra: fc.option(fc.record({ chunk_id: fc.oneof(fc.constant(''), chunkIdArb), data: dataArb }), { nil: undefined, freq: 4 }),
+  }).map(({ checksum, trailing, size, extra }): FuzzCall => {
+    const pieces = Array.from({ length: split + 1 }, (_, i) => data.subarray(Math.floor((i * data.length) / (split + 1)), Math.floor(((i + 1) * data.length) / (split + 1))));
+    const messages: Array<Partial<PutChunkRequest>> = pieces.map((piece, i) => (i === 0 ? { chunk_id: id, checksum, size, data: piece } : { data: piece }));
+    if (trailing !== undefined) messages.push({ checksum: trailing });
+    if (extra !== undefined) messages.push(extra);
+    const honest = UUID.test(id) && id.toLowerCase() !== known.id && checksum === sha256(data)
+      && (size === 0 || size === data.length) && trailing === undefined && extra === undefined;
+    return { kind: 'put', messages, honest, id, data };
+  }));
+
+const fuzzCallArb: fc.Arbitrary<FuzzCall> = fc.oneof(
+  { weight: 4, arbitrary: putArb },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), id: chunkIdArb, offset: byteCountArb, length: byteCountArb }) },
+  // Never the known chunk: it must survive to be read back at the end.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), id: chunkIdArb.filter((id) => id.toLowerCase() !== known.id) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('verify' as const), id: chunkIdArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('list' as const), after: fc.oneof(fc.constant(''), chunkIdArb), limit: fc.nat(5) }) },
+);
+
+function putMessages(client: StorageClient, messages: Array<Partial<PutChunkRequest>>): Promise<grpc.status> {
+  return new Promise((resolve) => {
+    const call = client.grpcClient.makeClientStreamRequest<Partial<PutChunkRequest>, PutChunkResponse>(
+      PUT_CHUNK.path, PUT_CHUNK.requestSerialize, PUT_CHUNK.responseDeserialize, new grpc.Metadata(),
+      { deadline: Date.now() + 10_000 },
+      (error) => resolve(error ? error.code : grpc.status.OK),
+    );
+    call.on('error', () => undefined);
+    for (const message of messages) call.write(message);
+    call.end();
+  });
+}
+
+/** Runs one call; resolves with its status code after checking what can be checked exactly. */
+async function run(client: StorageClient, call: FuzzCall): Promise<grpc.status> {
+  const codeOf = (promise: Promise<unknown>): Promise<grpc.status> =>
+    promise.then(() => grpc.status.OK, (error: grpc.ServiceError) => {
+      if (typeof error.code !== 'number') throw error;
+      return error.code;
+    });
+  switch (call.kind) {
+    case 'put': {
+      const code = await putMessages(client, call.messages);
+      if (call.honest) {
+        // A fresh id could collide with an earlier fuzz put of other bytes: ALREADY_EXISTS is honest too.
+        expect([grpc.status.OK, grpc.status.ALREADY_EXISTS]).toContain(code);
+        if (code === grpc.status.OK) expect((await client.getChunkBuffer(call.id)).equals(call.data)).toBe(true);
+      }
+      return code;
+    }
+    case 'get': {
+      const result = client.getChunkBuffer(call.id, { offset: call.offset, length: call.length }, { deadlineMs: 10_000 });
+      if (call.id.toLowerCase() === known.id && call.offset <= known.data.length) {
+        const end = call.length === 0 ? undefined : call.offset + call.length;
+        expect((await result).equals(known.data.subarray(call.offset, end))).toBe(true);
+        return grpc.status.OK;
+      }
+      return codeOf(result);
+    }
+    case 'delete':
+      return codeOf(client.deleteChunk(call.id));
+    case 'verify':
+      return codeOf(client.verifyChunk(call.id));
+    case 'list':
+      return codeOf((async () => {
+        for await (const _ of client.listChunks({ after: call.after, limit: call.limit }, { deadlineMs: 10_000 })) { /* drain */ }
+      })());
+  }
+}
+
+describe('storage server fuzz', () => {
+  let parent: string;
+  let server: SpawnedStorageServer;
+  let client: StorageClient;
+
+  beforeAll(async () => {
+    parent = await makeTempDir('ringstore-fuzz-');
+    server = await spawnStorageServer(path.join(parent, 'data'));
+    client = StorageClient.connect(server.address, { callTimeoutMs: 10_000 });
+    await client.putChunkBuffer(known.id, known.data);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await RingstoreProcess.killAll();
+    await removeTempDirs();
+  });
+
+  it('answers random calls with proper statuses, stays up, writes only inside its data directory', async () => {
+    const codes = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.array(fuzzCallArb, { minLength: 1, maxLength: 8 }), async (calls) => {
+        for (const call of calls) {
+          const code = await run(client, call);
+          expect(grpc.status[code]).toBeDefined();
+          expect([call.kind, SERVER_FAULTS.includes(code) ? grpc.status[code] : 'ok']).toEqual([call.kind, 'ok']);
+          const key = `${call.kind} ${grpc.status[code]}`;
+          codes.set(key, (codes.get(key) ?? 0) + 1);
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 250), interruptAfterTimeLimit: Number(process.env.FUZZ_TIME_MS ?? 12_000) },
+    );
+    if (process.env.FUZZ_RUNS) console.log(JSON.stringify([...codes].sort()));
+    // The fuzz reached both sides of the server: stored chunks and refused garbage.
+    expect(codes.get('put OK')).toBeGreaterThan(0);
+    expect(codes.get('put INVALID_ARGUMENT')).toBeGreaterThan(0);
+    expect(codes.get('get OK')).toBeGreaterThan(0);
+
+    expect(server.process.child.exitCode).toBeNull();
+    expect((await client.healthCheck()).status).toBe('healthy');
+    expect(sha256(await client.getChunkBuffer(known.id))).toBe(sha256(known.data));
+    expect(await client.verifyChunk(known.id)).toMatchObject({ ok: true });
+    await waitFor(async () => (await fs.readdir(path.join(server.dataDir, 'tmp'))).length === 0, { what: 'no temp file left' });
+    expect((await listTree(parent)).filter((entry) => !ALLOWED_PATH.test(entry))).toEqual([]);
+    expect(server.process.lines.filter((line) => line.event === 'rpc_failed')).toEqual([]);
+  });
+});
