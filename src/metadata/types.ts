@@ -17,16 +17,19 @@ export interface ReplicaRecord {
 
 export interface ChunkRecord {
   chunkNumber: number;
+  /** A UUID (the ring key). */
   chunkId: string;
   /** Byte offset of the chunk in the file. */
   offset: number;
   size: number;
   /** Hex SHA-256 of the chunk. */
   checksum: string;
+  /** 'stored' ones first, then oldest first (ties, e.g. written together, by server id). */
   replicas: ReplicaRecord[];
 }
 
 export interface FileRecord {
+  /** A UUID; lookups with anything else find nothing. */
   fileId: string;
   filename: string;
   contentType: string;
@@ -63,7 +66,7 @@ export interface UnderReplicatedChunk {
   chunkId: string;
   size: number;
   checksum: string;
-  /** Replicas currently 'stored'. */
+  /** Replicas currently 'stored' on a live server: the copies repair can read from. */
   healthyServerIds: string[];
   /** All replica rows, whatever their status. */
   allServerIds: string[];
@@ -91,6 +94,7 @@ export interface MetadataStore {
   expiredUploads(now: Date, limit: number): Promise<UploadSession[]>;
 
   getFile(fileId: string): Promise<FileRecord | null>;
+  /** Newest first; page counts from 1. */
   listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }>;
   /**
    * Remove the file and move every replica of its chunks into pending deletes, in one
@@ -100,6 +104,7 @@ export interface MetadataStore {
 
   // Pending deletes: chunks still to be removed from a server.
   addPendingDeletes(items: { chunkId: string; serverId: string }[]): Promise<void>;
+  /** Those due now; a failed one waits longer after each attempt (capped backoff). */
   listPendingDeletes(limit: number): Promise<PendingDelete[]>;
   resolvePendingDelete(chunkId: string, serverId: string): Promise<void>;
   failPendingDelete(chunkId: string, serverId: string, error: string): Promise<void>;
@@ -109,7 +114,8 @@ export interface MetadataStore {
 
   // Repair.
   underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]>;
-  addReplica(chunkId: string, serverId: string): Promise<void>;
+  /** Record a copy made by repair; false when the chunk's file was deleted meanwhile (the copy is then an orphan). */
+  addReplica(chunkId: string, serverId: string): Promise<boolean>;
   markReplicaCorrupt(chunkId: string, serverId: string): Promise<void>;
   removeReplica(chunkId: string, serverId: string): Promise<void>;
 

@@ -8,23 +8,47 @@ import type { MetadataStore } from '../../src/metadata/types';
 
 export interface TestStore {
   name: 'pglite' | 'postgres';
+  /** The open store (replaced by reopen). */
   store: MetadataStore;
+  /** Close the store and open it again on the same data, as a restarted gateway would. */
+  reopen(): Promise<MetadataStore>;
   /** Close the store and remove everything it made (temp dir, or schema). */
   cleanup(): Promise<void>;
+}
+
+/** A TestStore over whatever `open` opens, removing its data with `remove` at cleanup. */
+async function testStore(
+  name: TestStore['name'],
+  open: () => Promise<MetadataStore>,
+  remove: () => Promise<void>,
+): Promise<TestStore> {
+  const opened: TestStore = {
+    name,
+    store: await open().catch(async (error) => {
+      await remove();
+      throw error;
+    }),
+    async reopen() {
+      await opened.store.close();
+      opened.store = await open();
+      return opened.store;
+    },
+    async cleanup() {
+      await opened.store.close();
+      await remove();
+    },
+  };
+  return opened;
 }
 
 /** A fresh PGlite store in its own temp dir. */
 export async function openTestPglite(): Promise<TestStore> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringstore-metadata-'));
-  const store = await openMetadataStore({ dataDir });
-  return {
-    name: 'pglite',
-    store,
-    async cleanup() {
-      await store.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  return testStore(
+    'pglite',
+    () => openMetadataStore({ dataDir }),
+    () => rm(dataDir, { recursive: true, force: true }),
+  );
 }
 
 export interface TestSchema {
@@ -61,18 +85,7 @@ export async function createTestSchema(databaseUrl: string): Promise<TestSchema>
 export async function openTestPostgres(databaseUrl: string): Promise<TestStore> {
   const { schema, drop } = await createTestSchema(databaseUrl);
   const dataDir = os.tmpdir(); // unused by PostgreSQL
-  const store = await openMetadataStore({ databaseUrl, dataDir, schema }).catch(async (error) => {
-    await drop();
-    throw error;
-  });
-  return {
-    name: 'postgres',
-    store,
-    async cleanup() {
-      await store.close();
-      await drop();
-    },
-  };
+  return testStore('postgres', () => openMetadataStore({ databaseUrl, dataDir, schema }), drop);
 }
 
 /** PGlite always; PostgreSQL too when TEST_DATABASE_URL is set (CI). Call cleanup() on each. */

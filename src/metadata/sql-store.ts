@@ -1,0 +1,365 @@
+import { createLogger } from '../log/logger';
+import { runMigrations } from './migrate';
+import { migrations } from './migrations';
+import { isUuid, toDate, toNullableNumber, toNumber, toStrings } from './row-values';
+import type { SqlBackend } from './sql-backend';
+import type {
+  ChunkRecord,
+  FileRecord,
+  FileSummary,
+  MetadataStore,
+  PendingDelete,
+  ServerRecord,
+  UnderReplicatedChunk,
+  UploadSession,
+} from './types';
+
+const log = createLogger('metadata');
+
+const PING_TIMEOUT_MS = 2_000;
+/** A failed pending delete waits 2^attempts s before its next try, at most this long. */
+const MAX_DELETE_BACKOFF_SECONDS = 300;
+
+type Row = Record<string, unknown>;
+
+function toServer(row: Row): ServerRecord {
+  return {
+    id: row.id as string,
+    address: row.address as string,
+    joinedAt: toDate(row.joined_at),
+    lastHeartbeatAt: toDate(row.last_heartbeat_at),
+    availableSpace: toNullableNumber(row.available_space, 'available_space'),
+    totalSpace: toNullableNumber(row.total_space, 'total_space'),
+  };
+}
+
+function toFileFields(row: Row): Omit<FileRecord, 'chunks'> {
+  return {
+    fileId: row.id as string,
+    filename: row.filename as string,
+    contentType: row.content_type as string,
+    size: toNumber(row.size, 'size'),
+    checksum: row.checksum as string,
+    status: 'completed',
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    completedAt: toDate(row.completed_at),
+  };
+}
+
+function toSummary(row: Row): FileSummary {
+  return { ...toFileFields(row), chunkCount: toNumber(row.chunk_count, 'chunk_count') };
+}
+
+function toSession(row: Row): UploadSession {
+  return {
+    fileId: row.file_id as string,
+    filename: row.filename as string,
+    contentType: row.content_type as string,
+    gatewayId: row.gateway_id as string,
+    startedAt: toDate(row.started_at),
+    expiresAt: toDate(row.expires_at),
+  };
+}
+
+function toPendingDelete(row: Row): PendingDelete {
+  return {
+    chunkId: row.chunk_id as string,
+    serverId: row.server_id as string,
+    attempts: toNumber(row.attempts, 'attempts'),
+    lastError: (row.last_error as string | null) ?? null,
+  };
+}
+
+/** getFile's chunks column: JSON built by the query (bigints fit a JSON number exactly). */
+interface ChunkJson {
+  chunk_number: number;
+  chunk_id: string;
+  offset: number;
+  size: number;
+  checksum: string;
+  replicas: { server_id: string; status: 'stored' | 'corrupt' }[];
+}
+
+function toChunk(chunk: ChunkJson): ChunkRecord {
+  return {
+    chunkNumber: chunk.chunk_number,
+    chunkId: chunk.chunk_id,
+    offset: toNumber(chunk.offset, 'offset'),
+    size: toNumber(chunk.size, 'chunk size'),
+    checksum: chunk.checksum,
+    replicas: chunk.replicas.map((r) => ({ serverId: r.server_id, status: r.status })),
+  };
+}
+
+/** Every query of the metadata store, written once for both backends. */
+export class SqlMetadataStore implements MetadataStore {
+  readonly kind: 'postgres' | 'pglite';
+
+  constructor(private readonly db: SqlBackend) {
+    this.kind = db.kind;
+  }
+
+  migrate(): Promise<void> {
+    return runMigrations(this.db, migrations);
+  }
+
+  ping(): Promise<void> {
+    return this.db.ping(PING_TIMEOUT_MS);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async upsertServer(server: { id: string; address: string; availableSpace?: number; totalSpace?: number }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO storage_servers (id, address, available_space, total_space) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO UPDATE SET
+         address = EXCLUDED.address,
+         last_heartbeat_at = now(),
+         available_space = COALESCE(EXCLUDED.available_space, storage_servers.available_space),
+         total_space = COALESCE(EXCLUDED.total_space, storage_servers.total_space)`,
+      [server.id, server.address, server.availableSpace ?? null, server.totalSpace ?? null],
+    );
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    const rows = await this.db.query<Row>('SELECT * FROM storage_servers ORDER BY id');
+    return rows.map(toServer);
+  }
+
+  async beginUpload(session: UploadSession): Promise<void> {
+    await this.db.query(
+      `INSERT INTO upload_sessions (file_id, filename, content_type, gateway_id, started_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [session.fileId, session.filename, session.contentType, session.gatewayId, session.startedAt, session.expiresAt],
+    );
+  }
+
+  /**
+   * One statement, hence one transaction and one round trip: data-modifying CTEs insert the
+   * file, its chunks and replicas (multi-row, from JSON) and drop the upload session.
+   */
+  async completeUpload(file: Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>): Promise<FileRecord> {
+    const chunks = file.chunks.map((c) => ({
+      chunk_number: c.chunkNumber,
+      chunk_id: c.chunkId,
+      offset: c.offset,
+      size: c.size,
+      checksum: c.checksum,
+    }));
+    const replicas = file.chunks.flatMap((c) =>
+      c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status })),
+    );
+    const rows = await this.db.query<Row>(
+      `WITH new_file AS (
+         INSERT INTO files (id, filename, content_type, size, checksum) VALUES ($1::uuid, $2, $3, $4, $5)
+         RETURNING created_at, updated_at, completed_at
+       ), new_chunks AS (
+         INSERT INTO chunks (file_id, chunk_number, chunk_id, "offset", size, checksum)
+         SELECT $1::uuid, c.chunk_number, c.chunk_id, c."offset", c.size, c.checksum
+         FROM jsonb_to_recordset($6::jsonb) AS c(chunk_number integer, chunk_id uuid, "offset" bigint, size bigint, checksum text)
+       ), new_replicas AS (
+         INSERT INTO chunk_replicas (chunk_id, server_id, status)
+         SELECT r.chunk_id, r.server_id, r.status
+         FROM jsonb_to_recordset($7::jsonb) AS r(chunk_id uuid, server_id text, status text)
+       ), finished_session AS (
+         DELETE FROM upload_sessions WHERE file_id = $1::uuid
+       )
+       SELECT created_at, updated_at, completed_at FROM new_file`,
+      [file.fileId, file.filename, file.contentType, file.size, file.checksum, JSON.stringify(chunks), JSON.stringify(replicas)],
+    );
+    const { created_at, updated_at, completed_at } = rows[0];
+    return {
+      ...file,
+      status: 'completed',
+      createdAt: toDate(created_at),
+      updatedAt: toDate(updated_at),
+      completedAt: toDate(completed_at),
+    };
+  }
+
+  async abortUpload(fileId: string): Promise<void> {
+    if (!isUuid(fileId)) return;
+    await this.db.query('DELETE FROM upload_sessions WHERE file_id = $1', [fileId]);
+  }
+
+  async expiredUploads(now: Date, limit: number): Promise<UploadSession[]> {
+    const rows = await this.db.query<Row>(
+      'SELECT * FROM upload_sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2',
+      [now, limit],
+    );
+    return rows.map(toSession);
+  }
+
+  /** One row: the chunks and their replicas come as JSON, faster than a join on PGlite. */
+  async getFile(fileId: string): Promise<FileRecord | null> {
+    if (!isUuid(fileId)) return null;
+    const rows = await this.db.query<Row>(
+      `SELECT f.*, COALESCE((
+         SELECT json_agg(json_build_object(
+           'chunk_number', c.chunk_number, 'chunk_id', c.chunk_id, 'offset', c."offset", 'size', c.size,
+           'checksum', c.checksum,
+           'replicas', COALESCE((
+             SELECT json_agg(json_build_object('server_id', r.server_id, 'status', r.status)
+                             ORDER BY r.status = 'corrupt', r.created_at, r.server_id)
+             FROM chunk_replicas r WHERE r.chunk_id = c.chunk_id), '[]'::json)
+         ) ORDER BY c.chunk_number)
+         FROM chunks c WHERE c.file_id = f.id), '[]'::json) AS chunks
+       FROM files f WHERE f.id = $1`,
+      [fileId],
+    );
+    if (rows.length === 0) return null;
+    return { ...toFileFields(rows[0]), chunks: (rows[0].chunks as ChunkJson[]).map(toChunk) };
+  }
+
+  /** Newest first; page counts from 1. */
+  async listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }> {
+    const rows = await this.db.query<Row>(
+      `SELECT f.*, (SELECT count(*) FROM chunks c WHERE c.file_id = f.id) AS chunk_count
+       FROM files f ORDER BY f.created_at DESC, f.id DESC LIMIT $1 OFFSET $2`,
+      [perPage, (Math.max(1, page) - 1) * perPage],
+    );
+    const [{ total }] = await this.db.query<Row>('SELECT count(*) AS total FROM files');
+    return { files: rows.map(toSummary), total: toNumber(total, 'total') };
+  }
+
+  /**
+   * One statement: the replicas are read from the snapshot before the cascade removes them.
+   * The LEFT JOIN keeps one row for a deleted file without replicas, so "no rows" means
+   * "no such file".
+   */
+  async deleteFile(fileId: string): Promise<PendingDelete[] | null> {
+    if (!isUuid(fileId)) return null;
+    const rows = await this.db.query<Row>(
+      `WITH doomed AS (
+         SELECT r.chunk_id::text AS chunk_id, r.server_id
+         FROM chunks c JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
+         WHERE c.file_id = $1
+       ), queued AS (
+         INSERT INTO pending_deletes (chunk_id, server_id) SELECT chunk_id, server_id FROM doomed
+         ON CONFLICT DO NOTHING
+       ), deleted AS (
+         DELETE FROM files WHERE id = $1 RETURNING id
+       )
+       SELECT doomed.chunk_id, doomed.server_id FROM deleted LEFT JOIN doomed ON true`,
+      [fileId],
+    );
+    if (rows.length === 0) return null;
+    return rows
+      .filter((row) => row.chunk_id !== null)
+      .map((row) => ({ chunkId: row.chunk_id as string, serverId: row.server_id as string, attempts: 0, lastError: null }));
+  }
+
+  async addPendingDeletes(items: { chunkId: string; serverId: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.db.query(
+      `INSERT INTO pending_deletes (chunk_id, server_id)
+       SELECT chunk_id, server_id FROM jsonb_to_recordset($1::jsonb) AS d(chunk_id text, server_id text)
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(items.map((item) => ({ chunk_id: item.chunkId, server_id: item.serverId })))],
+    );
+  }
+
+  /** The ones due now, oldest due first. */
+  async listPendingDeletes(limit: number): Promise<PendingDelete[]> {
+    const rows = await this.db.query<Row>(
+      'SELECT * FROM pending_deletes WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1',
+      [limit],
+    );
+    return rows.map(toPendingDelete);
+  }
+
+  async resolvePendingDelete(chunkId: string, serverId: string): Promise<void> {
+    await this.db.query('DELETE FROM pending_deletes WHERE chunk_id = $1 AND server_id = $2', [chunkId, serverId]);
+  }
+
+  async failPendingDelete(chunkId: string, serverId: string, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE pending_deletes SET
+         attempts = attempts + 1,
+         last_error = $3,
+         next_attempt_at = now() + make_interval(secs => least(power(2, attempts), $4))
+       WHERE chunk_id = $1 AND server_id = $2`,
+      [chunkId, serverId, error, MAX_DELETE_BACKOFF_SECONDS],
+    );
+  }
+
+  async referencedChunkIds(chunkIds: string[]): Promise<Set<string>> {
+    const candidates = chunkIds.filter(isUuid);
+    if (candidates.length === 0) return new Set();
+    const rows = await this.db.query<{ chunk_id: string }>(
+      'SELECT chunk_id FROM chunks WHERE chunk_id = ANY($1::uuid[])',
+      [candidates],
+    );
+    // Answer in the caller's spelling (uuids come back lower-case).
+    const referenced = new Set(rows.map((row) => row.chunk_id));
+    return new Set(candidates.filter((id) => referenced.has(id.toLowerCase())));
+  }
+
+  /**
+   * Chunks with fewer than R 'stored' replicas on live servers. Chunks that still have a
+   * healthy copy come first, most at risk first; those with none (nothing to copy from until
+   * a server returns) last, so they never crowd out repairable ones.
+   */
+  async underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT * FROM (
+         SELECT c.file_id, c.chunk_number, c.chunk_id, c.size, c.checksum,
+                count(r.server_id) FILTER (WHERE r.status = 'stored' AND r.server_id = ANY($2::text[])) AS healthy_count,
+                COALESCE(array_agg(r.server_id ORDER BY r.server_id)
+                  FILTER (WHERE r.status = 'stored' AND r.server_id = ANY($2::text[])), '{}') AS healthy,
+                COALESCE(array_agg(r.server_id ORDER BY r.server_id) FILTER (WHERE r.server_id IS NOT NULL), '{}') AS everywhere
+         FROM chunks c LEFT JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
+         GROUP BY c.file_id, c.chunk_number
+       ) counted
+       WHERE healthy_count < $1
+       ORDER BY healthy_count = 0, healthy_count, file_id, chunk_number
+       LIMIT $3`,
+      [replicationFactor, liveServerIds, limit],
+    );
+    return rows.map((row) => ({
+      fileId: row.file_id as string,
+      chunkId: row.chunk_id as string,
+      size: toNumber(row.size, 'size'),
+      checksum: row.checksum as string,
+      healthyServerIds: toStrings(row.healthy),
+      allServerIds: toStrings(row.everywhere),
+    }));
+  }
+
+  /** A copy made by repair; a 'corrupt' row on that server becomes 'stored' again. */
+  async addReplica(chunkId: string, serverId: string): Promise<boolean> {
+    if (!isUuid(chunkId)) return false;
+    const rows = await this.db.query(
+      `INSERT INTO chunk_replicas (chunk_id, server_id)
+       SELECT chunk_id, $2::text FROM chunks WHERE chunk_id = $1
+       ON CONFLICT (chunk_id, server_id) DO UPDATE SET status = 'stored', created_at = now()
+       RETURNING chunk_id`,
+      [chunkId, serverId],
+    );
+    return rows.length > 0;
+  }
+
+  async markReplicaCorrupt(chunkId: string, serverId: string): Promise<void> {
+    if (!isUuid(chunkId)) return;
+    const rows = await this.db.query(
+      `UPDATE chunk_replicas SET status = 'corrupt' WHERE chunk_id = $1 AND server_id = $2 AND status = 'stored'
+       RETURNING chunk_id`,
+      [chunkId, serverId],
+    );
+    if (rows.length > 0) {
+      log.warn('replica stored -> corrupt', { chunkId, serverId, why: 'a read or scrub found its bytes bad' });
+    }
+  }
+
+  async removeReplica(chunkId: string, serverId: string): Promise<void> {
+    if (!isUuid(chunkId)) return;
+    await this.db.query('DELETE FROM chunk_replicas WHERE chunk_id = $1 AND server_id = $2', [chunkId, serverId]);
+  }
+
+  withJobLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    return this.db.withLock(`job:${name}`, 'try', fn);
+  }
+}

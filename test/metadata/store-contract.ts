@@ -1,0 +1,266 @@
+/**
+ * The behaviour every MetadataStore backend must show, run against PGlite and PostgreSQL by
+ * the *.test.ts files next to this one. One store per backend is shared by the whole suite,
+ * so every test makes its own ids and only looks at its own rows.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FileRecord, MetadataStore } from '../../src/metadata/types';
+import type { TestStore } from '../helpers/metadata';
+
+type NewFile = Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>;
+
+/** A file as the gateway records it; replicas[i] lists chunk i's servers. */
+export function newFile(replicas: string[][], overrides: Partial<NewFile> = {}): NewFile {
+  return {
+    fileId: randomUUID(),
+    filename: 'report.pdf',
+    contentType: 'application/pdf',
+    size: replicas.length * 10,
+    checksum: 'ab'.repeat(32),
+    chunks: replicas.map((servers, i) => ({
+      chunkNumber: i,
+      chunkId: randomUUID(),
+      offset: i * 10,
+      size: 10,
+      checksum: String(i).repeat(64),
+      replicas: servers.map((serverId) => ({ serverId, status: 'stored' as const })),
+    })),
+    ...overrides,
+  };
+}
+
+function session(fileId: string, expiresAt: Date) {
+  return { fileId, filename: 'upload.bin', contentType: 'application/octet-stream', gatewayId: 'gw-1', startedAt: new Date(expiresAt.getTime() - 3_600_000), expiresAt };
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A server id no other test uses, so shared-store rows never mix. */
+const serverId = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+export function metadataContract(open: () => Promise<TestStore>): void {
+  let opened: TestStore;
+  let store: MetadataStore;
+
+  beforeAll(async () => {
+    opened = await open();
+    store = opened.store;
+  });
+  afterAll(async () => {
+    await opened?.cleanup();
+  });
+
+  test('migrations are idempotent, also when run concurrently', async () => {
+    await Promise.all([store.migrate(), store.migrate()]);
+    await store.migrate();
+    await store.ping();
+    expect((await store.listFiles(1, 1)).total).toBeGreaterThanOrEqual(0);
+  });
+
+  test('a server joins, then heartbeats update it without losing what it reported before', async () => {
+    const id = serverId('join');
+    await store.upsertServer({ id, address: '127.0.0.1:50051', availableSpace: 5e9, totalSpace: 1e10 });
+    const [joined] = (await store.listServers()).filter((s) => s.id === id);
+    expect(joined).toMatchObject({ address: '127.0.0.1:50051', availableSpace: 5e9, totalSpace: 1e10 });
+    expect(joined.joinedAt).toBeInstanceOf(Date);
+
+    await store.upsertServer({ id, address: '127.0.0.1:50061' });
+    const [beat] = (await store.listServers()).filter((s) => s.id === id);
+    expect(beat).toMatchObject({ address: '127.0.0.1:50061', availableSpace: 5e9, totalSpace: 1e10 });
+    expect(beat.joinedAt).toEqual(joined.joinedAt);
+    expect(beat.lastHeartbeatAt.getTime()).toBeGreaterThanOrEqual(joined.lastHeartbeatAt.getTime());
+  });
+
+  test('an upload becomes a file only when completed, with its chunks and replicas in order', async () => {
+    const file = newFile([['s1', 's2'], ['s2', 's3'], ['s3', 's1']], { size: 10 * 2 ** 30 });
+    await store.beginUpload(session(file.fileId, new Date(Date.now() + 3_600_000)));
+    expect(await store.getFile(file.fileId)).toBeNull();
+
+    const completed = await store.completeUpload(file);
+    expect(completed).toMatchObject({ ...file, status: 'completed' });
+    expect(completed.completedAt).toBeInstanceOf(Date);
+
+    const read = await store.getFile(file.fileId);
+    // Replicas written together come back by server id; the chunk's set is what matters.
+    const bySet = (record: FileRecord | null) => ({
+      ...record,
+      chunks: record?.chunks.map((c) => ({ ...c, replicas: [...c.replicas].sort((x, y) => x.serverId.localeCompare(y.serverId)) })),
+    });
+    expect(bySet(read)).toEqual(bySet(completed));
+    expect(read?.size).toBe(10 * 2 ** 30);
+    // The session went with the completion: cleanup will never see it.
+    const farFuture = new Date(Date.now() + 10 * 3_600_000);
+    expect((await store.expiredUploads(farFuture, 10_000)).map((s) => s.fileId)).not.toContain(file.fileId);
+  });
+
+  test('an empty file is a file with no chunks', async () => {
+    const file = newFile([], { size: 0 });
+    await store.completeUpload(file);
+    expect(await store.getFile(file.fileId)).toMatchObject({ size: 0, chunks: [] });
+  });
+
+  test('unknown and malformed ids find nothing', async () => {
+    expect(await store.getFile(randomUUID())).toBeNull();
+    expect(await store.getFile('../../etc/passwd')).toBeNull();
+    expect(await store.deleteFile(randomUUID())).toBeNull();
+    expect(await store.deleteFile('not-a-uuid')).toBeNull();
+  });
+
+  test('completing the same file twice is refused', async () => {
+    const file = newFile([['s1']]);
+    await store.completeUpload(file);
+    await expect(store.completeUpload(file)).rejects.toThrow();
+    expect((await store.getFile(file.fileId))?.chunks).toHaveLength(1);
+  });
+
+  test('files list newest first, page by page, with the total', async () => {
+    const before = (await store.listFiles(1, 1)).total;
+    const added: string[] = [];
+    for (let i = 0; i < 5; i++) added.unshift((await store.completeUpload(newFile([['s1'], ['s2']]))).fileId);
+
+    const first = await store.listFiles(1, 2);
+    const second = await store.listFiles(2, 2);
+    const third = await store.listFiles(3, 2);
+    expect(first.total).toBe(before + 5);
+    expect([...first.files, ...second.files, third.files[0]].map((f) => f.fileId)).toEqual(added);
+    expect(first.files[0]).toMatchObject({ chunkCount: 2, status: 'completed', filename: 'report.pdf' });
+    expect((await store.listFiles(1_000_000, 2)).files).toEqual([]);
+  });
+
+  test('deleting a file moves every replica to pending deletes, which are retried until resolved', async () => {
+    const [a, b] = [serverId('del'), serverId('del')];
+    const file = newFile([[a, b], [b]]);
+    await store.completeUpload(file);
+
+    const pending = await store.deleteFile(file.fileId);
+    const expected = [
+      { chunkId: file.chunks[0].chunkId, serverId: a },
+      { chunkId: file.chunks[0].chunkId, serverId: b },
+      { chunkId: file.chunks[1].chunkId, serverId: b },
+    ];
+    expect(pending?.map(({ chunkId, serverId }) => ({ chunkId, serverId }))).toEqual(expect.arrayContaining(expected));
+    expect(pending).toHaveLength(3);
+    expect(await store.getFile(file.fileId)).toBeNull();
+    expect(await store.deleteFile(file.fileId)).toBeNull();
+    expect(await store.referencedChunkIds(file.chunks.map((c) => c.chunkId))).toEqual(new Set());
+
+    const mine = async () => (await store.listPendingDeletes(10_000)).filter((p) => p.serverId === a || p.serverId === b);
+    expect(await mine()).toHaveLength(3);
+
+    await store.resolvePendingDelete(file.chunks[0].chunkId, a);
+    await store.failPendingDelete(file.chunks[0].chunkId, b, 'server unavailable');
+    // The failed one waits for its backoff; only the untouched one is due now.
+    expect((await mine()).map((p) => p.chunkId)).toEqual([file.chunks[1].chunkId]);
+
+    // Adding again (an orphan scan finding the same copy) changes nothing.
+    await store.addPendingDeletes([{ chunkId: file.chunks[1].chunkId, serverId: b }, { chunkId: 'orphan-on-disk', serverId: a }]);
+    const due = await mine();
+    expect(due.map((p) => p.chunkId).sort()).toEqual([file.chunks[1].chunkId, 'orphan-on-disk'].sort());
+    expect(due.every((p) => p.attempts === 0 && p.lastError === null)).toBe(true);
+  });
+
+  test('expired upload sessions are found for cleanup and aborting removes them', async () => {
+    const past = new Date(Date.now() - 60_000);
+    const expired = [randomUUID(), randomUUID()];
+    const live = randomUUID();
+    for (const fileId of expired) await store.beginUpload(session(fileId, past));
+    await store.beginUpload(session(live, new Date(Date.now() + 3_600_000)));
+
+    const found = await store.expiredUploads(new Date(), 10_000);
+    expect(found.map((s) => s.fileId)).toEqual(expect.arrayContaining(expired));
+    expect(found.map((s) => s.fileId)).not.toContain(live);
+    expect(found.find((s) => s.fileId === expired[0])).toMatchObject({ gatewayId: 'gw-1', expiresAt: past });
+    expect(await store.expiredUploads(new Date(), 1)).toHaveLength(1);
+
+    for (const fileId of expired) await store.abortUpload(fileId);
+    await store.abortUpload('not-a-uuid');
+    const after = (await store.expiredUploads(new Date(), 10_000)).map((s) => s.fileId);
+    expect(after).not.toContain(expired[0]);
+    expect(after).not.toContain(expired[1]);
+  });
+
+  test('referencedChunkIds answers which ids a completed file still uses', async () => {
+    const file = newFile([['s1'], ['s1']]);
+    await store.completeUpload(file);
+    const [used, alsoUsed] = file.chunks.map((c) => c.chunkId);
+    const asked = [used, alsoUsed.toUpperCase(), randomUUID(), 'tmp-upload-123'];
+    expect(await store.referencedChunkIds(asked)).toEqual(new Set([used, alsoUsed.toUpperCase()]));
+    expect(await store.referencedChunkIds([])).toEqual(new Set());
+  });
+
+  test('repair finds under-replicated chunks and follows added, corrupt and removed replicas', async () => {
+    const [s1, s2, s3] = [serverId('r1'), serverId('r2'), serverId('r3')];
+    const file = newFile([[s1, s2], [s1], [s2, s3], []]);
+    await store.completeUpload(file);
+    const [c0, c1, c2, c3] = file.chunks.map((c) => c.chunkId);
+    const under = async (live: string[]) =>
+      (await store.underReplicatedChunks(2, live, 10_000)).filter((c) => c.fileId === file.fileId);
+
+    const allLive = await under([s1, s2, s3]);
+    // Chunks that can be copied come first, the most at risk first; nothing to copy from: last.
+    expect(allLive.map((c) => c.chunkId)).toEqual([c1, c3]);
+    expect(allLive[0]).toMatchObject({ healthyServerIds: [s1], allServerIds: [s1], size: 10, checksum: file.chunks[1].checksum });
+    expect(allLive[1]).toMatchObject({ healthyServerIds: [], allServerIds: [] });
+
+    // s2 dies: its copies no longer count.
+    const s2Dead = await under([s1, s3]);
+    expect(s2Dead.map((c) => c.chunkId).sort()).toEqual([c0, c1, c2, c3].sort());
+    expect(s2Dead.find((c) => c.chunkId === c0)).toMatchObject({ healthyServerIds: [s1], allServerIds: [s1, s2].sort() });
+
+    expect(await store.addReplica(c1, s3)).toBe(true);
+    expect(await store.addReplica(c3, s1)).toBe(true);
+    expect(await store.addReplica(c3, s2)).toBe(true);
+    expect(await under([s1, s2, s3])).toEqual([]);
+
+    await store.markReplicaCorrupt(c0, s1);
+    expect((await under([s1, s2, s3])).map((c) => c.chunkId)).toEqual([c0]);
+    expect((await under([s1, s2, s3]))[0]).toMatchObject({ healthyServerIds: [s2], allServerIds: [s1, s2].sort() });
+    // Reads try healthy copies first.
+    expect((await store.getFile(file.fileId))?.chunks[0].replicas).toEqual([
+      { serverId: s2, status: 'stored' },
+      { serverId: s1, status: 'corrupt' },
+    ]);
+
+    await store.removeReplica(c0, s1);
+    expect((await under([s1, s2, s3]))[0]).toMatchObject({ chunkId: c0, allServerIds: [s2] });
+    expect(await store.addReplica(c0, s3)).toBe(true);
+    expect(await under([s1, s2, s3])).toEqual([]);
+
+    // A copy made for a file deleted meanwhile is not recorded: it is an orphan.
+    expect(await store.addReplica(randomUUID(), s1)).toBe(false);
+  });
+
+  test('a restarted store finds its servers and files again', async () => {
+    const id = serverId('restart');
+    await store.upsertServer({ id, address: '127.0.0.1:50099' });
+    const file = await store.completeUpload(newFile([[id], [id]]));
+    store = await opened.reopen();
+    expect((await store.listServers()).map((s) => s.id)).toContain(id);
+    expect(await store.getFile(file.fileId)).toEqual(file);
+  });
+
+  test('a job lock admits one holder at a time and is released however the job ends', async () => {
+    const held = deferred();
+    const entered = deferred();
+    const first = store.withJobLock('cleanup', async () => {
+      entered.resolve();
+      await held.promise;
+      return 'first';
+    });
+    await entered.promise;
+
+    const second = jest.fn(async () => 'second');
+    expect(await store.withJobLock('cleanup', second)).toBeUndefined();
+    expect(second).not.toHaveBeenCalled();
+    expect(await store.withJobLock('repair', async () => 'other job')).toBe('other job');
+
+    held.resolve();
+    expect(await first).toBe('first');
+    await expect(store.withJobLock('cleanup', async () => { throw new Error('job failed'); })).rejects.toThrow('job failed');
+    expect(await store.withJobLock('cleanup', async () => 'again')).toBe('again');
+  });
+}
