@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { createConnectionPool, describeMachine, connectionMachine, breakerMachine } from '../connection';
 import type { ConnectionConfig } from '../connection';
 import { runCleanup, type CleanupReport } from '../jobs/cleanup';
+import { loadJobsConfig, type JobsConfig } from '../jobs/config';
 import { PeriodicJob } from '../jobs/periodic';
+import { createSelfHealing } from '../jobs/self-healing';
 import { createLogger } from '../log/logger';
 import { openMetadataStore } from '../metadata';
 import type { MetadataStore } from '../metadata/types';
@@ -13,6 +15,8 @@ import { clusterCallMetadata, createGatewayAuth, createGatewayServer, grpcChanne
 import { createAdminRouter } from './admin/router';
 import { createGatewayApp } from './app';
 import type { GatewayConfig } from './config';
+import { serverOptions } from './http/server-options';
+import { createClientErrorHandler } from './http/client-error';
 import { FileService } from './file-service';
 import { Placement } from './placement';
 import { ServerRegistry } from './registry';
@@ -35,10 +39,12 @@ export interface GatewayOptions {
   security: SecurityConfig;
   /** RINGSTORE_INSPECT: WebSocket URL of an XState inspector to send every actor's events to. */
   inspectUrl?: string;
+  /** Repair and scrub settings (default: read from the environment). */
+  jobsConfig?: JobsConfig;
 }
 
 /** Opens metadata, the connection pool and the HTTP server; resolves once listening. */
-export async function startGateway({ config, connection, security, inspectUrl }: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway({ config, connection, security, inspectUrl, jobsConfig = loadJobsConfig() }: GatewayOptions): Promise<RunningGateway> {
   const log = createLogger('gateway');
   const gatewayId = randomUUID();
   const startedAt = Date.now();
@@ -91,13 +97,27 @@ export async function startGateway({ config, connection, security, inspectUrl }:
     },
     log,
   );
-  const jobs = [cleanup] as Array<PeriodicJob<unknown>>;
+  const selfHealing = createSelfHealing({
+    store,
+    pool,
+    placement,
+    replicationFactor: config.replicationFactor,
+    streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+    config: jobsConfig,
+    metrics,
+    deleteReplicas: (items) => files.deleteReplicas(items),
+  });
+  const jobs = [cleanup, ...selfHealing.jobs] as Array<PeriodicJob<unknown>>;
 
   const adminRouter = createAdminRouter({
     pool,
     machines: { connection: describeMachine(connectionMachine), breaker: describeMachine(breakerMachine) },
     serverInfo: async () =>
       registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
+  });
+  // Repair and scrub progress and counts.
+  adminRouter.get('/repair', (_req, res) => {
+    res.json(selfHealing.status());
   });
 
   const app = createGatewayApp({
@@ -113,6 +133,7 @@ export async function startGateway({ config, connection, security, inspectUrl }:
         files,
         log,
         maxFileSize: config.maxFileSize,
+        maxConcurrentUploads: config.maxConcurrentUploads,
         addressOf: (id) => registry.addressOf(id),
         onBadReplica: (chunkId, serverId, problem) => {
           log.warn(`Replica of chunk ${chunkId} on server ${serverId} is ${problem}; marked for repair`);
@@ -130,13 +151,12 @@ export async function startGateway({ config, connection, security, inspectUrl }:
     },
   });
 
-  const server = createGatewayServer(security, app);
+  const server = createGatewayServer(security, app, serverOptions(config));
   // Large uploads legitimately take longer than Node's default 300 s request timeout; slow
-  // or stalled clients are cut by the header timeout and the idle socket timeout instead.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
-  server.setTimeout(120_000);
+  // or stalled clients are cut by the header timeout and the idle socket timeout instead:
+  // a body that keeps arriving is never cut, one that stalls for bodyIdleTimeoutMs is.
+  server.setTimeout(config.bodyIdleTimeoutMs);
+  server.on('clientError', createClientErrorHandler(log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -147,6 +167,7 @@ export async function startGateway({ config, connection, security, inspectUrl }:
 
   await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
   cleanup.start();
+  selfHealing.start();
   log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;

@@ -145,7 +145,7 @@ export function createMetrics() {
     }),
     jobRuns: new Counter({
       name: 'ringstore_job_runs_total',
-      help: 'Background job runs (cleanup, repair) by outcome',
+      help: 'Background job runs (cleanup, repair, scrub) by outcome',
       labelNames: ['job', 'outcome'] as const,
       registers,
     }),
@@ -153,6 +153,16 @@ export function createMetrics() {
       name: 'ringstore_job_items_total',
       help: 'Items background jobs acted on, by action (deleted, repaired, ...)',
       labelNames: ['job', 'action'] as const,
+      registers,
+    }),
+    chunksUnderReplicated: new Gauge({
+      name: 'ringstore_chunks_under_replicated',
+      help: 'Chunks below the wanted healthy replicas as of the end of the last repair run',
+      registers,
+    }),
+    repairBytesCopied: new Counter({
+      name: 'ringstore_repair_bytes_copied_total',
+      help: 'Chunk bytes repair copied from a healthy replica to another storage server',
       registers,
     }),
     filesTotal: new Gauge({

@@ -34,7 +34,7 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
 
   beforeAll(async () => {
     cluster = await startCluster({ storageServers: 6, postgresUrl });
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     await cluster?.stop();

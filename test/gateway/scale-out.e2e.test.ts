@@ -12,7 +12,7 @@ describeWithPostgres('two gateways on one PostgreSQL', () => {
 
   beforeAll(async () => {
     cluster = await startCluster({ storageServers: 3, postgresUrl });
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     await cluster?.stop();

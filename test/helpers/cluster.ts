@@ -22,11 +22,17 @@ export class StorageNode {
   port = 0;
   serverId = '';
 
-  constructor(readonly dataDir: string, private readonly joinUrl: string, private readonly env: Record<string, string>) {}
+  constructor(
+    readonly dataDir: string,
+    private readonly joinUrl: string,
+    private readonly env: Record<string, string>,
+    /** The address it binds to and advertises: its "host". */
+    readonly host = '127.0.0.1',
+  ) {}
 
   async start(port = this.port): Promise<void> {
-    this.proc = new RingstoreProcess(['storage', '--port', String(port), '--data', this.dataDir, '--join', this.joinUrl], this.env);
-    const line = await this.proc.waitForLine((l) => l.event === 'listening', 20_000, 'storage server listening');
+    this.proc = new RingstoreProcess(['storage', '--host', this.host, '--port', String(port), '--data', this.dataDir, '--join', this.joinUrl], this.env);
+    const line = await this.proc.waitForLine((l) => l.event === 'listening', 60_000, 'storage server listening');
     this.port = Number(line.port);
     this.serverId = String(line.serverId);
   }
@@ -38,7 +44,7 @@ export class StorageNode {
   }
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 }
 
@@ -68,6 +74,12 @@ export interface ClusterOptions {
   /** PostgreSQL URL (a fresh schema is made in it); embedded PGlite when absent. */
   postgresUrl?: string;
   env?: Record<string, string>;
+  /** Address gateway n (from 1) binds to, as if each ran on its own host; default 127.0.0.1. */
+  gatewayHost?: (n: number) => string;
+  /** Address storage server n (from 1) binds to; default 127.0.0.1. */
+  storageHost?: (n: number) => string;
+  /** One gRPC port for every storage server, as on separate hosts; default a free port each. */
+  storagePort?: number;
 }
 
 /** A real cluster on loopback: a gateway process and storage-server processes joining it. */
@@ -82,14 +94,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   let storageCount = 0;
 
   const startGatewayNode = async (index: number): Promise<GatewayNode> => {
-    const proc = new RingstoreProcess(['gateway', '--port', '0', '--data', path.join(root, `gateway-${index}`)], env);
-    const line: LogLine = await proc.waitForLine((l) => l.event === 'listening', 30_000, 'gateway listening');
-    const node = { proc, port: Number(line.port), url: `http://127.0.0.1:${line.port}` };
+    const host = options.gatewayHost?.(index) ?? '127.0.0.1';
+    const proc = new RingstoreProcess(['gateway', '--host', host, '--port', '0', '--data', path.join(root, `gateway-${index}`)], env);
+    const line: LogLine = await proc.waitForLine((l) => l.event === 'listening', 90_000, 'gateway listening');
+    const node = { proc, port: Number(line.port), url: `http://${host}:${line.port}` };
     gateways.push(node);
     return node;
   };
 
-  const gateway = await startGatewayNode(1);
+  let gateway: GatewayNode;
+  try {
+    gateway = await startGatewayNode(1);
+  } catch (error) {
+    await Promise.all(gateways.map((g) => g.proc.kill('SIGKILL')));
+    await schema?.drop().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
   const cluster: Cluster = {
     root,
     gateway,
@@ -99,8 +120,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     databaseUrl: schema?.databaseUrl,
     addGateway: () => startGatewayNode(gateways.length + 1),
     async addStorage() {
-      const node = new StorageNode(path.join(root, `storage-${++storageCount}`), gateway.url, env);
-      await node.start(0);
+      const index = ++storageCount;
+      const node = new StorageNode(path.join(root, `storage-${index}`), gateway.url, env, options.storageHost?.(index));
+      await node.start(options.storagePort ?? 0);
       storage.push(node);
       return node;
     },
@@ -111,7 +133,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           const body = (await res.json()) as { storage_servers: number };
           return body.storage_servers >= count;
         },
-        { timeoutMs: 20_000, what: `${count} ready storage servers at ${node.url}` },
+        { timeoutMs: 45_000, what: `${count} ready storage servers at ${node.url}` },
       );
     },
     async stop() {
@@ -120,7 +142,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       await rm(root, { recursive: true, force: true });
     },
   };
-  await Promise.all(Array.from({ length: options.storageServers ?? 6 }, () => cluster.addStorage()));
-  await cluster.waitForReady();
+  try {
+    await Promise.all(Array.from({ length: options.storageServers ?? 6 }, () => cluster.addStorage()));
+    await cluster.waitForReady();
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
   return cluster;
 }

@@ -1,0 +1,260 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ConnectionPool } from '../connection/types';
+import type { Logger } from '../log/logger';
+import type { MetadataStore, UnderReplicatedChunk } from '../metadata/types';
+import type { StorageClient } from '../rpc/storage-client';
+import { ChunkCopyError, copyChunk } from './chunk-copy';
+import type { RepairConfig } from './config';
+import { forEachLimited } from './for-each-limited';
+import { JobProgress, type JobStatus } from './job-progress';
+import { RateLimiter } from './rate-limiter';
+
+export interface RepairReport {
+  /** Under-replicated chunks looked at. */
+  checked: number;
+  /** Chunks brought back to the wanted number of healthy replicas. */
+  repaired: number;
+  /** Chunks still short after this run (no healthy source, no target, copies failed). */
+  failed: number;
+  /** Corrupt replicas dropped once their chunk had its healthy copies again. */
+  corruptRemoved: number;
+  bytesCopied: number;
+}
+
+export interface RepairStatus extends JobStatus<RepairReport> {
+  /** Chunks below the wanted replicas as of the end of the last run (null before the first). */
+  under_replicated: number | null;
+}
+
+type ChunkLocation = { chunkId: string; serverId: string };
+
+export interface RepairDeps {
+  store: MetadataStore;
+  pool: ConnectionPool;
+  /** Where copies go: ring order, Ready servers only, excluding the given ones. */
+  placement: { targets(chunkId: string, exclude: ReadonlySet<string>, count: number): string[] };
+  replicationFactor: number;
+  config: RepairConfig;
+  streamIdleTimeoutMs: number;
+  /** Deletes replicas recorded as pending deletes; returns those that failed (left pending). */
+  deleteReplicas(items: ChunkLocation[]): Promise<ChunkLocation[]>;
+  log: Logger;
+}
+
+/** Chunks fetched from the store per query. */
+const BATCH = 500;
+/** How long a copy waits for a source replica's server to become Ready. */
+const SOURCE_WAIT_MS = 2_000;
+
+type CopyOutcome = 'copied' | 'target-failed' | 'no-source' | 'file-deleted';
+
+/**
+ * Repair: brings every chunk back to REPLICATION_FACTOR healthy replicas (capped by the live
+ * servers). A replica counts as healthy while it is 'stored' on a server heard from within the
+ * grace period, so a restart is not a loss. Missing copies are streamed from a healthy replica
+ * to the next servers on the ring; corrupt replicas are dropped once the chunk is whole again.
+ */
+export class RepairJob {
+  private readonly progress: JobProgress<RepairReport>;
+  private readonly bandwidth: RateLimiter;
+  private underReplicated: number | null = null;
+  /** Servers that did not become Ready when asked during this run: not waited on again. */
+  private unreachable = new Set<string>();
+
+  constructor(private readonly deps: RepairDeps) {
+    this.progress = new JobProgress('repair', emptyRepairReport, deps.log);
+    this.bandwidth = new RateLimiter(deps.config.bandwidthBytesPerSec);
+  }
+
+  /** One pass under the cluster-wide job lock; undefined when another gateway holds it. */
+  async run(signal?: AbortSignal): Promise<RepairReport | undefined> {
+    const report = await this.deps.store.withJobLock('repair', () => this.progress.track((r) => this.pass(r, signal), signal));
+    if (report === undefined) this.progress.noteSkipped();
+    return report;
+  }
+
+  status(): RepairStatus {
+    return { ...this.progress.status(), under_replicated: this.underReplicated };
+  }
+
+  /** Chunks below R at the end of the last run; a lower bound when it hit the query limit. */
+  underReplicatedCount(): number | null {
+    return this.underReplicated;
+  }
+
+  private async pass(report: RepairReport, signal?: AbortSignal): Promise<void> {
+    this.unreachable = new Set();
+    const live = await this.liveServerIds();
+    const wanted = Math.min(this.deps.replicationFactor, live.size);
+    if (wanted === 0) {
+      this.deps.log.warn('Repair: no live storage server; nothing to copy to');
+      return;
+    }
+    // Chunks that stay short (no source, no target) come back from every query: skip the ones
+    // already tried in this run, and widen the query by their number so new ones still appear.
+    const attempted = new Set<string>();
+    let stillShort = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const limit = stillShort + BATCH;
+      const found = await this.deps.store.underReplicatedChunks(wanted, [...live], limit);
+      this.underReplicated = found.length;
+      const fresh = found.filter((chunk) => !attempted.has(chunk.chunkId));
+      if (fresh.length === 0) return;
+      for (const chunk of fresh) attempted.add(chunk.chunkId);
+      await forEachLimited(fresh, this.deps.config.concurrency, async (chunk) => {
+        const whole = await this.repairChunk(chunk, wanted, live, report, signal);
+        if (!whole) stillShort++;
+      });
+    }
+  }
+
+  /** Servers heard from within the grace period: their stored replicas still count. */
+  private async liveServerIds(): Promise<Set<string>> {
+    const cutoff = Date.now() - this.deps.config.graceMs;
+    const servers = await this.deps.store.listServers();
+    return new Set(servers.filter((s) => s.lastHeartbeatAt.getTime() >= cutoff).map((s) => s.id));
+  }
+
+  /** Copies the chunk until it has `wanted` healthy replicas; true when it has them. */
+  private async repairChunk(
+    chunk: UnderReplicatedChunk,
+    wanted: number,
+    live: ReadonlySet<string>,
+    report: RepairReport,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    report.checked++;
+    // Readable healthy replicas; copyToTarget drops those that turn out corrupt or missing.
+    const sources = [...chunk.healthyServerIds];
+    const badSources = new Set<string>();
+    const tried = new Set(chunk.allServerIds);
+    let copies = 0;
+    while (sources.length + copies < wanted) {
+      const [target] = this.deps.placement.targets(chunk.chunkId, tried, 1);
+      if (!target) {
+        this.deps.log.warn(`Repair of chunk ${chunk.chunkId}: no available server to copy to (${sources.length + copies}/${wanted} healthy)`);
+        break;
+      }
+      tried.add(target);
+      const outcome = await this.copyToTarget(chunk, sources, badSources, target, report, signal);
+      if (outcome === 'file-deleted') return true;
+      if (outcome === 'no-source') {
+        this.deps.log.warn(`Repair of chunk ${chunk.chunkId}: no healthy replica could be read (${copies}/${wanted} healthy)`);
+        break;
+      }
+      if (outcome === 'copied') copies++;
+    }
+    if (sources.length + copies < wanted) {
+      report.failed++;
+      return false;
+    }
+    report.repaired++;
+    // Only now that the chunk is whole again may its corrupt replicas go: a partly readable
+    // copy was still a fallback until then. Rows on servers past the grace period stay, since
+    // what they hold is unknown.
+    const healthyBefore = new Set(chunk.healthyServerIds);
+    const corrupt = chunk.allServerIds.filter((id) => live.has(id) && (!healthyBefore.has(id) || badSources.has(id)));
+    for (const serverId of corrupt) await this.removeCorruptReplica(chunk.chunkId, serverId, report);
+    return true;
+  }
+
+  /**
+   * One copy to `target` from the first source that can be read. A source that turns out
+   * corrupt or missing is marked so, moved to badSources and taken out of `sources`.
+   */
+  private async copyToTarget(
+    chunk: UnderReplicatedChunk,
+    sources: string[],
+    badSources: Set<string>,
+    target: string,
+    report: RepairReport,
+    signal?: AbortSignal,
+  ): Promise<CopyOutcome> {
+    const { pool, store, log } = this.deps;
+    const targetClient = pool.clientIfReady(target);
+    if (!targetClient) return 'target-failed';
+    for (const source of orderByAvailability(sources, pool)) {
+      const sourceClient = await this.clientOf(source);
+      if (!sourceClient) continue;
+      let bytes: number;
+      try {
+        bytes = await copyChunk({
+          chunkId: chunk.chunkId,
+          size: chunk.size,
+          checksum: chunk.checksum,
+          source: sourceClient,
+          target: targetClient,
+          bandwidth: this.bandwidth,
+          idleTimeoutMs: this.deps.streamIdleTimeoutMs,
+          signal,
+        });
+      } catch (error) {
+        if (!(error instanceof ChunkCopyError)) throw error;
+        log.warn(`Repair of chunk ${chunk.chunkId} from server ${source} to server ${target}: ${error.message}`);
+        if (error.side === 'target') {
+          pool.recordFailure(target, error.cause);
+          return 'target-failed';
+        }
+        if (error.code === grpc.status.DATA_LOSS || error.code === grpc.status.NOT_FOUND) {
+          await store.markReplicaCorrupt(chunk.chunkId, source);
+          sources.splice(sources.indexOf(source), 1);
+          badSources.add(source);
+        } else {
+          pool.recordFailure(source, error.cause);
+        }
+        continue;
+      }
+      pool.recordSuccess(source);
+      pool.recordSuccess(target);
+      report.bytesCopied += bytes;
+      if (!(await store.addReplica(chunk.chunkId, target))) {
+        log.info(`Repair of chunk ${chunk.chunkId}: its file was deleted meanwhile; deleting the copy on server ${target}`);
+        await this.deleteFromServer(chunk.chunkId, target);
+        return 'file-deleted';
+      }
+      log.info(`Replica of chunk ${chunk.chunkId} on server ${target}: none -> stored (repair copied ${bytes} bytes from server ${source})`);
+      return 'copied';
+    }
+    return 'no-source';
+  }
+
+  private async removeCorruptReplica(chunkId: string, serverId: string, report: RepairReport): Promise<void> {
+    await this.deleteFromServer(chunkId, serverId, async () => this.deps.store.removeReplica(chunkId, serverId));
+    report.corruptRemoved++;
+    this.deps.log.info(`Replica of chunk ${chunkId} on server ${serverId}: corrupt -> removed (the chunk has its healthy replicas again)`);
+  }
+
+  /**
+   * Deletes a chunk from a server through the pending-delete list, so a server that cannot be
+   * reached now is retried by cleanup instead of forgotten. `beforeDelete` runs once the
+   * pending delete is recorded.
+   */
+  private async deleteFromServer(chunkId: string, serverId: string, beforeDelete?: () => Promise<void>): Promise<void> {
+    const item = { chunkId, serverId };
+    await this.deps.store.addPendingDeletes([item]);
+    await beforeDelete?.();
+    const failed = await this.deps.deleteReplicas([item]);
+    if (failed.length > 0) this.deps.log.warn(`Could not delete chunk ${chunkId} from server ${serverId} now; cleanup will retry`);
+  }
+
+  private async clientOf(serverId: string): Promise<StorageClient | undefined> {
+    const ready = this.deps.pool.clientIfReady(serverId);
+    if (ready || this.unreachable.has(serverId)) return ready;
+    try {
+      return await this.deps.pool.getClient(serverId, SOURCE_WAIT_MS);
+    } catch {
+      this.unreachable.add(serverId);
+      return undefined;
+    }
+  }
+}
+
+export function emptyRepairReport(): RepairReport {
+  return { checked: 0, repaired: 0, failed: 0, corruptRemoved: 0, bytesCopied: 0 };
+}
+
+/** Ready servers first: they answer without a reconnect. */
+function orderByAvailability(serverIds: string[], pool: ConnectionPool): string[] {
+  return [...serverIds.filter((id) => pool.isAvailable(id)), ...serverIds.filter((id) => !pool.isAvailable(id))];
+}

@@ -1,0 +1,132 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ConnectionPool } from '../connection/types';
+import type { Logger } from '../log/logger';
+import type { MetadataStore } from '../metadata/types';
+import type { ScrubConfig } from './config';
+import { JobProgress, type JobStatus } from './job-progress';
+import { RateLimiter } from './rate-limiter';
+
+export interface ScrubReport {
+  serversScanned: number;
+  chunksVerified: number;
+  corruptFound: number;
+}
+
+export interface ScrubServerProgress {
+  server_id: string;
+  /** Last chunk id verified in the current pass ('' = the pass starts from the beginning). */
+  cursor: string;
+  /** Full passes over the server's chunks completed. */
+  passes: number;
+}
+
+export interface ScrubStatus extends JobStatus<ScrubReport> {
+  servers: ScrubServerProgress[];
+}
+
+export interface ScrubDeps {
+  store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt'>;
+  pool: ConnectionPool;
+  config: ScrubConfig;
+  streamIdleTimeoutMs: number;
+  log: Logger;
+}
+
+/** VerifyChunk reads the whole chunk on the server: its deadline grows with the size. */
+const VERIFY_BASE_DEADLINE_MS = 30_000;
+const VERIFY_MIN_BYTES_PER_MS = 10 * 1024; // 10 MiB/s
+
+/**
+ * Scrub: storage servers verify the block checksums of their chunks, a bounded slice per run,
+ * resuming from a per-server cursor (chunk ids in order) so every chunk is reached over time.
+ * A corrupt replica is marked in metadata (only a replica the metadata knows), and repair then
+ * restores R from a healthy copy. Cursors live in this gateway's memory: a restart begins anew.
+ */
+export class ScrubJob {
+  private readonly progress: JobProgress<ScrubReport>;
+  private readonly rate: RateLimiter;
+  private readonly cursors = new Map<string, { cursor: string; passes: number }>();
+
+  constructor(private readonly deps: ScrubDeps) {
+    this.progress = new JobProgress('scrub', emptyScrubReport, deps.log);
+    this.rate = new RateLimiter(deps.config.chunksPerSec, Math.max(1, deps.config.chunksPerSec));
+  }
+
+  /** One slice under the cluster-wide job lock; undefined when another gateway holds it. */
+  async run(signal?: AbortSignal): Promise<ScrubReport | undefined> {
+    const report = await this.deps.store.withJobLock('scrub', () => this.progress.track((r) => this.pass(r, signal), signal));
+    if (report === undefined) this.progress.noteSkipped();
+    return report;
+  }
+
+  status(): ScrubStatus {
+    const servers = [...this.cursors].map(([serverId, c]) => ({ server_id: serverId, cursor: c.cursor, passes: c.passes }));
+    return { ...this.progress.status(), servers };
+  }
+
+  private async pass(report: ScrubReport, signal?: AbortSignal): Promise<void> {
+    for (const serverId of this.deps.pool.readyServerIds().sort()) {
+      signal?.throwIfAborted();
+      await this.scanServer(serverId, report, signal);
+    }
+  }
+
+  private async scanServer(serverId: string, report: ScrubReport, signal?: AbortSignal): Promise<void> {
+    const { pool, config, log } = this.deps;
+    const client = pool.clientIfReady(serverId);
+    if (!client) return;
+    const position = this.cursors.get(serverId) ?? { cursor: '', passes: 0 };
+    this.cursors.set(serverId, position);
+    // The listing is read whole (a bounded slice) before verifying, so the slow, rate-limited
+    // verification never holds a stream open.
+    const slice: Array<{ chunkId: string; size: number }> = [];
+    try {
+      const listing = client.listChunks(
+        { after: position.cursor, limit: config.chunksPerServerPerRun },
+        { idleTimeoutMs: this.deps.streamIdleTimeoutMs, signal },
+      );
+      for await (const info of listing) slice.push({ chunkId: info.chunk_id, size: Number(info.size) });
+    } catch (error) {
+      signal?.throwIfAborted();
+      log.warn(`Scrub of server ${serverId}: listing failed: ${describe(error)}; resuming next run`);
+      return;
+    }
+    report.serversScanned++;
+    for (const { chunkId, size } of slice) {
+      await this.rate.take(1, signal);
+      try {
+        const result = await client.verifyChunk(chunkId, {
+          deadlineMs: VERIFY_BASE_DEADLINE_MS + Math.ceil(size / VERIFY_MIN_BYTES_PER_MS),
+          signal,
+        });
+        report.chunksVerified++;
+        if (!result.ok) {
+          report.corruptFound++;
+          log.warn(`Scrub: chunk ${chunkId} on server ${serverId} is corrupt (block ${result.corrupt_block}: ${result.error_message})`);
+          await this.deps.store.markReplicaCorrupt(chunkId, serverId);
+        }
+      } catch (error) {
+        signal?.throwIfAborted();
+        // Deleted since the listing: nothing to verify.
+        if ((error as grpc.ServiceError).code !== grpc.status.NOT_FOUND) {
+          log.warn(`Scrub of server ${serverId} stopped at chunk ${chunkId}: ${describe(error)}; resuming there next run`);
+          return;
+        }
+      }
+      position.cursor = chunkId;
+    }
+    if (slice.length < config.chunksPerServerPerRun) {
+      position.passes++;
+      position.cursor = '';
+      log.info(`Scrub of server ${serverId}: full pass ${position.passes} complete`);
+    }
+  }
+}
+
+export function emptyScrubReport(): ScrubReport {
+  return { serversScanned: 0, chunksVerified: 0, corruptFound: 0 };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,137 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ConnectionPool } from '../../src/connection/types';
+import type { MetadataStore, PendingDelete, ServerRecord, UnderReplicatedChunk } from '../../src/metadata/types';
+import type { StorageClient } from '../../src/rpc/storage-client';
+
+type ReplicaStatus = 'stored' | 'corrupt';
+
+interface FakeChunk {
+  fileId: string;
+  chunkId: string;
+  size: number;
+  checksum: string;
+  replicas: Map<string, ReplicaStatus>;
+}
+
+/**
+ * The repair-related part of MetadataStore in memory, with the same semantics as the SQL store
+ * (healthy = 'stored' on a live server; addReplica fails once the file is gone).
+ */
+export class FakeRepairStore {
+  readonly chunks = new Map<string, FakeChunk>();
+  readonly servers = new Map<string, ServerRecord>();
+  readonly pending: PendingDelete[] = [];
+
+  addServer(id: string, lastHeartbeatAt = new Date()): void {
+    this.servers.set(id, { id, address: id, joinedAt: new Date(0), lastHeartbeatAt, availableSpace: null, totalSpace: null });
+  }
+
+  addChunk(chunk: { chunkId: string; size: number; checksum: string; replicas: Record<string, ReplicaStatus> }): void {
+    this.chunks.set(chunk.chunkId, { fileId: 'file-1', ...chunk, replicas: new Map(Object.entries(chunk.replicas)) });
+  }
+
+  replicasOf(chunkId: string): Record<string, ReplicaStatus> {
+    return Object.fromEntries(this.chunks.get(chunkId)?.replicas ?? []);
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    return [...this.servers.values()];
+  }
+
+  async underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]> {
+    const live = new Set(liveServerIds);
+    const found: UnderReplicatedChunk[] = [];
+    for (const chunk of this.chunks.values()) {
+      const healthy = [...chunk.replicas].filter(([id, status]) => status === 'stored' && live.has(id)).map(([id]) => id);
+      if (healthy.length >= replicationFactor) continue;
+      found.push({ ...chunk, healthyServerIds: healthy.sort(), allServerIds: [...chunk.replicas.keys()].sort() });
+    }
+    return found.slice(0, limit);
+  }
+
+  async addReplica(chunkId: string, serverId: string): Promise<boolean> {
+    const chunk = this.chunks.get(chunkId);
+    chunk?.replicas.set(serverId, 'stored');
+    return chunk !== undefined;
+  }
+
+  async markReplicaCorrupt(chunkId: string, serverId: string): Promise<void> {
+    const replicas = this.chunks.get(chunkId)?.replicas;
+    if (replicas?.get(serverId) === 'stored') replicas.set(serverId, 'corrupt');
+  }
+
+  async removeReplica(chunkId: string, serverId: string): Promise<void> {
+    this.chunks.get(chunkId)?.replicas.delete(serverId);
+  }
+
+  async addPendingDeletes(items: { chunkId: string; serverId: string }[]): Promise<void> {
+    for (const item of items) this.pending.push({ ...item, attempts: 0, lastError: null });
+  }
+
+  async resolvePendingDelete(chunkId: string, serverId: string): Promise<void> {
+    const index = this.pending.findIndex((p) => p.chunkId === chunkId && p.serverId === serverId);
+    if (index >= 0) this.pending.splice(index, 1);
+  }
+
+  async withJobLock<T>(_name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    return fn();
+  }
+
+  /** Typed as the full interface for the jobs; they only call the methods above. */
+  asStore(): MetadataStore {
+    return this as unknown as MetadataStore;
+  }
+}
+
+/** A pool over fixed, always-Ready clients. */
+export class FakePool implements ConnectionPool {
+  readonly failures: string[] = [];
+
+  constructor(readonly clients: Map<string, StorageClient>) {}
+
+  update(): void {}
+  readyServerIds(): string[] {
+    return [...this.clients.keys()];
+  }
+  isAvailable(serverId: string): boolean {
+    return this.clients.has(serverId);
+  }
+  clientIfReady(serverId: string): StorageClient | undefined {
+    return this.clients.get(serverId);
+  }
+  async getClient(serverId: string): Promise<StorageClient> {
+    const client = this.clients.get(serverId);
+    if (!client) throw new Error(`server ${serverId} is not available`);
+    return client;
+  }
+  recordSuccess(): void {}
+  recordFailure(serverId: string): void {
+    this.failures.push(serverId);
+  }
+  snapshot() {
+    return [];
+  }
+  onTransition() {
+    return () => undefined;
+  }
+  async close(): Promise<void> {
+    for (const client of this.clients.values()) client.close();
+  }
+}
+
+/** The path of a stored chunk file under a storage server's data directory. */
+export async function chunkFilePath(dataDir: string, chunkId: string): Promise<string> {
+  const shard = path.join(dataDir, 'chunks', chunkId.slice(0, 2), chunkId.slice(2, 4));
+  const names = await readdir(shard);
+  if (!names.includes(chunkId)) throw new Error(`chunk ${chunkId} is not stored under ${dataDir}`);
+  return path.join(shard, chunkId);
+}
+
+/** Flips one data byte of a stored chunk on disk, as bit rot would. */
+export async function flipByte(dataDir: string, chunkId: string, offset = 0): Promise<void> {
+  const file = await chunkFilePath(dataDir, chunkId);
+  const bytes = await readFile(file);
+  bytes[offset] ^= 0xff;
+  await writeFile(file, bytes);
+}
