@@ -4,6 +4,9 @@ import { StorageServiceClient } from '../rpc/storage-service';
 import type { ConnectionConfig } from './config';
 import type { Dialer } from './link';
 
+/** HTTP/2 receive window of a storage channel (per stream and per connection). */
+export const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /** Channel options from DESIGN.md "Connection layer: facts from @grpc/grpc-js". */
 export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOptions {
   return {
@@ -19,6 +22,9 @@ export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOpt
     'grpc.use_local_subchannel_pool': 1,
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
+    // Node's HTTP/2 default window is 64 KiB: a GetChunk would stall every 64 KiB for a
+    // WINDOW_UPDATE round trip. A few frames' worth keeps the stream flowing.
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
   };
 }
 

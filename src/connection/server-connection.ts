@@ -6,7 +6,7 @@ import type { Clock } from './clock';
 import { createConnectionLogic, type ConnectionEffects, type ConnectionLogic } from './connection-logic';
 import type { ConnectionConfig } from './config';
 import { ServerLink, type Dialer, type ProbeClient } from './link';
-import type { BreakerState, ConnectionSnapshot, StorageServerInfo, TransitionEvent } from './types';
+import type { BreakerState, ConnectionSnapshot, ProbeEvent, StorageServerInfo, TransitionEvent } from './types';
 
 export type ConnectionLogger = Pick<Logger, 'info' | 'warn'>;
 
@@ -17,6 +17,7 @@ export interface ServerConnectionOptions<C extends ProbeClient> {
   clock: Clock;
   logger: ConnectionLogger;
   onTransition: (event: TransitionEvent) => void;
+  onProbe?: (event: ProbeEvent) => void;
   inspect?: (event: InspectionEvent) => void;
   /** The pool's shared connection logic (see createConnectionLogic); standalone if absent. */
   logic?: ConnectionLogic;
@@ -217,16 +218,20 @@ export class ServerConnection<C extends ProbeClient> implements ConnectionEffect
   }
 
   startProbe(): void {
-    const { clock, config } = this.options;
+    const { clock, config, server } = this.options;
     const client = this.link.client;
     const stillCurrent = () => !this.retired && this.link.client === client;
+    const startedAt = clock.now();
+    const observe = (ok: boolean) => this.options.onProbe?.({ serverId: server.id, seconds: (clock.now() - startedAt) / 1000, ok });
     client.healthCheck({ deadlineMs: config.probeTimeoutMs }).then(
       () => {
+        observe(true);
         if (!stillCurrent()) return;
         this.connection.send({ type: 'PROBE_OK', at: clock.now() });
         this.breaker.send({ type: 'SUCCESS', at: clock.now() });
       },
       (error: unknown) => {
+        observe(false);
         if (!stillCurrent()) return;
         this.connection.send({ type: 'PROBE_FAILED', at: clock.now(), error: describeError(error) });
         this.breaker.send({ type: 'FAILURE', at: clock.now(), error: describeError(error) });

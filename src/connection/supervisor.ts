@@ -4,7 +4,7 @@ import type { ConnectionConfig } from './config';
 import { createConnectionLogic, type ConnectionEffects, type ConnectionLogic } from './connection-logic';
 import type { Dialer, ProbeClient } from './link';
 import { ServerConnection, type ConnectionLogger } from './server-connection';
-import type { ConnectionSnapshot, StorageServerInfo, TransitionEvent } from './types';
+import type { ConnectionSnapshot, ProbeEvent, StorageServerInfo, TransitionEvent } from './types';
 
 export interface SupervisorOptions<C extends ProbeClient> {
   config: ConnectionConfig;
@@ -25,6 +25,7 @@ export interface SupervisorOptions<C extends ProbeClient> {
 export class ConnectionSupervisor<C extends ProbeClient> {
   private readonly connections = new Map<string, ServerConnection<C>>();
   private readonly listeners = new Set<(event: TransitionEvent) => void>();
+  private readonly probeListeners = new Set<(event: ProbeEvent) => void>();
   private readonly tickTimer: unknown;
   private readonly logic: ConnectionLogic;
   private closed = false;
@@ -109,6 +110,11 @@ export class ConnectionSupervisor<C extends ProbeClient> {
     return () => this.listeners.delete(listener);
   }
 
+  onProbe(listener: (event: ProbeEvent) => void): () => void {
+    this.probeListeners.add(listener);
+    return () => this.probeListeners.delete(listener);
+  }
+
   /** One tick to every connection (also run by the interval timer). */
   tick(): void {
     const at = this.options.clock.now();
@@ -121,6 +127,7 @@ export class ConnectionSupervisor<C extends ProbeClient> {
     this.options.clock.clearInterval(this.tickTimer);
     for (const id of [...this.connections.keys()]) this.retire(id);
     this.listeners.clear();
+    this.probeListeners.clear();
   }
 
   private spawn(server: StorageServerInfo): void {
@@ -134,7 +141,8 @@ export class ConnectionSupervisor<C extends ProbeClient> {
       inspect,
       random,
       logic: this.logic,
-      onTransition: (event) => this.publish(event),
+      onTransition: (event) => this.publish(this.listeners, event),
+      onProbe: (event) => this.publish(this.probeListeners, event),
     });
     this.connections.set(server.id, connection);
     connection.start();
@@ -147,12 +155,13 @@ export class ConnectionSupervisor<C extends ProbeClient> {
     connection.retire();
   }
 
-  private publish(event: TransitionEvent): void {
-    for (const listener of this.listeners) {
+  /** Tells every subscriber; a throwing one is logged and never reaches the actors. */
+  private publish<E>(listeners: ReadonlySet<(event: E) => void>, event: E): void {
+    for (const listener of listeners) {
       try {
         listener(event);
       } catch (error) {
-        this.options.logger.warn(`Transition listener threw: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.logger.warn(`Connection event listener threw: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
   }

@@ -34,6 +34,13 @@ export interface TransitionEvent {
   at: number;
 }
 
+/** One health probe of a server: how long it took and whether it answered. */
+export interface ProbeEvent {
+  serverId: string;
+  seconds: number;
+  ok: boolean;
+}
+
 /**
  * What the gateway sees of the connection layer: ready clients for servers, and the outcome of
  * every call fed back so breakers and probes know what real traffic saw.
@@ -56,5 +63,7 @@ export interface ConnectionPool {
   snapshot(): ConnectionSnapshot[];
   /** Subscribe to every transition; returns an unsubscribe function. */
   onTransition(listener: (event: TransitionEvent) => void): () => void;
+  /** Subscribe to every health probe (for latency metrics); returns an unsubscribe function. */
+  onProbe(listener: (event: ProbeEvent) => void): () => void;
   close(): Promise<void>;
 }

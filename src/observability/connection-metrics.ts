@@ -12,6 +12,7 @@ import type { Metrics } from './metrics';
  *   that recreates the channel without leaving Connecting is not a transition and not counted.
  * - failure: Connecting -> TransientFailure.
  * - reconnect duration: from leaving Ready until Ready again.
+ * - probe duration: every health probe, answered or not.
  */
 export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): () => void {
   metrics.setConnectionSource(pool);
@@ -47,8 +48,13 @@ export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): (
     else if (event.to === 'open') metrics.breakerOpens.inc({ server_id: event.serverId });
   });
 
+  const unsubscribeProbes = pool.onProbe(({ serverId, seconds }) => {
+    metrics.healthProbeDuration.observe({ server_id: serverId }, seconds);
+  });
+
   return () => {
     unsubscribe();
+    unsubscribeProbes();
     metrics.setConnectionSource(undefined);
   };
 }

@@ -115,6 +115,9 @@ export class FakePool implements ConnectionPool {
   onTransition() {
     return () => undefined;
   }
+  onProbe() {
+    return () => undefined;
+  }
   async close(): Promise<void> {
     for (const client of this.clients.values()) client.close();
   }

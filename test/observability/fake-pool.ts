@@ -1,5 +1,5 @@
 import type {
-  ConnectionPool, ConnectionSnapshot, ConnectionState, StorageServerInfo, TransitionEvent,
+  ConnectionPool, ConnectionSnapshot, ConnectionState, ProbeEvent, StorageServerInfo, TransitionEvent,
 } from '../../src/connection/types';
 
 /** A ConnectionPool whose servers move only when a test says so. */
@@ -49,6 +49,18 @@ export class FakePool implements ConnectionPool {
   onTransition(listener: (event: TransitionEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private readonly probeListeners = new Set<(event: ProbeEvent) => void>();
+
+  onProbe(listener: (event: ProbeEvent) => void): () => void {
+    this.probeListeners.add(listener);
+    return () => this.probeListeners.delete(listener);
+  }
+
+  /** Reports a health probe of a server, as the real pool does after each one. */
+  probe(serverId: string, seconds: number, ok = true): void {
+    for (const listener of this.probeListeners) listener({ serverId, seconds, ok });
   }
 
   update(_servers: StorageServerInfo[]): void {}

@@ -69,6 +69,15 @@ describe('connection metrics', () => {
     expect(histogram).toContain('ringstore_reconnect_duration_seconds_bucket{le="5",server_id="s1"} 1');
   });
 
+  it('times every health probe per server', async () => {
+    pool.probe('s1', 0.004);
+    pool.probe('s1', 0.3, false);
+    const histogram = await metrics.registry.getSingleMetricAsString('ringstore_health_probe_duration_seconds');
+    expect(histogram).toContain('ringstore_health_probe_duration_seconds_count{server_id="s1"} 2');
+    expect(histogram).toContain('ringstore_health_probe_duration_seconds_sum{server_id="s1"} 0.304');
+    expect(histogram).not.toContain('server_id="s2"');
+  });
+
   it('does not count the first dial of a server as a reconnect, but counts a direct TransientFailure -> Ready', async () => {
     pool.move('s3', 'Connecting');
     pool.move('s3', 'Ready');

@@ -74,6 +74,10 @@ describe('observability of a real cluster', () => {
     const stateGauge = () => metricValue(cluster, 'ringstore_connection_state', { server_id: victim.serverId, state: 'Ready' });
     const reconnects = () => metricValue(cluster, 'ringstore_reconnect_attempts_total', { server_id: victim.serverId });
     expect(await stateGauge()).toBe(1);
+    // Silent Ready servers are probed every tick, and each probe is timed.
+    await waitFor(async () => (await metricValue(cluster, 'ringstore_health_probe_duration_seconds_count', { server_id: victim.serverId })) > 0, {
+      what: 'a timed health probe',
+    });
     const attemptsBefore = await reconnects();
 
     const sse = listen(`${cluster.gateway.url}/admin/events`);
