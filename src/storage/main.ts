@@ -5,9 +5,10 @@ import { createLogger, type Logger } from '../log/logger';
 import { storageServiceDefinition } from '../rpc/storage-service';
 import { grpcServerCredentials, grpcServerTransport } from '../security';
 import { ChunkStore } from './chunk-store';
+import { lockDataDir } from './data-dir-lock';
 import { Heartbeat } from './heartbeat';
 import { loadOrCreateServerId } from './server-id';
-import { storageServerOptions } from './server-options';
+import { storageServerOptions, widenReceiveWindow } from './server-options';
 import { readStorageConfig, type StorageConfig } from './storage-config';
 import { createStorageHandlers } from './storage-handlers';
 
@@ -45,12 +46,14 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
     state = next;
   };
 
+  const unlockDataDir = await lockDataDir(config.dataDir);
   const store = await ChunkStore.open(config.dataDir, logger);
   const serverId = await loadOrCreateServerId(store.dataDir, config.serverIdOverride);
 
   // Before anything listens: a bad TLS setup fails the start, not the first call.
   const credentials = grpcServerCredentials(config.security);
   const server = new grpc.Server(storageServerOptions(config, logger));
+  widenReceiveWindow(server);
   server.addService(storageServiceDefinition, createStorageHandlers(store, serverId, logger, {
     putIdleTimeoutMs: config.putIdleTimeoutMs,
     maxConcurrentPuts: config.maxConcurrentPuts,
@@ -59,6 +62,7 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   health.addToServer(server);
 
   const port = await bind(server, config.host, config.port, credentials);
+  widenReceiveWindow(server);
   const address = config.advertiseAddress ?? `${advertisedHost(config.host)}:${port}`;
   setState('listening', `bound ${config.host}:${port}`);
   logger.info('Storage server listening', {
@@ -84,6 +88,7 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
       health.setStatus('storage.StorageService', 'NOT_SERVING');
       const finishedInTime = await shutdownWithin(server, config.shutdownGraceMs);
       setState('stopped', finishedInTime ? 'every call finished' : 'grace period over, cut the remaining calls');
+      await unlockDataDir();
     })();
     return stopping;
   };

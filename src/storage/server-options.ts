@@ -22,6 +22,32 @@ export const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 1000;
 const KEEPALIVE_TIME_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 10_000;
 
+/**
+ * HTTP/2 receive window per stream and per connection. Node's default is 64 KiB, so a PutChunk
+ * stalls every 64 KiB until a WINDOW_UPDATE travels back: on a loaded machine that round trip,
+ * not the disk, set the upload rate. 8 MiB keeps a few frames in flight per stream.
+ */
+export const RECEIVE_WINDOW_BYTES = 8 * MiB;
+
+/**
+ * grpc-js has no server option for the HTTP/2 window (only the client has
+ * grpc-node.flow_control_window), so the settings it passes to http2.createServer are extended
+ * (call before bind: the per-stream window) and each new session's connection window is raised
+ * (call again after bind). Reaches into grpc-js internals; without them it changes nothing.
+ */
+export function widenReceiveWindow(server: grpc.Server): void {
+  const internals = server as unknown as {
+    commonServerOptions?: { settings?: Record<string, unknown> };
+    http2Servers?: Map<{ on(event: 'session', listener: (session: { setLocalWindowSize(size: number): void }) => void): void }, unknown>;
+  };
+  if (internals.commonServerOptions) {
+    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: RECEIVE_WINDOW_BYTES };
+  }
+  for (const http2Server of internals.http2Servers?.keys() ?? []) {
+    http2Server.on('session', (session) => session.setLocalWindowSize(RECEIVE_WINDOW_BYTES));
+  }
+}
+
 /** grpc-js server options: message and stream limits, keepalive and, with CLUSTER_TOKEN, the token check. */
 export function storageServerOptions(config: StorageConfig, logger: Logger): grpc.ServerOptions {
   const token = config.security.clusterToken;

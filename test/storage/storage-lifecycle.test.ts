@@ -184,4 +184,17 @@ describe('ringstore storage lifecycle and wire compatibility', () => {
     expect(code).toBe(2);
     expect(child.lines.map((line) => line.message)).toContainEqual(expect.stringMatching(/^ringstore: configuration error: JOIN_URL must be an http\(s\) URL/));
   });
+
+  it('refuses a second server on a data directory in use, and takes over the lock of a killed one', async () => {
+    const dataDir = await makeTempDir('ringstore-lock-');
+    const first = await spawnStorageServer(dataDir);
+    const second = new RingstoreProcess(['storage', '--port', '0', '--data', dataDir]);
+    expect((await second.exited()).code).toBe(2);
+    expect(second.lines.map((line) => line.message)).toContainEqual(
+      expect.stringMatching(new RegExp(`data directory .* is in use by process ${first.process.pid}`)),
+    );
+    await first.process.kill('SIGKILL');
+    const restarted = await spawnStorageServer(dataDir);
+    expect(restarted.serverId).toBe(first.serverId);
+  });
 });
