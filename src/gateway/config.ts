@@ -23,6 +23,14 @@ export interface GatewayConfig {
   callTimeoutMs: number;
   /** A storage stream with no progress for this long is abandoned. */
   streamIdleTimeoutMs: number;
+  /** Uploads in progress at once; more get 503 with Retry-After. */
+  maxConcurrentUploads: number;
+  /** An upload body with no new bytes for this long, while the gateway waits for them, is cut with a 408. */
+  bodyIdleTimeoutMs: number;
+  /** A client must send its complete request headers within this long (slowloris), else 408. */
+  headersTimeoutMs: number;
+  /** Largest request line plus headers accepted; more gets 431. */
+  maxHeaderSize: number;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -48,5 +56,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     fileCacheTtlMs: envInt(env, 'FILE_CACHE_TTL_MS', 5_000, { min: 0 }),
     callTimeoutMs: envInt(env, 'CALL_TIMEOUT_MS', 10_000, { min: 100 }),
     streamIdleTimeoutMs: envInt(env, 'STREAM_IDLE_TIMEOUT_MS', 30_000, { min: 100 }),
+    maxConcurrentUploads: envInt(env, 'MAX_CONCURRENT_UPLOADS', 64, { min: 1 }),
+    bodyIdleTimeoutMs: envInt(env, 'BODY_IDLE_TIMEOUT_MS', 120_000, { min: 100 }),
+    headersTimeoutMs: envInt(env, 'HEADERS_TIMEOUT_MS', 60_000, { min: 100 }),
+    maxHeaderSize: envBytes(env, 'MAX_HEADER_SIZE', 16 * 1024, { min: 1024 }),
   };
 }

@@ -15,7 +15,7 @@ import { clusterCallMetadata, createGatewayAuth, createGatewayServer, grpcChanne
 import { createAdminRouter } from './admin/router';
 import { createGatewayApp } from './app';
 import type { GatewayConfig } from './config';
-import { serverOptions } from './http/server-options';
+import { serverOptions, socketIdleTimeoutMs } from './http/server-options';
 import { createClientErrorHandler } from './http/client-error';
 import { FileService } from './file-service';
 import { Placement } from './placement';
@@ -134,6 +134,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         log,
         maxFileSize: config.maxFileSize,
         maxConcurrentUploads: config.maxConcurrentUploads,
+        bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
         addressOf: (id) => registry.addressOf(id),
         onBadReplica: (chunkId, serverId, problem) => {
           log.warn(`Replica of chunk ${chunkId} on server ${serverId} is ${problem}; marked for repair`);
@@ -152,10 +153,9 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   });
 
   const server = createGatewayServer(security, app, serverOptions(config));
-  // Large uploads legitimately take longer than Node's default 300 s request timeout; slow
-  // or stalled clients are cut by the header timeout and the idle socket timeout instead:
-  // a body that keeps arriving is never cut, one that stalls for bodyIdleTimeoutMs is.
-  server.setTimeout(config.bodyIdleTimeoutMs);
+  // Backstop for connections that go quiet outside an upload body (a stalled download
+  // reader); upload bodies have their own, tighter idle timeout (bodyIdleTimeoutMs).
+  server.setTimeout(socketIdleTimeoutMs(config));
   server.on('clientError', createClientErrorHandler(log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,5 +1,13 @@
 /** Security: tokens, HTTP guards, gRPC credentials and the storage server's token check. */
-export { tokensEqual, parseBearerToken, createBearerVerifier, type TokenVerdict } from './tokens';
+export {
+  tokensEqual,
+  parseBearerToken,
+  parseBasicPassword,
+  createBearerVerifier,
+  createTokenVerifier,
+  type TokenExtractor,
+  type TokenVerdict,
+} from './tokens';
 export { loadSecurityConfig, type SecurityConfig, type CertificateAndKey } from './security-config';
 export {
   requireAnyToken,
@@ -8,6 +16,7 @@ export {
   createGatewayAuth,
   type GatewayAuth,
   type HttpAuthOptions,
+  type GuardOptions,
 } from './http-auth';
 export {
   grpcServerCredentials,

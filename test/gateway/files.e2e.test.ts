@@ -57,7 +57,7 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
       expect(sha256(got.body)).toBe(sha256(data));
       expect(got.headers.get('etag')).toBe(`"${sha256(data)}"`);
     }
-  });
+  }, 180_000);
 
   it('serves ranges and HEAD', async () => {
     const data = testData(3 * MiB + 17);
@@ -178,7 +178,7 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
       }),
     );
     expect(downloads.filter((ok) => !ok)).toHaveLength(0);
-  });
+  }, 180_000);
 
   it('keeps serving and storing with one storage server killed', async () => {
     const stored = await Promise.all(Array.from({ length: 6 }, (_, i) => testData(600 * 1024 + i)).map(async (data, i) => ({ data, up: await uploadRaw(cluster.gateway.url, data, `k-${i}`) })));
@@ -197,5 +197,5 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
     }
     await victim.start();
     await cluster.waitForReady(6);
-  });
+  }, 180_000);
 });

@@ -15,8 +15,9 @@ async function startApp(mount: (app: express.Express) => void): Promise<{ url: s
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-async function call(url: string, init: { method?: string; token?: string; authorization?: string } = {}) {
+async function call(url: string, init: { method?: string; token?: string; authorization?: string; accept?: string } = {}) {
   const headers: Record<string, string> = {};
+  if (init.accept !== undefined) headers.accept = init.accept;
   if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
   if (init.authorization !== undefined) headers.authorization = init.authorization;
   const response = await fetch(url, { method: init.method ?? 'GET', headers });
@@ -118,5 +119,31 @@ describe('HTTP token guards', () => {
     expect((await call(`${guardedUrl}/admin/servers`, { method: 'POST', token: 'admin-token' })).status).toBe(200);
     expect((await call(`${openUrl}/admin/servers`, { method: 'POST' })).status).toBe(200);
     expect((await call(`${openUrl}/files`)).status).toBe(200);
+  });
+
+  it('admin takes ADMIN_TOKEN as a Basic password too, and prompts browsers (pages, EventSource) with a Basic challenge', async () => {
+    const auth = createGatewayAuth(loadSecurityConfig({ API_TOKENS: 'api-token', ADMIN_TOKEN: 'admin-token' }));
+    const url = await app((a) => {
+      a.use('/files', auth.filesAuth);
+      a.use('/admin', auth.adminAuth);
+    });
+    const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    expect((await call(`${url}/admin/connections`, { authorization: basic('anyone', 'admin-token') })).status).toBe(200);
+    expect((await call(`${url}/admin/connections`, { authorization: basic('', 'admin-token') })).status).toBe(200);
+    expect((await call(`${url}/admin/connections`, { authorization: basic('admin-token', '') })).status).toBe(401);
+    expect((await call(`${url}/admin/connections`, { authorization: basic('x', 'wrong') })).status).toBe(403);
+    // Basic is for the dashboard only: /files stays Bearer.
+    expect((await call(`${url}/files`, { authorization: basic('x', 'api-token') })).status).toBe(401);
+
+    for (const accept of ['text/html,application/xhtml+xml,*/*;q=0.8', 'text/event-stream']) {
+      const none = await call(`${url}/admin`, { accept });
+      expect([none.status, none.challenge]).toEqual([401, 'Basic realm="ringstore admin", charset="UTF-8"']);
+      // A mistyped password prompts again rather than locking the browser out.
+      const wrong = await call(`${url}/admin/events`, { accept, authorization: basic('x', 'nope') });
+      expect([wrong.status, wrong.challenge]).toEqual([401, 'Basic realm="ringstore admin", charset="UTF-8"']);
+      expect((await call(`${url}/admin/events`, { accept, authorization: basic('x', 'admin-token') })).status).toBe(200);
+    }
+    // API clients keep the Bearer challenge.
+    expect((await call(`${url}/admin/connections`)).challenge).toBe('Bearer realm="ringstore admin"');
   });
 });

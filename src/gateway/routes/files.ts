@@ -5,9 +5,11 @@ import type { FileRecord, FileSummary } from '../../metadata/types';
 import { ChunkUnavailableError, readFileRange } from '../download/chunk-reader';
 import type { FileService } from '../file-service';
 import { contentDisposition } from '../http/content-disposition';
+import { discardUnreadBody } from '../http/discard-body';
 import { parseRange } from '../http/range';
 import { HttpError } from '../http-error';
 import { openUploadSource } from '../upload/upload-source';
+import { UploadSlots } from '../upload/upload-slots';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_PER_PAGE = 1000;
@@ -16,6 +18,10 @@ export interface FilesRouterDeps {
   files: FileService;
   log: Logger;
   maxFileSize: number;
+  /** Uploads in progress at once (MAX_CONCURRENT_UPLOADS); more get 503. */
+  maxConcurrentUploads: number;
+  /** An upload body that stalls this long is cut with a 408 (BODY_IDLE_TIMEOUT_MS). */
+  bodyIdleTimeoutMs: number;
   /** Address of a storage server, for metadata responses. */
   addressOf(serverId: string): string | null;
   /** A replica was found corrupt or missing on read. */
@@ -27,6 +33,7 @@ export interface FilesRouterDeps {
 export function createFilesRouter(deps: FilesRouterDeps): Router {
   const router = Router();
   const { files } = deps;
+  const uploadSlots = new UploadSlots(deps.maxConcurrentUploads, deps.log);
 
   async function requireFile(id: string): Promise<FileRecord> {
     if (!UUID.test(id)) throw new HttpError(400, `malformed file id "${id.slice(0, 64)}": expected a UUID`);
@@ -36,8 +43,17 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   }
 
   router.post('/', async (req, res) => {
-    const source = await openUploadSource(req, deps.maxFileSize);
-    const record = await files.upload(source);
+    let release: (() => void) | undefined;
+    let record: FileRecord;
+    try {
+      release = uploadSlots.acquire();
+      record = await files.upload(await openUploadSource(req, deps));
+    } catch (error) {
+      discardUnreadBody(req);
+      throw error;
+    } finally {
+      release?.();
+    }
     deps.onBytesUploaded?.(record.size);
     res.status(201).json({
       file_id: record.fileId,
@@ -77,12 +93,13 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const file = await requireFile(req.params.id);
+    // Before any file header is set, so a 416 goes out as a plain JSON error.
+    const range = req.headers['if-none-match'] === etag(file) ? undefined : parseRange(req.headers.range, file.size);
     setFileHeaders(res, file);
     if (req.headers['if-none-match'] === etag(file)) {
       res.status(304).end();
       return;
     }
-    const range = parseRange(req.headers.range, file.size);
     if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
     const length = range ? range.end - range.start + 1 : file.size;
     res.setHeader('Content-Length', length);
@@ -125,6 +142,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       if (!res.destroyed) res.end();
     } catch (error) {
       if (!res.headersSent) {
+        removeFileHeaders(res);
         throw error instanceof ChunkUnavailableError
           ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' })
           : error;
@@ -158,10 +176,19 @@ function etag(file: FileRecord): string {
   return `"${file.checksum}"`;
 }
 
+const FILE_HEADERS = ['ETag', 'Accept-Ranges', 'Content-Type', 'Content-Disposition', 'Last-Modified', 'Content-Length', 'Content-Range'];
+
+/** A download that fails before its first byte answers with a JSON error, not the file's headers. */
+function removeFileHeaders(res: Response): void {
+  for (const name of FILE_HEADERS) res.removeHeader(name);
+}
+
 function setFileHeaders(res: Response, file: FileRecord): void {
   res.setHeader('ETag', etag(file));
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Content-Type', file.contentType);
+  // Stored bytes are the client's: never let a browser sniff them into something runnable.
+  res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Content-Disposition', contentDisposition(file.filename));
   res.setHeader('Last-Modified', file.completedAt.toUTCString());
 }

@@ -2,6 +2,7 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
 import { HttpError } from '../http-error';
+import { bodyStalled, clientStream } from './client-stream';
 
 /** The bytes of one uploaded file, however they arrived. */
 export interface UploadSource {
@@ -18,11 +19,20 @@ const MAX_FILENAME_LENGTH = 255;
 /** Bytes of a multipart body read ahead to find where the file part's data starts. */
 const MULTIPART_PEEK_LIMIT = 64 * 1024;
 
+/**
+ * Control characters (C0, DEL, C1), line/paragraph separators and bidi overrides: nothing a
+ * filename needs, and each can forge headers, log lines or how a name displays.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_FILENAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** A media type as RFC 9110 writes it (type/subtype and parameters), in printable ASCII. */
+const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
+const MAX_CONTENT_TYPE_LENGTH = 255;
+
 /** Strip any path, control characters and excess length from a client-supplied filename. */
 export function sanitizeFilename(raw: string | undefined, fallback = 'unnamed'): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const clean = base.replace(UNSAFE_FILENAME_CHARS, '').trim();
   if (clean === '' || clean === '.' || clean === '..') return fallback;
   return clean.slice(0, MAX_FILENAME_LENGTH);
 }
@@ -40,20 +50,29 @@ function tooLarge(maxFileSize: number, size: number): HttpError {
   });
 }
 
+export interface UploadLimits {
+  maxFileSize: number;
+  /** A body with no new bytes for this long, while we wait for them, is cut with a 408. */
+  bodyIdleTimeoutMs: number;
+}
+
 /**
  * Opens the upload in a request: multipart/form-data (field `file`) via busboy, otherwise
- * the raw body. JSON bodies are refused: they are almost always a client mistake.
+ * the raw body. JSON bodies and other multipart types are refused: almost always a client mistake.
  */
-export async function openUploadSource(req: Request, maxFileSize: number): Promise<UploadSource> {
+export async function openUploadSource(req: Request, limits: UploadLimits): Promise<UploadSource> {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
-  if (type.startsWith('multipart/form-data')) return openMultipart(req, maxFileSize);
+  if (type.startsWith('multipart/form-data')) return openMultipart(req, limits);
   if (type.startsWith('application/json')) {
     throw new HttpError(400, "expected multipart/form-data with a 'file' field, or a raw body (application/octet-stream)");
   }
-  return openRaw(req, maxFileSize);
+  if (type.startsWith('multipart/')) {
+    throw new HttpError(415, `unsupported content type "${type.slice(0, 100)}": use multipart/form-data with a 'file' field, or a raw body`);
+  }
+  return openRaw(req, limits);
 }
 
-function openRaw(req: Request, maxFileSize: number): UploadSource {
+function openRaw(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): UploadSource {
   const expectedSize = contentLength(req);
   if (expectedSize !== undefined && expectedSize > maxFileSize) throw tooLarge(maxFileSize, expectedSize);
   const queryName = typeof req.query.filename === 'string' ? req.query.filename : undefined;
@@ -61,8 +80,9 @@ function openRaw(req: Request, maxFileSize: number): UploadSource {
   const filename = sanitizeFilename(queryName ?? (typeof headerName === 'string' ? decodeHeader(headerName) : undefined), 'upload.bin');
   const type = req.headers['content-type'];
   // curl --data-binary labels everything form-urlencoded: that says nothing about the file.
-  const contentType = !type || type.startsWith('application/x-www-form-urlencoded') ? guessContentType(filename) : type;
-  return { filename, contentType, expectedSize, stream: req, complete: Promise.resolve() };
+  const meaningful = type && !type.startsWith('application/x-www-form-urlencoded') && type.length <= MAX_CONTENT_TYPE_LENGTH && MEDIA_TYPE.test(type);
+  const contentType = meaningful ? type : guessContentType(filename);
+  return { filename, contentType, expectedSize, stream: clientStream(req, bodyIdleTimeoutMs), complete: Promise.resolve() };
 }
 
 function decodeHeader(value: string): string {
@@ -73,7 +93,7 @@ function decodeHeader(value: string): string {
   }
 }
 
-async function openMultipart(req: Request, maxFileSize: number): Promise<UploadSource> {
+async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): Promise<UploadSource> {
   let parser: busboy.Busboy;
   try {
     parser = busboy({
@@ -85,7 +105,9 @@ async function openMultipart(req: Request, maxFileSize: number): Promise<UploadS
   }
   const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(req.headers['content-type'] ?? '');
   const declared = contentLength(req);
-  const prefix = await readMultipartPrefix(req);
+  const prefix = await readMultipartPrefix(req, bodyIdleTimeoutMs);
+  // A client gone while we peeked: no 'close' is coming any more, so say so now.
+  if (req.destroyed && !req.complete) throw new HttpError(400, 'client disconnected before the upload finished');
   const expectedSize =
     declared !== undefined && boundary ? estimateFileSize(declared, prefix, boundary[1] ?? boundary[2]) : undefined;
   if (expectedSize !== undefined && expectedSize > maxFileSize) {
@@ -95,6 +117,7 @@ async function openMultipart(req: Request, maxFileSize: number): Promise<UploadS
 
   return new Promise<UploadSource>((resolve, reject) => {
     let fileSeen = false;
+    let fileFieldWithoutFilename = false;
     let settle: { resolve: () => void; reject: (e: Error) => void };
     const complete = new Promise<void>((res, rej) => (settle = { resolve: res, reject: rej }));
     complete.catch(() => undefined); // observed by the caller once the file stream is read
@@ -119,17 +142,22 @@ async function openMultipart(req: Request, maxFileSize: number): Promise<UploadS
         filename: sanitizeFilename(info.filename),
         contentType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType : guessContentType(info.filename ?? ''),
         expectedSize,
-        stream,
+        stream: clientStream(stream, bodyIdleTimeoutMs),
         complete,
       });
+    });
+    // busboy hands a part without a filename over as a plain field.
+    parser.on('field', (name) => {
+      if (name === 'file') fileFieldWithoutFilename = true;
     });
     parser.on('filesLimit', () => fail(new HttpError(400, "only one 'file' field is allowed per upload")));
     parser.on('partsLimit', () => fail(new HttpError(400, 'too many parts in the multipart body')));
     parser.on('fieldsLimit', () => fail(new HttpError(400, 'too many fields in the multipart body')));
     parser.on('error', (error: Error) => fail(new HttpError(400, `malformed multipart body: ${error.message}`)));
     parser.on('close', () => {
-      if (!fileSeen) fail(new HttpError(400, "missing multipart field 'file'"));
-      else settle.resolve();
+      if (fileSeen) settle.resolve();
+      else if (fileFieldWithoutFilename) fail(new HttpError(400, "multipart field 'file' must be a file part (its Content-Disposition needs a filename)"));
+      else fail(new HttpError(400, "missing multipart field 'file'"));
     });
     req.on('close', () => {
       if (!req.complete) {
@@ -144,23 +172,35 @@ async function openMultipart(req: Request, maxFileSize: number): Promise<UploadS
   });
 }
 
-/** Reads the body until the first part's headers end (or a limit), pausing the request. */
-function readMultipartPrefix(req: Request): Promise<Buffer> {
-  return new Promise((resolve) => {
+/**
+ * Reads the body until the first part's headers end (or a limit), pausing the request.
+ * Rejects with a 408 when the client stops sending for `idleMs` before that.
+ */
+function readMultipartPrefix(req: Request, idleMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let length = 0;
-    const done = () => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (outcome: () => void) => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', done);
       req.off('error', done);
       req.pause();
-      resolve(Buffer.concat(parts));
+      outcome();
+    };
+    const done = () => finish(() => resolve(Buffer.concat(parts)));
+    const armIdleTimer = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(() => reject(bodyStalled(idleMs))), idleMs);
     };
     const onData = (data: Buffer) => {
       parts.push(data);
       length += data.length;
       if (length >= MULTIPART_PEEK_LIMIT || Buffer.concat(parts).includes('\r\n\r\n')) done();
+      else armIdleTimer();
     };
+    armIdleTimer();
     req.on('data', onData);
     req.on('end', done);
     req.on('error', done);

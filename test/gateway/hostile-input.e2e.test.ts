@@ -1,0 +1,305 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster } from '../helpers/cluster';
+import { download, sha256, testData, uploadRaw } from '../helpers/files';
+import { RingstoreProcess } from '../helpers/process';
+import { waitFor } from '../helpers/wait';
+import {
+  RawConnection,
+  expectIntact,
+  expectNoLeftovers,
+  fileHeaders,
+  header,
+  hostileCluster,
+  jsonError,
+  multipartBody,
+  openUploadSessions,
+  rawRequest,
+  storeKnownFile,
+  type KnownFile,
+} from './hostile-http';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const LIMITS = {
+  MAX_CONCURRENT_UPLOADS: '3',
+  BODY_IDLE_TIMEOUT_MS: '2500',
+  HEADERS_TIMEOUT_MS: '1500',
+  MAX_FILE_SIZE: String(4 * MiB),
+  // Small chunks, so a refused upload has already stored some that must be cleaned up.
+  STREAM_CHUNK_SIZE: String(1 * MiB),
+};
+
+function post(path: string, headers: Record<string, string>, body: Buffer | string): Buffer {
+  const lines = Object.entries({ Host: '127.0.0.1', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...headers })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\n${lines}\r\n`, 'latin1'), Buffer.from(body)]);
+}
+
+function get(path: string, headers: Record<string, string> = {}): string {
+  const lines = Object.entries({ Host: '127.0.0.1', Connection: 'close', ...headers }).map(([n, v]) => `${n}: ${v}\r\n`).join('');
+  return `GET ${path} HTTP/1.1\r\n${lines}\r\n`;
+}
+
+const form = (boundary = 'HostileBoundary') => ({ 'Content-Type': `multipart/form-data; boundary=${boundary}` });
+
+describe('gateway under hostile HTTP input', () => {
+  let cluster: Cluster;
+  let known: KnownFile;
+  let port: number;
+
+  beforeAll(async () => {
+    cluster = await hostileCluster(LIMITS);
+    port = cluster.gateway.port;
+    known = await storeKnownFile(cluster, testData(MiB + 3));
+  }, 90_000);
+
+  afterEach(async () => {
+    // Whatever was thrown at it, the gateway still serves a stored file byte-exact.
+    await expectIntact(cluster, known);
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await RingstoreProcess.killAll();
+  });
+
+  const fileData = randomBytes(300 * KiB);
+  const multipartCases: Array<[string, Record<string, string>, Buffer | string, number, RegExp]> = [
+    ['no boundary', { 'Content-Type': 'multipart/form-data' }, multipartBody('X', [{ headers: fileHeaders('a.bin'), data: fileData }]), 400, /boundary/i],
+    ['a boundary the body does not use', form('Declared'), multipartBody('Other', [{ headers: fileHeaders('a.bin'), data: fileData }]), 400, /malformed multipart/],
+    ['a body cut off inside the file', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders('a.bin'), data: fileData }], false).subarray(0, 200 * KiB), 400, /ended abnormally|malformed/],
+    ['a body cut off inside the part headers', form(), '--HostileBoundary\r\nContent-Disposition: form-data; name="file"; filen', 400, /malformed multipart/],
+    ['two file fields', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders('a.bin'), data: fileData }, { headers: fileHeaders('b.bin'), data: 'second' }]), 400, /only one 'file'/],
+    ['huge part headers', form(), multipartBody('HostileBoundary', [{ headers: [...fileHeaders('a.bin'), `X-Padding: ${'p'.repeat(100 * KiB)}`], data: 'x' }]), 400, /malformed multipart/],
+    ['a file part without a filename', form(), multipartBody('HostileBoundary', [{ headers: ['Content-Disposition: form-data; name="file"'], data: 'not a file' }]), 400, /filename/],
+    ['no file field at all', form(), multipartBody('HostileBoundary', [{ headers: ['Content-Disposition: form-data; name="note"'], data: 'hi' }]), 400, /missing multipart field 'file'/],
+    ['hundreds of parts', form(), multipartBody('HostileBoundary', Array.from({ length: 200 }, (_, i) => ({ headers: [`Content-Disposition: form-data; name="f${i}"`], data: 'v' }))), 400, /too many/],
+    ['a JSON body', { 'Content-Type': 'application/json' }, '{"file":"x"}', 400, /multipart\/form-data/],
+    ['another multipart type', { 'Content-Type': 'multipart/mixed; boundary=HostileBoundary' }, multipartBody('HostileBoundary', [{ headers: fileHeaders('a.bin'), data: 'x' }]), 415, /unsupported content type/],
+  ];
+
+  it.each(multipartCases)('refuses an upload with %s, and stores nothing', async (_name, headers, body, status, message) => {
+    const response = await rawRequest(port, post('/files', headers, body));
+    expect(response.status).toBe(status);
+    expect(jsonError(response)).toMatch(message);
+    await expectNoLeftovers(cluster);
+  });
+
+  it('refuses files over MAX_FILE_SIZE (413) whether the size is declared or only found mid-stream, and cleans up stored chunks', async () => {
+    const big = testData(5 * MiB);
+    const declared = await fetch(`${cluster.gateway.url}/files`, { method: 'POST', body: new Uint8Array(big) });
+    expect(declared.status).toBe(413);
+    expect(((await declared.json()) as { error: string }).error).toMatch(/size/);
+
+    // Chunked: nothing says how big it is until the 4 MiB already stored (four 1 MiB chunks).
+    const streamed = await fetch(`${cluster.gateway.url}/files?filename=big.bin`, {
+      method: 'POST',
+      body: new ReadableStream({
+        start(controller) {
+          for (let offset = 0; offset < big.length; offset += 256 * KiB) controller.enqueue(new Uint8Array(big.subarray(offset, offset + 256 * KiB)));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(((await streamed.json()) as { error: string }).error).toMatch(/size/);
+    await expectNoLeftovers(cluster);
+  });
+
+  it('leaves nothing behind when a client vanishes mid-upload (raw and multipart)', async () => {
+    const data = randomBytes(2 * MiB);
+    const requests = [
+      post('/files?filename=gone.bin', { 'Content-Type': 'application/octet-stream' }, data),
+      post('/files', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders('gone.bin'), data }])),
+    ];
+    for (const request of requests) {
+      const connection = new RawConnection(port);
+      connection.write(request.subarray(0, Math.floor(request.length * 0.75)));
+      // On PostgreSQL we can see the upload under way before pulling the plug.
+      if (cluster.databaseUrl) await waitFor(async () => ((await openUploadSessions(cluster)) ?? 0) > 0, { what: 'the upload under way' });
+      connection.destroy();
+    }
+    await expectNoLeftovers(cluster);
+  });
+
+  it('answers 400 JSON for a malformed file id on every route', async () => {
+    const ids = ['not-a-uuid', '..%2F..%2Fetc%2Fpasswd', '%00', '%zz', 'x'.repeat(5000), '00000000-0000-0000-0000-00000000000g', `${known.id}%0d%0aX-Injected:%201`];
+    for (const id of ids) {
+      for (const [method, suffix] of [['GET', ''], ['HEAD', ''], ['DELETE', ''], ['GET', '/metadata']]) {
+        const res = await fetch(`${cluster.gateway.url}/files/${id}${suffix}`, { method });
+        expect([method, id.slice(0, 40), suffix, res.status]).toEqual([method, id.slice(0, 40), suffix, 400]);
+        expect(res.headers.get('x-injected')).toBeNull();
+        if (method !== 'HEAD') expect(typeof ((await res.json()) as { error: unknown }).error).toBe('string');
+      }
+    }
+    const unknown = await fetch(`${cluster.gateway.url}/files/00000000-0000-4000-8000-000000000000`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: string }).error).toMatch(/not found/);
+  });
+
+  it('keeps Content-Disposition one safe header for path-like, control-character and Unicode filenames', async () => {
+    const names = [
+      '../../etc/passwd',
+      '..\\..\\windows\\win.ini',
+      'evil\r\nSet-Cookie: owned=1\r\nX-Injected: 1.txt',
+      'quote"semi;colon%25\\back.txt',
+      'naïve résumé ☃.txt',
+      '\u202Egnp.exe',
+      '\u0000\u0007\u001b',
+      'a'.repeat(1000),
+    ];
+    const data = Buffer.from('hostile names');
+    const uploads = [];
+    for (const name of names) {
+      const res = await fetch(`${cluster.gateway.url}/files?filename=${encodeURIComponent(name)}`, { method: 'POST', body: data });
+      expect(res.status).toBe(201);
+      uploads.push(((await res.json()) as { file_id: string }).file_id);
+    }
+    for (const name of ['../../etc/passwd', 'C:\\temp\\x.txt', 'semi;colon.txt']) {
+      const response = await rawRequest(port, post('/files', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders(name), data }])));
+      expect(response.status).toBe(201);
+      uploads.push((JSON.parse(response.body.toString()) as { file_id: string }).file_id);
+    }
+    for (const id of uploads) {
+      const meta = (await (await fetch(`${cluster.gateway.url}/files/${id}/metadata`)).json()) as { filename: string };
+      expect(meta.filename).not.toMatch(/[/\\\u0000-\u001f\u007f-\u009f\u202a-\u202e]/);
+      expect(meta.filename.length).toBeGreaterThan(0);
+      expect(meta.filename.length).toBeLessThanOrEqual(255);
+
+      const response = await rawRequest(port, get(`/files/${id}`));
+      expect(response.status).toBe(200);
+      expect(response.body.equals(data)).toBe(true);
+      for (const line of response.headerLines) expect(line).toMatch(/^[\x20-\x7e]+$/);
+      expect(header(response, 'set-cookie')).toEqual([]);
+      expect(header(response, 'x-injected')).toEqual([]);
+      expect(header(response, 'x-content-type-options')).toEqual(['nosniff']);
+      const dispositions = header(response, 'content-disposition');
+      expect(dispositions).toHaveLength(1);
+      const match = /^attachment; filename="([^"\\]*)"; filename\*=UTF-8''([A-Za-z0-9%!#$&+.^_`|~-]+)$/.exec(dispositions[0]);
+      expect(match).not.toBeNull();
+      expect(decodeURIComponent(match![2])).toBe(meta.filename);
+      await fetch(`${cluster.gateway.url}/files/${id}`, { method: 'DELETE' });
+    }
+  });
+
+  it('answers 416 JSON for negative, reversed, multiple, huge and malformed ranges, and serves a huge end as the rest', async () => {
+    const size = known.data.length;
+    for (const range of ['bytes=-5-10', 'bytes=10-5', 'bytes=0-1,4-5', `bytes=${size}-`, 'bytes=99999999999999999999999-', 'bytes=abc', 'items=0-1', 'bytes=-0', 'bytes=-', 'bytes=1.5-2']) {
+      const res = await fetch(`${cluster.gateway.url}/files/${known.id}`, { headers: { Range: range } });
+      expect([range, res.status]).toEqual([range, 416]);
+      expect(res.headers.get('content-range')).toBe(`bytes */${size}`);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('content-disposition')).toBeNull();
+      expect(typeof ((await res.json()) as { error: unknown }).error).toBe('string');
+    }
+    const rest = await download(cluster.gateway.url, known.id, { Range: 'bytes=100-99999999999999999999999' });
+    expect(rest.status).toBe(206);
+    expect(rest.body.equals(known.data.subarray(100))).toBe(true);
+  });
+
+  it('answers 431 JSON for oversized headers and 400 JSON for unparsable HTTP', async () => {
+    const bigHeader = await rawRequest(port, get('/health', { 'X-Big': 'b'.repeat(20 * KiB) }));
+    expect(bigHeader.status).toBe(431);
+    expect(jsonError(bigHeader)).toMatch(/MAX_HEADER_SIZE/);
+    const bigUrl = await rawRequest(port, get(`/files/${'u'.repeat(20 * KiB)}`));
+    expect(bigUrl.status).toBe(431);
+
+    for (const garbage of ['NOT HTTP AT ALL\r\n\r\n', 'POST /files HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 'GET /health HTTP/1.1\r\nBad Header Name: 1\r\n\r\n']) {
+      const response = await rawRequest(port, garbage);
+      expect(response.status).toBe(400);
+      jsonError(response);
+    }
+  });
+
+  it('cuts a slowloris client that never finishes its headers (408)', async () => {
+    const connection = new RawConnection(port);
+    connection.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    // The client's pace: a header line every 200 ms, forever.
+    const drip = setInterval(() => connection.write('X-Drip: 1\r\n'), 200);
+    try {
+      await connection.serverClosed();
+    } finally {
+      clearInterval(drip);
+    }
+    expect(connection.received()).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it.each([
+    ['a raw body', 300 * KiB, post('/files?filename=stalled.bin', { 'Content-Type': 'application/octet-stream' }, randomBytes(MiB))],
+    ['a multipart file', 300 * KiB, post('/files', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders('stalled.bin'), data: randomBytes(MiB) }]))],
+    ['multipart part headers', 60, post('/files', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders('stalled.bin'), data: 'x' }]))],
+  ])('cuts an upload that stalls in %s past BODY_IDLE_TIMEOUT_MS with a 408, and keeps nothing of it', async (_what, sent, request) => {
+    const connection = new RawConnection(port);
+    const headerLength = request.indexOf('\r\n\r\n') + 4;
+    connection.write(request.subarray(0, headerLength + sent));
+    const response = await connection.response();
+    expect(response.status).toBe(408);
+    expect(jsonError(response)).toMatch(/stalled/);
+    await connection.serverClosed();
+    await expectNoLeftovers(cluster);
+  });
+
+  it('does not cut a long upload that keeps sending', async () => {
+    const data = randomBytes(25 * 8 * KiB);
+    const connection = new RawConnection(port);
+    const request = post('/files?filename=slow.bin', { 'Content-Type': 'application/octet-stream' }, data);
+    const bodyStart = request.length - data.length;
+    connection.write(request.subarray(0, bodyStart));
+    // The client's pace: 8 KiB every 200 ms, 5 s in all (twice BODY_IDLE_TIMEOUT_MS).
+    for (let offset = 0; offset < data.length; offset += 8 * KiB) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      connection.write(data.subarray(offset, offset + 8 * KiB));
+    }
+    const response = await connection.response();
+    connection.destroy();
+    expect(response.status).toBe(201);
+    const created = JSON.parse(response.body.toString()) as { file_id: string; checksum: string };
+    expect(created.checksum).toBe(sha256(data));
+    expect((await download(cluster.gateway.url, created.file_id)).body.equals(data)).toBe(true);
+    await fetch(`${cluster.gateway.url}/files/${created.file_id}`, { method: 'DELETE' });
+  });
+
+  it('refuses uploads past MAX_CONCURRENT_UPLOADS with 503 + Retry-After, then serves them again', async () => {
+    const size = 64 * KiB;
+    // One more upload than the limit, all started and none finished: exactly one is refused.
+    const uploads = Array.from({ length: 4 }, (_, i) => {
+      const connection = new RawConnection(port);
+      const request = post(`/files?filename=held-${i}.bin`, { 'Content-Type': 'application/octet-stream' }, randomBytes(size));
+      const state = { connection, request, sent: request.length - size + KiB };
+      connection.write(request.subarray(0, state.sent));
+      return state;
+    });
+    // The held uploads keep sending a byte at a time so the idle timeout leaves them alone.
+    const trickle = setInterval(() => uploads.forEach((u) => u.connection.write(u.request.subarray(u.sent, ++u.sent))), 300);
+    let refused;
+    try {
+      refused = await waitFor(() => uploads.find((u) => u.connection.received().length > 0), { what: 'a 503 for the fourth concurrent upload' });
+    } finally {
+      clearInterval(trickle);
+    }
+    const response = await refused.connection.response();
+    expect(response.status).toBe(503);
+    expect(header(response, 'retry-after')).toEqual(['1']);
+    expect(jsonError(response)).toMatch(/too many uploads/);
+    refused.connection.destroy();
+
+    for (const held of uploads.filter((u) => u !== refused)) {
+      held.connection.write(held.request.subarray(held.sent));
+      const stored = await held.connection.response();
+      held.connection.destroy();
+      expect(stored.status).toBe(201);
+      await fetch(`${cluster.gateway.url}/files/${(JSON.parse(stored.body.toString()) as { file_id: string }).file_id}`, { method: 'DELETE' });
+    }
+    const after = await uploadRaw(cluster.gateway.url, Buffer.from('after the flood'), 'after.bin');
+    await fetch(`${cluster.gateway.url}/files/${after.file_id}`, { method: 'DELETE' });
+    await expectNoLeftovers(cluster);
+  });
+
+  it('answered every client mistake with a 4xx, never an internal error', () => {
+    const internal = cluster.gateway.proc.lines.filter((l) => /Unhandled error/.test(l.message));
+    expect(internal).toEqual([]);
+    expect(cluster.gateway.proc.child.exitCode).toBeNull();
+  });
+});
