@@ -5,15 +5,18 @@ import { createTestSchema, type TestSchema } from './metadata';
 import { RingstoreProcess, type LogLine } from './process';
 import { waitFor } from './wait';
 
-/** Short intervals so tests see reconnects and ring changes within seconds. */
+/**
+ * Short intervals so tests see reconnects and ring changes within seconds. Keepalive stays at
+ * seconds: a 1 s ping timeout drops every connection when a loaded machine stalls the loop.
+ */
 export const FAST_CLUSTER_ENV: Record<string, string> = {
   HEALTH_CHECK_INTERVAL_MS: '500',
   CONNECT_TIMEOUT_MS: '2000',
   RING_REFRESH_INTERVAL_MS: '1000',
   HEARTBEAT_INTERVAL_MS: '500',
   SERVER_HEARTBEAT_TIMEOUT_MS: '10000',
-  GRPC_KEEPALIVE_TIME_MS: '1000',
-  GRPC_KEEPALIVE_TIMEOUT_MS: '1000',
+  GRPC_KEEPALIVE_TIME_MS: '5000',
+  GRPC_KEEPALIVE_TIMEOUT_MS: '5000',
   SHUTDOWN_GRACE_MS: '2000',
 };
 
