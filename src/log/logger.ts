@@ -8,7 +8,10 @@ function buildFormat(): winston.Logform.Format {
   return winston.format.combine(
     winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
     winston.format.printf(({ timestamp, level, message, component, ...meta }) => {
-      const rest = Object.keys(meta).length ? ' ' + JSON.stringify(meta) : '';
+      // Fields the sentence already says are noise to a person (JSON logs keep them all).
+      const text = String(message);
+      const extra = Object.fromEntries(Object.entries(meta).filter(([, value]) => !text.includes(String(value))));
+      const rest = Object.keys(extra).length ? ' ' + JSON.stringify(extra) : '';
       const where = component ? ` [${component}]` : '';
       return `${timestamp} ${level.toUpperCase().padEnd(5)}${where} ${message}${rest}`;
     }),
