@@ -152,6 +152,11 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     },
   });
 
+  // The ring first: a gateway that listened before it knew any server would answer its
+  // first uploads with 503.
+  await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
+  // Give the known servers a moment (READY_WAIT_MS at most) to connect.
+  await Promise.allSettled([...registry.currentRing().serverIds].map((id) => pool.getClient(id)));
   const server = createGatewayServer(security, app, serverOptions(config));
   // Backstop for connections that go quiet outside an upload body (a stalled download
   // reader); upload bodies have their own, tighter idle timeout (bodyIdleTimeoutMs).
@@ -165,7 +170,6 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const scheme = security.gatewayCert ? 'https' : 'http';
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
-  await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
   cleanup.start();
   selfHealing.start();
   log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });

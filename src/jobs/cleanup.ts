@@ -68,7 +68,8 @@ async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<
     report.serversScanned++;
     let batch: string[] = [];
     const flush = async () => {
-      const referenced = await deps.store.referencedChunkIds(batch);
+      // Per server: a copy the metadata does not place here is an orphan even if the chunk lives elsewhere.
+      const referenced = await deps.store.referencedChunkIds(batch, serverId);
       const orphans = batch.filter((id) => !referenced.has(id));
       batch = [];
       if (orphans.length === 0) return;

@@ -286,13 +286,16 @@ export class SqlMetadataStore implements MetadataStore {
     );
   }
 
-  async referencedChunkIds(chunkIds: string[]): Promise<Set<string>> {
+  async referencedChunkIds(chunkIds: string[], serverId?: string): Promise<Set<string>> {
     const candidates = chunkIds.filter(isUuid);
     if (candidates.length === 0) return new Set();
-    const rows = await this.db.query<{ chunk_id: string }>(
-      'SELECT chunk_id FROM chunks WHERE chunk_id = ANY($1::uuid[])',
-      [candidates],
-    );
+    const rows =
+      serverId === undefined
+        ? await this.db.query<{ chunk_id: string }>('SELECT chunk_id FROM chunks WHERE chunk_id = ANY($1::uuid[])', [candidates])
+        : await this.db.query<{ chunk_id: string }>(
+            'SELECT chunk_id FROM chunk_replicas WHERE server_id = $2 AND chunk_id = ANY($1::uuid[])',
+            [candidates, serverId],
+          );
     // Answer in the caller's spelling (uuids come back lower-case).
     const referenced = new Set(rows.map((row) => row.chunk_id));
     return new Set(candidates.filter((id) => referenced.has(id.toLowerCase())));

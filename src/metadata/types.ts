@@ -109,8 +109,11 @@ export interface MetadataStore {
   resolvePendingDelete(chunkId: string, serverId: string): Promise<void>;
   failPendingDelete(chunkId: string, serverId: string, error: string): Promise<void>;
 
-  /** Of these chunk ids, the ones a completed file still references (uploads in flight are protected by the orphan grace period, which is never shorter than the upload session TTL). */
-  referencedChunkIds(chunkIds: string[]): Promise<Set<string>>;
+  /**
+   * Of these chunk ids, the ones a completed file still references (uploads in flight are protected by the orphan grace period, which is never shorter than the upload session TTL).
+   * With serverId: only those recorded as a replica on that server, since a copy the metadata does not place there (a put that landed after the gateway gave up on it) is an orphan even while the chunk lives elsewhere.
+   */
+  referencedChunkIds(chunkIds: string[], serverId?: string): Promise<Set<string>>;
 
   // Repair.
   underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]>;

@@ -190,6 +190,9 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     const asked = [used, alsoUsed.toUpperCase(), randomUUID(), 'tmp-upload-123'];
     expect(await store.referencedChunkIds(asked)).toEqual(new Set([used, alsoUsed.toUpperCase()]));
     expect(await store.referencedChunkIds([])).toEqual(new Set());
+    // Per server: only chunks recorded as a replica there.
+    expect(await store.referencedChunkIds(asked, 's1')).toEqual(new Set([used, alsoUsed.toUpperCase()]));
+    expect(await store.referencedChunkIds(asked, 's2')).toEqual(new Set());
   });
 
   test('repair finds under-replicated chunks and follows added, corrupt and removed replicas', async () => {
