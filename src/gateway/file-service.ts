@@ -67,7 +67,7 @@ export class FileService {
         onReplicaOutcome: this.deps.events?.replicaWrite,
       },
       chunkSizeFor(source.expectedSize, config.streamChunkSize),
-      source.expectedSize,
+      source.sizeIsExact ? source.expectedSize : undefined,
     );
     let received = 0;
     try {

@@ -53,7 +53,18 @@ async function dropExpiredSessions(deps: CleanupDeps, report: CleanupReport): Pr
 }
 
 async function retryPendingDeletes(deps: CleanupDeps, report: CleanupReport): Promise<void> {
-  const pending = await deps.store.listPendingDeletes(BATCH * 4);
+  const listed = await deps.store.listPendingDeletes(BATCH * 4);
+  if (listed.length === 0) return;
+  // A copy recorded as a replica again since (repair chose that server) must stay: drop the
+  // pending delete instead of the chunk.
+  const pending: typeof listed = [];
+  for (const [serverId, items] of groupByServer(listed)) {
+    const recorded = await deps.store.referencedChunkIds(items.map((i) => i.chunkId), serverId);
+    for (const item of items) {
+      if (recorded.has(item.chunkId)) await deps.store.resolvePendingDelete(item.chunkId, serverId);
+      else pending.push(item);
+    }
+  }
   if (pending.length === 0) return;
   const failed = await deps.deleteReplicas(pending);
   report.pendingDeleted += pending.length - failed.length;
@@ -87,4 +98,10 @@ async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<
       deps.log.warn(`Orphan scan of server ${serverId} stopped: ${(error as Error).message}`);
     }
   }
+}
+
+function groupByServer<T extends { serverId: string }>(items: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(item.serverId, [...(groups.get(item.serverId) ?? []), item]);
+  return groups;
 }

@@ -169,7 +169,7 @@ describe('fuzzing the running gateway', () => {
           expect(header(response, 'content-type')[0]).toMatch(/^application\/json/);
         }
       }),
-      { numRuns: 2000, interruptAfterTimeLimit: FUZZ_TIME_MS, markInterruptAsFailure: false },
+      { numRuns: 2000, interruptAfterTimeLimit: FUZZ_TIME_MS, markInterruptAsFailure: false, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
     );
     // A fuzzer that only ever got one answer tested nothing: it must have reached many outcomes.
     expect(Object.keys(outcomes).length).toBeGreaterThanOrEqual(5);

@@ -75,6 +75,7 @@ describe('gateway under hostile HTTP input', () => {
     ['a file part without a filename', form(), multipartBody('HostileBoundary', [{ headers: ['Content-Disposition: form-data; name="file"'], data: 'not a file' }]), 400, /filename/],
     ['no file field at all', form(), multipartBody('HostileBoundary', [{ headers: ['Content-Disposition: form-data; name="note"'], data: 'hi' }]), 400, /missing multipart field 'file'/],
     ['hundreds of parts', form(), multipartBody('HostileBoundary', Array.from({ length: 200 }, (_, i) => ({ headers: [`Content-Disposition: form-data; name="f${i}"`], data: 'v' }))), 400, /too many/],
+    ['an ignored file part cut off by the end of the body', form(), multipartBody('HostileBoundary', [{ headers: fileHeaders('../x', 'other'), data: '' }], false), 400, /malformed multipart|missing multipart field/],
     ['a JSON body', { 'Content-Type': 'application/json' }, '{"file":"x"}', 400, /multipart\/form-data/],
     ['another multipart type', { 'Content-Type': 'multipart/mixed; boundary=HostileBoundary' }, multipartBody('HostileBoundary', [{ headers: fileHeaders('a.bin'), data: 'x' }]), 415, /unsupported content type/],
   ];

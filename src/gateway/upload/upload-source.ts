@@ -10,6 +10,11 @@ export interface UploadSource {
   contentType: string;
   /** File size when the request tells it (raw Content-Length, or estimated from a multipart one). */
   expectedSize?: number;
+  /**
+   * True when expectedSize is the exact byte count (a raw body's Content-Length); a multipart
+   * estimate is only a plan for chunk sizes and must not be announced to storage servers.
+   */
+  sizeIsExact: boolean;
   stream: Readable;
   /** Settles once the whole request was parsed; rejects with a 4xx on malformed input. */
   complete: Promise<void>;
@@ -82,7 +87,14 @@ function openRaw(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits)
   // curl --data-binary labels everything form-urlencoded: that says nothing about the file.
   const meaningful = type && !type.startsWith('application/x-www-form-urlencoded') && type.length <= MAX_CONTENT_TYPE_LENGTH && MEDIA_TYPE.test(type);
   const contentType = meaningful ? type : guessContentType(filename);
-  return { filename, contentType, expectedSize, stream: clientStream(req, bodyIdleTimeoutMs), complete: Promise.resolve() };
+  return {
+    filename,
+    contentType,
+    expectedSize,
+    sizeIsExact: expectedSize !== undefined,
+    stream: clientStream(req, bodyIdleTimeoutMs),
+    complete: Promise.resolve(),
+  };
 }
 
 function decodeHeader(value: string): string {
@@ -127,6 +139,9 @@ async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: U
     };
 
     parser.on('file', (name, stream, info) => {
+      // Errors reach the upload through the parser and its reader; a part nobody reads (an
+      // ignored field, an upload that already failed) must not crash the process with one.
+      stream.on('error', () => undefined);
       if (name !== 'file') {
         stream.resume();
         return;
@@ -142,6 +157,7 @@ async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: U
         filename: sanitizeFilename(info.filename),
         contentType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType : guessContentType(info.filename ?? ''),
         expectedSize,
+        sizeIsExact: false,
         stream: clientStream(stream, bodyIdleTimeoutMs),
         complete,
       });
