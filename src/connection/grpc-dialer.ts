@@ -5,7 +5,7 @@ import type { ConnectionConfig } from './config';
 import type { Dialer } from './link';
 
 /** HTTP/2 receive window of a storage channel (per stream and per connection). */
-export const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
+export const FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** Channel options from DESIGN.md "Connection layer: facts from @grpc/grpc-js". */
 export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOptions {

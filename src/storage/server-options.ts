@@ -25,9 +25,10 @@ const KEEPALIVE_TIMEOUT_MS = 10_000;
 /**
  * HTTP/2 receive window per stream and per connection. Node's default is 64 KiB, so a PutChunk
  * stalls every 64 KiB until a WINDOW_UPDATE travels back: on a loaded machine that round trip,
- * not the disk, set the upload rate. 8 MiB keeps a few frames in flight per stream.
+ * not the disk, set the upload rate. 4 MiB keeps a few frames in flight yet bounds what a
+ * keepalive PING can queue behind.
  */
-export const RECEIVE_WINDOW_BYTES = 8 * MiB;
+export const RECEIVE_WINDOW_BYTES = 4 * MiB;
 
 /**
  * grpc-js has no server option for the HTTP/2 window (only the client has

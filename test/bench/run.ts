@@ -5,6 +5,11 @@
 import { formatMarkdown, formatTable, type Bench, type Figure } from './figures';
 
 const BENCHES: Record<string, () => Bench> = {
+  throughput: () => require('./throughput').run,
+  memory: () => require('./memory').run,
+  small: () => require('./small').run,
+  hung: () => require('./hung').run,
+  restart: () => require('./restart').run,
   reconnect: () => require('./reconnect').run,
   supervisor: () => require('./supervisor').run,
 };

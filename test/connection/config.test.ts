@@ -44,7 +44,7 @@ describe('loadConnectionConfig', () => {
 });
 
 describe('storageChannelOptions', () => {
-  it('tunes backoff, keepalive, channelz, subchannel pool and message sizes', () => {
+  it('tunes backoff, keepalive, channelz, subchannel pool, message sizes and the flow-control window', () => {
     expect(storageChannelOptions(DEFAULT_CONNECTION_CONFIG)).toEqual({
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 1_000,
@@ -55,6 +55,7 @@ describe('storageChannelOptions', () => {
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
       'grpc.max_send_message_length': 16 * 1024 * 1024,
+      'grpc-node.flow_control_window': 4 * 1024 * 1024,
     });
   });
 });

@@ -7,6 +7,31 @@ import type { ByteRange } from '../http/range';
 /** Passes over a chunk's replicas before giving up, with backoff between passes. */
 const READ_ROUNDS = 3;
 const BACKOFF_BASE_MS = 100;
+/**
+ * A replica that sends nothing for this long while another replica could serve the bytes is
+ * abandoned for that one: the stream idle timeout (30 s) is right for the last replica, far
+ * too long when there is a choice.
+ */
+export const REPLICA_STALL_MS = 750;
+/**
+ * A server that stalled a read is tried last for this long, so one hung server costs a stall
+ * to a few requests, not to every one. Not a breaker failure: under heavy load healthy servers
+ * stall too, and opening breakers then would turn slowness into 503s.
+ */
+const STALL_MEMORY_MS = 5_000;
+/** serverId -> when it last stalled a read (this gateway process). */
+const recentStalls = new Map<string, number>();
+
+class ReplicaStallError extends Error {
+  readonly code = grpc.status.DEADLINE_EXCEEDED;
+}
+/**
+ * Chunk reads started ahead of the one being streamed. One hides the round trip at each chunk
+ * boundary; more (all six chunks of a small file at once) was measured to make things worse
+ * under load: six calls per request queue up at the servers, first frames pass
+ * REPLICA_STALL_MS, and the re-reads on other replicas add work to a saturated system.
+ */
+const CHUNKS_AHEAD = 1;
 
 export interface ReadDeps {
   pool: ConnectionPool;
@@ -15,6 +40,8 @@ export interface ReadDeps {
   /** A replica answered DATA_LOSS (corrupt) or NOT_FOUND (missing): repair should know. */
   onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
   onRetry?(): void;
+  /** Default REPLICA_STALL_MS. */
+  replicaStallMs?: number;
 }
 
 export class ChunkUnavailableError extends Error {
@@ -24,15 +51,56 @@ export class ChunkUnavailableError extends Error {
   }
 }
 
-/** The bytes of `range` of a file, chunk after chunk, in order. */
+interface ChunkPart {
+  chunk: ChunkRecord;
+  offset: number;
+  length: number;
+}
+
+interface StartedPart {
+  reader: AsyncGenerator<Buffer>;
+  first: Promise<IteratorResult<Buffer>>;
+}
+
+/**
+ * The bytes of `range` of a file, chunk after chunk, in order. The next chunk's read starts
+ * while the current one streams, so a chunk boundary costs no round trip. A started read holds at most its first frame plus the call's small
+ * buffer, so memory stays bounded.
+ */
 export async function* readFileRange(chunks: ChunkRecord[], range: ByteRange, deps: ReadDeps): AsyncGenerator<Buffer> {
+  const parts = chunkParts(chunks, range);
+  const started: StartedPart[] = [];
+  const startUpTo = (last: number) => {
+    while (started.length < parts.length && started.length <= last) {
+      const { chunk, offset, length } = parts[started.length];
+      const reader = readChunk(chunk, offset, length, deps);
+      const first = reader.next();
+      first.catch(() => undefined); // observed when its turn comes; never an unhandled rejection
+      started.push({ reader, first });
+    }
+  };
+  try {
+    for (let index = 0; index < parts.length; index++) {
+      startUpTo(index + CHUNKS_AHEAD);
+      const { reader, first } = started[index];
+      for (let next = await first; !next.done; next = await reader.next()) yield next.value;
+    }
+  } finally {
+    // Reads started ahead and never consumed: cancel their calls (without waiting on them).
+    for (const { reader } of started) reader.return(undefined).catch(() => undefined);
+  }
+}
+
+function chunkParts(chunks: ChunkRecord[], range: ByteRange): ChunkPart[] {
+  const parts: ChunkPart[] = [];
   for (const chunk of chunks) {
     const chunkEnd = chunk.offset + chunk.size - 1;
     if (chunk.size === 0 || chunkEnd < range.start || chunk.offset > range.end) continue;
     const from = Math.max(range.start, chunk.offset) - chunk.offset;
     const to = Math.min(range.end, chunkEnd) - chunk.offset;
-    yield* readChunk(chunk, from, to - from + 1, deps);
+    parts.push({ chunk, offset: from, length: to - from + 1 });
   }
+  return parts;
 }
 
 /**
@@ -49,7 +117,8 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
       deps.onRetry?.();
       await delay(BACKOFF_BASE_MS * 2 ** (round - 1) * (0.5 + Math.random()));
     }
-    for (const serverId of replicaOrder(chunk, bad, pool)) {
+    const order = replicaOrder(chunk, bad, pool);
+    for (const [index, serverId] of order.entries()) {
       const client = pool.clientIfReady(serverId) ?? (await pool.getClient(serverId).catch((error) => ((lastError = error), undefined)));
       if (!client) continue;
       const stream = client.getChunk(
@@ -57,8 +126,12 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
         { offset: offset + delivered, length: length - delivered },
         { idleTimeoutMs: deps.streamIdleTimeoutMs },
       );
+      // Only while another replica could take over right now, and never in the last round: a
+      // stall limit on the only usable copy turns a slow server into a failed download.
+      const alternative = order.slice(index + 1).some((id) => pool.isAvailable(id));
+      const stallMs = alternative && round < READ_ROUNDS - 1 ? (deps.replicaStallMs ?? REPLICA_STALL_MS) : undefined;
       try {
-        for await (const data of stream as AsyncIterable<Buffer>) {
+        for await (const data of withStallLimit(stream as AsyncIterable<Buffer>, stallMs, chunk.chunkId, serverId)) {
           const wanted = length - delivered;
           const piece = data.length > wanted ? data.subarray(0, wanted) : data;
           if (piece.length === 0) continue;
@@ -67,11 +140,14 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
         }
         if (delivered !== length) throw new Error(`replica ended the stream at ${delivered} of ${length} bytes`);
         pool.recordSuccess(serverId);
+        recentStalls.delete(serverId);
         return;
       } catch (error) {
         lastError = error;
         const code = (error as grpc.ServiceError).code;
-        if (code === grpc.status.DATA_LOSS || code === grpc.status.NOT_FOUND) {
+        if (error instanceof ReplicaStallError) {
+          recentStalls.set(serverId, Date.now());
+        } else if (code === grpc.status.DATA_LOSS || code === grpc.status.NOT_FOUND) {
           bad.add(serverId);
           deps.onBadReplica(chunk.chunkId, serverId, code === grpc.status.DATA_LOSS ? 'corrupt' : 'missing');
         } else {
@@ -88,10 +164,46 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
   throw new ChunkUnavailableError(chunk, lastError);
 }
 
-/** Stored replicas not known bad, Ready ones first. */
+/**
+ * The stream's items, failing with DEADLINE_EXCEEDED when the next one takes longer than
+ * `stallMs` to arrive. Only time spent waiting on the server counts: the clock starts when the
+ * consumer asks for the next item.
+ */
+async function* withStallLimit(source: AsyncIterable<Buffer>, stallMs: number | undefined, chunkId: string, serverId: string): AsyncGenerator<Buffer> {
+  if (stallMs === undefined) return yield* source;
+  const iterator = source[Symbol.asyncIterator]();
+  for (;;) {
+    const next = iterator.next();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new ReplicaStallError(`server ${serverId} sent nothing of chunk ${chunkId} for ${stallMs} ms`));
+      }, stallMs);
+    });
+    next.catch(() => undefined); // the caller destroys the stream after a stall; that rejection is expected
+    try {
+      const result = await Promise.race([next, stalled]);
+      if (result.done) return;
+      yield result.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Stored replicas not known bad: Ready ones first, those that stalled lately after them. */
 function replicaOrder(chunk: ChunkRecord, bad: ReadonlySet<string>, pool: ConnectionPool): string[] {
   const candidates = chunk.replicas.filter((r) => r.status === 'stored' && !bad.has(r.serverId)).map((r) => r.serverId);
-  return [...candidates.filter((id) => pool.isAvailable(id)), ...candidates.filter((id) => !pool.isAvailable(id))];
+  const rank = (id: string): number => (!pool.isAvailable(id) ? 2 : stalledLately(id) ? 1 : 0);
+  return candidates.map((id) => ({ id, rank: rank(id) })).sort((a, b) => a.rank - b.rank).map(({ id }) => id);
+}
+
+function stalledLately(serverId: string): boolean {
+  const at = recentStalls.get(serverId);
+  if (at === undefined) return false;
+  if (Date.now() - at < STALL_MEMORY_MS) return true;
+  recentStalls.delete(serverId);
+  return false;
 }
 
 function delay(ms: number): Promise<void> {

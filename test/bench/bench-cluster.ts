@@ -1,0 +1,142 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { RingstoreProcess } from '../helpers/process';
+import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
+
+export interface UpCluster {
+  url: string;
+  /** The `ringstore up` process: it hosts the gateway. */
+  proc: RingstoreProcess;
+  dataDir: string;
+  storagePorts: number[];
+  /** Pid of the storage server child listening on `port` (it changes when it is restarted). */
+  storagePid(port: number): number;
+  readyCount(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface UpOptions {
+  servers?: number;
+  replication: number;
+  env?: Record<string, string>;
+}
+
+/**
+ * A `ringstore up` on loopback with default settings, as a user would run it: the gateway in
+ * the up process and its storage servers as supervised children.
+ */
+export async function startUp(options: UpOptions): Promise<UpCluster> {
+  const servers = options.servers ?? 6;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringstore-bench-'));
+  const port = await freePort();
+  const basePort = await freePortRun(servers);
+  const proc = new RingstoreProcess(['up'], {
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    STORAGE_SERVERS: String(servers),
+    STORAGE_BASE_PORT: String(basePort),
+    REPLICATION_FACTOR: String(options.replication),
+    LOG_LEVEL: 'warn',
+    ...options.env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const cluster: UpCluster = {
+    url,
+    proc,
+    dataDir,
+    storagePorts: Array.from({ length: servers }, (_, i) => basePort + i),
+    storagePid: (storagePort) => {
+      const pid = childPids(proc.pid).find((child) => cmdline(child).includes(`--port\0${storagePort}\0`));
+      if (!pid) throw new Error(`no storage server process on port ${storagePort}`);
+      return pid;
+    },
+    readyCount: async () => {
+      const res = await fetch(`${url}/health`);
+      return ((await res.json()) as { storage_servers: number }).storage_servers;
+    },
+    stop: async () => {
+      const children = childPids(proc.pid);
+      await proc.kill('SIGKILL');
+      for (const pid of children) killQuietly(pid);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitFor(async () => (await cluster.readyCount()) >= servers, { timeoutMs: 180_000, intervalMs: 200, what: `${servers} ready storage servers` });
+  } catch (error) {
+    await cluster.stop();
+    const tail = proc.lines.slice(-8).map((line) => JSON.stringify(line)).join('\n');
+    throw new Error(`ringstore up did not come up: ${(error as Error).message}; its last log lines:\n${tail}`);
+  }
+  return cluster;
+}
+
+/** `count` consecutive free loopback ports (up wants STORAGE_BASE_PORT..+count-1). */
+async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`found no run of ${count} free ports`);
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+export function childPids(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    if (signal === 'SIGKILL') process.kill(pid, 'SIGCONT');
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** CPU time (user + system) the processes used so far, in ms. */
+export function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}

@@ -1,0 +1,78 @@
+/**
+ * `npm run bench -- small [--seconds S] [--clients N]`: 4 KiB files through `ringstore up`
+ * (R=2) with 32 concurrent keep-alive clients: uploads/s, downloads/s (bytes checked),
+ * metadata reads/s with p50/p99 latency; then the reference server's static GET rate of a
+ * 4 KiB file with the same client in the same run.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { childPids, cpuMs, startUp } from './bench-cluster';
+import type { Figure } from './figures';
+import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
+import { startReference } from './reference-server';
+
+const FILE_BYTES = 4096;
+
+export async function run(args: string[]): Promise<Figure[]> {
+  const seconds = Number(args[args.indexOf('--seconds') + 1]) || 8;
+  const clients = Number(args[args.indexOf('--clients') + 1]) || 32;
+  const phaseMs = seconds * 1000;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-small-'));
+  const reference = await startReference(work);
+  const cluster = await startUp({ replication: 2 });
+  const agent = keepAliveAgent(clients);
+  const figures: Figure[] = [];
+  const ringstorePids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
+  /** Runs a load phase and adds the CPU time the server side spent per request. */
+  const measured = async (what: string, pids: () => number[], phase: () => Promise<LoadResult>) => {
+    const before = cpuMs(pids());
+    const result = await phase();
+    report(what, result);
+    figures.push({ bench: 'small', metric: `${what} server CPU per request`, value: (cpuMs(pids()) - before) / Math.max(1, result.requests), unit: 'ms' });
+    return result;
+  };
+  const report = (what: string, result: LoadResult) => {
+    if (result.errors.length > 0) process.stderr.write(`${what}: ${result.failed} failed, e.g. ${result.errors.join(' | ')}\n`);
+    figures.push(
+      { bench: 'small', metric: `${what}/s (${clients} clients)`, value: result.perSecond, unit: 'req/s' },
+      { bench: 'small', metric: `${what} p50`, value: result.p50, unit: 'ms' },
+      { bench: 'small', metric: `${what} p99`, value: result.p99, unit: 'ms' },
+      { bench: 'small', metric: `${what} failed`, value: result.failed, unit: 'requests' },
+    );
+  };
+  try {
+    await writeFile(path.join(reference.root, 'small.bin'), randomBytes(FILE_BYTES));
+    const stored: Array<{ id: string; data: Buffer }> = [];
+    await measured('4 KiB uploads', ringstorePids, () => closedLoop(clients, phaseMs, async () => {
+      const data = randomBytes(FILE_BYTES);
+      const reply = await request(agent, `${cluster.url}/files?filename=small.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+      if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
+      stored.push({ id: (JSON.parse(reply.body.toString()) as { file_id: string }).file_id, data });
+    }));
+    if (stored.length === 0) throw new Error('no upload succeeded');
+    const pick = (n: number) => stored[(n * 7919) % stored.length];
+    const downloads = await measured('4 KiB downloads', ringstorePids, () => closedLoop(clients, phaseMs, async (_, n) => {
+      const file = pick(n);
+      const reply = await request(agent, `${cluster.url}/files/${file.id}`);
+      if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
+    }));
+    await measured('metadata reads', ringstorePids, () => closedLoop(clients, phaseMs, async (_, n) => {
+      const file = pick(n);
+      const reply = await request(agent, `${cluster.url}/files/${file.id}/metadata`);
+      if (reply.status !== 200) throw new Error(`metadata of ${file.id} answered ${reply.status}`);
+    }));
+    const referenceGets = await measured(`${reference.kind} 4 KiB static GET (reference)`, reference.pids, () => closedLoop(clients, phaseMs, async () => {
+      const reply = await request(agent, `${reference.url}/small.bin`);
+      if (reply.status !== 200 || reply.body.length !== FILE_BYTES) throw new Error(`${reference.kind} answered ${reply.status}`);
+    }));
+    figures.push({ bench: 'small', metric: `downloads / ${reference.kind} GET`, value: downloads.perSecond / referenceGets.perSecond, unit: 'x' });
+  } finally {
+    agent.destroy();
+    await cluster.stop();
+    await reference.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  return figures;
+}

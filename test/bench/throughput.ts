@@ -1,0 +1,82 @@
+/**
+ * `npm run bench -- throughput [--size MiB] [--rounds N]`: one large file (1 GiB) uploaded and
+ * downloaded through `ringstore up` at R=1 and R=2, and the same transfers against the
+ * reference server (nginx PUT / static GET) in the same run, interleaved so load drifts hit
+ * both alike. Figures are the best of the rounds; ratios are ringstore / reference.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startUp } from './bench-cluster';
+import type { Figure } from './figures';
+import { startReference } from './reference-server';
+import { downloadToNull, mbPerSecond, MiB, sizeArg, upload, writeTestFile, type Transfer } from './transfer';
+
+const TIMEOUT_MS = 600_000;
+
+export async function run(args: string[]): Promise<Figure[]> {
+  const size = sizeArg(args, 1024);
+  const rounds = Math.max(1, Number(args[args.indexOf('--rounds') + 1]) || 1);
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-throughput-'));
+  const reference = await startReference(work);
+  const figures: Figure[] = [];
+  const label = `${Math.round(size / MiB)} MiB`;
+  const add = (metric: string, value: number, unit = 'MB/s') => figures.push({ bench: 'throughput', metric, value, unit });
+  try {
+    const source = path.join(work, 'source.bin');
+    await writeTestFile(source, size);
+    const checksum = await sha256File(source);
+    const best = { refPut: 0, refGet: 0 };
+    const results: Array<{ replication: number; put: number; get: number }> = [];
+    for (const replication of [1, 2]) {
+      const cluster = await startUp({ replication });
+      const mine = { replication, put: 0, get: 0 };
+      try {
+        for (let round = 0; round < rounds; round++) {
+          const refPut = expectOk(await upload(`${reference.url}/source-copy.bin`, source, 'PUT', TIMEOUT_MS), size, 'reference PUT');
+          best.refPut = Math.max(best.refPut, mbPerSecond(size, refPut.ms));
+          const put = expectOk(await upload(`${cluster.url}/files?filename=bench.bin`, source, 'POST', TIMEOUT_MS), size, 'ringstore upload');
+          const stored = JSON.parse(put.body) as { file_id: string; checksum: string };
+          if (stored.checksum !== checksum) throw new Error(`ringstore stored checksum ${stored.checksum}, the file has ${checksum}`);
+          mine.put = Math.max(mine.put, mbPerSecond(size, put.ms));
+          const refGet = expectOk(await downloadToNull(`${reference.url}/source-copy.bin`, TIMEOUT_MS), size, 'reference GET');
+          best.refGet = Math.max(best.refGet, mbPerSecond(size, refGet.ms));
+          const get = expectOk(await downloadToNull(`${cluster.url}/files/${stored.file_id}`, TIMEOUT_MS), size, 'ringstore download');
+          mine.get = Math.max(mine.get, mbPerSecond(size, get.ms));
+          await fetch(`${cluster.url}/files/${stored.file_id}`, { method: 'DELETE' });
+          process.stderr.write('.');
+        }
+      } finally {
+        await cluster.stop();
+      }
+      results.push(mine);
+    }
+    process.stderr.write('\n');
+    for (const { replication, put, get } of results) {
+      add(`upload ${label}, R=${replication}`, put);
+      add(`download ${label}, R=${replication}`, get);
+      add(`upload R=${replication} / ${reference.kind} PUT`, put / best.refPut, 'x');
+      add(`download R=${replication} / ${reference.kind} GET`, get / best.refGet, 'x');
+    }
+    add(`${reference.kind} PUT ${label} (reference)`, best.refPut);
+    add(`${reference.kind} static GET ${label} (reference)`, best.refGet);
+  } finally {
+    await reference.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+function expectOk(transfer: Transfer, size: number, what: string): Transfer {
+  if (transfer.status < 200 || transfer.status >= 300) throw new Error(`${what} answered ${transfer.status}: ${transfer.body.slice(0, 300)}`);
+  if (transfer.bytes !== size) throw new Error(`${what} moved ${transfer.bytes} bytes, expected ${size}`);
+  return transfer;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
