@@ -16,6 +16,7 @@ import { createAdminRouter } from './admin/router';
 import { createGatewayApp } from './app';
 import type { GatewayConfig } from './config';
 import { serverOptions, socketIdleTimeoutMs } from './http/server-options';
+import { accessLog } from './http/access-log';
 import { createClientErrorHandler } from './http/client-error';
 import { FileService } from './file-service';
 import { Placement } from './placement';
@@ -128,7 +129,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     startedAt,
     routes: {
       ...createGatewayAuth(security, { logger: createLogger('auth') }),
-      middleware: [httpMetrics(metrics)],
+      middleware: [accessLog(createLogger('http')), httpMetrics(metrics)],
       files: createFilesRouter({
         files,
         log,

@@ -154,6 +154,8 @@ describe('authentication on a real cluster (API_TOKENS, ADMIN_TOKEN, CLUSTER_TOK
     }
     // The refusals above were logged (without the tokens), so there was something to scan.
     expect(cluster.gateway.proc.lines.some((l) => l.event === 'http_unauthenticated')).toBe(true);
+    // Every request is in the access log, the refused ones too.
+    expect(cluster.gateway.proc.lines.some((l) => l.event === 'http_request' && l.status === 401 && String(l.path).startsWith('/files'))).toBe(true);
     expect(lines).toBeGreaterThan(20);
   });
 });

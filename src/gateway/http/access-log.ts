@@ -1,0 +1,32 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from '../../log/logger';
+
+/**
+ * One line per request once it is answered (or the client left): method, path, status and
+ * duration. Only the request line is logged, never headers, so tokens in
+ * Authorization never reach the log.
+ */
+export function accessLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const startedAt = process.hrtime.bigint();
+    let logged = false;
+    const done = () => {
+      if (logged) return;
+      logged = true;
+      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      const status = res.headersSent ? res.statusCode : 0;
+      const path = req.originalUrl.length > 300 ? `${req.originalUrl.slice(0, 300)}...` : req.originalUrl;
+      log.info(`${req.method} ${path} ${status || 'no response'} ${ms.toFixed(1)} ms`, {
+        event: 'http_request',
+        method: req.method,
+        path,
+        status,
+        durationMs: Math.round(ms * 10) / 10,
+        remote: req.socket.remoteAddress,
+      });
+    };
+    res.once('finish', done);
+    res.once('close', done);
+    next();
+  };
+}
