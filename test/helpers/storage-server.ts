@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import type * as grpc from '@grpc/grpc-js';
 import os from 'node:os';
 import path from 'node:path';
 import { RingstoreProcess } from './process';
@@ -38,4 +39,14 @@ export async function removeTempDirs(): Promise<void> {
 export async function listTree(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true });
   return entries.map(String).sort();
+}
+
+/** The gRPC status code a call failed with; throws if it succeeded or failed without one. */
+export async function codeOf(promise: Promise<unknown>): Promise<grpc.status> {
+  const error = await promise.then(
+    () => { throw new Error('expected the call to fail'); },
+    (e: grpc.ServiceError) => e,
+  );
+  if (typeof error.code !== 'number') throw error;
+  return error.code;
 }

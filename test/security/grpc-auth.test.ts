@@ -9,22 +9,13 @@ import { service as healthService } from 'grpc-health-check';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { clusterCallMetadata, createGatewayAuth, grpcChannelCredentials, loadSecurityConfig, type SecurityConfig } from '../../src/security';
 import { RingstoreProcess } from '../helpers/process';
-import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer, codeOf } from '../helpers/storage-server';
 import { makeTestPki, opensslAvailable, type TestPki } from './test-pki';
 
 if (!opensslAvailable()) throw new Error('these tests need the openssl CLI to make throwaway certificates');
 
 const CLUSTER_TOKEN = 'cluster-token-4f1c9a';
 const WRONG_TOKEN = 'cluster-token-wrong-77';
-
-async function codeOf(promise: Promise<unknown>): Promise<grpc.status> {
-  const error = await promise.then(
-    () => { throw new Error('expected the call to fail'); },
-    (e: grpc.ServiceError) => e,
-  );
-  if (typeof error.code !== 'number') throw error;
-  return error.code;
-}
 
 /** A client for the storage server at `address` built from env-style settings, as a gateway would. */
 function clientFor(address: string, env: Record<string, string>): StorageClient {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { RingstoreProcess } from '../helpers/process';
-import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer, codeOf } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
 import { BAD_CHUNK_IDS } from './bad-chunk-ids';
 
@@ -12,15 +12,6 @@ const MiB = 1024 * 1024;
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /** The grpc status code a promise rejects with (fails the test when it resolves). */
-async function codeOf(promise: Promise<unknown>): Promise<grpc.status> {
-  const error = await promise.then(
-    () => { throw new Error('expected the call to fail'); },
-    (e: grpc.ServiceError) => e,
-  );
-  if (typeof error.code !== 'number') throw error;
-  return error.code;
-}
-
 function chunkPath(dataDir: string, chunkId: string): string {
   return path.join(dataDir, 'chunks', chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
 }
