@@ -17,8 +17,13 @@ export class Placement {
     return Math.max(1, Math.min(this.replicationFactor, this.ring().size));
   }
 
-  /** Up to wantedReplicas() servers for a chunk, excluding `exclude`, in ring order. */
+  /** Up to `count` available servers for a chunk, excluding `exclude`, in ring order. */
   targets(chunkId: string, exclude: ReadonlySet<string> = new Set(), count = this.wantedReplicas()): string[] {
     return this.ring().pick(chunkId, count, (id) => !exclude.has(id) && this.pool.isAvailable(id));
+  }
+
+  /** Up to wantedReplicas() servers for a chunk in ring order, Ready or not (to wake them). */
+  candidates(chunkId: string, exclude: ReadonlySet<string> = new Set()): string[] {
+    return this.ring().pick(chunkId, this.wantedReplicas(), (id) => !exclude.has(id));
   }
 }

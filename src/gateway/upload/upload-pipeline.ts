@@ -161,9 +161,7 @@ export class UploadPipeline {
     let targets = placement.targets(chunk.chunkId, chunk.failedServers);
     if (targets.length === 0) {
       // Nothing Ready right now: give the ring's candidates a bounded chance to reconnect.
-      const candidates = placement.targets(chunk.chunkId, chunk.failedServers, Number.MAX_SAFE_INTEGER);
-      const fallback = candidates.length > 0 ? candidates : this.anyCandidates(chunk);
-      await Promise.allSettled(fallback.map((id) => pool.getClient(id)));
+      await Promise.allSettled(placement.candidates(chunk.chunkId, chunk.failedServers).map((id) => pool.getClient(id)));
       targets = placement.targets(chunk.chunkId, chunk.failedServers);
     }
     for (const serverId of targets) {
@@ -175,13 +173,6 @@ export class UploadPipeline {
     if (chunk.live().length === 0) {
       throw new HttpError(503, 'no storage server is available to store the file; retry shortly', {}, { 'Retry-After': '2' });
     }
-  }
-
-  /** Every server of the ring not yet failed for this chunk, ignoring readiness. */
-  private anyCandidates(chunk: OpenChunk): string[] {
-    return this.deps.placement
-      .targets(chunk.chunkId, chunk.failedServers, Number.MAX_SAFE_INTEGER)
-      .concat(this.deps.pool.readyServerIds().filter((id) => !chunk.failedServers.has(id)));
   }
 
   private async writeToChunk(chunk: OpenChunk, piece: Buffer): Promise<void> {
