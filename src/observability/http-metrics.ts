@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Metrics } from './metrics';
+import { onRequestEnd } from './request-end';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -16,21 +17,12 @@ function routeLabel(req: Request): string {
  */
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    const startedAt = process.hrtime.bigint();
-    let recorded = false;
-    const record = () => {
-      if (recorded) return;
-      recorded = true;
+    onRequestEnd(res, ({ seconds, status }) => {
       const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
       const route = routeLabel(req);
-      const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
-      // A client that left before any response shows as status 0 rather than a made-up code.
-      const status = res.headersSent ? String(res.statusCode) : '0';
-      metrics.httpRequests.inc({ method, route, status });
+      metrics.httpRequests.inc({ method, route, status: String(status) });
       metrics.httpRequestDuration.observe({ method, route }, seconds);
-    };
-    res.once('finish', record);
-    res.once('close', record);
+    });
     next();
   };
 }

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../../log/logger';
+import { onRequestEnd } from '../../observability/request-end';
 
 /**
  * One line per request once it is answered (or the client left): method, path, status and
@@ -8,13 +9,8 @@ import type { Logger } from '../../log/logger';
  */
 export function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
-    const startedAt = process.hrtime.bigint();
-    let logged = false;
-    const done = () => {
-      if (logged) return;
-      logged = true;
-      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-      const status = res.headersSent ? res.statusCode : 0;
+    onRequestEnd(res, ({ seconds, status }) => {
+      const ms = seconds * 1000;
       const path = req.originalUrl.length > 300 ? `${req.originalUrl.slice(0, 300)}...` : req.originalUrl;
       log.info(`${req.method} ${path} ${status || 'no response'} ${ms.toFixed(1)} ms`, {
         event: 'http_request',
@@ -24,9 +20,7 @@ export function accessLog(log: Logger): RequestHandler {
         durationMs: Math.round(ms * 10) / 10,
         remote: req.socket.remoteAddress,
       });
-    };
-    res.once('finish', done);
-    res.once('close', done);
+    });
     next();
   };
 }
