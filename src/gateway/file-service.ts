@@ -169,7 +169,7 @@ export class FileService {
 
   private async deleteReplica({ chunkId, serverId }: ChunkLocation): Promise<void> {
     const { pool, config } = this.deps;
-    const client = pool.clientIfReady(serverId) ?? (await pool.getClient(serverId));
+    const client = await pool.getClient(serverId);
     try {
       await client.deleteChunk(chunkId, { deadlineMs: config.callTimeoutMs });
       pool.recordSuccess(serverId);

@@ -119,7 +119,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
     }
     const order = replicaOrder(chunk, bad, pool);
     for (const [index, serverId] of order.entries()) {
-      const client = pool.clientIfReady(serverId) ?? (await pool.getClient(serverId).catch((error) => ((lastError = error), undefined)));
+      const client = await pool.getClient(serverId).catch((error) => ((lastError = error), undefined));
       if (!client) continue;
       const stream = client.getChunk(
         chunk.chunkId,
