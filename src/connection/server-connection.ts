@@ -130,10 +130,18 @@ export class ServerConnection<C extends ProbeClient> implements ConnectionEffect
     if (!this.retired) this.connection.send({ type: 'REQUEST_CONNECT', at });
   }
 
+  /**
+   * Called once per successful call, so it sends only events that change something: a machine
+   * step costs more than the call's own bookkeeping (measured on 4 KiB downloads: six chunk
+   * calls each). Activity only decides whether a probe is due, so a quarter of the probe
+   * interval is precision enough.
+   */
   recordSuccess(at: number): void {
     if (this.retired) return;
-    this.connection.send({ type: 'CALL_OK', at });
-    this.breaker.send({ type: 'SUCCESS', at });
+    const { lastActivityAt, settings } = this.connection.getSnapshot().context;
+    if (at - lastActivityAt >= settings.probeIntervalMs / 4) this.connection.send({ type: 'CALL_OK', at });
+    const breaker = this.breaker.getSnapshot();
+    if (breaker.value !== 'closed' || breaker.context.consecutiveFailures > 0) this.breaker.send({ type: 'SUCCESS', at });
   }
 
   recordFailure(at: number, error: unknown): void {

@@ -186,6 +186,20 @@ describe('ConnectionSupervisor', () => {
     ]);
   });
 
+  it('a success between failures resets the count, so only consecutive failures open the breaker', () => {
+    const { dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    for (let round = 0; round < 3; round++) {
+      supervisor.recordSuccess('a');
+      supervisor.recordFailure('a', new Error('UNAVAILABLE'));
+      supervisor.recordFailure('a', new Error('UNAVAILABLE'));
+    }
+    expect(supervisor.snapshot()[0].breaker).toBe('closed');
+    supervisor.recordFailure('a', new Error('UNAVAILABLE'));
+    expect(supervisor.snapshot()[0].breaker).toBe('open');
+  });
+
   it('a throwing inspect observer never harms the actors', () => {
     const warn = jest.fn();
     const inspect = guardInspector(() => {
