@@ -19,6 +19,8 @@ export interface GatewayConfig {
   orphanGraceMs: number;
   /** How long completed-file metadata may be served from memory (other gateways' deletes). */
   fileCacheTtlMs: number;
+  /** Memory for the bytes of hot small files (0 = off). */
+  smallFileCacheBytes: number;
   /** Deadline of one unary storage call (delete, health). */
   callTimeoutMs: number;
   /** A storage stream with no progress for this long is abandoned. */
@@ -54,6 +56,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     // Never shorter than an upload may legitimately take, so in-flight chunks are safe.
     orphanGraceMs: Math.max(envInt(env, 'ORPHAN_GRACE_MS', 3_600_000, { min: 0 }), uploadSessionTtlMs),
     fileCacheTtlMs: envInt(env, 'FILE_CACHE_TTL_MS', 5_000, { min: 0 }),
+    smallFileCacheBytes: envBytes(env, 'SMALL_FILE_CACHE_BYTES', 32 * 1024 ** 2, { min: 0 }),
     callTimeoutMs: envInt(env, 'CALL_TIMEOUT_MS', 10_000, { min: 100 }),
     streamIdleTimeoutMs: envInt(env, 'STREAM_IDLE_TIMEOUT_MS', 30_000, { min: 100 }),
     maxConcurrentUploads: envInt(env, 'MAX_CONCURRENT_UPLOADS', 64, { min: 1 }),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../connection/types';
 import type { Logger } from '../log/logger';
@@ -7,7 +7,8 @@ import type { GatewayConfig } from './config';
 import { FileCache } from './file-cache';
 import { HttpError } from './http-error';
 import type { Placement } from './placement';
-import type { ReadDeps } from './download/chunk-reader';
+import { readFileRange, type ReadDeps } from './download/chunk-reader';
+import { SmallFileCache } from './download/small-file-cache';
 import { chunkSizeFor } from './upload/chunk-plan';
 import { UploadPipeline, type ChunkLocation } from './upload/upload-pipeline';
 import type { UploadSource } from './upload/upload-source';
@@ -37,9 +38,11 @@ export interface DeleteOutcome {
  */
 export class FileService {
   private readonly cache: FileCache;
+  private readonly smallFiles: SmallFileCache;
 
   constructor(private readonly deps: FileServiceDeps) {
     this.cache = new FileCache(deps.config.fileCacheTtlMs);
+    this.smallFiles = new SmallFileCache(deps.config.smallFileCacheBytes);
   }
 
   /** Stores an upload; the file exists (listings, downloads) only once this resolves. */
@@ -118,6 +121,7 @@ export class FileService {
   async deleteFile(fileId: string): Promise<DeleteOutcome | null> {
     const pending = await this.metadata(() => this.deps.store.deleteFile(fileId));
     this.cache.delete(fileId);
+    this.smallFiles.delete(fileId);
     if (!pending) return null;
     const failed = await this.deleteReplicas(pending);
     const chunks = new Set(pending.map((p) => p.chunkId));
@@ -155,6 +159,26 @@ export class FileService {
     const { store, log } = this.deps;
     await store.addPendingDeletes(locations).catch((e) => log.warn(`Could not record chunks to delete: ${e}; orphan cleanup will find them`));
     await this.deleteReplicas(locations);
+  }
+
+  /**
+   * The whole content of a small file (see SmallFileCache), from memory when it was read
+   * lately; undefined for a file that streams instead. Read bytes are kept only when they hash
+   * to the file's checksum, so the cache can never hold a wrong copy.
+   */
+  async smallFileContent(file: FileRecord, onBadReplica: ReadDeps['onBadReplica']): Promise<Buffer | undefined> {
+    if (file.size === 0 || !this.smallFiles.accepts(file.size)) return undefined;
+    const cached = this.smallFiles.get(file);
+    if (cached) return cached;
+    const pieces: Buffer[] = [];
+    for await (const piece of readFileRange(file.chunks, { start: 0, end: file.size - 1 }, this.readDeps(onBadReplica))) pieces.push(piece);
+    const content = Buffer.concat(pieces);
+    const checksum = createHash('sha256').update(content).digest('hex');
+    if (checksum !== file.checksum) {
+      throw new Error(`file ${file.fileId} read back with SHA-256 ${checksum}, but it was stored with ${file.checksum}`);
+    }
+    this.smallFiles.set(file, content);
+    return content;
   }
 
   readDeps(onBadReplica: ReadDeps['onBadReplica']): ReadDeps {

@@ -180,6 +180,24 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
     expect(downloads.filter((ok) => !ok)).toHaveLength(0);
   }, 180_000);
 
+  it('serves a hot small file from memory, byte-exact and ranged, until it is deleted', async () => {
+    const data = testData(10_000);
+    const up = await uploadRaw(cluster.gateway.url, data, 'hot.bin');
+    expect((await download(cluster.gateway.url, up.file_id)).body.equals(data)).toBe(true);
+    // With every storage server hung, only the gateway's memory can answer.
+    for (const node of cluster.storage) node.proc.signal('SIGSTOP');
+    try {
+      const whole = await download(cluster.gateway.url, up.file_id);
+      expect([whole.status, whole.body.equals(data)]).toEqual([200, true]);
+      const part = await download(cluster.gateway.url, up.file_id, { Range: 'bytes=9000-' });
+      expect([part.status, part.headers.get('content-range'), part.body.equals(data.subarray(9000))]).toEqual([206, 'bytes 9000-9999/10000', true]);
+    } finally {
+      for (const node of cluster.storage) node.proc.signal('SIGCONT');
+    }
+    expect((await fetch(`${cluster.gateway.url}/files/${up.file_id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await download(cluster.gateway.url, up.file_id)).status).toBe(404);
+  });
+
   it('keeps serving and storing with one storage server killed', async () => {
     const stored = await Promise.all(Array.from({ length: 6 }, (_, i) => testData(600 * 1024 + i)).map(async (data, i) => ({ data, up: await uploadRaw(cluster.gateway.url, data, `k-${i}`) })));
     const victim = cluster.storage[0];

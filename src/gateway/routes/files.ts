@@ -1,12 +1,12 @@
 import { once } from 'node:events';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Response } from 'express';
 import type { Logger } from '../../log/logger';
 import type { FileRecord, FileSummary } from '../../metadata/types';
 import { ChunkUnavailableError, readFileRange } from '../download/chunk-reader';
 import type { FileService } from '../file-service';
 import { contentDisposition } from '../http/content-disposition';
 import { discardUnreadBody } from '../http/discard-body';
-import { parseRange } from '../http/range';
+import { parseRange, type ByteRange } from '../http/range';
 import { HttpError } from '../http-error';
 import { openUploadSource } from '../upload/upload-source';
 import { UploadSlots } from '../upload/upload-slots';
@@ -108,7 +108,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       res.end();
       return;
     }
-    await streamBody(req, res, file, range ?? { start: 0, end: file.size - 1 });
+    await sendBody(res, file, range ?? { start: 0, end: file.size - 1 });
   });
 
   router.delete('/:id', async (req, res) => {
@@ -123,12 +123,25 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     });
   });
 
+  /** A small file goes out whole from memory (read and checked first); a larger one streams. */
+  async function sendBody(res: Response, file: FileRecord, range: ByteRange) {
+    let content: Buffer | undefined;
+    try {
+      content = await files.smallFileContent(file, deps.onBadReplica);
+    } catch (error) {
+      throw failedBeforeHeaders(res, file, error);
+    }
+    if (!content) return streamBody(res, file, range);
+    res.end(content.subarray(range.start, range.end + 1));
+    deps.onBytesDownloaded?.(range.end - range.start + 1);
+  }
+
   /**
    * Streams the body with backpressure. Headers go out only once the first bytes are in hand;
    * after that an unrecoverable failure aborts the connection, so a client never takes a
    * short or corrupt body for a whole one.
    */
-  async function streamBody(req: Request, res: Response, file: FileRecord, range: { start: number; end: number }) {
+  async function streamBody(res: Response, file: FileRecord, range: ByteRange) {
     const body = readFileRange(file.chunks, range, files.readDeps(deps.onBadReplica));
     let sent = 0;
     try {
@@ -141,12 +154,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       }
       if (!res.destroyed) res.end();
     } catch (error) {
-      if (!res.headersSent) {
-        removeFileHeaders(res);
-        throw error instanceof ChunkUnavailableError
-          ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' })
-          : error;
-      }
+      if (!res.headersSent) throw failedBeforeHeaders(res, file, error);
       deps.log.error(`Download of ${file.fileId} aborted after ${sent} bytes: ${(error as Error).message}`);
       res.destroy(error as Error);
     } finally {
@@ -156,6 +164,12 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   }
 
   return router;
+}
+
+/** A download that failed before its first byte: a JSON error (503 when no replica could serve). */
+function failedBeforeHeaders(res: Response, file: FileRecord, error: unknown): unknown {
+  removeFileHeaders(res);
+  return error instanceof ChunkUnavailableError ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' }) : error;
 }
 
 async function drainOrClose(res: Response): Promise<void> {
