@@ -73,9 +73,12 @@ export class FileService {
       source.sizeIsExact ? source.expectedSize : undefined,
     );
     let received = 0;
+    // A small upload is kept for the download that often follows it (see SmallFileCache).
+    const smallContent: Buffer[] = [];
     try {
       for await (const data of source.stream as AsyncIterable<Buffer>) {
         received += data.length;
+        if (this.smallFiles.accepts(received)) smallContent.push(data);
         if (received > config.maxFileSize) {
           throw new HttpError(413, `file size exceeds the maximum file size of ${config.maxFileSize} bytes`, {
             max_file_size: config.maxFileSize,
@@ -96,6 +99,7 @@ export class FileService {
         }),
       );
       this.cache.set(record);
+      if (this.smallFiles.accepts(record.size)) this.smallFiles.set(record, Buffer.concat(smallContent));
       log.info(`Stored file ${fileId} (${source.filename}, ${record.size} bytes, ${record.chunks.length} chunks)`);
       return record;
     } catch (error) {
@@ -162,8 +166,8 @@ export class FileService {
   }
 
   /**
-   * The whole content of a small file (see SmallFileCache), from memory when it was read
-   * lately; undefined for a file that streams instead. Read bytes are kept only when they hash
+   * The whole content of a small file (see SmallFileCache), from memory when it was read or
+   * uploaded lately; undefined for a file that streams instead. Read bytes are kept only when they hash
    * to the file's checksum, so the cache can never hold a wrong copy.
    */
   async smallFileContent(file: FileRecord, onBadReplica: ReadDeps['onBadReplica']): Promise<Buffer | undefined> {

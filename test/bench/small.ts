@@ -2,7 +2,9 @@
  * `npm run bench -- small [--seconds S] [--clients N]`: 4 KiB files through `ringstore up`
  * (R=2) with 32 concurrent keep-alive clients: uploads/s, downloads/s (bytes checked),
  * metadata reads/s with p50/p99 latency; then the reference server's static GET rate of a
- * 4 KiB file with the same client in the same run.
+ * 4 KiB file with the same client in the same run. Downloads are measured twice: with the
+ * gateway's small-file cache (default settings: uploaded files are hot) and on a second cluster
+ * with SMALL_FILE_CACHE_BYTES=0, where every download reads its six chunks from storage.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,13 +17,18 @@ import { startReference } from './reference-server';
 
 const FILE_BYTES = 4096;
 
+interface StoredFile {
+  id: string;
+  data: Buffer;
+}
+
 export async function run(args: string[]): Promise<Figure[]> {
   const seconds = Number(args[args.indexOf('--seconds') + 1]) || 8;
   const clients = Number(args[args.indexOf('--clients') + 1]) || 32;
   const phaseMs = seconds * 1000;
   const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-small-'));
   const reference = await startReference(work);
-  const cluster = await startUp({ replication: 2 });
+  let cluster = await startUp({ replication: 2 });
   const agent = keepAliveAgent(clients);
   const figures: Figure[] = [];
   const ringstorePids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
@@ -44,20 +51,24 @@ export async function run(args: string[]): Promise<Figure[]> {
   };
   try {
     await writeFile(path.join(reference.root, 'small.bin'), randomBytes(FILE_BYTES));
-    const stored: Array<{ id: string; data: Buffer }> = [];
-    await measured('4 KiB uploads', ringstorePids, () => closedLoop(clients, phaseMs, async () => {
+    let stored: StoredFile[] = [];
+    const uploads = () => closedLoop(clients, phaseMs, async () => {
       const data = randomBytes(FILE_BYTES);
       const reply = await request(agent, `${cluster.url}/files?filename=small.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream' } });
       if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
       stored.push({ id: (JSON.parse(reply.body.toString()) as { file_id: string }).file_id, data });
-    }));
-    if (stored.length === 0) throw new Error('no upload succeeded');
+    });
     const pick = (n: number) => stored[(n * 7919) % stored.length];
-    const downloads = await measured('4 KiB downloads', ringstorePids, () => closedLoop(clients, phaseMs, async (_, n) => {
-      const file = pick(n);
-      const reply = await request(agent, `${cluster.url}/files/${file.id}`);
-      if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
-    }));
+    const downloadLoad = () => {
+      if (stored.length === 0) throw new Error('no upload succeeded');
+      return closedLoop(clients, phaseMs, async (_, n) => {
+        const file = pick(n);
+        const reply = await request(agent, `${cluster.url}/files/${file.id}`);
+        if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
+      });
+    };
+    await measured('4 KiB uploads', ringstorePids, uploads);
+    const downloads = await measured('4 KiB downloads', ringstorePids, downloadLoad);
     await measured('metadata reads', ringstorePids, () => closedLoop(clients, phaseMs, async (_, n) => {
       const file = pick(n);
       const reply = await request(agent, `${cluster.url}/files/${file.id}/metadata`);
@@ -68,6 +79,13 @@ export async function run(args: string[]): Promise<Figure[]> {
       if (reply.status !== 200 || reply.body.length !== FILE_BYTES) throw new Error(`${reference.kind} answered ${reply.status}`);
     }));
     figures.push({ bench: 'small', metric: `downloads / ${reference.kind} GET`, value: downloads.perSecond / referenceGets.perSecond, unit: 'x' });
+
+    await cluster.stop();
+    cluster = await startUp({ replication: 2, env: { SMALL_FILE_CACHE_BYTES: '0' } });
+    stored = [];
+    await uploads();
+    const uncached = await measured('4 KiB downloads, cache off', ringstorePids, downloadLoad);
+    figures.push({ bench: 'small', metric: `downloads with cache off / ${reference.kind} GET`, value: uncached.perSecond / referenceGets.perSecond, unit: 'x' });
   } finally {
     agent.destroy();
     await cluster.stop();

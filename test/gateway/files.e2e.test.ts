@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { startCluster, type Cluster } from '../helpers/cluster';
 import { chunkIdsOnDisk, download, sha256, testData, uploadMultipart, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
@@ -11,13 +13,21 @@ interface Metadata {
   size: number;
   checksum: string;
   status: string;
-  chunks: Array<{ chunk_number: number; chunk_id: string; size: number; checksum: string; server_id: string; replicas: Array<{ server_id: string }> }>;
+  chunks: Array<{ chunk_number: number; chunk_id: string; offset: number; size: number; checksum: string; server_id: string; replicas: Array<{ server_id: string }> }>;
 }
 
 async function metadata(cluster: Cluster, fileId: string): Promise<Metadata> {
   const res = await fetch(`${cluster.gateway.url}/files/${fileId}/metadata`);
   expect(res.status).toBe(200);
   return (await res.json()) as Metadata;
+}
+
+/** The data part of a chunk file (data, then block digests and footer) on a storage node's disk. */
+async function storedChunkData(cluster: Cluster, serverId: string, chunkId: string, size: number): Promise<Buffer> {
+  const node = cluster.storage.find((n) => n.serverId === serverId);
+  if (!node) throw new Error(`no storage node ${serverId}`);
+  const file = await readFile(path.join(node.dataDir, 'chunks', chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId));
+  return file.subarray(0, size);
 }
 
 async function allChunksOnDisk(cluster: Cluster): Promise<Set<string>> {
@@ -50,7 +60,14 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
       expect(meta.chunks).toHaveLength(Math.min(size, 6));
       expect(meta.chunks.reduce((sum, c) => sum + c.size, 0)).toBe(size);
       expect(meta.checksum).toBe(sha256(data));
-      for (const chunk of meta.chunks) expect(chunk.replicas).toHaveLength(2);
+      for (const chunk of meta.chunks) {
+        expect(chunk.replicas).toHaveLength(2);
+        // On disk, not just through the gateway (which may answer a small file from memory).
+        for (const replica of chunk.replicas) {
+          const stored = await storedChunkData(cluster, replica.server_id, chunk.chunk_id, chunk.size);
+          expect(stored.equals(data.subarray(chunk.offset, chunk.offset + chunk.size))).toBe(true);
+        }
+      }
       const got = await download(cluster.gateway.url, created.file_id);
       expect(got.status).toBe(200);
       expect(got.body.length).toBe(size);

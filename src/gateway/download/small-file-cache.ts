@@ -4,8 +4,8 @@ import type { FileRecord } from '../../metadata/types';
 export const SMALL_FILE_MAX_BYTES = 64 * 1024;
 
 /**
- * The bytes of recently downloaded small files, least recently used first out, within a byte
- * budget. A small file is six chunk calls to storage servers but one memory copy from here.
+ * The bytes of recently uploaded or downloaded small files, least recently used first out,
+ * within a byte budget. A small file is six chunk calls to storage servers but one memory copy from here.
  *
  * No expiry of its own: every download first looks the file up in the metadata (FileService,
  * whose cache entries expire), and a completed file's bytes never change, so an entry is only
