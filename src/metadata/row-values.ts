@@ -24,8 +24,8 @@ export function isUuid(value: string): boolean {
 }
 
 /**
- * timestamptz columns. A fresh Date belongs to the caller's realm: rows from the PGlite worker
- * are deserialized in Node's main context, which under jest is not the test's sandbox.
+ * timestamptz columns. A fresh Date belongs to the caller's realm: rows from the PGlite child
+ * process are deserialized in Node's main context, which under jest is not the test's sandbox.
  */
 export function toDate(value: unknown): Date {
   return new Date(value as Date);

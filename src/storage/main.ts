@@ -1,11 +1,12 @@
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { ConfigError } from '../config/env';
 import { createLogger, type Logger } from '../log/logger';
 import { storageServiceDefinition } from '../rpc/storage-service';
 import { grpcServerCredentials, grpcServerTransport } from '../security';
 import { ChunkStore } from './chunk-store';
-import { lockDataDir } from './data-dir-lock';
+import { lockDataDir } from '../fs/data-dir-lock.cjs';
 import { Heartbeat } from './heartbeat';
 import { loadOrCreateServerId } from './server-id';
 import { storageServerOptions, widenReceiveWindow } from './server-options';
@@ -46,7 +47,10 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
     state = next;
   };
 
-  const unlockDataDir = await lockDataDir(config.dataDir);
+  const unlockDataDir = await lockDataDir(config.dataDir, {
+    owner: 'ringstore storage server',
+    createError: (message) => new ConfigError(message),
+  });
   const store = await ChunkStore.open(config.dataDir, logger);
   const serverId = await loadOrCreateServerId(store.dataDir, config.serverIdOverride);
 

@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- memory [--size MiB] [--replication R]`: peak resident memory of the gateway
- * (the `ringstore up` process) and of the storage servers while one file is uploaded and then
- * downloaded, at 100 MiB and at the large size (5 GiB), each on a fresh cluster. RSS is sampled
- * from /proc/<pid>/status every 100 ms; the goal is a flat figure whatever the file size.
+ * (the `ringstore up` process), of the storage servers and of the embedded metadata database
+ * (PGlite, a child process of its own) while one file is uploaded and then downloaded, at
+ * 100 MiB and at the large size (5 GiB), each on a fresh cluster. RSS is sampled from
+ * /proc/<pid>/status every 100 ms; the goal is a flat figure whatever the file size.
  */
 import { readFileSync, statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -48,6 +49,8 @@ export async function run(args: string[]): Promise<Figure[]> {
         add(`gateway peak RSS above idle, ${label}`, Math.max(afterUpload.gateway, afterDownload.gateway) - idle);
         add(`storage server peak RSS, upload ${label}`, afterUpload.storage);
         add(`storage server peak RSS, download ${label}`, afterDownload.storage);
+        add(`metadata process (PGlite) peak RSS, upload ${label}`, afterUpload.metadata);
+        add(`metadata process (PGlite) peak RSS, download ${label}`, afterDownload.metadata);
         process.stderr.write('.');
       } finally {
         await cluster.stop();
@@ -61,20 +64,25 @@ export async function run(args: string[]): Promise<Figure[]> {
   return figures;
 }
 
-/** Peak VmRSS of the gateway and of the largest storage server, per phase (take() resets). */
+/**
+ * Peak VmRSS of the gateway, of the largest storage server and of the embedded metadata
+ * database's process, per phase (take() resets). The up process's children are told apart by
+ * their command lines (it has others, such as tsx's esbuild service).
+ */
 class PeakSampler {
   private gateway = 0;
   private storage = 0;
+  private metadata = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly gatewayPid: number) {
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
   }
 
-  take(): { gateway: number; storage: number } {
+  take(): { gateway: number; storage: number; metadata: number } {
     this.sample();
-    const peaks = { gateway: this.gateway, storage: this.storage };
-    this.gateway = this.storage = 0;
+    const peaks = { gateway: this.gateway, storage: this.storage, metadata: this.metadata };
+    this.gateway = this.storage = this.metadata = 0;
     return peaks;
   }
 
@@ -84,7 +92,20 @@ class PeakSampler {
 
   private sample(): void {
     this.gateway = Math.max(this.gateway, rssKb(this.gatewayPid));
-    for (const pid of childPids(this.gatewayPid)) this.storage = Math.max(this.storage, rssKb(pid));
+    for (const pid of childPids(this.gatewayPid)) {
+      const command = cmdline(pid);
+      if (command.includes('pglite-child.cjs')) this.metadata = Math.max(this.metadata, rssKb(pid));
+      else if (command.includes('\0storage\0')) this.storage = Math.max(this.storage, rssKb(pid));
+    }
+  }
+}
+
+/** NUL-separated arguments of a process ('' once it is gone). */
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
   }
 }
 
