@@ -93,6 +93,11 @@ export class ConnectionSupervisor<C extends ProbeClient> {
     );
   }
 
+  serverAnnounced(serverId: string): void {
+    const connection = this.connections.get(serverId);
+    if (connection && connection.state !== 'Ready') connection.requestConnect(this.options.clock.now());
+  }
+
   recordSuccess(serverId: string): void {
     this.connections.get(serverId)?.recordSuccess(this.options.clock.now());
   }

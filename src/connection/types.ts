@@ -58,6 +58,11 @@ export interface ConnectionPool {
    * asked to reconnect at once, rate-limited). Rejects when it does not become available.
    */
   getClient(serverId: string, waitMs?: number): Promise<StorageClient>;
+  /**
+   * The server just said it is up (a join or heartbeat): if its connection is not Ready,
+   * reconnect now (rate-limited) instead of waiting out grpc-js's backoff.
+   */
+  serverAnnounced(serverId: string): void;
   recordSuccess(serverId: string): void;
   recordFailure(serverId: string, error: unknown): void;
   snapshot(): ConnectionSnapshot[];

@@ -54,6 +54,8 @@ export class ServerRegistry {
       await this.refresh();
     } else {
       this.known.set(request.id, { ...before, lastHeartbeatAt: new Date(), availableSpace: request.availableSpace ?? null, totalSpace: request.totalSpace ?? null });
+      // A restarted server heartbeats as soon as it listens: the best moment to reconnect.
+      this.pool.serverAnnounced(request.id);
     }
   }
 

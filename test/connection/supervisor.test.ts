@@ -105,6 +105,20 @@ describe('ConnectionSupervisor', () => {
     expect(clock.pendingTimers).toBe(1);
   });
 
+  it('a server that announces itself while in backoff gets a fresh channel at once; a Ready one is left alone', () => {
+    const { dialer, supervisor } = setup();
+    supervisor.update(servers('a', 'b'));
+    const [a, b] = [dialer.latest('a.local:1'), dialer.latest('b.local:1')];
+    a.setState(TRANSIENT_FAILURE);
+    b.setState(READY);
+    supervisor.serverAnnounced('a');
+    supervisor.serverAnnounced('b');
+    supervisor.serverAnnounced('not-in-the-ring');
+    expect([a.closed, dialer.latest('a.local:1') !== a]).toEqual([true, true]);
+    expect([b.closed, dialer.latest('b.local:1')]).toEqual([false, b]);
+    expect(supervisor.snapshot().find((s) => s.serverId === 'a')?.state).toBe('Connecting');
+  });
+
   it('the tick probes silent Ready servers only, and a failed probe rebuilds the channel', async () => {
     const { clock, dialer, supervisor, lines } = setup();
     supervisor.update(servers('a', 'b'));

@@ -105,6 +105,7 @@ export class FakePool implements ConnectionPool {
     if (!client) throw new Error(`server ${serverId} is not available`);
     return client;
   }
+  serverAnnounced(): void {}
   recordSuccess(): void {}
   recordFailure(serverId: string): void {
     this.failures.push(serverId);

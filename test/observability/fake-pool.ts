@@ -76,6 +76,7 @@ export class FakePool implements ConnectionPool {
   getClient(serverId: string): Promise<never> {
     return Promise.reject(new Error(`FakePool has no clients (asked for ${serverId})`));
   }
+  serverAnnounced(): void {}
   recordSuccess(): void {}
   recordFailure(): void {}
   async close(): Promise<void> {}
