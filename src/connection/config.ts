@@ -43,7 +43,8 @@ export const DEFAULT_CONNECTION_CONFIG: ConnectionConfig = {
   shutdownBackoffMaxMs: 30_000,
   callTimeoutMs: 30_000,
   initialReconnectBackoffMs: 200,
-  maxReconnectBackoffMs: 1_000,
+  // grpc-js adds +-20% jitter: 800 ms keeps the longest wait for a returned server under 1 s.
+  maxReconnectBackoffMs: 800,
   keepaliveTimeMs: 10_000,
   keepaliveTimeoutMs: 5_000,
   maxMessageBytes: 16 * 1024 * 1024,

@@ -47,7 +47,7 @@ describe('storageChannelOptions', () => {
   it('tunes backoff, keepalive, channelz, subchannel pool, message sizes and the flow-control window', () => {
     expect(storageChannelOptions(DEFAULT_CONNECTION_CONFIG)).toEqual({
       'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 1_000,
+      'grpc.max_reconnect_backoff_ms': 800,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.keepalive_permit_without_calls': 1,
