@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { openPgliteBackend } from './pglite-backend';
-import { openPostgresBackend } from './postgres-backend';
 import { SqlMetadataStore } from './sql-store';
 import type { MetadataStore } from './types';
 
@@ -21,6 +20,11 @@ export interface MetadataStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The PostgreSQL driver is loaded only when used: it is ~15 MB of a gateway's memory. */
+function postgres(): typeof import('./postgres-backend') {
+  return require('./postgres-backend') as typeof import('./postgres-backend');
+}
+
 /** Open the configured backend and bring its schema up to date before handing it out. */
 export async function openMetadataStore(options: MetadataStoreOptions): Promise<MetadataStore> {
   const { schema } = options;
@@ -32,7 +36,7 @@ export async function openMetadataStore(options: MetadataStoreOptions): Promise<
     throw new Error('DATABASE_URL must start with postgres:// or postgresql://');
   }
   const backend = databaseUrl
-    ? openPostgresBackend(databaseUrl, schema)
+    ? postgres().openPostgresBackend(databaseUrl, schema)
     : await openPgliteBackend(path.join(options.dataDir, 'metadata'), schema);
   const store = new SqlMetadataStore(backend);
   try {

@@ -1,6 +1,6 @@
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { InspectionEvent } from 'xstate';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { ConfigError } from '../config/env';
 import { guardInspector } from '../connection/guard-inspector';
 import type { Logger } from '../log/logger';
@@ -32,9 +32,10 @@ export function createInspector(url: string | undefined, log: Logger): Ringstore
   if (!/^wss?:\/\/[^/]/.test(url)) {
     throw new ConfigError(`RINGSTORE_INSPECT must be a ws:// or wss:// URL, got "${url}"`);
   }
-  // An ES module: loaded only when inspection is asked for (Node 20 can require it).
+  // Loaded only when inspection is asked for: a gateway without it does not carry them in
+  // memory. @statelyai/inspect is an ES module, which Node 20 can require.
   const stately = require('@statelyai/inspect') as typeof import('@statelyai/inspect');
-  const transport = new WebSocketTransport(url, log);
+  const transport = new WebSocketTransport(url, log, require('ws') as typeof WebSocket);
   const inspector = stately.createInspector(transport);
   inspector.start();
   log.info(`XState inspector: sending actor events to ${url}`);
@@ -49,7 +50,11 @@ class WebSocketTransport {
   private warned = false;
   private readonly backlog: string[] = [];
 
-  constructor(private readonly url: string, private readonly log: Logger) {}
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+    private readonly WebSocketClass: typeof WebSocket,
+  ) {}
 
   start(): void {
     this.stopped = false;
@@ -65,7 +70,7 @@ class WebSocketTransport {
 
   send(event: StatelyInspectionEvent): void {
     const text = toSafeJson(event);
-    if (this.socket?.readyState === WebSocket.OPEN) {
+    if (this.socket?.readyState === this.WebSocketClass.OPEN) {
       this.socket.send(text);
       return;
     }
@@ -74,7 +79,7 @@ class WebSocketTransport {
   }
 
   private open(): void {
-    const socket = new WebSocket(this.url);
+    const socket = new this.WebSocketClass(this.url);
     this.socket = socket;
     socket.on('open', () => {
       this.warned = false;
