@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { createLogger } from '../log/logger';
 import { withDeadline } from './deadline';
 import { MetadataUnavailableError } from './errors';
 import { NamedLocks } from './named-locks';
@@ -23,6 +24,11 @@ const CHILD = path.join(__dirname, 'pglite-child.cjs');
 const LOCK_WAIT_MS = 10_000;
 /** How long close() waits for the child to exit once the database is closed, before killing it. */
 const EXIT_DEADLINE_MS = 10_000;
+/** A child that died is replaced after this, doubling while reopening fails, up to the max. */
+const REOPEN_BACKOFF_BASE_MS = 500;
+const REOPEN_BACKOFF_MAX_MS = 30_000;
+
+const log = createLogger('metadata');
 
 /** A database error from the child, with the fields callers branch on (code, constraint). */
 function rebuild(error: ChildError): Error {
@@ -59,8 +65,9 @@ function whenGone(child: ChildProcess): Promise<string> {
  *
  * The child takes a LOCK on the directory before opening it (two PGlite instances on one
  * directory would corrupt it) and exits when its parent goes away, even by kill -9, so it never
- * lingers holding the database; a gateway restarted at once waits for it. If the child dies,
- * every query fails with MetadataUnavailableError, as it would for an unreachable PostgreSQL.
+ * lingers holding the database; a gateway restarted at once waits for it. If the child dies (a
+ * crash, the kernel's OOM killer), queries fail with MetadataUnavailableError, as they would
+ * for an unreachable PostgreSQL, while a new child is started with backoff until one opens.
  *
  * PGlite has one connection and queues queries, so advisory locks would be re-entrant and
  * exclude nobody: locks are in-process instead, which is enough because only one process can
@@ -70,15 +77,28 @@ class PgliteBackend implements SqlBackend {
   readonly kind = 'pglite';
   private readonly locks = new NamedLocks();
   private readonly pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (error: Error) => void }>();
-  private readonly exited: Promise<void>;
   private nextId = 1;
-  private stopped: Error | undefined;
+  /** The running child; undefined while it is being replaced and once closed. */
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  /** Why queries fail right now (no child), for their error. */
+  private unavailable: MetadataUnavailableError | undefined;
+  private closed = false;
+  private reopenDelayMs = REOPEN_BACKOFF_BASE_MS;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private reopening: Promise<void> | undefined;
 
   constructor(
-    private readonly child: ChildProcess,
-    gone: Promise<string>,
+    started: StartedChild,
     private readonly dataDir: string,
+    private readonly startOptions: { schema: string | undefined; lockWaitMs: number },
   ) {
+    this.adopt(started);
+  }
+
+  private adopt({ child, gone }: StartedChild): void {
+    this.child = child;
+    this.unavailable = undefined;
     child.on('message', (reply: Reply) => {
       const request = this.pending.get(reply.id);
       if (!request) return;
@@ -86,22 +106,61 @@ class PgliteBackend implements SqlBackend {
       if ('error' in reply) request.reject(rebuild(reply.error));
       else request.resolve(reply.rows);
     });
-    child.on('error', (error) => this.stop(`is unreachable: ${error.message}`));
-    this.exited = gone.then((how) => this.stop(`is not running: its process (pid ${child.pid}) ${how}; restart the gateway to reopen it`));
+    child.on('error', (error) => this.failPending(this.error(`is unreachable: ${error.message}`)));
+    this.exited = gone.then((how) => this.childExited(child, how));
   }
 
-  private stop(why: string): void {
-    this.stopped ??= new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} ${why}`);
-    for (const request of this.pending.values()) request.reject(this.stopped);
+  private error(why: string): MetadataUnavailableError {
+    return new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} ${why}`);
+  }
+
+  private failPending(error: Error): void {
+    for (const request of this.pending.values()) request.reject(error);
     this.pending.clear();
   }
 
+  private childExited(child: ChildProcess, how: string): void {
+    if (child !== this.child) return;
+    this.child = undefined;
+    if (this.closed) {
+      this.failPending(this.error('is closed'));
+      return;
+    }
+    this.unavailable = this.error(`is not running: its process (pid ${child.pid}) ${how}; reopening it`);
+    this.failPending(this.unavailable);
+    log.error(`${this.unavailable.message} in ${this.reopenDelayMs} ms`);
+    this.scheduleReopen();
+  }
+
+  /** Starts a new child after the current backoff; doubles the backoff while opening fails. */
+  private scheduleReopen(): void {
+    this.reopenTimer = setTimeout(() => {
+      this.reopening = startChild(this.dataDir, this.startOptions.schema, this.startOptions.lockWaitMs).then(
+        (started) => {
+          this.reopening = undefined;
+          if (this.closed) return void started.child.disconnect(); // it exits, releasing the lock
+          this.adopt(started);
+          this.reopenDelayMs = REOPEN_BACKOFF_BASE_MS;
+          log.info(`Embedded metadata database in ${this.dataDir} reopened (pid ${started.child.pid})`);
+        },
+        (error: unknown) => {
+          this.reopening = undefined;
+          if (this.closed) return;
+          this.reopenDelayMs = Math.min(this.reopenDelayMs * 2, REOPEN_BACKOFF_MAX_MS);
+          log.error(`${(error as Error).message}; trying again in ${this.reopenDelayMs} ms`);
+          this.scheduleReopen();
+        },
+      );
+    }, this.reopenDelayMs);
+  }
+
   private send(op: 'query' | 'exec' | 'close', sql = '', params?: unknown[]): Promise<unknown[]> {
-    if (this.stopped) return Promise.reject(this.stopped);
+    const child = this.child;
+    if (!child) return Promise.reject(this.unavailable ?? this.error('is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.child.send({ id, op, sql, params }, (error) => {
+      child.send({ id, op, sql, params }, (error) => {
         if (!error || !this.pending.delete(id)) return;
         reject(new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} is unreachable: ${error.message}`, { cause: error }));
       });
@@ -126,20 +185,31 @@ class PgliteBackend implements SqlBackend {
 
   /** Flushes and closes the database, then waits for the child to exit (it releases its lock). */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reopenTimer);
+    await this.reopening; // a child opened meanwhile is let go of at once
+    const child = this.child;
+    if (!child) return;
     try {
-      if (!this.stopped) await this.send('close');
+      await this.send('close');
     } finally {
-      this.stopped ??= new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} is closed`);
-      if (this.child.connected) this.child.disconnect(); // it exits when its channel goes away
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), EXIT_DEADLINE_MS);
+      if (child.connected) child.disconnect(); // it exits when its channel goes away
+      const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_DEADLINE_MS);
       await this.exited;
       clearTimeout(timer);
     }
   }
 }
 
+interface StartedChild {
+  child: ChildProcess;
+  /** Resolves with how it ended once it has exited (see whenGone). */
+  gone: Promise<string>;
+}
+
 /** Start the child and wait until PGlite is open (first open of a data dir runs initdb, seconds). */
-function startChild(dataDir: string, schema: string | undefined, lockWaitMs: number): Promise<[ChildProcess, Promise<string>]> {
+function startChild(dataDir: string, schema: string | undefined, lockWaitMs: number): Promise<StartedChild> {
   const child = fork(CHILD, [dataDir, schema ?? '', String(lockWaitMs)], {
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -153,7 +223,7 @@ function startChild(dataDir: string, schema: string | undefined, lockWaitMs: num
       if (settled) return;
       settled = true;
       child.off('message', onStartup).off('error', settle);
-      if (!error) return resolve([child, gone]);
+      if (!error) return resolve({ child, gone });
       if (child.connected) child.disconnect(); // it exits (releasing the lock) when its channel goes away
       reject(new Error(`cannot open the embedded metadata database in ${dataDir}: ${error.message}`, { cause: error }));
     };
@@ -169,6 +239,6 @@ export interface PgliteOptions {
 }
 
 export async function openPgliteBackend(dataDir: string, schema?: string, options: PgliteOptions = {}): Promise<SqlBackend> {
-  const [child, gone] = await startChild(dataDir, schema, options.lockWaitMs ?? LOCK_WAIT_MS);
-  return new PgliteBackend(child, gone, dataDir);
+  const lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+  return new PgliteBackend(await startChild(dataDir, schema, lockWaitMs), dataDir, { schema, lockWaitMs });
 }

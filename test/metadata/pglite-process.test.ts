@@ -109,17 +109,32 @@ describe('one database per directory', () => {
     expect(lockOwner(dir)).not.toBe(process.pid);
   });
 
-  test('when the child dies, queries fail with MetadataUnavailableError saying so, and close still resolves', async () => {
+  test('when the child dies, queries fail with MetadataUnavailableError saying so, until a new child has reopened the data', async () => {
+    first = await openPgliteBackend(dir);
+    await first.exec('CREATE TABLE survivors (n integer); INSERT INTO survivors VALUES (42)');
+    const childPid = lockOwner(dir);
+    process.kill(childPid, 'SIGKILL');
+    const error = await waitFor(async () => first!.query('SELECT 1').then(() => false, (e: unknown) => e), { what: 'a failed query' });
+    expect(error).toBeInstanceOf(MetadataUnavailableError);
+    expect((error as Error).message).toBe(
+      `embedded metadata database in ${dir} is not running: its process (pid ${childPid}) was killed by SIGKILL; reopening it`,
+    );
+    await expect(first.ping(1000)).rejects.toThrow(MetadataUnavailableError);
+
+    const rows = await waitFor(async () => first!.query('SELECT n FROM survivors').catch(() => false), { timeoutMs: 30_000, what: 'the database reopened' });
+    expect(rows).toEqual([{ n: 42 }]);
+    expect(lockOwner(dir)).not.toBe(childPid);
+    expect(readFileSync(`/proc/${lockOwner(dir)}/cmdline`, 'utf8')).toContain('pglite-child.cjs');
+  });
+
+  test('closed while a dead child is being replaced: close resolves and no child is left holding the directory', async () => {
     first = await openPgliteBackend(dir);
     const childPid = lockOwner(dir);
     process.kill(childPid, 'SIGKILL');
-    const failure = waitFor(async () => first!.query('SELECT 1').then(() => false, (error: unknown) => error), { what: 'a failed query' });
-    const error = await failure;
-    expect(error).toBeInstanceOf(MetadataUnavailableError);
-    expect((error as Error).message).toBe(
-      `embedded metadata database in ${dir} is not running: its process (pid ${childPid}) was killed by SIGKILL; restart the gateway to reopen it`,
-    );
-    await expect(first.ping(1000)).rejects.toThrow(MetadataUnavailableError);
+    await waitFor(async () => first!.query('SELECT 1').then(() => false, () => true), { what: 'a failed query' });
+    await first.close();
+    first = undefined;
+    await waitFor(() => !existsSync(path.join(dir, 'LOCK')) || isGone(lockOwner(dir)), { timeoutMs: 15_000, what: 'no live owner of the directory' });
   });
 });
 
