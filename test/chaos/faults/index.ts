@@ -3,13 +3,14 @@ import { diskfullFault } from './diskfull';
 import type { Fault } from './fault';
 import { gatewayFault } from './gateway';
 import { killFault } from './kill';
+import { pgliteFault } from './pglite';
 import { postgresFault } from './postgres';
 import { rollingFault } from './rolling';
 import { stopFault } from './stop';
 
 export type { Fault, FaultContext } from './fault';
 
-export const FAULTS: Fault[] = [killFault, stopFault, rollingFault, gatewayFault, postgresFault, bitflipFault, diskfullFault];
+export const FAULTS: Fault[] = [killFault, stopFault, rollingFault, gatewayFault, postgresFault, pgliteFault, bitflipFault, diskfullFault];
 
 /** Faults that lose a storage server only: with R=2 these must cost zero failed client requests. */
 export const STORAGE_FAULTS = new Set(['kill', 'stop', 'rolling', 'bitflip', 'diskfull']);
