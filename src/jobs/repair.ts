@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../connection/types';
 import type { Logger } from '../log/logger';
-import type { MetadataStore, UnderReplicatedChunk } from '../metadata/types';
+import type { MetadataStore, ChunkToRepair } from '../metadata/types';
 import type { StorageClient } from '../rpc/storage-client';
 import { ChunkCopyError, copyChunk } from './chunk-copy';
 import type { RepairConfig } from './config';
@@ -52,7 +52,8 @@ type CopyOutcome = 'copied' | 'target-failed' | 'no-source' | 'file-deleted';
  * Repair: brings every chunk back to REPLICATION_FACTOR healthy replicas (capped by the live
  * servers). A replica counts as healthy while it is 'stored' on a server heard from within the
  * grace period, so a restart is not a loss. Missing copies are streamed from a healthy replica
- * to the next servers on the ring; corrupt replicas are dropped once the chunk is whole again.
+ * to the next servers on the ring; corrupt replicas are dropped once the chunk is whole again
+ * (and on a later run, when dropping one failed then).
  */
 export class RepairJob {
   private readonly progress: JobProgress<RepairReport>;
@@ -97,8 +98,8 @@ export class RepairJob {
     for (;;) {
       signal?.throwIfAborted();
       const limit = stillShort + BATCH;
-      const found = await this.deps.store.underReplicatedChunks(wanted, [...live], limit);
-      this.underReplicated = found.length;
+      const found = await this.deps.store.chunksToRepair(wanted, [...live], limit);
+      this.underReplicated = found.filter((chunk) => chunk.healthyServerIds.length < wanted).length;
       const fresh = found.filter((chunk) => !attempted.has(chunk.chunkId));
       if (fresh.length === 0) return;
       for (const chunk of fresh) attempted.add(chunk.chunkId);
@@ -118,7 +119,7 @@ export class RepairJob {
 
   /** Copies the chunk until it has `wanted` healthy replicas; true when it has them. */
   private async repairChunk(
-    chunk: UnderReplicatedChunk,
+    chunk: ChunkToRepair,
     wanted: number,
     live: ReadonlySet<string>,
     report: RepairReport,
@@ -149,7 +150,7 @@ export class RepairJob {
       report.failed++;
       return false;
     }
-    report.repaired++;
+    if (copies > 0) report.repaired++; // else it only had a corrupt replica left to remove
     // Only now that the chunk is whole again may its corrupt replicas go: a partly readable
     // copy was still a fallback until then. Rows on servers past the grace period stay, since
     // what they hold is unknown.
@@ -164,7 +165,7 @@ export class RepairJob {
    * corrupt or missing is marked so, moved to badSources and taken out of `sources`.
    */
   private async copyToTarget(
-    chunk: UnderReplicatedChunk,
+    chunk: ChunkToRepair,
     sources: string[],
     badSources: Set<string>,
     target: string,

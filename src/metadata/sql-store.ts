@@ -10,7 +10,7 @@ import type {
   MetadataStore,
   PendingDelete,
   ServerRecord,
-  UnderReplicatedChunk,
+  ChunkToRepair,
   UploadSession,
 } from './types';
 
@@ -306,19 +306,20 @@ export class SqlMetadataStore implements MetadataStore {
    * healthy copy come first, most at risk first; those with none (nothing to copy from until
    * a server returns) last, so they never crowd out repairable ones.
    */
-  async underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]> {
+  async chunksToRepair(replicationFactor: number, liveServerIds: string[], limit: number): Promise<ChunkToRepair[]> {
     const rows = await this.db.query<Row>(
       `SELECT * FROM (
          SELECT c.file_id, c.chunk_number, c.chunk_id, c.size, c.checksum,
                 count(r.server_id) FILTER (WHERE r.status = 'stored' AND r.server_id = ANY($2::text[])) AS healthy_count,
                 COALESCE(array_agg(r.server_id ORDER BY r.server_id)
                   FILTER (WHERE r.status = 'stored' AND r.server_id = ANY($2::text[])), '{}') AS healthy,
-                COALESCE(array_agg(r.server_id ORDER BY r.server_id) FILTER (WHERE r.server_id IS NOT NULL), '{}') AS everywhere
+                COALESCE(array_agg(r.server_id ORDER BY r.server_id) FILTER (WHERE r.server_id IS NOT NULL), '{}') AS everywhere,
+                count(r.server_id) FILTER (WHERE r.status = 'corrupt' AND r.server_id = ANY($2::text[])) AS corrupt_count
          FROM chunks c LEFT JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
          GROUP BY c.file_id, c.chunk_number
        ) counted
-       WHERE healthy_count < $1
-       ORDER BY healthy_count = 0, healthy_count, file_id, chunk_number
+       WHERE healthy_count < $1 OR corrupt_count > 0
+       ORDER BY healthy_count >= $1, healthy_count = 0, healthy_count, file_id, chunk_number
        LIMIT $3`,
       [replicationFactor, liveServerIds, limit],
     );

@@ -61,7 +61,7 @@ export interface PendingDelete {
   lastError: string | null;
 }
 
-export interface UnderReplicatedChunk {
+export interface ChunkToRepair {
   fileId: string;
   chunkId: string;
   size: number;
@@ -116,7 +116,12 @@ export interface MetadataStore {
   referencedChunkIds(chunkIds: string[], serverId?: string): Promise<Set<string>>;
 
   // Repair.
-  underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]>;
+  /**
+   * Chunks with fewer than `replicationFactor` healthy replicas on live servers (the most at
+   * risk first), then chunks that have them but still carry a corrupt replica on a live server
+   * (its removal failed when the chunk was repaired).
+   */
+  chunksToRepair(replicationFactor: number, liveServerIds: string[], limit: number): Promise<ChunkToRepair[]>;
   /** Record a copy made by repair; false when the chunk's file was deleted meanwhile (the copy is then an orphan). */
   addReplica(chunkId: string, serverId: string): Promise<boolean>;
   markReplicaCorrupt(chunkId: string, serverId: string): Promise<void>;

@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionPool } from '../../src/connection/types';
-import type { MetadataStore, PendingDelete, ServerRecord, UnderReplicatedChunk } from '../../src/metadata/types';
+import type { MetadataStore, PendingDelete, ServerRecord, ChunkToRepair } from '../../src/metadata/types';
 import type { StorageClient } from '../../src/rpc/storage-client';
 
 type ReplicaStatus = 'stored' | 'corrupt';
@@ -39,12 +39,13 @@ export class FakeRepairStore {
     return [...this.servers.values()];
   }
 
-  async underReplicatedChunks(replicationFactor: number, liveServerIds: string[], limit: number): Promise<UnderReplicatedChunk[]> {
+  async chunksToRepair(replicationFactor: number, liveServerIds: string[], limit: number): Promise<ChunkToRepair[]> {
     const live = new Set(liveServerIds);
-    const found: UnderReplicatedChunk[] = [];
+    const found: ChunkToRepair[] = [];
     for (const chunk of this.chunks.values()) {
       const healthy = [...chunk.replicas].filter(([id, status]) => status === 'stored' && live.has(id)).map(([id]) => id);
-      if (healthy.length >= replicationFactor) continue;
+      const corruptOnLive = [...chunk.replicas].some(([id, status]) => status === 'corrupt' && live.has(id));
+      if (healthy.length >= replicationFactor && !corruptOnLive) continue;
       found.push({ ...chunk, healthyServerIds: healthy.sort(), allServerIds: [...chunk.replicas.keys()].sort() });
     }
     return found.slice(0, limit);

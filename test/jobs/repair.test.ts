@@ -117,6 +117,20 @@ describe('RepairJob', () => {
     expect(store.pending).toEqual([]);
   });
 
+  it('removes a corrupt replica left on a chunk that already has its healthy copies', async () => {
+    const [a, b, c] = ids();
+    const { store, data, chunkId } = storeWithChunk({ [a]: 'stored', [b]: 'stored', [c]: 'corrupt' });
+    for (const id of [a, b, c]) await client(id).putChunkBuffer(chunkId, data);
+    await flipByte(servers[2].dataDir, chunkId, 5);
+
+    const report = await repairJob(store).run();
+
+    expect(report).toMatchObject({ checked: 1, repaired: 0, failed: 0, corruptRemoved: 1, bytesCopied: 0 });
+    expect(store.replicasOf(chunkId)).toEqual({ [a]: 'stored', [b]: 'stored' });
+    expect(await stored(c, chunkId)).toBe('missing');
+    expect(await repairJob(store).run()).toMatchObject({ checked: 0, corruptRemoved: 0 });
+  });
+
   it('marks a source whose bytes turn out bad as corrupt and copies from another replica', async () => {
     // The lowest server id is tried first: make it the one with rotten bytes.
     const [bad, good, target] = [...ids()].sort();

@@ -201,7 +201,7 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     await store.completeUpload(file);
     const [c0, c1, c2, c3] = file.chunks.map((c) => c.chunkId);
     const under = async (live: string[]) =>
-      (await store.underReplicatedChunks(2, live, 10_000)).filter((c) => c.fileId === file.fileId);
+      (await store.chunksToRepair(2, live, 10_000)).filter((c) => c.fileId === file.fileId);
 
     const allLive = await under([s1, s2, s3]);
     // Chunks that can be copied come first, the most at risk first; nothing to copy from: last.
@@ -232,6 +232,16 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect((await under([s1, s2, s3]))[0]).toMatchObject({ chunkId: c0, allServerIds: [s2] });
     expect(await store.addReplica(c0, s3)).toBe(true);
     expect(await under([s1, s2, s3])).toEqual([]);
+
+    // With two healthy copies, a corrupt one on a live server is still work (its removal failed
+    // when the chunk was repaired); on a server past the grace period it is not. Chunks that are
+    // short come first.
+    expect(await store.addReplica(c0, s1)).toBe(true);
+    await store.markReplicaCorrupt(c0, s1);
+    await store.markReplicaCorrupt(c2, s3);
+    expect((await under([s1, s2, s3])).map((c) => c.chunkId)).toEqual([c2, c0]);
+    expect((await under([s1, s2, s3]))[1]).toMatchObject({ healthyServerIds: [s2, s3].sort(), allServerIds: [s1, s2, s3].sort() });
+    expect((await under([s2, s3])).map((c) => c.chunkId)).not.toContain(c0);
 
     // A copy made for a file deleted meanwhile is not recorded: it is an orphan.
     expect(await store.addReplica(randomUUID(), s1)).toBe(false);
