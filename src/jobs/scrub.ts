@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../connection/types';
 import type { Logger } from '../log/logger';
 import type { MetadataStore } from '../metadata/types';
+import type { StorageClient } from '../rpc/storage-client';
 import type { ScrubConfig } from './config';
 import { JobProgress, type JobStatus } from './job-progress';
 import { RateLimiter } from './rate-limiter';
@@ -25,7 +26,7 @@ export interface ScrubStatus extends JobStatus<ScrubReport> {
 }
 
 export interface ScrubDeps {
-  store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt'>;
+  store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt' | 'scrubCursors' | 'saveScrubCursor'>;
   pool: ConnectionPool;
   config: ScrubConfig;
   streamIdleTimeoutMs: number;
@@ -40,7 +41,8 @@ const VERIFY_MIN_BYTES_PER_MS = 10 * 1024; // 10 MiB/s
  * Scrub: storage servers verify the block checksums of their chunks, a bounded slice per run,
  * resuming from a per-server cursor (chunk ids in order) so every chunk is reached over time.
  * A corrupt replica is marked in metadata (only a replica the metadata knows), and repair then
- * restores R from a healthy copy. Cursors live in this gateway's memory: a restart begins anew.
+ * restores R from a healthy copy. Cursors are kept in the metadata store, so a restarted
+ * gateway, or another gateway taking the job over, carries on where the last run stopped.
  */
 export class ScrubJob {
   private readonly progress: JobProgress<ScrubReport>;
@@ -65,6 +67,8 @@ export class ScrubJob {
   }
 
   private async pass(report: ScrubReport, signal?: AbortSignal): Promise<void> {
+    // Under the job lock: the stored cursors are the latest, whichever gateway moved them.
+    for (const { serverId, cursor, passes } of await this.deps.store.scrubCursors()) this.cursors.set(serverId, { cursor, passes });
     for (const serverId of this.deps.pool.readyServerIds().sort()) {
       signal?.throwIfAborted();
       await this.scanServer(serverId, report, signal);
@@ -92,6 +96,23 @@ export class ScrubJob {
       return;
     }
     report.serversScanned++;
+    try {
+      await this.verifySlice(serverId, client, slice, position, report, signal);
+    } finally {
+      await this.deps.store.saveScrubCursor({ serverId, ...position });
+    }
+  }
+
+  /** Verifies the listed chunks in order, moving the cursor past each one that is done. */
+  private async verifySlice(
+    serverId: string,
+    client: StorageClient,
+    slice: Array<{ chunkId: string; size: number }>,
+    position: { cursor: string; passes: number },
+    report: ScrubReport,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { config, log } = this.deps;
     for (const { chunkId, size } of slice) {
       await this.rate.take(1, signal);
       try {

@@ -80,4 +80,17 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX pending_deletes_due_idx ON pending_deletes (next_attempt_at);
     `,
   },
+  {
+    version: 2,
+    name: 'scrub cursors',
+    sql: `
+      -- Where scrub stopped on each server, so a restart or another gateway carries on there.
+      CREATE TABLE scrub_cursors (
+        server_id text PRIMARY KEY,
+        cursor text NOT NULL,
+        passes integer NOT NULL CHECK (passes >= 0),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

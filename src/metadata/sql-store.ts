@@ -11,6 +11,7 @@ import type {
   PendingDelete,
   ServerRecord,
   ChunkToRepair,
+  ScrubCursor,
   UploadSession,
 } from './types';
 
@@ -331,6 +332,19 @@ export class SqlMetadataStore implements MetadataStore {
       healthyServerIds: toStrings(row.healthy),
       allServerIds: toStrings(row.everywhere),
     }));
+  }
+
+  async scrubCursors(): Promise<ScrubCursor[]> {
+    const rows = await this.db.query<Row>('SELECT server_id, cursor, passes FROM scrub_cursors ORDER BY server_id');
+    return rows.map((row) => ({ serverId: row.server_id as string, cursor: row.cursor as string, passes: toNumber(row.passes, 'passes') }));
+  }
+
+  async saveScrubCursor({ serverId, cursor, passes }: ScrubCursor): Promise<void> {
+    await this.db.query(
+      `INSERT INTO scrub_cursors (server_id, cursor, passes) VALUES ($1, $2, $3)
+       ON CONFLICT (server_id) DO UPDATE SET cursor = EXCLUDED.cursor, passes = EXCLUDED.passes, updated_at = now()`,
+      [serverId, cursor, passes],
+    );
   }
 
   /** A copy made by repair; a 'corrupt' row on that server becomes 'stored' again. */

@@ -72,6 +72,14 @@ export interface ChunkToRepair {
   allServerIds: string[];
 }
 
+export interface ScrubCursor {
+  serverId: string;
+  /** Last chunk id verified in the current pass ('' = the pass starts from the beginning). */
+  cursor: string;
+  /** Full passes over the server's chunks completed. */
+  passes: number;
+}
+
 export interface MetadataStore {
   /** Which backend this is, for /health and logs. */
   readonly kind: 'postgres' | 'pglite';
@@ -126,6 +134,11 @@ export interface MetadataStore {
   addReplica(chunkId: string, serverId: string): Promise<boolean>;
   markReplicaCorrupt(chunkId: string, serverId: string): Promise<void>;
   removeReplica(chunkId: string, serverId: string): Promise<void>;
+
+  // Scrub.
+  /** Where scrub stands on each server it has visited. */
+  scrubCursors(): Promise<ScrubCursor[]>;
+  saveScrubCursor(cursor: ScrubCursor): Promise<void>;
 
   /**
    * Run fn only if no other gateway holds the named job lock (advisory lock); returns

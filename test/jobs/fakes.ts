@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionPool } from '../../src/connection/types';
-import type { MetadataStore, PendingDelete, ServerRecord, ChunkToRepair } from '../../src/metadata/types';
+import type { ChunkToRepair, MetadataStore, PendingDelete, ScrubCursor, ServerRecord } from '../../src/metadata/types';
 import type { StorageClient } from '../../src/rpc/storage-client';
 
 type ReplicaStatus = 'stored' | 'corrupt';
@@ -15,13 +15,14 @@ interface FakeChunk {
 }
 
 /**
- * The repair-related part of MetadataStore in memory, with the same semantics as the SQL store
- * (healthy = 'stored' on a live server; addReplica fails once the file is gone).
+ * The repair- and scrub-related part of MetadataStore in memory, with the same semantics as the
+ * SQL store (healthy = 'stored' on a live server; addReplica fails once the file is gone).
  */
 export class FakeRepairStore {
   readonly chunks = new Map<string, FakeChunk>();
   readonly servers = new Map<string, ServerRecord>();
   readonly pending: PendingDelete[] = [];
+  readonly scrubPositions = new Map<string, ScrubCursor>();
 
   addServer(id: string, lastHeartbeatAt = new Date()): void {
     this.servers.set(id, { id, address: id, joinedAt: new Date(0), lastHeartbeatAt, availableSpace: null, totalSpace: null });
@@ -80,6 +81,14 @@ export class FakeRepairStore {
   }
 
   /** Typed as the full interface for the jobs; they only call the methods above. */
+  async scrubCursors(): Promise<ScrubCursor[]> {
+    return [...this.scrubPositions.values()].map((c) => ({ ...c }));
+  }
+
+  async saveScrubCursor(cursor: ScrubCursor): Promise<void> {
+    this.scrubPositions.set(cursor.serverId, { ...cursor });
+  }
+
   asStore(): MetadataStore {
     return this as unknown as MetadataStore;
   }

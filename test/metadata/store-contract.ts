@@ -247,6 +247,19 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect(await store.addReplica(randomUUID(), s1)).toBe(false);
   });
 
+  test('scrub cursors are kept per server, updated in place, and survive a restart', async () => {
+    const [a, b] = [serverId('scrub-a'), serverId('scrub-b')];
+    const mine = async () => (await store.scrubCursors()).filter((c) => c.serverId === a || c.serverId === b);
+    expect(await mine()).toEqual([]);
+    await store.saveScrubCursor({ serverId: a, cursor: 'chunk-1', passes: 0 });
+    await store.saveScrubCursor({ serverId: b, cursor: '', passes: 3 });
+    await store.saveScrubCursor({ serverId: a, cursor: 'chunk-9', passes: 1 });
+    store = await opened.reopen();
+    expect((await mine()).sort((x, y) => x.serverId.localeCompare(y.serverId))).toEqual(
+      [{ serverId: a, cursor: 'chunk-9', passes: 1 }, { serverId: b, cursor: '', passes: 3 }].sort((x, y) => x.serverId.localeCompare(y.serverId)),
+    );
+  });
+
   test('a restarted store finds its servers and files again', async () => {
     const id = serverId('restart');
     await store.upsertServer({ id, address: '127.0.0.1:50099' });
