@@ -129,7 +129,9 @@ export class RepairJob {
     // Readable healthy replicas; copyToTarget drops those that turn out corrupt or missing.
     const sources = [...chunk.healthyServerIds];
     const badSources = new Set<string>();
-    const tried = new Set(chunk.allServerIds);
+    // Not where a copy is recorded, nor where one is still being deleted: cleanup would remove
+    // the new copy with the old one.
+    const tried = new Set([...chunk.allServerIds, ...chunk.deletingServerIds]);
     let copies = 0;
     while (sources.length + copies < wanted) {
       const [target] = this.deps.placement.targets(chunk.chunkId, tried, 1);

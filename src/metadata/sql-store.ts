@@ -315,7 +315,9 @@ export class SqlMetadataStore implements MetadataStore {
                 COALESCE(array_agg(r.server_id ORDER BY r.server_id)
                   FILTER (WHERE r.status = 'stored' AND r.server_id = ANY($2::text[])), '{}') AS healthy,
                 COALESCE(array_agg(r.server_id ORDER BY r.server_id) FILTER (WHERE r.server_id IS NOT NULL), '{}') AS everywhere,
-                count(r.server_id) FILTER (WHERE r.status = 'corrupt' AND r.server_id = ANY($2::text[])) AS corrupt_count
+                count(r.server_id) FILTER (WHERE r.status = 'corrupt' AND r.server_id = ANY($2::text[])) AS corrupt_count,
+                COALESCE((SELECT array_agg(p.server_id ORDER BY p.server_id) FROM pending_deletes p
+                          WHERE p.chunk_id = c.chunk_id::text), '{}') AS deleting
          FROM chunks c LEFT JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
          GROUP BY c.file_id, c.chunk_number
        ) counted
@@ -331,6 +333,7 @@ export class SqlMetadataStore implements MetadataStore {
       checksum: row.checksum as string,
       healthyServerIds: toStrings(row.healthy),
       allServerIds: toStrings(row.everywhere),
+      deletingServerIds: toStrings(row.deleting),
     }));
   }
 

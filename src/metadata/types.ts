@@ -70,6 +70,11 @@ export interface ChunkToRepair {
   healthyServerIds: string[];
   /** All replica rows, whatever their status. */
   allServerIds: string[];
+  /**
+   * Servers with a pending delete of this chunk (a corrupt or dropped copy not yet removed):
+   * never a repair target while it lasts, or cleanup would delete the fresh copy.
+   */
+  deletingServerIds: string[];
 }
 
 export interface ScrubCursor {

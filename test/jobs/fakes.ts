@@ -47,7 +47,8 @@ export class FakeRepairStore {
       const healthy = [...chunk.replicas].filter(([id, status]) => status === 'stored' && live.has(id)).map(([id]) => id);
       const corruptOnLive = [...chunk.replicas].some(([id, status]) => status === 'corrupt' && live.has(id));
       if (healthy.length >= replicationFactor && !corruptOnLive) continue;
-      found.push({ ...chunk, healthyServerIds: healthy.sort(), allServerIds: [...chunk.replicas.keys()].sort() });
+      const deleting = this.pending.filter((p) => p.chunkId === chunk.chunkId).map((p) => p.serverId);
+      found.push({ ...chunk, healthyServerIds: healthy.sort(), allServerIds: [...chunk.replicas.keys()].sort(), deletingServerIds: deleting.sort() });
     }
     return found.slice(0, limit);
   }

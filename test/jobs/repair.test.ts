@@ -131,6 +131,22 @@ describe('RepairJob', () => {
     expect(await repairJob(store).run()).toMatchObject({ checked: 0, corruptRemoved: 0 });
   });
 
+  it('never copies to a server where a copy of the chunk is still being deleted', async () => {
+    const [a, b, c] = ids();
+    const { store, data, chunkId } = storeWithChunk({ [a]: 'stored' });
+    await client(a).putChunkBuffer(chunkId, data);
+    // Deletes of old copies on b and c that cleanup has not done yet (their servers were down).
+    await store.addPendingDeletes([{ chunkId, serverId: b }, { chunkId, serverId: c }]);
+
+    expect(await repairJob(store).run()).toMatchObject({ checked: 1, repaired: 0, failed: 1 });
+    expect([await stored(b, chunkId), await stored(c, chunkId)]).toEqual(['missing', 'missing']);
+
+    await store.resolvePendingDelete(chunkId, c); // cleanup got through to c
+    expect(await repairJob(store).run()).toMatchObject({ checked: 1, repaired: 1, failed: 0 });
+    expect(store.replicasOf(chunkId)).toEqual({ [a]: 'stored', [c]: 'stored' });
+    expect(await stored(b, chunkId)).toBe('missing');
+  });
+
   it('marks a source whose bytes turn out bad as corrupt and copies from another replica', async () => {
     // The lowest server id is tried first: make it the one with rotten bytes.
     const [bad, good, target] = [...ids()].sort();

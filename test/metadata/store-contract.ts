@@ -242,6 +242,11 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect((await under([s1, s2, s3])).map((c) => c.chunkId)).toEqual([c2, c0]);
     expect((await under([s1, s2, s3]))[1]).toMatchObject({ healthyServerIds: [s2, s3].sort(), allServerIds: [s1, s2, s3].sort() });
     expect((await under([s2, s3])).map((c) => c.chunkId)).not.toContain(c0);
+    // A copy still being deleted somewhere is reported, so repair does not copy there.
+    await store.addPendingDeletes([{ chunkId: c2, serverId: s1 }]);
+    expect((await under([s1, s2, s3])).find((c) => c.chunkId === c2)).toMatchObject({ deletingServerIds: [s1] });
+    expect((await under([s1, s2, s3])).find((c) => c.chunkId === c0)).toMatchObject({ deletingServerIds: [] });
+    await store.resolvePendingDelete(c2, s1);
 
     // A copy made for a file deleted meanwhile is not recorded: it is an orphan.
     expect(await store.addReplica(randomUUID(), s1)).toBe(false);
