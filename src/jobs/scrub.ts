@@ -11,6 +11,8 @@ export interface ScrubReport {
   serversScanned: number;
   chunksVerified: number;
   corruptFound: number;
+  /** Replicas the metadata records on a server that does not have the chunk. */
+  missingFound: number;
 }
 
 export interface ScrubServerProgress {
@@ -26,7 +28,7 @@ export interface ScrubStatus extends JobStatus<ScrubReport> {
 }
 
 export interface ScrubDeps {
-  store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt' | 'scrubCursors' | 'saveScrubCursor'>;
+  store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt' | 'storedChunkIdsOn' | 'scrubCursors' | 'saveScrubCursor'>;
   pool: ConnectionPool;
   config: ScrubConfig;
   streamIdleTimeoutMs: number;
@@ -40,8 +42,9 @@ const VERIFY_MIN_BYTES_PER_MS = 10 * 1024; // 10 MiB/s
 /**
  * Scrub: storage servers verify the block checksums of their chunks, a bounded slice per run,
  * resuming from a per-server cursor (chunk ids in order) so every chunk is reached over time.
- * A corrupt replica is marked in metadata (only a replica the metadata knows), and repair then
- * restores R from a healthy copy. Cursors are kept in the metadata store, so a restarted
+ * A corrupt replica is marked in metadata (only a replica the metadata knows), and so is a
+ * replica the metadata records in the listed range that the server does not have at all (a
+ * file lost outside ringstore's control); repair then restores R from a healthy copy. Cursors are kept in the metadata store, so a restarted
  * gateway, or another gateway taking the job over, carries on where the last run stopped.
  */
 export class ScrubJob {
@@ -96,10 +99,43 @@ export class ScrubJob {
       return;
     }
     report.serversScanned++;
+    const complete = slice.length < config.chunksPerServerPerRun;
+    await this.findMissing(serverId, client, slice, position.cursor, complete, report, signal);
     try {
       await this.verifySlice(serverId, client, slice, position, report, signal);
     } finally {
       await this.deps.store.saveScrubCursor({ serverId, ...position });
+    }
+  }
+
+  /**
+   * Replicas recorded on the server in the listed range (after `after`, up to the last listed
+   * id, or to the end once the listing is complete) that it did not list. Each is confirmed
+   * with a VerifyChunk of its own (NOT_FOUND), since a copy may have been added after the
+   * listing; marking touches only a row still 'stored'.
+   */
+  private async findMissing(
+    serverId: string,
+    client: StorageClient,
+    slice: Array<{ chunkId: string }>,
+    after: string,
+    complete: boolean,
+    report: ScrubReport,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const listed = new Set(slice.map((item) => item.chunkId));
+    const upTo = complete ? undefined : slice[slice.length - 1]?.chunkId;
+    const recorded = await this.deps.store.storedChunkIdsOn(serverId, after, upTo);
+    for (const chunkId of recorded.filter((id) => !listed.has(id))) {
+      signal?.throwIfAborted();
+      const code = await client.verifyChunk(chunkId, { deadlineMs: VERIFY_BASE_DEADLINE_MS, signal }).then(
+        () => grpc.status.OK,
+        (error: grpc.ServiceError) => error.code,
+      );
+      if (code !== grpc.status.NOT_FOUND) continue;
+      report.missingFound++;
+      this.deps.log.warn(`Scrub: chunk ${chunkId} is recorded on server ${serverId}, which does not have it; marked for repair`);
+      await this.deps.store.markReplicaCorrupt(chunkId, serverId);
     }
   }
 
@@ -145,7 +181,7 @@ export class ScrubJob {
 }
 
 export function emptyScrubReport(): ScrubReport {
-  return { serversScanned: 0, chunksVerified: 0, corruptFound: 0 };
+  return { serversScanned: 0, chunksVerified: 0, corruptFound: 0, missingFound: 0 };
 }
 
 function describe(error: unknown): string {

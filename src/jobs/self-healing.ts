@@ -75,6 +75,7 @@ export function createSelfHealing(deps: SelfHealingDeps): SelfHealing {
       counted('scrub', scrub.run(signal), (report) => {
         metrics.jobItems.inc({ job: 'scrub', action: 'verified' }, report.chunksVerified);
         metrics.jobItems.inc({ job: 'scrub', action: 'corrupt' }, report.corruptFound);
+        metrics.jobItems.inc({ job: 'scrub', action: 'missing' }, report.missingFound);
       }),
     createLogger('scrub'),
   );

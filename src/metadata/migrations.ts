@@ -82,8 +82,12 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 2,
-    name: 'scrub cursors',
+    name: 'scrub cursors and replicas by server in chunk order',
     sql: `
+      -- Scrub walks a server's chunks in id order and checks each recorded replica is there.
+      CREATE INDEX chunk_replicas_server_chunk_idx ON chunk_replicas (server_id, chunk_id);
+      DROP INDEX chunk_replicas_server_idx;
+
       -- Where scrub stopped on each server, so a restart or another gateway carries on there.
       CREATE TABLE scrub_cursors (
         server_id text PRIMARY KEY,

@@ -337,6 +337,18 @@ export class SqlMetadataStore implements MetadataStore {
     }));
   }
 
+  async storedChunkIdsOn(serverId: string, after: string, upTo: string | undefined): Promise<string[]> {
+    // A uuid sorts as its lowercase hex text does: the order storage servers list chunks in.
+    const rows = await this.db.query<Row>(
+      `SELECT chunk_id::text AS chunk_id FROM chunk_replicas
+       WHERE server_id = $1 AND status = 'stored'
+         AND ($2::uuid IS NULL OR chunk_id > $2::uuid) AND ($3::uuid IS NULL OR chunk_id <= $3::uuid)
+       ORDER BY chunk_id`,
+      [serverId, isUuid(after) ? after : null, upTo !== undefined && isUuid(upTo) ? upTo : null],
+    );
+    return rows.map((row) => row.chunk_id as string);
+  }
+
   async scrubCursors(): Promise<ScrubCursor[]> {
     const rows = await this.db.query<Row>('SELECT server_id, cursor, passes FROM scrub_cursors ORDER BY server_id');
     return rows.map((row) => ({ serverId: row.server_id as string, cursor: row.cursor as string, passes: toNumber(row.passes, 'passes') }));

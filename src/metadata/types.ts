@@ -141,6 +141,11 @@ export interface MetadataStore {
   removeReplica(chunkId: string, serverId: string): Promise<void>;
 
   // Scrub.
+  /**
+   * Chunk ids with a 'stored' replica on `serverId`, after `after` and up to `upTo` (inclusive;
+   * undefined = to the end), in id order: what that server must hold in a range it listed.
+   */
+  storedChunkIdsOn(serverId: string, after: string, upTo: string | undefined): Promise<string[]>;
   /** Where scrub stands on each server it has visited. */
   scrubCursors(): Promise<ScrubCursor[]>;
   saveScrubCursor(cursor: ScrubCursor): Promise<void>;

@@ -82,6 +82,13 @@ export class FakeRepairStore {
   }
 
   /** Typed as the full interface for the jobs; they only call the methods above. */
+  async storedChunkIdsOn(serverId: string, after: string, upTo: string | undefined): Promise<string[]> {
+    return [...this.chunks.values()]
+      .filter((chunk) => chunk.replicas.get(serverId) === 'stored' && chunk.chunkId > after && (upTo === undefined || chunk.chunkId <= upTo))
+      .map((chunk) => chunk.chunkId)
+      .sort();
+  }
+
   async scrubCursors(): Promise<ScrubCursor[]> {
     return [...this.scrubPositions.values()].map((c) => ({ ...c }));
   }

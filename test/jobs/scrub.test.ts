@@ -8,6 +8,12 @@ import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { FakePool, FakeRepairStore, flipByte } from './fakes';
 
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
 /** Scrub against a real storage server (its VerifyChunk and ListChunks), metadata faked. */
 
 const CONFIG: ScrubConfig = { intervalMs: 0, chunksPerSec: 0, chunksPerServerPerRun: 2 };
@@ -45,9 +51,9 @@ describe('ScrubJob', () => {
     const runs = [await job.run(), await newJob().run(), await job.run()];
 
     expect(runs).toEqual([
-      { serversScanned: 1, chunksVerified: 2, corruptFound: 0 },
-      { serversScanned: 1, chunksVerified: 2, corruptFound: 1 },
-      { serversScanned: 1, chunksVerified: 1, corruptFound: 0 },
+      { serversScanned: 1, chunksVerified: 2, corruptFound: 0, missingFound: 0 },
+      { serversScanned: 1, chunksVerified: 2, corruptFound: 1, missingFound: 0 },
+      { serversScanned: 1, chunksVerified: 1, corruptFound: 0, missingFound: 0 },
     ]);
     expect(store.replicasOf(rotten)).toEqual({ [server.serverId]: 'corrupt' });
     for (const chunkId of chunkIds.filter((id) => id !== rotten)) {
@@ -56,7 +62,32 @@ describe('ScrubJob', () => {
     // The third run finished the pass: the next one starts over from the first chunk.
     expect(job.status().servers).toEqual([{ server_id: server.serverId, cursor: '', passes: 1 }]);
     expect(await store.scrubCursors()).toEqual([{ serverId: server.serverId, cursor: '', passes: 1 }]);
-    expect(job.status().totals).toEqual({ serversScanned: 2, chunksVerified: 3, corruptFound: 0 });
+    expect(job.status().totals).toEqual({ serversScanned: 2, chunksVerified: 3, corruptFound: 0, missingFound: 0 });
+  });
+
+  it('marks a replica the metadata records but the server does not have, in the listed range only', async () => {
+    const client = pool.clientIfReady(server.serverId)!;
+    const store = new FakeRepairStore();
+    const data = testData(1000);
+    // Ids chosen around the server's real chunks: one missing before the end, one after it.
+    const present = [randomUUID(), randomUUID()].sort();
+    for (const chunkId of present) await client.putChunkBuffer(chunkId, data);
+    const listedNow = (await collect(client.listChunks())).map((c) => c.chunk_id);
+    const lostEarly = `00000000${present[0].slice(8)}`; // sorts before every real chunk
+    const lostLate = `ffffffff${present[1].slice(8)}`; // sorts after every real chunk
+    for (const chunkId of [...present, lostEarly, lostLate]) {
+      store.addChunk({ chunkId, size: data.length, checksum: sha256(data), replicas: { [server.serverId]: 'stored' } });
+    }
+    // Slices of everything the server holds: the first run covers up to its last listed id.
+    const perRun = listedNow.length;
+    const job = new ScrubJob({ store: store.asStore(), pool, config: { ...CONFIG, chunksPerServerPerRun: perRun }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+
+    expect(await job.run()).toMatchObject({ missingFound: 1 });
+    expect([store.replicasOf(lostEarly), store.replicasOf(lostLate)]).toEqual([{ [server.serverId]: 'corrupt' }, { [server.serverId]: 'stored' }]);
+    // The next run reaches the end of the listing, so the range after the last chunk is checked too.
+    expect(await job.run()).toMatchObject({ missingFound: 1 });
+    expect(store.replicasOf(lostLate)).toEqual({ [server.serverId]: 'corrupt' });
+    for (const chunkId of present) expect(store.replicasOf(chunkId)).toEqual({ [server.serverId]: 'stored' });
   });
 
   it('stops early without verifying when its signal is aborted, and says so without failing', async () => {
@@ -64,7 +95,7 @@ describe('ScrubJob', () => {
     const job = new ScrubJob({ store: store.asStore(), pool, config: { ...CONFIG, chunksPerSec: 1 }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
     const controller = new AbortController();
     controller.abort(new Error('gateway stopping'));
-    await expect(job.run(controller.signal)).resolves.toEqual({ serversScanned: 0, chunksVerified: 0, corruptFound: 0 });
+    await expect(job.run(controller.signal)).resolves.toEqual({ serversScanned: 0, chunksVerified: 0, corruptFound: 0, missingFound: 0 });
     expect(job.status()).toMatchObject({ running: false, runs: 1, last_error: null });
   });
 });

@@ -252,6 +252,21 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect(await store.addReplica(randomUUID(), s1)).toBe(false);
   });
 
+  test('lists the chunks a server must hold in an id range, in the order servers list them', async () => {
+    const [x, y] = [serverId('held-x'), serverId('held-y')];
+    const file = newFile([[x], [x, y], [y], [x]]);
+    await store.completeUpload(file);
+    const ids = file.chunks.map((c) => c.chunkId);
+    await store.markReplicaCorrupt(ids[3], x); // not 'stored' any more: not expected on x
+    const onX = [ids[0], ids[1]].sort();
+    expect(await store.storedChunkIdsOn(x, '', undefined)).toEqual(expect.arrayContaining(onX));
+    const mine = async (after: string, upTo?: string) => (await store.storedChunkIdsOn(x, after, upTo)).filter((id) => ids.includes(id));
+    expect(await mine('')).toEqual(onX);
+    expect(await mine(onX[0])).toEqual([onX[1]]);
+    expect(await mine('', onX[0])).toEqual([onX[0]]);
+    expect(await mine(onX[1])).toEqual([]);
+  });
+
   test('scrub cursors are kept per server, updated in place, and survive a restart', async () => {
     const [a, b] = [serverId('scrub-a'), serverId('scrub-b')];
     const mine = async () => (await store.scrubCursors()).filter((c) => c.serverId === a || c.serverId === b);
