@@ -25,7 +25,7 @@ export interface FinalChecks {
 
 interface JobResponse<R> { ran: boolean; report: R | null }
 interface RepairReport { repaired: number; failed: number; corruptRemoved: number }
-interface ScrubReport { chunksVerified: number; corruptFound: number }
+interface ScrubReport { chunksVerified: number; corruptFound: number; missingFound: number }
 
 /** Runs an admin job now, waiting while another run of it holds the lock. */
 async function runJob<R>(client: GatewayClient, name: string): Promise<R> {
@@ -46,7 +46,7 @@ export async function runFinalChecks(cluster: ChaosCluster, client: GatewayClien
   const checks: FinalChecks = { filesVerified: 0, lost: [], belowR: [], missingOnDisk: [], orphans: [], repairPasses: 0, scrubCorruptFound: 0 };
   const scrub = await runJob<ScrubReport>(client, 'scrub');
   checks.scrubCorruptFound = scrub.corruptFound;
-  log(`scrub: ${scrub.chunksVerified} chunks verified, ${scrub.corruptFound} corrupt`);
+  log(`scrub: ${scrub.chunksVerified} chunks verified, ${scrub.corruptFound} corrupt, ${scrub.missingFound} recorded but missing`);
 
   // Repair settles when a pass finds nothing to copy and nothing failed.
   for (;;) {
