@@ -4,6 +4,7 @@ import type { ConnectionConfig } from './config';
 import { createConnectionLogic, type ConnectionEffects, type ConnectionLogic } from './connection-logic';
 import type { Dialer, ProbeClient } from './link';
 import { ServerConnection, type ConnectionLogger } from './server-connection';
+import { isServerFault } from './server-fault';
 import type { ConnectionSnapshot, ProbeEvent, StorageServerInfo, TransitionEvent } from './types';
 
 export interface SupervisorOptions<C extends ProbeClient> {
@@ -103,6 +104,7 @@ export class ConnectionSupervisor<C extends ProbeClient> {
   }
 
   recordFailure(serverId: string, error: unknown): void {
+    if (!isServerFault(error)) return;
     this.connections.get(serverId)?.recordFailure(this.options.clock.now(), error);
   }
 

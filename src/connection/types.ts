@@ -64,6 +64,7 @@ export interface ConnectionPool {
    */
   serverAnnounced(serverId: string): void;
   recordSuccess(serverId: string): void;
+  /** A failed call; only failures that say the server is unwell (see isServerFault) count. */
   recordFailure(serverId: string, error: unknown): void;
   snapshot(): ConnectionSnapshot[];
   /** Subscribe to every transition; returns an unsubscribe function. */

@@ -32,7 +32,11 @@ export interface RepairDeps {
   store: MetadataStore;
   pool: ConnectionPool;
   /** Where copies go: ring order, Ready servers only, excluding the given ones. */
-  placement: { targets(chunkId: string, exclude: ReadonlySet<string>, count: number): string[] };
+  placement: {
+    targets(chunkId: string, exclude: ReadonlySet<string>, count: number): string[];
+    /** The server refused a copy for lack of space: no new chunks for it for a while. */
+    serverFull(serverId: string): void;
+  };
   replicationFactor: number;
   config: RepairConfig;
   streamIdleTimeoutMs: number;
@@ -197,6 +201,7 @@ export class RepairJob {
         log.warn(`Repair of chunk ${chunk.chunkId} from server ${source} to server ${target}: ${error.message}`);
         if (error.side === 'target') {
           pool.recordFailure(target, error.cause);
+          if (error.code === grpc.status.RESOURCE_EXHAUSTED) this.deps.placement.serverFull(target);
           return 'target-failed';
         }
         if (error.code === grpc.status.DATA_LOSS || error.code === grpc.status.NOT_FOUND) {

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
 import { guardInspector } from '../../src/connection/guard-inspector';
@@ -211,6 +212,20 @@ describe('ConnectionSupervisor', () => {
     }
     expect(supervisor.snapshot()[0].breaker).toBe('closed');
     supervisor.recordFailure('a', new Error('UNAVAILABLE'));
+    expect(supervisor.snapshot()[0].breaker).toBe('open');
+  });
+
+  it('failures that answer for one request (full disk, bad chunk) never open the breaker', () => {
+    const { dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    const refusal = (code: number) => Object.assign(new Error(`refused with ${code}`), { code });
+    for (const code of [grpc.status.RESOURCE_EXHAUSTED, grpc.status.NOT_FOUND, grpc.status.DATA_LOSS, grpc.status.CANCELLED]) {
+      for (let i = 0; i < 5; i++) supervisor.recordFailure('a', refusal(code));
+    }
+    expect(supervisor.snapshot()[0].breaker).toBe('closed');
+    expect(supervisor.isAvailable('a')).toBe(true);
+    for (let i = 0; i < 3; i++) supervisor.recordFailure('a', refusal(grpc.status.UNAVAILABLE));
     expect(supervisor.snapshot()[0].breaker).toBe('open');
   });
 

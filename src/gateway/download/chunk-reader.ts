@@ -119,7 +119,11 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
     }
     const order = replicaOrder(chunk, bad, pool);
     for (const [index, serverId] of order.entries()) {
-      const client = await pool.getClient(serverId).catch((error) => ((lastError = error), undefined));
+      const client = await pool.getClient(serverId).catch((error: unknown) => {
+        lastError = error;
+        deps.log.warn(`Read of chunk ${chunk.chunkId}: server ${serverId} cannot serve it now: ${describe(error)}; trying another replica`);
+        return undefined;
+      });
       if (!client) continue;
       const stream = client.getChunk(
         chunk.chunkId,

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { ConnectionPool } from '../../connection/types';
 import type { Logger } from '../../log/logger';
@@ -235,6 +236,7 @@ export class UploadPipeline {
     this.dropped.push({ chunkId: chunk.chunkId, serverId: replica.serverId });
     replica.writer.abort('replica dropped');
     this.deps.pool.recordFailure(replica.serverId, error);
+    if ((error as grpc.ServiceError).code === grpc.status.RESOURCE_EXHAUSTED) this.deps.placement.serverFull(replica.serverId);
     this.deps.onReplicaOutcome?.('failed');
     this.deps.log.warn(`Replica of chunk ${chunk.chunkId} on server ${replica.serverId} failed: ${describe(error)}`);
   }

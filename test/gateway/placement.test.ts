@@ -1,0 +1,40 @@
+import type { ConnectionPool } from '../../src/connection/types';
+import { FULL_SERVER_PAUSE_MS, Placement } from '../../src/gateway/placement';
+import { HashRing } from '../../src/ring/hash-ring';
+
+describe('Placement', () => {
+  const ring = new HashRing(['s1', 's2', 's3', 's4']);
+  const unavailable = new Set<string>();
+  const pool = { isAvailable: (id: string) => !unavailable.has(id) } as unknown as ConnectionPool;
+
+  it('walks the ring to available servers, and leaves a full one out of new chunks for a while', () => {
+    let now = 1_000;
+    const placement = new Placement(() => ring, pool, 2, () => now);
+    const chunkId = '3f0c6d1e-2b7a-4c5d-8e9f-0a1b2c3d4e5f';
+    const [first, second] = placement.targets(chunkId);
+    expect(new Set([first, second]).size).toBe(2);
+
+    placement.serverFull(first);
+    const whileFull = placement.targets(chunkId);
+    expect(whileFull).not.toContain(first);
+    expect(whileFull).toHaveLength(2);
+    expect(whileFull[0]).toBe(second); // the rest of the ring order is kept
+
+    now += FULL_SERVER_PAUSE_MS;
+    expect(placement.targets(chunkId)).toEqual([first, second]);
+  });
+
+  it('skips servers the pool does not offer, and excluded ones', () => {
+    const placement = new Placement(() => ring, pool, 2);
+    const chunkId = 'a8e2b1c4-7d6f-4e3a-9b8c-1d2e3f4a5b6c';
+    const [first] = placement.targets(chunkId);
+    unavailable.add(first);
+    try {
+      expect(placement.targets(chunkId)).not.toContain(first);
+      const [next] = placement.targets(chunkId);
+      expect(placement.targets(chunkId, new Set([next]))).not.toContain(next);
+    } finally {
+      unavailable.clear();
+    }
+  });
+});
