@@ -1,4 +1,5 @@
 import type { InspectionEvent, Observer } from 'xstate';
+import { errorMessage } from '../log/error-message';
 import type { Logger } from '../log/logger';
 
 export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -16,7 +17,7 @@ export function guardInspector(inspect: InspectObserver, logger: Pick<Logger, 'w
     } catch (error) {
       if (warned) return;
       warned = true;
-      logger.warn(`Inspect observer threw, ignoring it: ${error instanceof Error ? error.message : String(error)}`);
+      logger.warn(`Inspect observer threw, ignoring it: ${errorMessage(error)}`);
     }
   };
 }

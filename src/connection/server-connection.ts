@@ -1,4 +1,5 @@
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { errorMessage } from '../log/error-message';
 import { breakerMachine } from '../../machines/breaker';
 import type { ConnectionStateName } from '../../machines/connection';
 import type { Logger } from '../log/logger';
@@ -145,7 +146,7 @@ export class ServerConnection<C extends ProbeClient> implements ConnectionEffect
   }
 
   recordFailure(at: number, error: unknown): void {
-    if (!this.retired) this.breaker.send({ type: 'FAILURE', at, error: describeError(error) });
+    if (!this.retired) this.breaker.send({ type: 'FAILURE', at, error: errorMessage(error) });
   }
 
   /** Resolves true as soon as the server is available, false after waitMs or when retired. */
@@ -221,7 +222,7 @@ export class ServerConnection<C extends ProbeClient> implements ConnectionEffect
     try {
       this.link.recreate();
     } catch (error) {
-      logger.warn(`Failed to reconnect to server ${server.id}: ${describeError(error)}`);
+      logger.warn(`Failed to reconnect to server ${server.id}: ${errorMessage(error)}`);
     }
   }
 
@@ -241,13 +242,10 @@ export class ServerConnection<C extends ProbeClient> implements ConnectionEffect
       (error: unknown) => {
         observe(false);
         if (!stillCurrent()) return;
-        this.connection.send({ type: 'PROBE_FAILED', at: clock.now(), error: describeError(error) });
-        this.breaker.send({ type: 'FAILURE', at: clock.now(), error: describeError(error) });
+        this.connection.send({ type: 'PROBE_FAILED', at: clock.now(), error: errorMessage(error) });
+        this.breaker.send({ type: 'FAILURE', at: clock.now(), error: errorMessage(error) });
       },
     );
   }
 }
 
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

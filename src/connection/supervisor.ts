@@ -3,6 +3,7 @@ import type { Clock } from './clock';
 import type { ConnectionConfig } from './config';
 import { createConnectionLogic, type ConnectionEffects, type ConnectionLogic } from './connection-logic';
 import type { Dialer, ProbeClient } from './link';
+import { errorMessage } from '../log/error-message';
 import { ServerConnection, type ConnectionLogger } from './server-connection';
 import { isServerFault } from './server-fault';
 import type { ConnectionSnapshot, ProbeEvent, StorageServerInfo, TransitionEvent } from './types';
@@ -168,7 +169,7 @@ export class ConnectionSupervisor<C extends ProbeClient> {
       try {
         listener(event);
       } catch (error) {
-        this.options.logger.warn(`Connection event listener threw: ${error instanceof Error ? error.message : String(error)}`);
+        this.options.logger.warn(`Connection event listener threw: ${errorMessage(error)}`);
       }
     }
   }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../connection/types';
+import { errorMessage } from '../log/error-message';
 import type { Logger } from '../log/logger';
 import type { FileRecord, FileSummary, MetadataStore } from '../metadata/types';
 import type { GatewayConfig } from './config';
@@ -150,7 +151,7 @@ export class FileService {
           failed.push(item);
           this.deps.events?.chunkDelete?.('failed');
           await store
-            .failPendingDelete(item.chunkId, item.serverId, describe(error))
+            .failPendingDelete(item.chunkId, item.serverId, errorMessage(error))
             .catch((e) => log.warn(`Could not record failed delete of ${item.chunkId}: ${e}`));
         }
       }),
@@ -215,12 +216,9 @@ export class FileService {
       return await call();
     } catch (error) {
       if (error instanceof HttpError) throw error;
-      this.deps.log.error(`Metadata store error: ${describe(error)}`);
+      this.deps.log.error(`Metadata store error: ${errorMessage(error)}`);
       throw new HttpError(503, 'metadata database unavailable; retry shortly', {}, { 'Retry-After': '2' });
     }
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '../log/error-message';
 import type { StorageClient } from '../rpc/storage-client';
 import type { RateLimiter } from './rate-limiter';
 
@@ -22,7 +23,7 @@ export class ChunkCopyError extends Error {
     override readonly cause: unknown,
     chunkId: string,
   ) {
-    super(`copy of chunk ${chunkId} failed on the ${side} side: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(`copy of chunk ${chunkId} failed on the ${side} side: ${errorMessage(cause)}`);
     this.name = 'ChunkCopyError';
   }
 
@@ -58,7 +59,7 @@ export async function copyChunk(copy: ChunkCopy): Promise<number> {
       throw new ChunkCopyError('source', new Error(`source sent ${copied} of ${copy.size} bytes`), chunkId);
     }
   } catch (error) {
-    writer.abort(error instanceof Error ? error.message : String(error));
+    writer.abort(errorMessage(error));
     signal?.throwIfAborted();
     throw error instanceof ChunkCopyError ? error : new ChunkCopyError('source', error, chunkId);
   } finally {

@@ -1,3 +1,4 @@
+import { errorMessage } from '../log/error-message';
 import type { Logger } from '../log/logger';
 
 /** A report of counts: every field a number. */
@@ -61,7 +62,7 @@ export class JobProgress<R extends Counts<R>> {
         outcome = 'stopped early';
         return report;
       }
-      this.lastError = error instanceof Error ? error.message : String(error);
+      this.lastError = errorMessage(error);
       outcome = `failed (${this.lastError})`;
       throw error;
     } finally {

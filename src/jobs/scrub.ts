@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../connection/types';
+import { errorMessage } from '../log/error-message';
 import type { Logger } from '../log/logger';
 import type { MetadataStore } from '../metadata/types';
 import type { StorageClient } from '../rpc/storage-client';
@@ -95,7 +96,7 @@ export class ScrubJob {
       for await (const info of listing) slice.push({ chunkId: info.chunk_id, size: Number(info.size) });
     } catch (error) {
       signal?.throwIfAborted();
-      log.warn(`Scrub of server ${serverId}: listing failed: ${describe(error)}; resuming next run`);
+      log.warn(`Scrub of server ${serverId}: listing failed: ${errorMessage(error)}; resuming next run`);
       return;
     }
     report.serversScanned++;
@@ -166,7 +167,7 @@ export class ScrubJob {
         signal?.throwIfAborted();
         // Deleted since the listing: nothing to verify.
         if ((error as grpc.ServiceError).code !== grpc.status.NOT_FOUND) {
-          log.warn(`Scrub of server ${serverId} stopped at chunk ${chunkId}: ${describe(error)}; resuming there next run`);
+          log.warn(`Scrub of server ${serverId} stopped at chunk ${chunkId}: ${errorMessage(error)}; resuming there next run`);
           return;
         }
       }
@@ -184,6 +185,3 @@ export function emptyScrubReport(): ScrubReport {
   return { serversScanned: 0, chunksVerified: 0, corruptFound: 0, missingFound: 0 };
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -15,6 +15,7 @@ import {
   type PutChunkResponse,
   type VerifyChunkResponse,
 } from './storage-service';
+import { errorMessage } from '../log/error-message';
 import { limitQueuedMessages } from './stream-buffer';
 
 /** Largest data frame sent or expected: well under gRPC's 4 MiB default message limit. */
@@ -326,7 +327,7 @@ class CallReadable<Message> extends Readable {
 /** Runs onAbort when the signal fires (at once if it already has); returns the unsubscribe. */
 function onAbort(signal: AbortSignal | undefined, handler: (reason: string) => void): () => void {
   if (!signal) return () => undefined;
-  const describe = (): string => (signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted'));
+  const describe = (): string => errorMessage(signal.reason ?? 'aborted');
   if (signal.aborted) {
     queueMicrotask(() => handler(describe()));
     return () => undefined;

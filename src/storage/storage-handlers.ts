@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '../log/error-message';
 import type { Logger } from '../log/logger';
 import type {
   ChunkInfo,
@@ -60,7 +61,7 @@ export function createStorageHandlers(
       logger.log(level, `${rpc} refused: ${error.message}`, { event: 'rpc_refused', rpc, reason: error.reason });
       return { code: STATUS_BY_REASON[error.reason], details: error.message, metadata: new grpc.Metadata() };
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     logger.error(`${rpc} failed: ${message}`, { event: 'rpc_failed', rpc, stack: (error as Error)?.stack });
     return { code: grpc.status.INTERNAL, details: `storage server error: ${message}`, metadata: new grpc.Metadata() };
   }

@@ -1,4 +1,5 @@
 import type { ConnectionPool } from '../../connection/types';
+import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
 import { toConnectionView, type ConnectionView, type ServerDiskInfo } from './connection-view';
 
@@ -32,7 +33,7 @@ async function diskInfoById(serverInfo: ServerInfoSource | undefined, log: Logge
   try {
     for (const info of await Promise.race([serverInfo(), timeout])) byId.set(info.serverId, info);
   } catch (error) {
-    log.warn(`Showing servers without disk figures: ${error instanceof Error ? error.message : String(error)}`);
+    log.warn(`Showing servers without disk figures: ${errorMessage(error)}`);
   } finally {
     clearTimeout(timer);
   }

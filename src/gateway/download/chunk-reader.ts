@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../../connection/types';
+import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
 import type { ChunkRecord } from '../../metadata/types';
 import type { ByteRange } from '../http/range';
@@ -46,7 +47,7 @@ export interface ReadDeps {
 
 export class ChunkUnavailableError extends Error {
   constructor(readonly chunk: ChunkRecord, cause: unknown) {
-    super(`chunk ${chunk.chunkNumber} (${chunk.chunkId}) could not be read from any replica: ${describe(cause)}`);
+    super(`chunk ${chunk.chunkNumber} (${chunk.chunkId}) could not be read from any replica: ${errorMessage(cause)}`);
     this.name = 'ChunkUnavailableError';
   }
 }
@@ -121,7 +122,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
     for (const [index, serverId] of order.entries()) {
       const client = await pool.getClient(serverId).catch((error: unknown) => {
         lastError = error;
-        deps.log.warn(`Read of chunk ${chunk.chunkId}: server ${serverId} cannot serve it now: ${describe(error)}; trying another replica`);
+        deps.log.warn(`Read of chunk ${chunk.chunkId}: server ${serverId} cannot serve it now: ${errorMessage(error)}; trying another replica`);
         return undefined;
       });
       if (!client) continue;
@@ -158,7 +159,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
           pool.recordFailure(serverId, error);
         }
         deps.log.warn(
-          `Read of chunk ${chunk.chunkId} from server ${serverId} failed at byte ${offset + delivered}: ${describe(error)}; trying another replica`,
+          `Read of chunk ${chunk.chunkId} from server ${serverId} failed at byte ${offset + delivered}: ${errorMessage(error)}; trying another replica`,
         );
       } finally {
         stream.destroy();
@@ -214,6 +215,3 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

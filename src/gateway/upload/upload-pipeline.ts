@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { ConnectionPool } from '../../connection/types';
+import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
 import type { ChunkRecord } from '../../metadata/types';
 import { MAX_FRAME_BYTES, type ChunkWriter } from '../../rpc/storage-client';
@@ -127,7 +128,7 @@ export class UploadPipeline {
     });
     if (this.dropped.length > 0) {
       // Off the response path: the upload is complete; these copies are extras in no metadata.
-      this.deps.discard(this.dropped.splice(0)).catch((error) => this.deps.log.warn(`Could not discard dropped replicas: ${describe(error)}`));
+      this.deps.discard(this.dropped.splice(0)).catch((error) => this.deps.log.warn(`Could not discard dropped replicas: ${errorMessage(error)}`));
     }
     return { size: this.size, checksum: this.fileHash.digest('hex'), chunks };
   }
@@ -238,7 +239,7 @@ export class UploadPipeline {
     this.deps.pool.recordFailure(replica.serverId, error);
     if ((error as grpc.ServiceError).code === grpc.status.RESOURCE_EXHAUSTED) this.deps.placement.serverFull(replica.serverId);
     this.deps.onReplicaOutcome?.('failed');
-    this.deps.log.warn(`Replica of chunk ${chunk.chunkId} on server ${replica.serverId} failed: ${describe(error)}`);
+    this.deps.log.warn(`Replica of chunk ${chunk.chunkId} on server ${replica.serverId} failed: ${errorMessage(error)}`);
   }
 
   private async closeChunk(chunk: OpenChunk): Promise<void> {
@@ -275,6 +276,3 @@ export class UploadPipeline {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
