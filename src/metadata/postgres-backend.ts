@@ -1,7 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { createLogger } from '../log/logger';
 import { MetadataUnavailableError } from './errors';
-import { withDeadline } from './deadline';
+import { withDeadline } from '../async/deadline';
 import type { LockMode, SqlBackend } from './sql-backend';
 
 const log = createLogger('metadata');
@@ -32,7 +32,7 @@ function isUnreachable(error: unknown): boolean {
 }
 
 /** The URL as it may appear in logs and errors: without its password. */
-export function redactUrl(databaseUrl: string): string {
+function redactUrl(databaseUrl: string): string {
   try {
     const url = new URL(databaseUrl);
     if (url.password) url.password = '***';

@@ -1,3 +1,4 @@
+import { withDeadline } from '../../async/deadline';
 import type { ConnectionPool } from '../../connection/types';
 import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
@@ -26,16 +27,11 @@ export function loadServerViews(
 async function diskInfoById(serverInfo: ServerInfoSource | undefined, log: Logger) {
   const byId = new Map<string, ServerDiskInfo>();
   if (!serverInfo) return byId;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${SERVER_INFO_TIMEOUT_MS} ms`)), SERVER_INFO_TIMEOUT_MS);
-  });
   try {
-    for (const info of await Promise.race([serverInfo(), timeout])) byId.set(info.serverId, info);
+    const infos = await withDeadline(serverInfo(), SERVER_INFO_TIMEOUT_MS, () => new Error(`no answer within ${SERVER_INFO_TIMEOUT_MS} ms`));
+    for (const info of infos) byId.set(info.serverId, info);
   } catch (error) {
     log.warn(`Showing servers without disk figures: ${errorMessage(error)}`);
-  } finally {
-    clearTimeout(timer);
   }
   return byId;
 }

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { withDeadline } from '../../async/deadline';
 import type { ConnectionPool } from '../../connection/types';
 import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
@@ -13,7 +14,7 @@ const BACKOFF_BASE_MS = 100;
  * abandoned for that one: the stream idle timeout (30 s) is right for the last replica, far
  * too long when there is a choice.
  */
-export const REPLICA_STALL_MS = 750;
+const REPLICA_STALL_MS = 750;
 /**
  * A server that stalled a read is tried last for this long, so one hung server costs a stall
  * to a few requests, not to every one. Not a breaker failure: under heavy load healthy servers
@@ -41,8 +42,6 @@ export interface ReadDeps {
   /** A replica answered DATA_LOSS (corrupt) or NOT_FOUND (missing): repair should know. */
   onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
   onRetry?(): void;
-  /** Default REPLICA_STALL_MS. */
-  replicaStallMs?: number;
 }
 
 export class ChunkUnavailableError extends Error {
@@ -134,7 +133,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
       // Only while another replica could take over right now, and never in the last round: a
       // stall limit on the only usable copy turns a slow server into a failed download.
       const alternative = order.slice(index + 1).some((id) => pool.isAvailable(id));
-      const stallMs = alternative && round < READ_ROUNDS - 1 ? (deps.replicaStallMs ?? REPLICA_STALL_MS) : undefined;
+      const stallMs = alternative && round < READ_ROUNDS - 1 ? REPLICA_STALL_MS : undefined;
       try {
         for await (const data of withStallLimit(stream as AsyncIterable<Buffer>, stallMs, chunk.chunkId, serverId)) {
           const wanted = length - delivered;
@@ -179,20 +178,10 @@ async function* withStallLimit(source: AsyncIterable<Buffer>, stallMs: number | 
   const iterator = source[Symbol.asyncIterator]();
   for (;;) {
     const next = iterator.next();
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new ReplicaStallError(`server ${serverId} sent nothing of chunk ${chunkId} for ${stallMs} ms`));
-      }, stallMs);
-    });
     next.catch(() => undefined); // the caller destroys the stream after a stall; that rejection is expected
-    try {
-      const result = await Promise.race([next, stalled]);
-      if (result.done) return;
-      yield result.value;
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await withDeadline(next, stallMs, () => new ReplicaStallError(`server ${serverId} sent nothing of chunk ${chunkId} for ${stallMs} ms`));
+    if (result.done) return;
+    yield result.value;
   }
 }
 

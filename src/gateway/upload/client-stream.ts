@@ -1,18 +1,10 @@
 import { Readable } from 'node:stream';
+import { withDeadline } from '../../async/deadline';
 import { HttpError } from '../http-error';
 
 /** The 408 for a client that stopped sending its body; the connection is closed after it. */
 export function bodyStalled(idleMs: number): HttpError {
   return new HttpError(408, `the upload body stalled: no data for ${idleMs} ms (BODY_IDLE_TIMEOUT_MS)`, {}, { Connection: 'close' });
-}
-
-/** Settles like `promise`, or rejects with bodyStalled once `idleMs` pass first. */
-function withinIdle<T>(promise: Promise<T>, idleMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(bodyStalled(idleMs)), idleMs);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -32,7 +24,7 @@ export function clientStream(stream: Readable, idleMs: number): Readable {
       try {
         for (;;) {
           waiting = true;
-          const next = await withinIdle(iterator.next(), idleMs);
+          const next = await withDeadline(iterator.next(), idleMs, () => bodyStalled(idleMs));
           waiting = false;
           if (next.done) return;
           yield next.value as Buffer;
