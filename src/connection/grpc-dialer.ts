@@ -1,11 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
+import { HTTP2_WINDOW_BYTES } from '../rpc/http2-window';
 import { StorageClient } from '../rpc/storage-client';
 import { StorageServiceClient } from '../rpc/storage-service';
 import type { ConnectionConfig } from './config';
 import type { Dialer } from './link';
-
-/** HTTP/2 receive window of a storage channel (per stream and per connection). */
-export const FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
 
 /** Channel options from DESIGN.md "Connection layer: facts from @grpc/grpc-js". */
 export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOptions {
@@ -22,9 +20,8 @@ export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOpt
     'grpc.use_local_subchannel_pool': 1,
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
-    // Node's HTTP/2 default window is 64 KiB: a GetChunk would stall every 64 KiB for a
-    // WINDOW_UPDATE round trip. A few frames' worth keeps the stream flowing.
-    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
+    // Node's 64 KiB default would stall a chunk stream every 64 KiB (see http2-window.ts).
+    'grpc-node.flow_control_window': HTTP2_WINDOW_BYTES,
   };
 }
 

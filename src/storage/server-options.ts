@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger';
+import { HTTP2_WINDOW_BYTES } from '../rpc/http2-window';
 import { requireClusterToken } from '../security';
 import type { StorageConfig } from './storage-config';
 
@@ -10,25 +11,17 @@ const MiB = 1024 * 1024;
  * clients send frames up to 4 MiB, so twice that leaves headroom. Larger messages are refused
  * with RESOURCE_EXHAUSTED on that call alone.
  */
-export const MAX_RECEIVE_MESSAGE_BYTES = 8 * MiB;
+const MAX_RECEIVE_MESSAGE_BYTES = 8 * MiB;
 
 /**
  * Calls one connection may run at once. A gateway multiplexes all its calls to a server on one
  * connection, so this is generous; beyond it HTTP/2 makes the client queue new calls.
  */
-export const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 1000;
+const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 1000;
 
 /** Server pings detect clients that vanished without closing (their puts are then cancelled). */
 const KEEPALIVE_TIME_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 10_000;
-
-/**
- * HTTP/2 receive window per stream and per connection. Node's default is 64 KiB, so a PutChunk
- * stalls every 64 KiB until a WINDOW_UPDATE travels back: on a loaded machine that round trip,
- * not the disk, set the upload rate. 4 MiB keeps a few frames in flight yet bounds what a
- * keepalive PING can queue behind.
- */
-export const RECEIVE_WINDOW_BYTES = 4 * MiB;
 
 /**
  * grpc-js has no server option for the HTTP/2 window (only the client has
@@ -42,10 +35,10 @@ export function widenReceiveWindow(server: grpc.Server): void {
     http2Servers?: Map<{ on(event: 'session', listener: (session: { setLocalWindowSize(size: number): void }) => void): void }, unknown>;
   };
   if (internals.commonServerOptions) {
-    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: RECEIVE_WINDOW_BYTES };
+    internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: HTTP2_WINDOW_BYTES };
   }
   for (const http2Server of internals.http2Servers?.keys() ?? []) {
-    http2Server.on('session', (session) => session.setLocalWindowSize(RECEIVE_WINDOW_BYTES));
+    http2Server.on('session', (session) => session.setLocalWindowSize(HTTP2_WINDOW_BYTES));
   }
 }
 
