@@ -102,6 +102,10 @@ async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<
 
 function groupByServer<T extends { serverId: string }>(items: T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(item.serverId, [...(groups.get(item.serverId) ?? []), item]);
+  for (const item of items) {
+    const group = groups.get(item.serverId);
+    if (group) group.push(item);
+    else groups.set(item.serverId, [item]);
+  }
   return groups;
 }

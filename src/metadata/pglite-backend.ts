@@ -110,8 +110,8 @@ class PgliteBackend implements SqlBackend {
     this.exited = gone.then((how) => this.childExited(child, how));
   }
 
-  private error(why: string): MetadataUnavailableError {
-    return new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} ${why}`);
+  private error(why: string, cause?: unknown): MetadataUnavailableError {
+    return new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} ${why}`, cause === undefined ? undefined : { cause });
   }
 
   private failPending(error: Error): void {
@@ -162,7 +162,7 @@ class PgliteBackend implements SqlBackend {
       this.pending.set(id, { resolve, reject });
       child.send({ id, op, sql, params }, (error) => {
         if (!error || !this.pending.delete(id)) return;
-        reject(new MetadataUnavailableError(`embedded metadata database in ${this.dataDir} is unreachable: ${error.message}`, { cause: error }));
+        reject(this.error(`is unreachable: ${error.message}`, error));
       });
     });
   }

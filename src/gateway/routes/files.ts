@@ -93,10 +93,11 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const file = await requireFile(req.params.id);
+    const notModified = req.headers['if-none-match'] === etag(file);
     // Before any file header is set, so a 416 goes out as a plain JSON error.
-    const range = req.headers['if-none-match'] === etag(file) ? undefined : parseRange(req.headers.range, file.size);
+    const range = notModified ? undefined : parseRange(req.headers.range, file.size);
     setFileHeaders(res, file);
-    if (req.headers['if-none-match'] === etag(file)) {
+    if (notModified) {
       res.status(304).end();
       return;
     }
