@@ -6,6 +6,7 @@ import { envInt } from '../config/env';
 import { startGateway } from '../gateway/gateway';
 import { loadGatewayConfig } from '../gateway/config';
 import { createLogger } from '../log/logger';
+import { NODE_FLAGS } from './node-flags';
 import { SupervisedProcess } from './supervised-process';
 
 const CLI = path.join(__dirname, 'ringstore.cjs');
@@ -35,7 +36,7 @@ export async function runUp(args: string[]): Promise<void> {
   const servers = Array.from({ length: serverCount }, (_, i) => {
     const port = basePort + i;
     const dataDir = path.join(config.dataDir, `storage-${i + 1}`);
-    const childArgs = [CLI, 'storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl];
+    const childArgs = [...NODE_FLAGS, CLI, 'storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl];
     // The children read their settings from flags: the gateway's PORT/DATA_DIR must not leak in.
     const childEnv = { ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
     return new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log);

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { download, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
@@ -42,6 +44,10 @@ function childPids(pid: number): number[] {
   }
 }
 
+function commandLine(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+}
+
 describe('ringstore up', () => {
   let dataDir: string;
 
@@ -76,6 +82,7 @@ describe('ringstore up', () => {
     // A storage server that dies is restarted by `up`.
     const children = childPids(up.pid);
     expect(children).toHaveLength(SERVERS);
+    for (const child of children) expect(commandLine(child)).toEqual(expect.arrayContaining([...NODE_FLAGS]));
     process.kill(children[0], 'SIGKILL');
     await waitFor(() => !childPids(up.pid).includes(children[0]) && childPids(up.pid).length === SERVERS, {
       timeoutMs: 20_000,

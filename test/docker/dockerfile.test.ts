@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { REPO_ROOT } from './compose-config';
 
 interface Instruction {
@@ -65,7 +66,7 @@ describe('docker/Dockerfile', () => {
   });
 
   test('starts the ringstore CLI, the gateway by default', () => {
-    expect(ofKind('ENTRYPOINT').map((entry) => JSON.parse(entry.args))).toEqual([['node', 'src/cli/ringstore.cjs']]);
+    expect(ofKind('ENTRYPOINT').map((entry) => JSON.parse(entry.args))).toEqual([['node', ...NODE_FLAGS, 'src/cli/ringstore.cjs']]);
     expect(ofKind('CMD').map((cmd) => JSON.parse(cmd.args))).toEqual([['gateway']]);
     expect(fs.existsSync(path.join(REPO_ROOT, 'src/cli/ringstore.cjs'))).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(REPO_ROOT, 'src/cli/ringstore.cjs');
@@ -19,7 +20,7 @@ export class RingstoreProcess {
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
 
   constructor(args: string[], env: Record<string, string | undefined> = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
