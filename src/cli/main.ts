@@ -4,6 +4,7 @@ const USAGE = `Usage: ringstore <command> [options]
 
 Commands:
   up        the whole system on one machine: gateway on :8080, 6 storage servers, embedded metadata
+            (--data DIR, --port N)
   gateway   the HTTP gateway alone (DATABASE_URL for PostgreSQL, else embedded)
   storage   one storage server (--port, --data, --host, --join)
 
@@ -25,6 +26,10 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const load = commands[name];
   if (!load) {
     console.error(`ringstore: unknown command "${name}"\n\n${USAGE}`);
@@ -38,6 +43,11 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   // Bad configuration is one clear line, not a stack trace.
   if (error instanceof ConfigError) {
     console.error(`ringstore: configuration error: ${error.message}`);
+    process.exit(2);
+  }
+  // An unknown or malformed option (util.parseArgs): say which, and how to call us.
+  if ((error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) {
+    console.error(`ringstore: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
   console.error('ringstore: fatal:', error);
