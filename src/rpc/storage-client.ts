@@ -23,6 +23,42 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Frames a streaming call may queue before backpressure. */
 const QUEUED_FRAMES = 2;
+/** Protobuf key of PutChunkRequest.data: field 2, length-delimited ((2 << 3) | 2). */
+const PUT_DATA_FIELD_KEY = 0x12;
+
+/**
+ * A PutChunk message carrying only data, encoded once. An upload writes the same message to
+ * every replica's call, so gathering the HTTP body's pieces and encoding them costs one copy
+ * instead of a gather plus one encoding per replica.
+ */
+export class PutDataMessage {
+  private constructor(readonly bytes: Buffer, readonly dataLength: number) {}
+
+  /** The pieces' bytes, in order, as one message; at most MAX_FRAME_BYTES in all. */
+  static encode(pieces: readonly Buffer[]): PutDataMessage {
+    const dataLength = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    if (dataLength > MAX_FRAME_BYTES) throw new RangeError(`a PutChunk message holds at most ${MAX_FRAME_BYTES} bytes, got ${dataLength}`);
+    const header = [PUT_DATA_FIELD_KEY];
+    for (let rest = dataLength; ; rest >>>= 7) {
+      if (rest < 0x80) {
+        header.push(rest);
+        break;
+      }
+      header.push((rest & 0x7f) | 0x80); // varint: 7 bits per byte, low bits first
+    }
+    const bytes = Buffer.allocUnsafe(header.length + dataLength);
+    bytes.set(header);
+    let offset = header.length;
+    for (const piece of pieces) offset += piece.copy(bytes, offset);
+    return new PutDataMessage(bytes, dataLength);
+  }
+}
+
+type PutMessage = Partial<PutChunkRequest> | PutDataMessage;
+
+function serializePutMessage(message: PutMessage): Buffer {
+  return message instanceof PutDataMessage ? message.bytes : METHODS.PutChunk.requestSerialize(message);
+}
 
 export interface CallOptions {
   /**
@@ -43,8 +79,11 @@ export interface ByteRange {
 }
 
 export interface ChunkWriter {
-  /** Resolves once the call accepted the data (after 'drain' under backpressure). */
-  write(data: Buffer): Promise<void>;
+  /**
+   * Resolves once the call accepted the data (after 'drain' under backpressure). A Buffer is
+   * sent as messages of up to MAX_FRAME_BYTES; a PutDataMessage as it is.
+   */
+  write(data: Buffer | PutDataMessage): Promise<void>;
   /**
    * Half-closes the stream; rejects with the grpc ServiceError on failure. A checksum given
    * here travels in a final message: for writers that hash the chunk while streaming it.
@@ -100,11 +139,11 @@ export class StorageClient {
   /** `checksum` may be '' when it is only known at the end: pass it to end() then. */
   putChunk(chunkId: string, checksum: string, size: number, options: CallOptions = {}): ChunkWriter {
     let failure: grpc.ServiceError | undefined;
-    let call!: grpc.ClientWritableStream<Partial<PutChunkRequest>>;
+    let call!: grpc.ClientWritableStream<PutMessage>;
     const response = new Promise<PutChunkResponse>((resolve, reject) => {
-      call = this.grpcClient.makeClientStreamRequest<Partial<PutChunkRequest>, PutChunkResponse>(
+      call = this.grpcClient.makeClientStreamRequest<PutMessage, PutChunkResponse>(
         METHODS.PutChunk.path,
-        METHODS.PutChunk.requestSerialize,
+        serializePutMessage,
         METHODS.PutChunk.responseDeserialize,
         this.metadata(),
         this.streamCallOptions(options),
@@ -149,12 +188,16 @@ export class StorageClient {
     };
 
     return {
-      write: async (data: Buffer) => {
+      write: async (data: Buffer | PutDataMessage) => {
         if (failure) throw failure;
         if (ended) throw new Error(`PutChunk ${chunkId}: write after end()`);
         let accepted = true;
-        for (let offset = 0; offset < data.length; offset += MAX_FRAME_BYTES) {
-          accepted = call.write({ data: data.subarray(offset, offset + MAX_FRAME_BYTES) });
+        if (data instanceof PutDataMessage) {
+          accepted = call.write(data);
+        } else {
+          for (let offset = 0; offset < data.length; offset += MAX_FRAME_BYTES) {
+            accepted = call.write({ data: data.subarray(offset, offset + MAX_FRAME_BYTES) });
+          }
         }
         if (!accepted) await drained();
         if (failure) throw failure;
@@ -200,7 +243,7 @@ export class StorageClient {
       what: `GetChunk ${chunkId}`,
       idleMs: options.idleTimeoutMs ?? this.callTimeoutMs,
       signal: options.signal,
-      objectMode: false,
+      bufferedMessages: 1,
     });
   }
 
@@ -232,7 +275,7 @@ export class StorageClient {
       what: 'ListChunks',
       idleMs: options.idleTimeoutMs ?? this.callTimeoutMs,
       signal: options.signal,
-      objectMode: true,
+      bufferedMessages: 16,
     });
   }
 
@@ -275,7 +318,9 @@ export class StorageClient {
 /**
  * A server-streaming call as a Readable with backpressure both ways: the call is paused while
  * our consumer is full, and the idle watchdog only counts time spent waiting on the server.
- * Destroying it cancels the call.
+ * Destroying it cancels the call. It is in object mode even for data, so each message is handed
+ * on as it came: a byte-mode Readable joins the frames queued in it into a new Buffer on every
+ * read, a copy of every byte when the consumer is the slower side.
  */
 class CallReadable<Message> extends Readable {
   private readonly watchdog: IdleWatchdog;
@@ -284,9 +329,9 @@ class CallReadable<Message> extends Readable {
   constructor(
     private readonly call: grpc.ClientReadableStream<Message>,
     map: (message: Message) => unknown,
-    options: { what: string; idleMs: number; signal?: AbortSignal; objectMode: boolean },
+    options: { what: string; idleMs: number; signal?: AbortSignal; bufferedMessages: number },
   ) {
-    super({ objectMode: options.objectMode, highWaterMark: options.objectMode ? 16 : MAX_FRAME_BYTES });
+    super({ objectMode: true, highWaterMark: options.bufferedMessages });
     limitQueuedMessages(call, QUEUED_FRAMES);
     this.watchdog = new IdleWatchdog(options.idleMs, () =>
       this.destroy(clientCallError(grpc.status.DEADLINE_EXCEEDED, `${options.what}: storage server sent nothing for ${options.idleMs} ms`)));

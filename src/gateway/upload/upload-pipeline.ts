@@ -4,7 +4,7 @@ import type { ConnectionPool } from '../../connection/types';
 import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
 import type { ChunkRecord } from '../../metadata/types';
-import { MAX_FRAME_BYTES, type ChunkWriter } from '../../rpc/storage-client';
+import { MAX_FRAME_BYTES, PutDataMessage, type ChunkWriter } from '../../rpc/storage-client';
 import { HttpError } from '../http-error';
 import type { Placement } from '../placement';
 
@@ -186,22 +186,27 @@ export class UploadPipeline {
       if (chunk.size <= REPLAY_LIMIT) chunk.replay.push(piece);
       else chunk.replay = null;
     }
-    chunk.unsent.push(piece);
-    chunk.unsentBytes += piece.length;
-    if (chunk.unsentBytes >= SEND_FRAME_BYTES) await this.flush(chunk);
+    // Messages of exactly SEND_FRAME_BYTES: a piece that crosses the limit is split.
+    for (let rest = piece; rest.length > 0; ) {
+      const part = rest.subarray(0, SEND_FRAME_BYTES - chunk.unsentBytes);
+      rest = rest.subarray(part.length);
+      chunk.unsent.push(part);
+      chunk.unsentBytes += part.length;
+      if (chunk.unsentBytes === SEND_FRAME_BYTES) await this.flush(chunk);
+    }
   }
 
-  /** Sends the gathered data as one frame. */
+  /** Sends the gathered data as one message, encoded once for every replica. */
   private async flush(chunk: OpenChunk): Promise<void> {
     if (chunk.unsentBytes === 0) return;
-    const frame = chunk.unsent.length === 1 ? chunk.unsent[0] : Buffer.concat(chunk.unsent, chunk.unsentBytes);
+    const message = PutDataMessage.encode(chunk.unsent);
     chunk.unsent = [];
     chunk.unsentBytes = 0;
-    await this.sendToReplicas(chunk, [frame]);
+    await this.sendToReplicas(chunk, [message]);
   }
 
   /** Writes pieces to every live replica; when all fail, replays onto new ones if it can. */
-  private async sendToReplicas(chunk: OpenChunk, pieces: Buffer[]): Promise<void> {
+  private async sendToReplicas(chunk: OpenChunk, pieces: Array<Buffer | PutDataMessage>): Promise<void> {
     for (;;) {
       const live = chunk.live();
       await Promise.all(
