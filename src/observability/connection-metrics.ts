@@ -12,7 +12,8 @@ import type { Metrics } from './metrics';
  *   that recreates the channel without leaving Connecting is not a transition and not counted.
  * - failure: Connecting -> TransientFailure.
  * - reconnect duration: from leaving Ready until Ready again.
- * - probe duration: every health probe, answered or not.
+ * - probe duration: every health probe, by outcome (answered or failed), so timeouts do not
+ *   hide among answers.
  */
 export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): () => void {
   metrics.setConnectionSource(pool);
@@ -48,8 +49,8 @@ export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): (
     else if (event.to === 'open') metrics.breakerOpens.inc({ server_id: event.serverId });
   });
 
-  const unsubscribeProbes = pool.onProbe(({ serverId, seconds }) => {
-    metrics.healthProbeDuration.observe({ server_id: serverId }, seconds);
+  const unsubscribeProbes = pool.onProbe(({ serverId, seconds, ok }) => {
+    metrics.healthProbeDuration.observe({ server_id: serverId, outcome: ok ? 'answered' : 'failed' }, seconds);
   });
 
   return () => {

@@ -94,8 +94,8 @@ export function createMetrics() {
     }),
     healthProbeDuration: new Histogram({
       name: 'ringstore_health_probe_duration_seconds',
-      help: 'Duration of one health probe of a storage server',
-      labelNames: ['server_id'] as const,
+      help: 'Duration of one health probe of a storage server; outcome answered or failed (a timeout lasts PROBE_TIMEOUT_MS)',
+      labelNames: ['server_id', 'outcome'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
     }),

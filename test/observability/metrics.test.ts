@@ -69,12 +69,15 @@ describe('connection metrics', () => {
     expect(histogram).toContain('ringstore_reconnect_duration_seconds_bucket{le="5",server_id="s1"} 1');
   });
 
-  it('times every health probe per server', async () => {
+  it('times every health probe per server, answered apart from failed', async () => {
     pool.probe('s1', 0.004);
+    pool.probe('s1', 0.006);
     pool.probe('s1', 0.3, false);
     const histogram = await metrics.registry.getSingleMetricAsString('ringstore_health_probe_duration_seconds');
-    expect(histogram).toContain('ringstore_health_probe_duration_seconds_count{server_id="s1"} 2');
-    expect(histogram).toContain('ringstore_health_probe_duration_seconds_sum{server_id="s1"} 0.304');
+    expect(histogram).toContain('ringstore_health_probe_duration_seconds_count{server_id="s1",outcome="answered"} 2');
+    expect(histogram).toContain('ringstore_health_probe_duration_seconds_sum{server_id="s1",outcome="answered"} 0.01');
+    expect(histogram).toContain('ringstore_health_probe_duration_seconds_count{server_id="s1",outcome="failed"} 1');
+    expect(histogram).toContain('ringstore_health_probe_duration_seconds_sum{server_id="s1",outcome="failed"} 0.3');
     expect(histogram).not.toContain('server_id="s2"');
   });
 
