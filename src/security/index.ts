@@ -1,6 +1,5 @@
 /** Security: tokens, HTTP guards, gRPC credentials and the storage server's token check. */
 export {
-  tokensEqual,
   parseBearerToken,
   parseBasicPassword,
   createBearerVerifier,

@@ -11,11 +11,6 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-/** Constant-time equality of two tokens. */
-export function tokensEqual(presented: string, expected: string): boolean {
-  return timingSafeEqual(digest(presented), digest(expected));
-}
-
 /**
  * The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 6750),
  * or undefined for an absent header, another scheme or an empty token.
