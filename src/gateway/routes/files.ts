@@ -169,7 +169,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
 
 /** A download that failed before its first byte: a JSON error (503 when no replica could serve). */
 function failedBeforeHeaders(res: Response, file: FileRecord, error: unknown): unknown {
-  removeFileHeaders(res);
+  removeFileHeaders(res, file);
   return error instanceof ChunkUnavailableError ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' }) : error;
 }
 
@@ -191,21 +191,26 @@ function etag(file: FileRecord): string {
   return `"${file.checksum}"`;
 }
 
-const FILE_HEADERS = ['ETag', 'Accept-Ranges', 'Content-Type', 'Content-Disposition', 'Last-Modified', 'Content-Length', 'Content-Range'];
-
-/** A download that fails before its first byte answers with a JSON error, not the file's headers. */
-function removeFileHeaders(res: Response): void {
-  for (const name of FILE_HEADERS) res.removeHeader(name);
+/** The headers that describe a file, on every answer that serves it. */
+function fileHeaders(file: FileRecord): Record<string, string> {
+  return {
+    ETag: etag(file),
+    'Accept-Ranges': 'bytes',
+    'Content-Type': file.contentType,
+    // Stored bytes are the client's: never let a browser sniff them into something runnable.
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Disposition': contentDisposition(file.filename),
+    'Last-Modified': file.completedAt.toUTCString(),
+  };
 }
 
 function setFileHeaders(res: Response, file: FileRecord): void {
-  res.setHeader('ETag', etag(file));
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Content-Type', file.contentType);
-  // Stored bytes are the client's: never let a browser sniff them into something runnable.
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Disposition', contentDisposition(file.filename));
-  res.setHeader('Last-Modified', file.completedAt.toUTCString());
+  for (const [name, value] of Object.entries(fileHeaders(file))) res.setHeader(name, value);
+}
+
+/** A download that fails before its first byte answers with a JSON error, not the file's headers. */
+function removeFileHeaders(res: Response, file: FileRecord): void {
+  for (const name of [...Object.keys(fileHeaders(file)), 'Content-Length', 'Content-Range']) res.removeHeader(name);
 }
 
 function summaryJson(file: FileSummary) {
