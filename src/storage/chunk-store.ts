@@ -3,12 +3,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/logger';
 import {
-  blockDigest,
+  blockIsIntact,
   readExactly,
   readLayout,
-  readLayoutWithDigests,
+  readLayoutWithChecks,
   trailerBytesFor,
-  type ChunkLayoutWithDigests,
+  type ChunkLayoutWithChecks,
 } from './chunk-file-format';
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
@@ -50,7 +50,7 @@ export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; mes
 
 /**
  * Chunks on local disk. Layout under the data directory:
- *   chunks/ab/cd/<uuid>   one file per chunk (data + block digests + footer, see chunk-file-format)
+ *   chunks/ab/cd/<uuid>   one file per chunk (data + block checks + footer, see chunk-file-format)
  *   tmp/<uuid>.<random>   puts in progress; cleared on start
  * Only UUID ids ever become paths, so nothing outside the data directory can be named.
  */
@@ -103,7 +103,7 @@ export class ChunkStore {
     const what = `chunk ${chunkId}`;
     const file = await this.openChunk(chunkId);
     try {
-      const layout = await readLayoutWithDigests(file, (await file.stat()).size, what);
+      const layout = await readLayoutWithChecks(file, (await file.stat()).size, what);
       const offset = range.offset ?? 0;
       if (offset > layout.size) {
         throw new ChunkStoreError('OUT_OF_RANGE', `offset ${offset} is beyond the end of ${what} (${layout.size} bytes)`);
@@ -135,20 +135,26 @@ export class ChunkStore {
     await fsyncDir(path.dirname(this.chunkPath(chunkId)));
   }
 
-  /** Re-reads every block of a chunk against its stored digest (scrub). */
+  /**
+   * Re-reads every block of a chunk against its stored check, and the whole chunk against its
+   * SHA-256 (scrub): the block checks find where damage is, the SHA-256 what they could miss.
+   */
   async verify(rawChunkId: unknown): Promise<VerifyResult> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
     const file = await this.openChunk(chunkId);
     try {
-      const layout = await readLayoutWithDigests(file, (await file.stat()).size, what);
-      for await (const _block of verifiedBlocks(file, layout, 0, layout.size, what)) {
-        // Reading is the check: verifiedBlocks throws at the first corrupt block.
+      const layout = await readLayoutWithChecks(file, (await file.stat()).size, what);
+      const whole = createHash('sha256');
+      // verifiedBlocks throws at the first block that fails its check.
+      for await (const block of verifiedBlocks(file, layout, 0, layout.size, what)) whole.update(block);
+      if (whole.digest('hex') !== layout.checksum) {
+        return { ok: false, corruptBlock: -1, message: `${what} is damaged on disk: its blocks pass their checks but the chunk does not match its SHA-256` };
       }
       return { ok: true };
     } catch (error) {
       if (error instanceof ChunkStoreError && error.reason === 'DATA_LOSS') {
-        // -1: the footer or digest table itself is damaged, not one block.
+        // -1: the footer or check table itself is damaged, not one block.
         const corruptBlock = error instanceof CorruptBlockError ? error.blockIndex : -1;
         return { ok: false, corruptBlock, message: error.message };
       }
@@ -295,7 +301,7 @@ export class ChunkStore {
 
 async function* verifiedBlocks(
   file: fs.FileHandle,
-  layout: ChunkLayoutWithDigests,
+  layout: ChunkLayoutWithChecks,
   offset: number,
   length: number,
   what: string,
@@ -307,7 +313,7 @@ async function* verifiedBlocks(
   const readBlock = async (index: number): Promise<Buffer> => {
     const blockStart = index * layout.blockSize;
     const block = await readExactly(file, Math.min(layout.blockSize, layout.size - blockStart), blockStart, what);
-    if (!createHash('sha256').update(block).digest().equals(blockDigest(layout, index))) throw new CorruptBlockError(index, what);
+    if (!blockIsIntact(layout, index, block)) throw new CorruptBlockError(index, what);
     return block.subarray(Math.max(offset, blockStart) - blockStart, Math.min(end, blockStart + block.length) - blockStart);
   };
   // One block is read and checked ahead while the previous one is on its way to the client,

@@ -1,6 +1,6 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { BLOCK_SIZE, encodeTrailer } from './chunk-file-format';
+import { BlockChecksWriter, encodeTrailer } from './chunk-file-format';
 import { ChunkStoreError, isNodeError } from './chunk-store-error';
 
 /** One PutChunk in progress, as the gRPC layer drives it. */
@@ -25,15 +25,13 @@ export interface TempFileUploadOptions {
 }
 
 /**
- * Streams a chunk into a temp file while hashing it (whole chunk and every 1 MiB block), then
- * checks the client's checksum, appends the digest trailer, fsyncs and hands the file over.
+ * Streams a chunk into a temp file while hashing the whole chunk and checking every block,
+ * then checks the client's checksum, appends the trailer, fsyncs and hands the file over.
  * Nothing under the chunk's real name exists until publish, so a broken stream leaves nothing.
  */
 export class TempFileUpload implements ChunkUpload {
   private readonly whole = createHash('sha256');
-  private block: Hash = createHash('sha256');
-  private bytesInBlock = 0;
-  private readonly blockDigests: Buffer[] = [];
+  private readonly blockChecks = new BlockChecksWriter();
   private size = 0;
   private finished = false;
 
@@ -53,7 +51,7 @@ export class TempFileUpload implements ChunkUpload {
   async write(data: Buffer): Promise<void> {
     if (data.length === 0) return;
     this.whole.update(data);
-    this.hashBlocks(data);
+    this.blockChecks.update(data);
     this.size += data.length;
     try {
       await this.file.write(data, 0, data.length);
@@ -62,25 +60,7 @@ export class TempFileUpload implements ChunkUpload {
     }
   }
 
-  private hashBlocks(data: Buffer): void {
-    let offset = 0;
-    while (offset < data.length) {
-      const take = Math.min(BLOCK_SIZE - this.bytesInBlock, data.length - offset);
-      this.block.update(data.subarray(offset, offset + take));
-      this.bytesInBlock += take;
-      offset += take;
-      if (this.bytesInBlock === BLOCK_SIZE) this.finishBlock();
-    }
-  }
-
-  private finishBlock(): void {
-    this.blockDigests.push(this.block.digest());
-    this.block = createHash('sha256');
-    this.bytesInBlock = 0;
-  }
-
   async commit(trailingChecksum = ''): Promise<void> {
-    if (this.bytesInBlock > 0) this.finishBlock();
     const wholeDigest = this.whole.digest();
     const actual = wholeDigest.toString('hex');
     const checksum = this.options.checksum || trailingChecksum;
@@ -103,7 +83,7 @@ export class TempFileUpload implements ChunkUpload {
       );
     }
     try {
-      const trailer = encodeTrailer(this.size, this.blockDigests, wholeDigest);
+      const trailer = encodeTrailer(this.size, this.blockChecks.finish(), wholeDigest);
       await this.file.write(trailer, 0, trailer.length);
       await this.file.sync();
     } catch (error) {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import winston from 'winston';
 import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
 import { ChunkStore } from '../../src/storage/chunk-store';
@@ -34,6 +35,41 @@ async function readAll(store: ChunkStore, chunkId: string, range?: { offset?: nu
     await read.close();
   }
   return Buffer.concat(pieces);
+}
+
+const chunkPath = (dataDir: string, id: string): string => path.join(dataDir, 'chunks', id.slice(0, 2), id.slice(2, 4), id);
+
+function uint32(value: number): Buffer {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(value >>> 0);
+  return bytes;
+}
+
+/**
+ * A chunk file built here from the format's description (chunk-file-format.ts), independently
+ * of the store's own encoder: data, one check per 1 MiB block, then the 88-byte footer.
+ */
+function chunkFile(data: Buffer, format: { magic: string; check: (block: Buffer) => Buffer; checksum?: string }): Buffer {
+  const checks: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += BLOCK_SIZE) checks.push(format.check(data.subarray(offset, offset + BLOCK_SIZE)));
+  const table = Buffer.concat(checks);
+  const footer = Buffer.alloc(88);
+  footer.write(format.magic, 0, 'ascii');
+  footer.writeBigUInt64BE(BigInt(data.length), 8);
+  footer.writeUInt32BE(BLOCK_SIZE, 16);
+  footer.writeUInt32BE(checks.length, 20);
+  Buffer.from(format.checksum ?? sha256(data), 'hex').copy(footer, 24);
+  createHash('sha256').update(table).update(footer.subarray(0, 56)).digest().copy(footer, 56);
+  return Buffer.concat([data, table, footer]);
+}
+
+async function flipByte(file: string, position: number): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  const byte = Buffer.alloc(1);
+  await handle.read(byte, 0, 1, position);
+  byte[0] ^= 0xff;
+  await handle.write(byte, 0, 1, position);
+  await handle.close();
 }
 
 async function reasonOf(promise: Promise<unknown>): Promise<string> {
@@ -138,6 +174,35 @@ describe('ChunkStore', () => {
     expect(Buffer.concat(delivered).equals(data.subarray(0, BLOCK_SIZE))).toBe(true);
     expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: 1 });
     expect((await readAll(store, id, { offset: 2 * BLOCK_SIZE })).equals(data.subarray(2 * BLOCK_SIZE))).toBe(true);
+  });
+
+  it('reads and verifies chunks written in the first format (SHA-256 per block), and finds damage in them', async () => {
+    const data = randomBytes(2 * BLOCK_SIZE + 5);
+    const id = randomUUID();
+    const file = chunkPath(dataDir, id);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, chunkFile(data, { magic: 'RSCHUNK1', check: (block) => createHash('sha256').update(block).digest() }));
+    const reopened = await ChunkStore.open(dataDir, silent);
+    expect(reopened.chunkCount).toBe(1);
+    expect((await readAll(reopened, id)).equals(data)).toBe(true);
+    expect(await reopened.verify(id)).toEqual({ ok: true });
+
+    await flipByte(file, BLOCK_SIZE + 3);
+    expect(await reopened.verify(id)).toMatchObject({ ok: false, corruptBlock: 1 });
+  });
+
+  it('writes chunks with a CRC-32 per block, and scrub still catches damage the block checks cannot see', async () => {
+    const data = randomBytes(BLOCK_SIZE + 9);
+    const id = randomUUID();
+    await put(store, id, data);
+    const file = chunkPath(dataDir, id);
+    expect(await fs.readFile(file)).toEqual(chunkFile(data, { magic: 'RSCHUNK2', check: (block) => uint32(crc32(block)) }));
+
+    // Different data with valid block checks and table: only the whole chunk's SHA-256 tells.
+    const forged = Buffer.from(data);
+    forged[10] ^= 0xff;
+    await fs.writeFile(file, chunkFile(forged, { magic: 'RSCHUNK2', check: (block) => uint32(crc32(block)), checksum: sha256(data) }));
+    expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: -1, message: expect.stringMatching(/does not match its SHA-256/) });
   });
 
   it('lists chunks in id order with paging, and counts them again on open', async () => {
