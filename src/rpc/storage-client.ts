@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+import { EncodedMessage, encodeBytesMessage, passEncoded } from './bytes-message';
 import { IdleWatchdog } from './idle-watchdog';
 import {
   StorageServiceClient,
@@ -23,42 +24,21 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Frames a streaming call may queue before backpressure. */
 const QUEUED_FRAMES = 2;
-/** Protobuf key of PutChunkRequest.data: field 2, length-delimited ((2 << 3) | 2). */
-const PUT_DATA_FIELD_KEY = 0x12;
+/** PutChunkRequest.data (proto/storage.proto). */
+const PUT_DATA_FIELD = 2;
 
 /**
- * A PutChunk message carrying only data, encoded once. An upload writes the same message to
- * every replica's call, so gathering the HTTP body's pieces and encoding them costs one copy
- * instead of a gather plus one encoding per replica.
+ * A PutChunk message carrying only data (the pieces, at most MAX_FRAME_BYTES in all), encoded
+ * once: an upload writes the same message to every replica's call, so gathering the HTTP
+ * body's pieces and encoding them costs one copy instead of a gather plus one per replica.
  */
-export class PutDataMessage {
-  private constructor(readonly bytes: Buffer, readonly dataLength: number) {}
-
-  /** The pieces' bytes, in order, as one message; at most MAX_FRAME_BYTES in all. */
-  static encode(pieces: readonly Buffer[]): PutDataMessage {
-    const dataLength = pieces.reduce((sum, piece) => sum + piece.length, 0);
-    if (dataLength > MAX_FRAME_BYTES) throw new RangeError(`a PutChunk message holds at most ${MAX_FRAME_BYTES} bytes, got ${dataLength}`);
-    const header = [PUT_DATA_FIELD_KEY];
-    for (let rest = dataLength; ; rest >>>= 7) {
-      if (rest < 0x80) {
-        header.push(rest);
-        break;
-      }
-      header.push((rest & 0x7f) | 0x80); // varint: 7 bits per byte, low bits first
-    }
-    const bytes = Buffer.allocUnsafe(header.length + dataLength);
-    bytes.set(header);
-    let offset = header.length;
-    for (const piece of pieces) offset += piece.copy(bytes, offset);
-    return new PutDataMessage(bytes, dataLength);
-  }
+export function encodePutData(pieces: readonly Buffer[]): EncodedMessage {
+  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  if (length > MAX_FRAME_BYTES) throw new RangeError(`a PutChunk message holds at most ${MAX_FRAME_BYTES} bytes, got ${length}`);
+  return encodeBytesMessage(PUT_DATA_FIELD, pieces);
 }
 
-type PutMessage = Partial<PutChunkRequest> | PutDataMessage;
-
-function serializePutMessage(message: PutMessage): Buffer {
-  return message instanceof PutDataMessage ? message.bytes : METHODS.PutChunk.requestSerialize(message);
-}
+type PutMessage = Partial<PutChunkRequest> | EncodedMessage;
 
 export interface CallOptions {
   /**
@@ -81,9 +61,9 @@ export interface ByteRange {
 export interface ChunkWriter {
   /**
    * Resolves once the call accepted the data (after 'drain' under backpressure). A Buffer is
-   * sent as messages of up to MAX_FRAME_BYTES; a PutDataMessage as it is.
+   * sent as messages of up to MAX_FRAME_BYTES; an EncodedMessage (encodePutData) as it is.
    */
-  write(data: Buffer | PutDataMessage): Promise<void>;
+  write(data: Buffer | EncodedMessage): Promise<void>;
   /**
    * Half-closes the stream; rejects with the grpc ServiceError on failure. A checksum given
    * here travels in a final message: for writers that hash the chunk while streaming it.
@@ -143,7 +123,7 @@ export class StorageClient {
     const response = new Promise<PutChunkResponse>((resolve, reject) => {
       call = this.grpcClient.makeClientStreamRequest<PutMessage, PutChunkResponse>(
         METHODS.PutChunk.path,
-        serializePutMessage,
+        passEncoded(METHODS.PutChunk.requestSerialize),
         METHODS.PutChunk.responseDeserialize,
         this.metadata(),
         this.streamCallOptions(options),
@@ -188,11 +168,11 @@ export class StorageClient {
     };
 
     return {
-      write: async (data: Buffer | PutDataMessage) => {
+      write: async (data: Buffer | EncodedMessage) => {
         if (failure) throw failure;
         if (ended) throw new Error(`PutChunk ${chunkId}: write after end()`);
         let accepted = true;
-        if (data instanceof PutDataMessage) {
+        if (data instanceof EncodedMessage) {
           accepted = call.write(data);
         } else {
           for (let offset = 0; offset < data.length; offset += MAX_FRAME_BYTES) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { passEncoded } from './bytes-message';
 
 /** proto/storage.proto, loaded once. int64 fields arrive as JS numbers (safe below 2^53). */
 export const STORAGE_PROTO_PATH = path.resolve(__dirname, '../../proto/storage.proto');
@@ -19,6 +20,12 @@ const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
 
 export const StorageServiceClient = loaded.storage.StorageService;
 export const storageServiceDefinition: grpc.ServiceDefinition = StorageServiceClient.service;
+
+/** What storage servers register: GetChunk's data frames may be EncodedMessages, built in place. */
+export const storageServerDefinition: grpc.ServiceDefinition = {
+  ...storageServiceDefinition,
+  GetChunk: { ...storageServiceDefinition.GetChunk, responseSerialize: passEncoded(storageServiceDefinition.GetChunk.responseSerialize) },
+};
 
 export interface PutChunkRequest { chunk_id: string; data: Buffer; checksum: string; size: number }
 export interface PutChunkResponse { chunk_id: string; success: boolean; error_message: string }

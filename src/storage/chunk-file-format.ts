@@ -126,9 +126,18 @@ function corrupt(what: string, why: string): ChunkStoreError {
   return new ChunkStoreError('DATA_LOSS', `${what} is damaged on disk: ${why}`);
 }
 
-/** Reads exactly `length` bytes at `position`, or fails: a short read means a damaged file. */
-export async function readExactly(file: FileHandle, length: number, position: number, what: string): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+/**
+ * Reads exactly `length` bytes at `position` into a buffer from `allocate`, or fails: a short
+ * read means a damaged file.
+ */
+export async function readExactly(
+  file: FileHandle,
+  length: number,
+  position: number,
+  what: string,
+  allocate: (length: number) => Buffer = Buffer.allocUnsafe,
+): Promise<Buffer> {
+  const buffer = allocate(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);

@@ -40,11 +40,16 @@ export interface ChunkRead {
   length: number;
   /**
    * The range, one piece per 1 MiB block (at most 1 MiB each). Every block is checked against
-   * its stored SHA-256 before any of its bytes are yielded; a corrupt block throws DATA_LOSS.
+   * its stored check (CRC-32, or SHA-256 in older files) before any of its bytes are yielded; a
+   * corrupt block throws DATA_LOSS. Each block is read into a Buffer from `allocate`, so a
+   * caller can choose where the bytes land (the storage server: into its outgoing messages).
    */
-  blocks(): AsyncGenerator<Buffer>;
+  blocks(allocate?: BlockAllocator): AsyncGenerator<Buffer>;
   close(): Promise<void>;
 }
+
+/** A Buffer of exactly `length` bytes to read one block into. */
+export type BlockAllocator = (length: number) => Buffer;
 
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
 
@@ -114,7 +119,7 @@ export class ChunkStore {
         size: layout.size,
         offset,
         length,
-        blocks: () => verifiedBlocks(file, layout, offset, length, what),
+        blocks: (allocate) => verifiedBlocks(file, layout, offset, length, what, allocate),
         close: () => file.close().catch(() => undefined),
       };
     } catch (error) {
@@ -305,6 +310,7 @@ async function* verifiedBlocks(
   offset: number,
   length: number,
   what: string,
+  allocate?: BlockAllocator,
 ): AsyncGenerator<Buffer> {
   if (length === 0) return;
   const end = offset + length;
@@ -312,7 +318,7 @@ async function* verifiedBlocks(
   const last = Math.floor((end - 1) / layout.blockSize);
   const readBlock = async (index: number): Promise<Buffer> => {
     const blockStart = index * layout.blockSize;
-    const block = await readExactly(file, Math.min(layout.blockSize, layout.size - blockStart), blockStart, what);
+    const block = await readExactly(file, Math.min(layout.blockSize, layout.size - blockStart), blockStart, what, allocate);
     if (!blockIsIntact(layout, index, block)) throw new CorruptBlockError(index, what);
     return block.subarray(Math.max(offset, blockStart) - blockStart, Math.min(end, blockStart + block.length) - blockStart);
   };

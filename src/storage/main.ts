@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ConfigError } from '../config/env';
 import { createLogger, type Logger } from '../log/logger';
-import { storageServiceDefinition } from '../rpc/storage-service';
+import { storageServerDefinition } from '../rpc/storage-service';
 import { grpcServerCredentials, grpcServerTransport } from '../security';
 import { ChunkStore } from './chunk-store';
 import { lockDataDir } from '../fs/data-dir-lock.cjs';
@@ -58,7 +58,7 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   const credentials = grpcServerCredentials(config.security);
   const server = new grpc.Server(storageServerOptions(config, logger));
   widenReceiveWindow(server);
-  server.addService(storageServiceDefinition, createStorageHandlers(store, serverId, logger, {
+  server.addService(storageServerDefinition, createStorageHandlers(store, serverId, logger, {
     putIdleTimeoutMs: config.putIdleTimeoutMs,
     maxConcurrentPuts: config.maxConcurrentPuts,
   }));

@@ -6,7 +6,6 @@ import type {
   DeleteChunkRequest,
   DeleteChunkResponse,
   GetChunkRequest,
-  GetChunkResponse,
   HealthCheckResponse,
   ListChunksRequest,
   PutChunkRequest,
@@ -14,6 +13,7 @@ import type {
   VerifyChunkRequest,
   VerifyChunkResponse,
 } from '../rpc/storage-service';
+import { allocateForBytesMessage, wrapBytesMessage, type EncodedMessage } from '../rpc/bytes-message';
 import { IdleWatchdog } from '../rpc/idle-watchdog';
 import { limitQueuedMessages } from '../rpc/stream-buffer';
 import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
@@ -23,6 +23,8 @@ import { normalizeChecksum } from './chunk-id';
 
 /** Messages a call may queue in memory before backpressure (frames are up to 1 MiB each). */
 const QUEUED_MESSAGES = 2;
+/** GetChunkResponse.data (proto/storage.proto). */
+const GET_CHUNK_DATA_FIELD = 1;
 
 const STATUS_BY_REASON: Record<ChunkStoreErrorReason, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -158,15 +160,16 @@ export function createStorageHandlers(
   return {
     PutChunk: putChunk,
 
-    GetChunk: (call: ServerStream<GetChunkRequest, GetChunkResponse>) =>
+    GetChunk: (call: ServerStream<GetChunkRequest, EncodedMessage>) =>
       streamOut(
         'GetChunk',
         call,
         async () => {
           const read = await store.read(call.request.chunk_id, { offset: call.request.offset, length: call.request.length });
-          return { source: read.blocks(), close: read.close };
+          // Blocks are read into buffers with room for the message header: sent without a copy.
+          return { source: read.blocks(allocateForBytesMessage), close: read.close };
         },
-        (data: Buffer): GetChunkResponse => ({ data }),
+        (data: Buffer) => wrapBytesMessage(GET_CHUNK_DATA_FIELD, data),
       ),
 
     DeleteChunk: unary<DeleteChunkRequest, DeleteChunkResponse>('DeleteChunk', async (request) => {

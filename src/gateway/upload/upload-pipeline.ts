@@ -4,7 +4,8 @@ import type { ConnectionPool } from '../../connection/types';
 import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
 import type { ChunkRecord } from '../../metadata/types';
-import { MAX_FRAME_BYTES, PutDataMessage, type ChunkWriter } from '../../rpc/storage-client';
+import type { EncodedMessage } from '../../rpc/bytes-message';
+import { encodePutData, MAX_FRAME_BYTES, type ChunkWriter } from '../../rpc/storage-client';
 import { HttpError } from '../http-error';
 import type { Placement } from '../placement';
 
@@ -199,14 +200,14 @@ export class UploadPipeline {
   /** Sends the gathered data as one message, encoded once for every replica. */
   private async flush(chunk: OpenChunk): Promise<void> {
     if (chunk.unsentBytes === 0) return;
-    const message = PutDataMessage.encode(chunk.unsent);
+    const message = encodePutData(chunk.unsent);
     chunk.unsent = [];
     chunk.unsentBytes = 0;
     await this.sendToReplicas(chunk, [message]);
   }
 
   /** Writes pieces to every live replica; when all fail, replays onto new ones if it can. */
-  private async sendToReplicas(chunk: OpenChunk, pieces: Array<Buffer | PutDataMessage>): Promise<void> {
+  private async sendToReplicas(chunk: OpenChunk, pieces: Array<Buffer | EncodedMessage>): Promise<void> {
     for (;;) {
       const live = chunk.live();
       await Promise.all(

@@ -1,0 +1,66 @@
+/**
+ * Protobuf messages that carry a single bytes field, built by hand on the data path: the 1 MiB
+ * frames of PutChunk and GetChunk. protobufjs would copy every frame into a fresh Buffer once
+ * more, and each fresh 1 MiB Buffer is garbage V8 frees only in a full GC. Serializers wrapped
+ * with passEncoded hand an EncodedMessage's bytes to grpc-js untouched.
+ */
+
+export class EncodedMessage {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** `serialize`, except that an EncodedMessage is passed through as it is. */
+export function passEncoded<T>(serialize: (message: T) => Buffer): (message: T | EncodedMessage) => Buffer {
+  return (message) => (message instanceof EncodedMessage ? message.bytes : serialize(message));
+}
+
+/** The key (field number, wire type 2 = length-delimited) and varint length of a bytes field. */
+function fieldHeader(fieldNumber: number, length: number): number[] {
+  const header = [(fieldNumber << 3) | 2];
+  for (let rest = length; ; rest >>>= 7) {
+    if (rest < 0x80) return [...header, rest];
+    header.push((rest & 0x7f) | 0x80); // varint: 7 bits per byte, low bits first
+  }
+}
+
+/** A message holding only bytes field `fieldNumber`: the pieces, in order, copied once. */
+export function encodeBytesMessage(fieldNumber: number, pieces: readonly Buffer[]): EncodedMessage {
+  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  const header = fieldHeader(fieldNumber, length);
+  const bytes = Buffer.allocUnsafe(header.length + length);
+  bytes.set(header);
+  let offset = header.length;
+  for (const piece of pieces) offset += piece.copy(bytes, offset);
+  return new EncodedMessage(bytes);
+}
+
+/** Room kept in front of data read for wrapBytesMessage: a key byte and a varint of up to 2^28. */
+const HEADROOM = 5;
+/** Buffers from allocateForBytesMessage whose room in front is still free. */
+const withRoom = new WeakSet<ArrayBufferLike>();
+
+/**
+ * A Buffer of `length` bytes to read data into that wrapBytesMessage will send: room for the
+ * message header is kept in front of it, so the message is built around the data in place.
+ */
+export function allocateForBytesMessage(length: number): Buffer {
+  const whole = Buffer.allocUnsafeSlow(HEADROOM + length); // its own memory, never the shared pool
+  withRoom.add(whole.buffer);
+  return whole.subarray(HEADROOM);
+}
+
+/**
+ * `data` as a message holding only bytes field `fieldNumber`. When data lies in a buffer from
+ * allocateForBytesMessage, the header is written into the bytes just before it (the room kept,
+ * or bytes of that buffer in front of the range served, which nothing else reads) and the data
+ * is not copied. Only one message is built in place per buffer, so a header can never land on
+ * data another message still carries; anything else is copied.
+ */
+export function wrapBytesMessage(fieldNumber: number, data: Buffer): EncodedMessage {
+  const header = fieldHeader(fieldNumber, data.length);
+  if (!withRoom.has(data.buffer) || data.byteOffset < header.length) return encodeBytesMessage(fieldNumber, [data]);
+  withRoom.delete(data.buffer);
+  const bytes = Buffer.from(data.buffer, data.byteOffset - header.length, header.length + data.length);
+  bytes.set(header);
+  return new EncodedMessage(bytes);
+}
