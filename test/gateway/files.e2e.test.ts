@@ -22,7 +22,7 @@ async function metadata(cluster: Cluster, fileId: string): Promise<Metadata> {
   return (await res.json()) as Metadata;
 }
 
-/** The data part of a chunk file (data, then block digests and footer) on a storage node's disk. */
+/** The data part of a chunk file (data, then block checks and footer) on a storage node's disk. */
 async function storedChunkData(cluster: Cluster, serverId: string, chunkId: string, size: number): Promise<Buffer> {
   const node = cluster.storage.find((n) => n.serverId === serverId);
   if (!node) throw new Error(`no storage node ${serverId}`);

@@ -9,7 +9,7 @@ const CHUNKS_PER_INJECTION = 3;
 const damaged = new Set<string>();
 
 /**
- * Flips one random byte (data, digest table or footer) in stored chunk files on disk, as bit
+ * Flips one random byte (data, check table or footer) in stored chunk files on disk, as bit
  * rot would. Only chunks with two healthy replicas are hit, and only one replica each, so
  * every chunk stays recoverable: reads must route around it, scrub and repair must heal it.
  */
