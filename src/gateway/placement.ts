@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../connection/types';
 import type { HashRing } from '../ring/hash-ring';
 
@@ -20,10 +21,12 @@ export class Placement {
   ) {}
 
   /**
-   * The server refused a write for lack of space. Reads still go to it (its breaker is not
-   * involved); writes go elsewhere until the pause ends, then one new chunk tries it again.
+   * A write to the server failed. When it refused for lack of space (RESOURCE_EXHAUSTED), new
+   * chunks go elsewhere until the pause ends, then one new chunk tries it again; reads still go
+   * to it (its breaker is not involved). Other failures are the breaker's business.
    */
-  serverFull(serverId: string): void {
+  writeFailed(serverId: string, error: unknown): void {
+    if ((error as grpc.ServiceError | undefined)?.code !== grpc.status.RESOURCE_EXHAUSTED) return;
     this.fullUntil.set(serverId, this.now() + FULL_SERVER_PAUSE_MS);
   }
 

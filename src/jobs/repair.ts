@@ -34,8 +34,8 @@ export interface RepairDeps {
   /** Where copies go: ring order, Ready servers only, excluding the given ones. */
   placement: {
     targets(chunkId: string, exclude: ReadonlySet<string>, count: number): string[];
-    /** The server refused a copy for lack of space: no new chunks for it for a while. */
-    serverFull(serverId: string): void;
+    /** A copy to the server failed (a full disk keeps new chunks off it for a while). */
+    writeFailed(serverId: string, error: unknown): void;
   };
   replicationFactor: number;
   config: RepairConfig;
@@ -201,7 +201,7 @@ export class RepairJob {
         log.warn(`Repair of chunk ${chunk.chunkId} from server ${source} to server ${target}: ${error.message}`);
         if (error.side === 'target') {
           pool.recordFailure(target, error.cause);
-          if (error.code === grpc.status.RESOURCE_EXHAUSTED) this.deps.placement.serverFull(target);
+          this.deps.placement.writeFailed(target, error.cause);
           return 'target-failed';
         }
         if (error.code === grpc.status.DATA_LOSS || error.code === grpc.status.NOT_FOUND) {

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import type { ConnectionPool } from '../../src/connection/types';
 import { FULL_SERVER_PAUSE_MS, Placement } from '../../src/gateway/placement';
 import { HashRing } from '../../src/ring/hash-ring';
@@ -14,7 +15,10 @@ describe('Placement', () => {
     const [first, second] = placement.targets(chunkId);
     expect(new Set([first, second]).size).toBe(2);
 
-    placement.serverFull(first);
+    placement.writeFailed(second, Object.assign(new Error('deadline exceeded'), { code: grpc.status.DEADLINE_EXCEEDED }));
+    expect(placement.targets(chunkId)).toEqual([first, second]); // only a full disk pauses a server
+
+    placement.writeFailed(first, Object.assign(new Error('disk full'), { code: grpc.status.RESOURCE_EXHAUSTED }));
     const whileFull = placement.targets(chunkId);
     expect(whileFull).not.toContain(first);
     expect(whileFull).toHaveLength(2);

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { ConnectionPool } from '../../connection/types';
 import { errorMessage } from '../../log/error-message';
@@ -243,7 +242,7 @@ export class UploadPipeline {
     this.dropped.push({ chunkId: chunk.chunkId, serverId: replica.serverId });
     replica.writer.abort('replica dropped');
     this.deps.pool.recordFailure(replica.serverId, error);
-    if ((error as grpc.ServiceError).code === grpc.status.RESOURCE_EXHAUSTED) this.deps.placement.serverFull(replica.serverId);
+    this.deps.placement.writeFailed(replica.serverId, error);
     this.deps.onReplicaOutcome?.('failed');
     this.deps.log.warn(`Replica of chunk ${chunk.chunkId} on server ${replica.serverId} failed: ${errorMessage(error)}`);
   }
