@@ -180,7 +180,7 @@ class PgliteBackend implements SqlBackend {
   }
 
   async ping(timeoutMs: number): Promise<void> {
-    await withDeadline(this.query('SELECT 1'), timeoutMs, () => new MetadataUnavailableError(`embedded metadata database did not answer within ${timeoutMs} ms`));
+    await withDeadline(this.query('SELECT 1'), timeoutMs, () => this.error(`did not answer within ${timeoutMs} ms`));
   }
 
   /** Flushes and closes the database, then waits for the child to exit (it releases its lock). */

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { errorMessage } from '../../src/log/error-message';
 import { percentile } from './figures';
 
 export interface Reply {
@@ -65,7 +66,7 @@ export async function closedLoop(
           latenciesMs.push(performance.now() - t0);
         } catch (error) {
           failed++;
-          if (errors.length < 5) errors.push(error instanceof Error ? error.message : String(error));
+          if (errors.length < 5) errors.push(errorMessage(error));
         }
       }
     }),
