@@ -45,8 +45,9 @@ const VERIFY_MIN_BYTES_PER_MS = 10 * 1024; // 10 MiB/s
  * resuming from a per-server cursor (chunk ids in order) so every chunk is reached over time.
  * A corrupt replica is marked in metadata (only a replica the metadata knows), and so is a
  * replica the metadata records in the listed range that the server does not have at all (a
- * file lost outside ringstore's control); repair then restores R from a healthy copy. Cursors are kept in the metadata store, so a restarted
- * gateway, or another gateway taking the job over, carries on where the last run stopped.
+ * file lost outside ringstore's control); repair then restores R from a healthy copy. Cursors
+ * are kept in the metadata store, so a restarted gateway, or another gateway taking the job
+ * over, carries on where the last run stopped.
  */
 export class ScrubJob {
   private readonly progress: JobProgress<ScrubReport>;

@@ -10,6 +10,13 @@ import { storageServerDefinition, storageServiceDefinition, type GetChunkRespons
 
 const decodePut = (message: EncodedMessage): PutChunkRequest => storageServiceDefinition.PutChunk.requestDeserialize(message.bytes) as PutChunkRequest;
 const decodeGet = (bytes: Buffer): GetChunkResponse => storageServiceDefinition.GetChunk.responseDeserialize(bytes) as GetChunkResponse;
+/** A buffer from allocateForBytesMessage, filled as a disk read would fill it. */
+function readBlock(length: number): Buffer {
+  const block = allocateForBytesMessage(length);
+  randomBytes(length).copy(block);
+  return block;
+}
+
 const LENGTHS = [0, 1, 127, 128, 16_383, 16_384, 65_539, MAX_FRAME_BYTES - 1, MAX_FRAME_BYTES];
 
 describe('PutChunk data messages', () => {
@@ -34,24 +41,21 @@ describe('GetChunk data messages built in place', () => {
   const serialize = storageServerDefinition.GetChunk.responseSerialize;
 
   test.each(LENGTHS)('%i bytes read into a message buffer go out without a copy and decode to the same data', (length) => {
-    const block = allocateForBytesMessage(length);
-    randomBytes(length).copy(block);
+    const block = readBlock(length);
     const bytes = serialize(wrapBytesMessage(1, block));
     expect(bytes.buffer).toBe(block.buffer); // the block's own memory: no copy
     expect(decodeGet(bytes).data.equals(block)).toBe(true);
   });
 
   test('a range inside a block gets its header over bytes in front of it, which the range does not carry', () => {
-    const block = allocateForBytesMessage(4096);
-    randomBytes(4096).copy(block);
+    const block = readBlock(4096);
     const range = Buffer.from(block.subarray(1000, 3000));
     const bytes = serialize(wrapBytesMessage(1, block.subarray(1000, 3000)));
     expect(decodeGet(bytes).data.equals(range)).toBe(true);
   });
 
   test('only one message is built in place per buffer; a second piece of it is copied', () => {
-    const block = allocateForBytesMessage(2000);
-    randomBytes(2000).copy(block);
+    const block = readBlock(2000);
     const first = Buffer.from(block.subarray(0, 1000));
     const firstMessage = serialize(wrapBytesMessage(1, block.subarray(0, 1000)));
     const secondMessage = serialize(wrapBytesMessage(1, block.subarray(1000)));
