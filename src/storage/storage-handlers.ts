@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { drainedOrClosed } from '../async/drained-or-closed';
 import { errorMessage } from '../log/error-message';
 import type { Logger } from '../log/logger';
 import type {
@@ -211,17 +212,4 @@ export function createStorageHandlers(
       return { chunk_id: chunkId, ok: false, corrupt_block: result.corruptBlock, error_message: result.message };
     }),
   };
-}
-
-/** Resolves on 'drain', or on 'close' when the client went away (a cancelled call never drains). */
-function drainedOrClosed(stream: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }

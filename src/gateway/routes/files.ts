@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { drainedOrClosed } from '../../async/drained-or-closed';
 import { Router, type Response } from 'express';
 import type { Logger } from '../../log/logger';
 import type { FileRecord, FileSummary } from '../../metadata/types';
@@ -150,7 +150,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       while (!next.done) {
         if (res.destroyed) break;
         sent += next.value.length;
-        if (!res.write(next.value)) await drainOrClose(res);
+        if (!res.write(next.value)) await drainedOrClosed(res);
         next = await body.next();
       }
       if (!res.destroyed) res.end();
@@ -171,11 +171,6 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
 function failedBeforeHeaders(res: Response, file: FileRecord, error: unknown): unknown {
   removeFileHeaders(res, file);
   return error instanceof ChunkUnavailableError ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' }) : error;
-}
-
-async function drainOrClose(res: Response): Promise<void> {
-  const closed = once(res, 'close');
-  await Promise.race([once(res, 'drain'), closed]);
 }
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
