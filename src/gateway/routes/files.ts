@@ -3,6 +3,7 @@ import { Router, type Response } from 'express';
 import type { Logger } from '../../log/logger';
 import type { FileRecord, FileSummary } from '../../metadata/types';
 import { ChunkUnavailableError, readFileRange } from '../download/chunk-reader';
+import { downloadFrames } from '../download/frame-buffers';
 import type { FileService } from '../file-service';
 import { contentDisposition } from '../http/content-disposition';
 import { discardUnreadBody } from '../http/discard-body';
@@ -150,7 +151,8 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       while (!next.done) {
         if (res.destroyed) break;
         sent += next.value.length;
-        if (!res.write(next.value)) await drainedOrClosed(res);
+        const piece = next.value;
+        if (!res.write(piece, () => downloadFrames.release(piece))) await drainedOrClosed(res);
         next = await body.next();
       }
       if (!res.destroyed) res.end();

@@ -1,0 +1,47 @@
+/**
+ * Reused memory for the large messages a process receives (GetChunk's 1 MiB data frames in
+ * the gateway). Every fresh 1 MiB Buffer outlives a scavenge or two on its way to the HTTP
+ * socket, so V8 frees it only in a full GC, which external memory paces at tens of MB: a
+ * download's garbage, not its data, set the gateway's peak RSS. A buffer taken here goes back
+ * with release() once the last reader of its bytes is done (the HTTP write's callback); one
+ * never released is garbage like any other Buffer, so a path that does not release stays
+ * correct and only misses the reuse.
+ */
+export class MessageBufferPool {
+  private readonly free: Buffer[] = [];
+  /** Memory of every buffer taken and not yet released; releasing anything else is a no-op. */
+  private readonly lent = new WeakSet<ArrayBufferLike>();
+
+  constructor(
+    /** Bytes per buffer: the largest message it serves. */
+    readonly capacity: number,
+    /** Free buffers kept for reuse; more released at once are left to the GC. */
+    private readonly maxFree: number,
+  ) {}
+
+  /** Whether a message of `length` bytes is served here: over half a buffer, so reuse pays. */
+  fits(length: number): boolean {
+    return length > this.capacity / 2 && length <= this.capacity;
+  }
+
+  /** `length` bytes (fits(length) must hold), to be given back with release(). */
+  take(length: number): Buffer {
+    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.capacity);
+    this.lent.add(whole.buffer);
+    return whole.subarray(0, length);
+  }
+
+  /**
+   * Gives back the buffer `view` lies in, when it is one taken here and not yet released: no
+   * part of it may be read after this. A second release of the same buffer, or of a view into
+   * memory the pool does not own, does nothing, so a buffer can never be lent twice.
+   */
+  release(view: Uint8Array): void {
+    if (!this.lent.delete(view.buffer)) return;
+    if (this.free.length < this.maxFree) this.free.push(Buffer.from(view.buffer, 0, this.capacity));
+  }
+
+  get freeCount(): number {
+    return this.free.length;
+  }
+}
