@@ -4,6 +4,7 @@
  * more, and each fresh 1 MiB Buffer is garbage V8 frees only in a full GC. Serializers wrapped
  * with passEncoded hand an EncodedMessage's bytes to grpc-js untouched.
  */
+import type { MessageBufferPool } from './message-buffer-pool';
 
 export class EncodedMessage {
   constructor(readonly bytes: Buffer) {}
@@ -42,9 +43,12 @@ const withRoom = new WeakSet<ArrayBufferLike>();
 /**
  * A Buffer of `length` bytes to read data into that wrapBytesMessage will send: room for the
  * message header is kept in front of it, so the message is built around the data in place.
+ * From `pool` when given and the size fits it (the caller then releases it once sent).
  */
-export function allocateForBytesMessage(length: number): Buffer {
-  const whole = Buffer.allocUnsafeSlow(HEADROOM + length); // its own memory, never the shared pool
+export function allocateForBytesMessage(length: number, pool?: MessageBufferPool): Buffer {
+  const size = HEADROOM + length;
+  // Never Node's shared small-Buffer pool: a header written in front must land on memory of this buffer alone.
+  const whole = pool?.fits(size) ? pool.take(size) : Buffer.allocUnsafeSlow(size);
   withRoom.add(whole.buffer);
   return whole.subarray(HEADROOM);
 }

@@ -16,6 +16,7 @@ import type {
 } from '../rpc/storage-service';
 import { allocateForBytesMessage, wrapBytesMessage, type EncodedMessage } from '../rpc/bytes-message';
 import { IdleWatchdog } from '../rpc/idle-watchdog';
+import type { MessageBufferPool } from '../rpc/message-buffer-pool';
 import { limitQueuedMessages } from '../rpc/stream-buffer';
 import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
 import type { ChunkStore } from './chunk-store';
@@ -55,6 +56,8 @@ export function createStorageHandlers(
   serverId: string,
   logger: Logger,
   limits: PutLimits,
+  /** Memory for data frames: PutChunk's are received into it (installMessageDecoder), GetChunk's read into it. */
+  frames: MessageBufferPool,
 ): grpc.UntypedServiceImplementation {
   let putsInProgress = 0;
 
@@ -78,12 +81,16 @@ export function createStorageHandlers(
     };
   }
 
-  /** Writes items with backpressure; stops quietly when the client cancels. */
+  /**
+   * Writes items with backpressure; stops quietly when the client cancels. `sent(item)` runs
+   * once grpc-js is done with the item's message (it has copied it into its own frame).
+   */
   async function streamOut<Req, Res, T>(
     rpc: string,
     call: ServerStream<Req, Res>,
     items: () => Promise<{ source: AsyncIterable<T>; close?: () => Promise<void> }>,
     toMessage: (item: T) => Res,
+    sent?: (item: T) => void,
   ): Promise<void> {
     limitQueuedMessages(call, QUEUED_MESSAGES);
     let close: (() => Promise<void>) | undefined;
@@ -92,7 +99,8 @@ export function createStorageHandlers(
       close = opened.close;
       for await (const item of opened.source) {
         if (call.cancelled || call.destroyed) return;
-        if (!call.write(toMessage(item)) && !call.destroyed) await drainedOrClosed(call);
+        const accepted = call.write(toMessage(item), sent && (() => sent(item)));
+        if (!accepted && !call.destroyed) await drainedOrClosed(call);
       }
       if (!call.cancelled) call.end();
     } catch (error) {
@@ -138,6 +146,7 @@ export function createStorageHandlers(
           if (message.checksum) trailingChecksum = normalizeChecksum(message.checksum);
         }
         await upload.write(message.data);
+        frames.release(message.data);
         idle.touch();
       }
       idle.stop();
@@ -168,9 +177,10 @@ export function createStorageHandlers(
         async () => {
           const read = await store.read(call.request.chunk_id, { offset: call.request.offset, length: call.request.length });
           // Blocks are read into buffers with room for the message header: sent without a copy.
-          return { source: read.blocks(allocateForBytesMessage), close: read.close };
+          return { source: read.blocks((length) => allocateForBytesMessage(length, frames)), close: read.close };
         },
         (data: Buffer) => wrapBytesMessage(GET_CHUNK_DATA_FIELD, data),
+        (data) => frames.release(data),
       ),
 
     DeleteChunk: unary<DeleteChunkRequest, DeleteChunkResponse>('DeleteChunk', async (request) => {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { allocateForBytesMessage, encodeBytesMessage, wrapBytesMessage, type EncodedMessage } from '../../src/rpc/bytes-message';
+import { createFramePool } from '../../src/rpc/frame-pool';
 import { encodePutData, MAX_FRAME_BYTES } from '../../src/rpc/storage-client';
 import { storageServerDefinition, storageServiceDefinition, type GetChunkResponse, type PutChunkRequest } from '../../src/rpc/storage-service';
 
@@ -71,6 +72,28 @@ describe('GetChunk data messages built in place', () => {
     expect(bytes.buffer).not.toBe(data.buffer);
     expect(data.equals(before)).toBe(true);
     expect(decodeGet(bytes).data.equals(data.subarray(100))).toBe(true);
+  });
+
+  test('a pooled block given back and taken again is built in place again, with the new data', () => {
+    const pool = createFramePool(4);
+    const block = allocateForBytesMessage(MAX_FRAME_BYTES, pool);
+    randomBytes(MAX_FRAME_BYTES).copy(block);
+    expect(serialize(wrapBytesMessage(1, block)).buffer).toBe(block.buffer);
+    pool.release(block); // sent: grpc-js copied the message into its frame
+    const again = allocateForBytesMessage(MAX_FRAME_BYTES - 7, pool);
+    expect(again.buffer).toBe(block.buffer);
+    const data = randomBytes(MAX_FRAME_BYTES - 7);
+    data.copy(again);
+    const bytes = serialize(wrapBytesMessage(1, again));
+    expect(bytes.buffer).toBe(block.buffer);
+    expect(decodeGet(bytes).data.equals(data)).toBe(true);
+  });
+
+  test('a block too small for the pool gets memory of its own', () => {
+    const pool = createFramePool(4);
+    const block = allocateForBytesMessage(1000, pool);
+    pool.release(block);
+    expect(pool.freeCount).toBe(0);
   });
 
   test('plain objects still go through the generated encoder', () => {
