@@ -54,8 +54,9 @@ function whenGone(child: ChildProcess): Promise<string> {
 /**
  * Embedded PostgreSQL (PGlite) in a child process of its own (pglite-child.cjs), spoken to over
  * the IPC channel of child_process.fork. Why a process:
- * - Memory. PGlite is PostgreSQL compiled to WebAssembly, and its wasm memory (~800 MB resident
- *   once open) would count against the gateway; in a child, the gateway stays a small Node process.
+ * - Memory. PGlite is PostgreSQL compiled to WebAssembly, and its wasm memory (~300 MB resident
+ *   once open; ~800 MB while a new database is created, in a process that then exits) would
+ *   count against the gateway; in a child, the gateway stays a small Node process.
  * - Latency. The wasm runs every query synchronously; on the gateway's event loop that would
  *   stall its byte streams. (A worker thread avoided that too, but not the memory.)
  * - PGlite loads itself with import(), which jest's module sandbox refuses; in a plain child it

@@ -11,6 +11,10 @@
  * with -9), it closes the database, releases the directory's lock and exits.
  */
 'use strict';
+const { fork } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const fs = require('node:fs/promises');
+const path = require('node:path');
 const { PGlite } = require('@electric-sql/pglite');
 const { lockDataDir } = require('../fs/data-dir-lock.cjs');
 
@@ -35,6 +39,7 @@ async function start() {
     owner: 'ringstore metadata database (the child process of a gateway on the same DATA_DIR)',
     waitMs: Number(lockWaitMs) || 0,
   });
+  await createIfMissing();
   // A data directory on disk uses Emscripten's NODEFS: every write goes straight to the OS, so a
   // commit that returned survives a crash of this process. (relaxedDurability only changes
   // browser filesystems that sync in batches; it would not buy anything here.)
@@ -43,6 +48,34 @@ async function start() {
     // The single connection keeps this search_path for its whole life.
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
   }
+}
+
+/**
+ * A directory without a database gets one, made by pglite-create.cjs in a process of its own
+ * (see there for why) inside `.creating/`, then moved into place with PG_VERSION last. So a
+ * database is complete exactly when PG_VERSION is there: a first start cut short leaves only
+ * `.creating/` or a partial move behind, which the next start replaces.
+ */
+async function createIfMissing() {
+  if (existsSync(path.join(dataDir, 'PG_VERSION'))) return;
+  const staging = path.join(dataDir, '.creating');
+  await fs.rm(staging, { recursive: true, force: true });
+  await new Promise((resolve, reject) => {
+    const creator = fork(path.join(__dirname, 'pglite-create.cjs'), [staging], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    let stderr = '';
+    creator.stderr.on('data', (text) => (stderr += text));
+    creator.on('error', reject);
+    creator.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`creating a new database failed (${signal ? `killed by ${signal}` : `exit code ${code}`}): ${stderr.trim() || 'no reason given'}`));
+    });
+  });
+  const entries = (await fs.readdir(staging)).filter((name) => name !== 'PG_VERSION');
+  for (const name of [...entries, 'PG_VERSION']) {
+    await fs.rm(path.join(dataDir, name), { recursive: true, force: true }); // left by a move cut short
+    await fs.rename(path.join(staging, name), path.join(dataDir, name));
+  }
+  await fs.rmdir(staging);
 }
 
 /** Send to the parent; if it is gone already, the 'disconnect' handler takes care of the rest. */
@@ -83,8 +116,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => u
 process.on('disconnect', async () => {
   if (stopping) return;
   stopping = true;
-  // Let an open in progress finish (a first open runs initdb; cut short, it would leave a
-  // broken database), then close cleanly.
+  // Let an open in progress finish, then close cleanly: the next start then finds the
+  // database made, instead of making it again.
   await started.catch(() => undefined);
   setTimeout(() => process.exit(1), CLOSE_DEADLINE_MS).unref();
   await closeDatabase().catch((error) => console.error(`ringstore: closing the embedded metadata database in ${dataDir} failed:`, error));

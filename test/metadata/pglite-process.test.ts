@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MetadataUnavailableError, openMetadataStore } from '../../src/metadata';
 import { openPgliteBackend } from '../../src/metadata/pglite-backend';
@@ -136,6 +136,35 @@ describe('one database per directory', () => {
     first = undefined;
     await waitFor(() => !existsSync(path.join(dir, 'LOCK')) || isGone(lockOwner(dir)), { timeoutMs: 15_000, what: 'no live owner of the directory' });
   });
+});
+
+describe('creating a new database', () => {
+  test('a first start cut short leaves nothing the next start cannot replace', async () => {
+    const dir = path.join(await makeTempDir('ringstore-pglite-create-'), 'metadata');
+    // What a killed first start can leave: a half-made database in .creating/, and part of a
+    // finished one moved into place without its PG_VERSION.
+    await mkdir(path.join(dir, '.creating', 'base'), { recursive: true });
+    await writeFile(path.join(dir, '.creating', 'PG_VERSION'), 'junk\n');
+    await mkdir(path.join(dir, 'global'), { recursive: true });
+    await writeFile(path.join(dir, 'global', 'pg_control'), 'junk');
+
+    const backend = await openPgliteBackend(dir);
+    try {
+      await backend.exec('CREATE TABLE made (n integer); INSERT INTO made VALUES (1)');
+      expect(await backend.query('SELECT n FROM made')).toEqual([{ n: 1 }]);
+    } finally {
+      await backend.close();
+    }
+    expect(existsSync(path.join(dir, '.creating'))).toBe(false);
+    expect(readFileSync(path.join(dir, 'PG_VERSION'), 'utf8')).toMatch(/^\d+\n$/);
+
+    const reopened = await openPgliteBackend(dir); // opened as it is, not created again
+    try {
+      expect(await reopened.query('SELECT n FROM made')).toEqual([{ n: 1 }]);
+    } finally {
+      await reopened.close();
+    }
+  }, 120_000);
 });
 
 test('a data directory that cannot hold the database fails with a clear error', async () => {
