@@ -1,5 +1,5 @@
-import { drainedOrClosed } from '../../async/drained-or-closed';
 import { Router, type Response } from 'express';
+import { drainedOrClosed } from '../../async/drained-or-closed';
 import type { Logger } from '../../log/logger';
 import type { FileRecord, FileSummary } from '../../metadata/types';
 import { ChunkUnavailableError, readFileRange } from '../download/chunk-reader';
