@@ -24,6 +24,13 @@ export const rootLogger = winston.createLogger({
   transports: [new winston.transports.Console()],
 });
 
+// winston formats every line (timestamp, printf, JSON) and passes it through two streams before
+// the transport drops it by level: at LOG_LEVEL=warn each request's access-log line still cost
+// that much. Lines of a disabled level are dropped here, before anything is built. (Child
+// loggers write through this instance's write.)
+const writeLine = rootLogger.write.bind(rootLogger);
+rootLogger.write = ((info: winston.LogEntry) => (rootLogger.isLevelEnabled(info.level) ? writeLine(info) : true)) as typeof rootLogger.write;
+
 export type Logger = winston.Logger;
 
 /** A logger whose lines name the part of the system they come from. */

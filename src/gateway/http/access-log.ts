@@ -10,6 +10,7 @@ import { onRequestEnd } from '../../observability/request-end';
 export function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     onRequestEnd(res, ({ seconds, status }) => {
+      if (!log.isLevelEnabled('info')) return; // LOG_LEVEL=warn: not even the line is built
       const ms = seconds * 1000;
       const path = req.originalUrl.length > 300 ? `${req.originalUrl.slice(0, 300)}...` : req.originalUrl;
       log.info(`${req.method} ${path} ${status || 'no response'} ${ms.toFixed(1)} ms`, {
