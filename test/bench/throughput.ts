@@ -2,14 +2,15 @@
  * `npm run bench -- throughput [--size MiB] [--rounds N]`: one large file (1 GiB) uploaded and
  * downloaded through `ringstore up` at R=1 and R=2, and the same transfers against the
  * reference server (nginx PUT / static GET) in the same run, interleaved so load drifts hit
- * both alike. Figures are the best of the rounds; ratios are ringstore / reference.
+ * both alike. Figures are the best of the rounds; ratios are ringstore / reference. The CPU the
+ * gateway and the storage servers spend per GiB (mean of the rounds) shows where the work goes.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startUp } from './bench-cluster';
+import { cpuMs, startUp, type UpCluster } from './bench-cluster';
 import type { Figure } from './figures';
 import { startReference } from './reference-server';
 import { downloadToNull, mbPerSecond, MiB, sizeArg, upload, writeTestFile, type Transfer } from './transfer';
@@ -29,21 +30,21 @@ export async function run(args: string[]): Promise<Figure[]> {
     await writeTestFile(source, size);
     const checksum = await sha256File(source);
     const best = { refPut: 0, refGet: 0 };
-    const results: Array<{ replication: number; put: number; get: number }> = [];
+    const results: Array<{ replication: number; put: number; get: number; putCpu: CpuSpent; getCpu: CpuSpent }> = [];
     for (const replication of [1, 2]) {
       const cluster = await startUp({ replication });
-      const mine = { replication, put: 0, get: 0 };
+      const mine = { replication, put: 0, get: 0, putCpu: new CpuSpent(), getCpu: new CpuSpent() };
       try {
         for (let round = 0; round < rounds; round++) {
           const refPut = expectOk(await upload(`${reference.url}/source-copy.bin`, source, 'PUT', TIMEOUT_MS), size, 'reference PUT');
           best.refPut = Math.max(best.refPut, mbPerSecond(size, refPut.ms));
-          const put = expectOk(await upload(`${cluster.url}/files?filename=bench.bin`, source, 'POST', TIMEOUT_MS), size, 'ringstore upload');
+          const put = expectOk(await mine.putCpu.during(cluster, () => upload(`${cluster.url}/files?filename=bench.bin`, source, 'POST', TIMEOUT_MS)), size, 'ringstore upload');
           const stored = JSON.parse(put.body) as { file_id: string; checksum: string };
           if (stored.checksum !== checksum) throw new Error(`ringstore stored checksum ${stored.checksum}, the file has ${checksum}`);
           mine.put = Math.max(mine.put, mbPerSecond(size, put.ms));
           const refGet = expectOk(await downloadToNull(`${reference.url}/source-copy.bin`, TIMEOUT_MS), size, 'reference GET');
           best.refGet = Math.max(best.refGet, mbPerSecond(size, refGet.ms));
-          const get = expectOk(await downloadToNull(`${cluster.url}/files/${stored.file_id}`, TIMEOUT_MS), size, 'ringstore download');
+          const get = expectOk(await mine.getCpu.during(cluster, () => downloadToNull(`${cluster.url}/files/${stored.file_id}`, TIMEOUT_MS)), size, 'ringstore download');
           mine.get = Math.max(mine.get, mbPerSecond(size, get.ms));
           await fetch(`${cluster.url}/files/${stored.file_id}`, { method: 'DELETE' });
           process.stderr.write('.');
@@ -54,11 +55,16 @@ export async function run(args: string[]): Promise<Figure[]> {
       results.push(mine);
     }
     process.stderr.write('\n');
-    for (const { replication, put, get } of results) {
+    const perGiB = (ms: number) => Math.round((ms / 1000 / (size / 1024 / MiB)) * 100) / 100;
+    for (const { replication, put, get, putCpu, getCpu } of results) {
       add(`upload ${label}, R=${replication}`, put);
       add(`download ${label}, R=${replication}`, get);
       add(`upload R=${replication} / ${reference.kind} PUT`, put / best.refPut, 'x');
       add(`download R=${replication} / ${reference.kind} GET`, get / best.refGet, 'x');
+      for (const [what, spent] of [['upload', putCpu], ['download', getCpu]] as const) {
+        add(`${what} R=${replication}: gateway CPU per GiB`, perGiB(spent.mean('gateway')), 's');
+        add(`${what} R=${replication}: storage servers' CPU per GiB`, perGiB(spent.mean('storage')), 's');
+      }
     }
     add(`${reference.kind} PUT ${label} (reference)`, best.refPut);
     add(`${reference.kind} static GET ${label} (reference)`, best.refGet);
@@ -79,4 +85,25 @@ async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * CPU time (user + system, from /proc) the gateway and the storage servers spent on ringstore's
+ * transfers, averaged over the rounds: where the work per byte goes, which the MB/s alone hide.
+ */
+class CpuSpent {
+  private readonly samples: Array<{ gateway: number; storage: number }> = [];
+
+  async during<T>(cluster: UpCluster, transfer: () => Promise<T>): Promise<T> {
+    const storagePids = cluster.storagePorts.map((port) => cluster.storagePid(port));
+    const before = { gateway: cpuMs([cluster.proc.pid]), storage: cpuMs(storagePids) };
+    const result = await transfer();
+    this.samples.push({ gateway: cpuMs([cluster.proc.pid]) - before.gateway, storage: cpuMs(storagePids) - before.storage });
+    return result;
+  }
+
+  /** Mean ms per transfer. */
+  mean(side: 'gateway' | 'storage'): number {
+    return this.samples.reduce((sum, sample) => sum + sample[side], 0) / Math.max(1, this.samples.length);
+  }
 }
