@@ -4,10 +4,13 @@
  * start-up), so the start script, the Dockerfile's ENTRYPOINT and the CLI's shebang spell them
  * out too; test/cli/node-flags.test.ts keeps those in step with this list.
  *
- * --max-semi-space-size=1: V8's young generation otherwise grows to 16 MiB per semi-space under
+ * --max-semi-space-size=4: V8's young generation otherwise grows to 16 MiB per semi-space under
  * streaming load, which is 30 MB of resident heap the data path never needs: its garbage is
- * Buffers held outside the heap, and tiny objects. Measured on 1 GiB downloads through
- * `ringstore up` (three runs each): gateway peak RSS 168 -> 151 MB, throughput 335 -> 385 MB/s
- * (scavenges of a small young generation stay in the CPU cache).
+ * Buffers held outside the heap, and tiny objects. 1 MiB was used first, when fresh 1 MiB
+ * Buffers were most of a download's garbage; since frames are decoded into reused memory
+ * (src/rpc/message-decoder.ts), 4 MiB keeps a 5 GiB transfer's gateway peak at 134-141 MB
+ * (1 MiB: 121-142) and costs ~6 % of one download's speed, while a small request costs ~20 %
+ * less CPU (short-lived request objects no longer outlive two scavenges into the old
+ * generation). Measured 2026-11-29, see README > Performance.
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
