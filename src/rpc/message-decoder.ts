@@ -5,15 +5,19 @@ const PREFIX_BYTES = 5;
 
 /**
  * Splits an HTTP/2 stream's DATA into gRPC messages (each returned with its 5-byte prefix, as
- * grpc-js expects). Unlike grpc-js's own decoder, which keeps every piece of a message until
- * its last one arrives and then joins them into a new Buffer, each piece is copied straight
- * into the message's memory, taken from `pool` when the message fits it: Node's socket-read
- * buffers die young, where a scavenge frees them, and the large messages reuse memory.
+ * grpc-js expects). grpc-js's own decoder keeps every piece of a message until its last one
+ * arrives and then joins them into a new Buffer. Here a message that fits `pool` takes its
+ * memory from it when its prefix arrives and each piece is copied straight in: Node's
+ * socket-read buffers die young, where a scavenge frees them, and the large frames reuse
+ * memory. Other messages are gathered and joined as grpc-js does, so a prefix that claims
+ * more than is ever sent holds no memory.
  */
 export class MessageDecoder {
   private readonly prefix = Buffer.alloc(PREFIX_BYTES);
   private prefixFilled = 0;
-  private message: Buffer | undefined;
+  /** The message being received, with its prefix: pool memory filled in place, or pieces to join. */
+  private message: Buffer | Buffer[] | undefined;
+  private messageLength = 0;
   private messageFilled = 0;
 
   constructor(
@@ -32,14 +36,15 @@ export class MessageDecoder {
         at += take;
         if (this.prefixFilled < PREFIX_BYTES) break;
         this.message = this.startMessage(this.prefix.readUInt32BE(1));
-        this.messageFilled = this.prefix.copy(this.message);
       } else {
-        const take = Math.min(this.message.length - this.messageFilled, data.length - at);
-        this.messageFilled += data.copy(this.message, this.messageFilled, at, at + take);
+        const take = Math.min(this.messageLength - this.messageFilled, data.length - at);
+        if (Array.isArray(this.message)) this.message.push(data.subarray(at, at + take));
+        else data.copy(this.message, this.messageFilled, at, at + take);
+        this.messageFilled += take;
         at += take;
       }
-      if (this.messageFilled === this.message.length) {
-        messages.push(this.message);
+      if (this.messageFilled === this.messageLength) {
+        messages.push(Array.isArray(this.message) ? Buffer.concat(this.message, this.messageLength) : this.message);
         this.message = undefined;
         this.prefixFilled = 0;
       }
@@ -47,12 +52,16 @@ export class MessageDecoder {
     return messages;
   }
 
-  private startMessage(bodyBytes: number): Buffer {
+  private startMessage(bodyBytes: number): Buffer | Buffer[] {
     if (this.maxMessageBytes !== -1 && bodyBytes > this.maxMessageBytes) {
       throw new Error(`Received message larger than max (${bodyBytes} vs ${this.maxMessageBytes})`);
     }
-    const length = PREFIX_BYTES + bodyBytes;
-    return this.pool?.fits(length) ? this.pool.take(length) : Buffer.allocUnsafe(length);
+    this.messageLength = PREFIX_BYTES + bodyBytes;
+    this.messageFilled = PREFIX_BYTES;
+    if (!this.pool?.fits(this.messageLength)) return [Buffer.from(this.prefix)];
+    const message = this.pool.take(this.messageLength);
+    this.prefix.copy(message);
+    return message;
   }
 }
 
@@ -65,11 +74,12 @@ interface GrpcStreamDecoder {
 const decoders = new WeakMap<GrpcStreamDecoder, MessageDecoder>();
 
 /**
- * Makes every gRPC call of this process, client and server side, decode its messages with
- * MessageDecoder drawing on `pool`. grpc-js has no option for this, so its decoder's write()
- * is replaced; the version is pinned (~1.14) and test/rpc/message-decoder.test.ts proves on a
- * real call that the replacement is in use. Returns false, leaving grpc-js as it was, when its
- * decoder is not where this expects it.
+ * Makes every gRPC call of this process, client and server side (both use grpc-js's
+ * StreamDecoder), decode its messages with MessageDecoder drawing on `pool`. grpc-js has no
+ * option for this, so its decoder's write() is replaced; the version is pinned (~1.14) and
+ * test/rpc/message-decoder.test.ts proves on a real client call that the replacement is in
+ * use. Installing again replaces the pool for calls that start later. Returns false, leaving
+ * grpc-js as it was, when its decoder is not where this expects it.
  */
 export function installMessageDecoder(pool: MessageBufferPool): boolean {
   let prototype: GrpcStreamDecoder | undefined;
