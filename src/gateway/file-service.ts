@@ -9,7 +9,6 @@ import { FileCache } from './file-cache';
 import { HttpError } from './http-error';
 import type { Placement } from './placement';
 import { readFileRange, type ReadDeps } from './download/chunk-reader';
-import { downloadFrames } from './download/frame-buffers';
 import { SmallFileCache } from './download/small-file-cache';
 import { chunkSizeFor } from './upload/chunk-plan';
 import { UploadPipeline, type ChunkLocation } from './upload/upload-pipeline';
@@ -179,7 +178,6 @@ export class FileService {
     const pieces: Buffer[] = [];
     for await (const piece of readFileRange(file.chunks, { start: 0, end: file.size - 1 }, this.readDeps(onBadReplica))) pieces.push(piece);
     const content = Buffer.concat(pieces);
-    for (const piece of pieces) downloadFrames.release(piece);
     const checksum = createHash('sha256').update(content).digest('hex');
     if (checksum !== file.checksum) {
       throw new Error(`file ${file.fileId} read back with SHA-256 ${checksum}, but it was stored with ${file.checksum}`);

@@ -11,11 +11,10 @@ import { openMetadataStore } from '../metadata';
 import type { MetadataStore } from '../metadata/types';
 import { createInspector } from '../observability/inspector';
 import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../observability/metrics';
-import { installMessageDecoder } from '../rpc/message-decoder';
+import { receiveFramesIntoPool } from '../rpc/frame-pool';
 import { clusterCallMetadata, createGatewayAuth, createGatewayServer, grpcChannelCredentials, type SecurityConfig } from '../security';
 import { createAdminRouter } from './admin/router';
 import { createGatewayApp } from './app';
-import { downloadFrames } from './download/frame-buffers';
 import type { GatewayConfig } from './config';
 import { serverOptions, socketIdleTimeoutMs } from './http/server-options';
 import { accessLog } from './http/access-log';
@@ -51,7 +50,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const log = createLogger('gateway');
   const gatewayId = randomUUID();
   const startedAt = Date.now();
-  if (!installMessageDecoder(downloadFrames)) log.warn('grpc-js has no StreamDecoder where ringstore expects one (a grpc-js other than 1.14?): downloads still work, with a fresh buffer per frame and a higher memory peak');
+  receiveFramesIntoPool(log);
   const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
 

@@ -1,13 +1,22 @@
+import type { Logger } from '../log/logger';
 import { MessageBufferPool } from './message-buffer-pool';
+import { installMessageDecoder } from './message-decoder';
 import { MAX_FRAME_BYTES } from './storage-client';
 
-/** A data frame's bytes beyond its data: gRPC's 5-byte prefix, the bytes field's key and length. */
-const FRAME_OVERHEAD = 16;
+/** Bytes of a pooled frame buffer: the data, gRPC's 5-byte prefix, the bytes field's key and length. */
+export const FRAME_BUFFER_BYTES = MAX_FRAME_BYTES + 16;
+/** Frames kept for reuse: a few transfers at once hold about three each. */
+const FREE_FRAMES = 16;
 
 /**
- * A pool for the 1 MiB data frames of PutChunk and GetChunk: received into (MessageDecoder) or
- * read from disk into (allocateForBytesMessage), and given back once their bytes are used.
+ * This process's memory for the 1 MiB data frames of PutChunk and GetChunk: received into
+ * (MessageDecoder) or read from disk into (allocateForBytesMessage), and given back once their
+ * bytes are used. One per process, as grpc-js's decoder that draws on it is.
  */
-export function createFramePool(maxFree: number): MessageBufferPool {
-  return new MessageBufferPool(MAX_FRAME_BYTES + FRAME_OVERHEAD, maxFree);
+export const framePool = new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES);
+
+/** From now on, gRPC messages this process receives are decoded into framePool's memory. */
+export function receiveFramesIntoPool(log: Logger): void {
+  if (installMessageDecoder(framePool)) return;
+  log.warn('grpc-js has no StreamDecoder where ringstore expects one (a grpc-js other than 1.14?): received data frames get a fresh buffer each, and memory peaks are higher');
 }

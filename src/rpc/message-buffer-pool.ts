@@ -1,11 +1,12 @@
 /**
- * Reused memory for the large messages a process receives (GetChunk's 1 MiB data frames in
- * the gateway). Every fresh 1 MiB Buffer outlives a scavenge or two on its way to the HTTP
- * socket, so V8 frees it only in a full GC, which external memory paces at tens of MB: a
- * download's garbage, not its data, set the gateway's peak RSS. A buffer taken here goes back
- * with release() once the last reader of its bytes is done (the HTTP write's callback); one
- * never released is garbage like any other Buffer, so a path that does not release stays
- * correct and only misses the reuse.
+ * Reused memory for large messages: the 1 MiB data frames a gateway receives and sends on to
+ * HTTP clients, and those a storage server receives or reads from disk. Every fresh 1 MiB
+ * Buffer outlives a scavenge or two on its way, so V8 frees it only in a full GC, which
+ * external memory paces at tens of MB: a download's garbage, not its data, set the gateway's
+ * peak RSS. A buffer taken here goes back with release() once the last reader of its bytes is
+ * done (an HTTP or gRPC write's callback, a completed disk write); one never released is
+ * garbage like any other Buffer, so a path that does not release stays correct and only
+ * misses the reuse.
  */
 export class MessageBufferPool {
   private readonly free: Buffer[] = [];
@@ -33,8 +34,9 @@ export class MessageBufferPool {
 
   /**
    * Gives back the buffer `view` lies in, when it is one taken here and not yet released: no
-   * part of it may be read after this. A second release of the same buffer, or of a view into
-   * memory the pool does not own, does nothing, so a buffer can never be lent twice.
+   * part of it may be read after this. Memory that is not out on loan (never taken here, or
+   * already given back) is ignored. Each loan must be given back once: a late second release,
+   * after the buffer was lent again, would give away memory the new holder still uses.
    */
   release(view: Uint8Array): void {
     if (!this.lent.delete(view.buffer)) return;

@@ -3,8 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ConfigError } from '../config/env';
 import { createLogger, type Logger } from '../log/logger';
-import { createFramePool } from '../rpc/frame-pool';
-import { installMessageDecoder } from '../rpc/message-decoder';
+import { framePool, receiveFramesIntoPool } from '../rpc/frame-pool';
 import { storageServerDefinition } from '../rpc/storage-service';
 import { grpcServerCredentials, grpcServerTransport } from '../security';
 import { ChunkStore } from './chunk-store';
@@ -16,9 +15,6 @@ import { readStorageConfig, type StorageConfig } from './storage-config';
 import { createStorageHandlers } from './storage-handlers';
 
 type ServerState = 'starting' | 'listening' | 'draining' | 'stopped';
-
-/** Data frames kept for reuse: a few puts and reads at once hold about three each. */
-const FREE_FRAMES = 16;
 
 export interface RunningStorageServer {
   serverId: string;
@@ -63,12 +59,11 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   const credentials = grpcServerCredentials(config.security);
   const server = new grpc.Server(storageServerOptions(config, logger));
   widenReceiveWindow(server);
-  const frames = createFramePool(FREE_FRAMES);
-  if (!installMessageDecoder(frames)) logger.warn('grpc-js has no StreamDecoder where ringstore expects one (a grpc-js other than 1.14?): puts still work, with a fresh buffer per frame');
+  receiveFramesIntoPool(logger);
   server.addService(storageServerDefinition, createStorageHandlers(store, serverId, logger, {
     putIdleTimeoutMs: config.putIdleTimeoutMs,
     maxConcurrentPuts: config.maxConcurrentPuts,
-  }, frames));
+  }, framePool));
   const health = new HealthImplementation({ '': 'SERVING', 'storage.StorageService': 'SERVING' });
   health.addToServer(server);
 

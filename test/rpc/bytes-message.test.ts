@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { allocateForBytesMessage, encodeBytesMessage, wrapBytesMessage, type EncodedMessage } from '../../src/rpc/bytes-message';
-import { createFramePool } from '../../src/rpc/frame-pool';
+import { FRAME_BUFFER_BYTES } from '../../src/rpc/frame-pool';
+import { MessageBufferPool } from '../../src/rpc/message-buffer-pool';
 import { encodePutData, MAX_FRAME_BYTES } from '../../src/rpc/storage-client';
 import { storageServerDefinition, storageServiceDefinition, type GetChunkResponse, type PutChunkRequest } from '../../src/rpc/storage-service';
 
@@ -75,7 +76,7 @@ describe('GetChunk data messages built in place', () => {
   });
 
   test('a pooled block given back and taken again is built in place again, with the new data', () => {
-    const pool = createFramePool(4);
+    const pool = new MessageBufferPool(FRAME_BUFFER_BYTES, 4);
     const block = allocateForBytesMessage(MAX_FRAME_BYTES, pool);
     randomBytes(MAX_FRAME_BYTES).copy(block);
     expect(serialize(wrapBytesMessage(1, block)).buffer).toBe(block.buffer);
@@ -90,7 +91,7 @@ describe('GetChunk data messages built in place', () => {
   });
 
   test('a block too small for the pool gets memory of its own', () => {
-    const pool = createFramePool(4);
+    const pool = new MessageBufferPool(FRAME_BUFFER_BYTES, 4);
     const block = allocateForBytesMessage(1000, pool);
     pool.release(block);
     expect(pool.freeCount).toBe(0);

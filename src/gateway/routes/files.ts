@@ -2,8 +2,8 @@ import { Router, type Response } from 'express';
 import { drainedOrClosed } from '../../async/drained-or-closed';
 import type { Logger } from '../../log/logger';
 import type { FileRecord, FileSummary } from '../../metadata/types';
+import { framePool } from '../../rpc/frame-pool';
 import { ChunkUnavailableError, readFileRange } from '../download/chunk-reader';
-import { downloadFrames } from '../download/frame-buffers';
 import type { FileService } from '../file-service';
 import { contentDisposition } from '../http/content-disposition';
 import { discardUnreadBody } from '../http/discard-body';
@@ -152,7 +152,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
         if (res.destroyed) break;
         sent += next.value.length;
         const piece = next.value;
-        if (!res.write(piece, () => downloadFrames.release(piece))) await drainedOrClosed(res);
+        if (!res.write(piece, () => framePool.release(piece))) await drainedOrClosed(res);
         next = await body.next();
       }
       if (!res.destroyed) res.end();
