@@ -57,8 +57,11 @@ async function start() {
  * `.creating/` or a partial move behind, which the next start replaces.
  */
 async function createIfMissing() {
-  if (existsSync(path.join(dataDir, 'PG_VERSION'))) return;
   const staging = path.join(dataDir, '.creating');
+  if (existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    await fs.rm(staging, { recursive: true, force: true }); // emptied by a start cut short just before its end
+    return;
+  }
   await fs.rm(staging, { recursive: true, force: true });
   await new Promise((resolve, reject) => {
     const creator = fork(path.join(__dirname, 'pglite-create.cjs'), [staging], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
@@ -70,12 +73,24 @@ async function createIfMissing() {
       else reject(new Error(`creating a new database failed (${signal ? `killed by ${signal}` : `exit code ${code}`}): ${stderr.trim() || 'no reason given'}`));
     });
   });
-  const entries = (await fs.readdir(staging)).filter((name) => name !== 'PG_VERSION');
-  for (const name of [...entries, 'PG_VERSION']) {
+  const moveIn = async (name) => {
     await fs.rm(path.join(dataDir, name), { recursive: true, force: true }); // left by a move cut short
     await fs.rename(path.join(staging, name), path.join(dataDir, name));
-  }
+  };
+  for (const name of await fs.readdir(staging)) if (name !== 'PG_VERSION') await moveIn(name);
+  await fsyncDir(dataDir); // everything else is in place on disk before PG_VERSION says so
+  await moveIn('PG_VERSION');
+  await fsyncDir(dataDir);
   await fs.rmdir(staging);
+}
+
+async function fsyncDir(dir) {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Send to the parent; if it is gone already, the 'disconnect' handler takes care of the rest. */
