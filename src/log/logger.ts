@@ -29,7 +29,10 @@ export const rootLogger = winston.createLogger({
 // that much. Lines of a disabled level are dropped here, before anything is built. (Child
 // loggers write through this instance's write.)
 const writeLine = rootLogger.write.bind(rootLogger);
-rootLogger.write = ((info: winston.LogEntry) => (rootLogger.isLevelEnabled(info.level) ? writeLine(info) : true)) as typeof rootLogger.write;
+rootLogger.write = ((info: winston.LogEntry) => {
+  const dropped = info.level in rootLogger.levels && !rootLogger.isLevelEnabled(info.level); // unknown levels go on, for winston to report
+  return dropped || writeLine(info);
+}) as typeof rootLogger.write;
 
 export type Logger = winston.Logger;
 
