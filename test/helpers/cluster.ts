@@ -111,7 +111,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   } catch (error) {
     await Promise.all(gateways.map((g) => g.proc.kill('SIGKILL')));
     await schema?.drop().catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
+    await removeClusterFiles(root);
     throw error;
   }
   const cluster: Cluster = {
@@ -142,7 +142,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     async stop() {
       await Promise.all([...storage.map((s) => s.proc.kill('SIGKILL')), ...gateways.map((g) => g.proc.kill('SIGKILL'))]);
       await schema?.drop().catch(() => undefined);
-      await rm(root, { recursive: true, force: true });
+      await removeClusterFiles(root);
     },
   };
   try {
@@ -153,4 +153,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     throw error;
   }
   return cluster;
+}
+
+/**
+ * A gateway killed with -9 leaves its embedded database's process closing the database for a
+ * moment, still writing under root: removing the tree then fails with ENOTEMPTY, so retry.
+ */
+function removeClusterFiles(root: string): Promise<void> {
+  return rm(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 }
