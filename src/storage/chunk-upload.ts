@@ -54,7 +54,7 @@ export class TempFileUpload implements ChunkUpload {
     this.blockChecks.update(data);
     this.size += data.length;
     try {
-      await this.file.write(data, 0, data.length);
+      await writeAll(this.file, data);
     } catch (error) {
       throw asStoreError(error);
     }
@@ -84,7 +84,7 @@ export class TempFileUpload implements ChunkUpload {
     }
     try {
       const trailer = encodeTrailer(this.size, this.blockChecks.finish(), wholeDigest);
-      await this.file.write(trailer, 0, trailer.length);
+      await writeAll(this.file, trailer);
       await this.file.sync();
     } catch (error) {
       throw asStoreError(error);
@@ -118,6 +118,19 @@ export class AlreadyStoredUpload implements ChunkUpload {
 }
 
 /** Disk-full errors become RESOURCE_EXHAUSTED; everything else is passed on as is. */
+/**
+ * FileHandle.write is one write(2), which may write less than asked (a disk filling up): go on
+ * until every byte is written, so a short write can never leave a chunk file shorter than
+ * what was acknowledged.
+ */
+async function writeAll(file: fs.FileHandle, data: Buffer): Promise<void> {
+  for (let offset = 0; offset < data.length; ) {
+    const { bytesWritten } = await file.write(data, offset, data.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error(`no space: a write of ${data.length - offset} bytes wrote none`), { code: 'ENOSPC' });
+    offset += bytesWritten;
+  }
+}
+
 export function asStoreError(error: unknown): unknown {
   if (isNodeError(error, 'ENOSPC') || isNodeError(error, 'EDQUOT')) {
     return new ChunkStoreError('RESOURCE_EXHAUSTED', `disk full: ${(error as Error).message}`);

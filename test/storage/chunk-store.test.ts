@@ -88,6 +88,29 @@ describe('ChunkStore', () => {
   });
   afterAll(removeTempDirs);
 
+  it('writes every byte when the file system takes only part of each write', async () => {
+    const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
+    await probe.close();
+    type WriteBytes = (this: fs.FileHandle, buffer: Buffer, offset?: number, length?: number) => Promise<{ bytesWritten: number; buffer: Buffer }>;
+    const write = prototype.write as unknown as WriteBytes;
+    // write(2) may write less than asked; this one takes at most 64 KiB - 1 bytes per call.
+    const shortWrite: WriteBytes = function (buffer, offset, length) {
+      return write.call(this, buffer, offset, Math.min(length ?? buffer.length, 65_535));
+    };
+    const short = jest.spyOn(prototype, 'write').mockImplementation(shortWrite as unknown as typeof prototype.write);
+    try {
+      const data = randomBytes(BLOCK_SIZE + 123_457);
+      const id = randomUUID();
+      await put(store, id, data);
+      expect(short.mock.calls.length).toBeGreaterThan(data.length / 65_535);
+      expect((await readAll(store, id)).equals(data)).toBe(true);
+      expect((await store.verify(id)).ok).toBe(true);
+    } finally {
+      short.mockRestore();
+    }
+  });
+
   it('stores and reads back chunks byte-exact, in sharded directories', async () => {
     const data = randomBytes(2 * BLOCK_SIZE + 17);
     const id = randomUUID();
