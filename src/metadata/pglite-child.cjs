@@ -17,6 +17,7 @@ const fs = require('node:fs/promises');
 const path = require('node:path');
 const { PGlite } = require('@electric-sql/pglite');
 const { lockDataDir } = require('../fs/data-dir-lock.cjs');
+const { fsyncDir } = require('../fs/fsync-dir.cjs');
 
 const [dataDir, schema, lockWaitMs] = process.argv.slice(2);
 /** How long a database that will not close may hold up the exit (its lock is then stale). */
@@ -84,14 +85,6 @@ async function createIfMissing() {
   await fs.rmdir(staging);
 }
 
-async function fsyncDir(dir) {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Send to the parent; if it is gone already, the 'disconnect' handler takes care of the rest. */
 function reply(message, then = () => undefined) {

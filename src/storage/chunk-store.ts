@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncDir } from '../fs/fsync-dir.cjs';
 import type { Logger } from '../log/logger';
 import {
   blockIsIntact,
@@ -8,6 +9,7 @@ import {
   readLayout,
   readLayoutWithChecks,
   trailerBytesFor,
+  type BlockAllocator,
   type ChunkLayoutWithChecks,
 } from './chunk-file-format';
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
@@ -48,8 +50,6 @@ export interface ChunkRead {
   close(): Promise<void>;
 }
 
-/** A Buffer of exactly `length` bytes to read one block into. */
-export type BlockAllocator = (length: number) => Buffer;
 
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
 
@@ -355,12 +355,3 @@ async function sortedEntries(dir: string): Promise<string[]> {
   }
 }
 
-/** Makes a rename/link/unlink in `dir` durable. */
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
