@@ -57,8 +57,8 @@ export function allocateForBytesMessage(length: number, pool?: MessageBufferPool
  * `data` as a message holding only bytes field `fieldNumber`. When data lies in a buffer from
  * allocateForBytesMessage, the header is written into the bytes just before it (the room kept,
  * or bytes of that buffer in front of the range served, which nothing else reads) and the data
- * is not copied. Only one message is built in place per buffer (per loan, for pooled ones), so a header can never land on
- * data another message still carries; anything else is copied.
+ * is not copied. Only one message is built in place per buffer (per loan, for pooled ones),
+ * so a header can never land on data another message still carries; anything else is copied.
  */
 export function wrapBytesMessage(fieldNumber: number, data: Buffer): EncodedMessage {
   const header = fieldHeader(fieldNumber, data.length);

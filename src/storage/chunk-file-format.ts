@@ -126,6 +126,9 @@ function corrupt(what: string, why: string): ChunkStoreError {
   return new ChunkStoreError('DATA_LOSS', `${what} is damaged on disk: ${why}`);
 }
 
+/** A Buffer of exactly `length` bytes to read one block into. */
+export type BlockAllocator = (length: number) => Buffer;
+
 /**
  * Reads exactly `length` bytes at `position` into a buffer from `allocate`, or fails: a short
  * read means a damaged file.
@@ -135,7 +138,7 @@ export async function readExactly(
   length: number,
   position: number,
   what: string,
-  allocate: (length: number) => Buffer = Buffer.allocUnsafe,
+  allocate: BlockAllocator = Buffer.allocUnsafe,
 ): Promise<Buffer> {
   const buffer = allocate(length);
   let filled = 0;

@@ -117,7 +117,6 @@ export class AlreadyStoredUpload implements ChunkUpload {
   async abort(): Promise<void> {}
 }
 
-/** Disk-full errors become RESOURCE_EXHAUSTED; everything else is passed on as is. */
 /**
  * FileHandle.write is one write(2), which may write less than asked (a disk filling up): go on
  * until every byte is written, so a short write can never leave a chunk file shorter than
@@ -131,6 +130,7 @@ async function writeAll(file: fs.FileHandle, data: Buffer): Promise<void> {
   }
 }
 
+/** Disk-full errors become RESOURCE_EXHAUSTED; everything else is passed on as is. */
 export function asStoreError(error: unknown): unknown {
   if (isNodeError(error, 'ENOSPC') || isNodeError(error, 'EDQUOT')) {
     return new ChunkStoreError('RESOURCE_EXHAUSTED', `disk full: ${(error as Error).message}`);
