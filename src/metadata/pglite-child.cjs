@@ -59,11 +59,8 @@ async function start() {
  */
 async function createIfMissing() {
   const staging = path.join(dataDir, '.creating');
-  if (existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await fs.rm(staging, { recursive: true, force: true }); // emptied by a start cut short just before its end
-    return;
-  }
-  await fs.rm(staging, { recursive: true, force: true });
+  await fs.rm(staging, { recursive: true, force: true }); // what a first start cut short left
+  if (existsSync(path.join(dataDir, 'PG_VERSION'))) return;
   await new Promise((resolve, reject) => {
     const creator = fork(path.join(__dirname, 'pglite-create.cjs'), [staging], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
     let stderr = '';
@@ -84,7 +81,6 @@ async function createIfMissing() {
   await fsyncDir(dataDir);
   await fs.rmdir(staging);
 }
-
 
 /** Send to the parent; if it is gone already, the 'disconnect' handler takes care of the rest. */
 function reply(message, then = () => undefined) {
