@@ -1,4 +1,5 @@
 import type { Logger } from '../log/logger';
+import { scavengePacer } from '../memory/scavenge-pacer';
 import { MessageBufferPool } from './message-buffer-pool';
 import { installMessageDecoder } from './message-decoder';
 import { MAX_FRAME_BYTES } from './storage-client';
@@ -11,9 +12,10 @@ const FREE_FRAMES = 16;
 /**
  * This process's memory for the 1 MiB data frames of PutChunk and GetChunk: received into
  * (MessageDecoder) or read from disk into (allocateForBytesMessage), and given back once their
- * bytes are used. One per process, as grpc-js's decoder that draws on it is.
+ * bytes are used. One per process, as grpc-js's decoder that draws on it is. Every frame taken
+ * is data moving through the process, which paces its scavenges.
  */
-export const framePool = new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES);
+export const framePool = new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES, (bytes) => scavengePacer.moved(bytes));
 
 /** From now on, gRPC messages this process receives are decoded into framePool's memory. */
 export function receiveFramesIntoPool(log: Logger): void {

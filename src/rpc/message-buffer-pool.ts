@@ -18,6 +18,8 @@ export class MessageBufferPool {
     readonly capacity: number,
     /** Free buffers kept for reuse; more released at once are left to the GC. */
     private readonly maxFree: number,
+    /** Told the size of every buffer taken: the data it is about to carry through this process. */
+    private readonly onTake: (bytes: number) => void = () => {},
   ) {}
 
   /** Whether a message of `length` bytes is served here: over half a buffer, so reuse pays. */
@@ -27,6 +29,7 @@ export class MessageBufferPool {
 
   /** `length` bytes (fits(length) must hold), to be given back with release(). */
   take(length: number): Buffer {
+    this.onTake(length);
     const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.capacity);
     this.lent.add(whole.buffer);
     return whole.subarray(0, length);

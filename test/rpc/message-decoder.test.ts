@@ -87,6 +87,14 @@ describe('MessageBufferPool', () => {
     expect(pool.fits(501)).toBe(true);
     expect(pool.fits(1001)).toBe(false);
   });
+
+  it('tells onTake the size of every loan, fresh or reused', () => {
+    const taken: number[] = [];
+    const pool = new MessageBufferPool(1000, 2, (bytes) => taken.push(bytes));
+    pool.release(pool.take(700));
+    pool.take(900);
+    expect(taken).toEqual([700, 900]);
+  });
 });
 
 describe('installMessageDecoder on real GetChunk calls', () => {

@@ -2,6 +2,7 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { ConnectionPool } from '../../connection/types';
 import { errorMessage } from '../../log/error-message';
 import type { Logger } from '../../log/logger';
+import { scavengePacer } from '../../memory/scavenge-pacer';
 import type { ChunkRecord } from '../../metadata/types';
 import type { EncodedMessage } from '../../rpc/bytes-message';
 import { encodePutData, MAX_FRAME_BYTES, type ChunkWriter } from '../../rpc/storage-client';
@@ -200,9 +201,11 @@ export class UploadPipeline {
   private async flush(chunk: OpenChunk): Promise<void> {
     if (chunk.unsentBytes === 0) return;
     const message = encodePutData(chunk.unsent);
+    const bytes = chunk.unsentBytes;
     chunk.unsent = [];
     chunk.unsentBytes = 0;
     await this.sendToReplicas(chunk, [message]);
+    scavengePacer.moved(bytes); // sent on: the socket-read buffers these bytes came in are garbage now
   }
 
   /** Writes pieces to every live replica; when all fail, replays onto new ones if it can. */
