@@ -2,9 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * Data a process moves between two scavenges it forces. 2 MiB: a 2 GiB download's gateway
- * peak fell from 125-131 to 102-105 MB and its CPU from 4.5-5.3 to 3.0-3.9 s; every 8 MiB
- * kept only half of the memory gain (README > Performance).
+ * Data a process moves between two scavenges it forces. 2 MiB: the gateway's peak in a 5 GiB
+ * transfer fell from 130-140 to 106-113 MB, and it spends less CPU per GiB, not more; one
+ * scavenge per 8 MiB kept about half of the memory gain (README > Performance).
  */
 export const BYTES_PER_SCAVENGE = 2 * 1024 * 1024;
 
@@ -17,10 +17,10 @@ export type Scavenge = () => void;
  * and grpc-js frames each message it sends in a fresh Buffer; all of them are garbage as soon
  * as their bytes are copied on. V8 frees such memory only in a GC, but it paces scavenges by
  * the JS objects a process allocates, which a streaming data path hardly does. So the dead
- * buffers piled up, outlived the scavenges that did come into the old generation, and waited
- * for full GCs, which external memory starts only every few tens of MB: they, not the data in
- * flight, set a transfer's peak RSS, and those full GCs cost more CPU than scavenges that catch
- * the buffers young.
+ * buffers piled up, many reached the old generation, and all waited for full GCs, which
+ * external memory starts only every few tens of MB: they, not the data in flight, set a
+ * transfer's peak RSS, and those full GCs cost more CPU than scavenges that catch the buffers
+ * young.
  */
 export class ScavengePacer {
   private bytesSinceScavenge = 0;
