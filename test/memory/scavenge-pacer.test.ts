@@ -30,13 +30,13 @@ describe('v8Scavenge', () => {
     expect(runInNewContext('typeof gc')).toBe('undefined');
 
     scavenge!(); // start from an empty young generation
-    const before = process.memoryUsage().arrayBuffers;
     let reads: Buffer[] = Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(64 * 1024)); // 16 MiB
-    expect(process.memoryUsage().arrayBuffers - before).toBeGreaterThanOrEqual(16 * MiB);
+    const held = process.memoryUsage().arrayBuffers;
     reads = []; // dead now, as socket reads are once their bytes are copied on
 
     scavenge!();
     // V8 may sweep freed backing stores on a background thread: wait for the count to fall.
-    await waitFor(() => process.memoryUsage().arrayBuffers - before < 2 * MiB, { timeoutMs: 5_000, what: 'dead buffers freed' });
+    // (Measured from `held`, not from before the buffers: that sweep may still be freeing older garbage.)
+    await waitFor(() => process.memoryUsage().arrayBuffers <= held - 15 * MiB, { timeoutMs: 5_000, what: 'dead buffers freed' });
   });
 });
