@@ -50,7 +50,6 @@ export interface ChunkRead {
   close(): Promise<void>;
 }
 
-
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
 
 /**
@@ -354,4 +353,3 @@ async function sortedEntries(dir: string): Promise<string[]> {
     throw error;
   }
 }
-
