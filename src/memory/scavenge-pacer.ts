@@ -41,21 +41,29 @@ export class ScavengePacer {
   }
 }
 
+/** V8's gc(): a full GC, or a scavenge with { type: 'minor' }. */
+export type V8Gc = (options?: { type: 'minor' | 'major' }) => void;
+
 /**
  * V8's gc(), which node gives only with --expose-gc on its command line: the flag is set just
  * long enough for a fresh context to hand the function out (jest's leak detector does the same).
  * null if this V8 refuses.
  */
-export function v8Scavenge(): Scavenge | null {
+export function v8Gc(): V8Gc | null {
   try {
     setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
-    return () => gc({ type: 'minor' });
+    return runInNewContext('gc') as V8Gc;
   } catch {
     return null;
   } finally {
     setFlagsFromString('--no-expose-gc');
   }
+}
+
+/** A scavenge through v8Gc(), or null where there is none. */
+export function v8Scavenge(): Scavenge | null {
+  const gc = v8Gc();
+  return gc && (() => gc({ type: 'minor' }));
 }
 
 /** This process's pacer: its data frames report to it (src/rpc/frame-pool.ts, the upload pipeline). */
