@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/env';
+import { ConfigError } from '../util/env';
 
 const USAGE = `Usage: ringstore <command> [options]
 
@@ -15,8 +15,8 @@ type Command = (args: string[]) => Promise<void>;
 // require(), not import(): tsx/cjs hooks require() only, and a dynamic import() goes to Node's
 // ESM loader, which cannot resolve extensionless .ts paths (ERR_MODULE_NOT_FOUND).
 const commands: Record<string, () => Promise<Command>> = {
-  up: async () => (require('./up') as typeof import('./up')).runUp,
-  gateway: async () => (require('../gateway/main') as typeof import('../gateway/main')).runGateway,
+  up: async () => (require('../gateway/up') as typeof import('../gateway/up')).runUp,
+  gateway: async () => (require('../gateway/command') as typeof import('../gateway/command')).runGateway,
   storage: async () => (require('../storage/main') as typeof import('../storage/main')).runStorage,
 };
 

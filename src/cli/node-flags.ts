@@ -8,10 +8,10 @@
  * streaming load, which is 30 MB of resident heap the data path never needs: its garbage is
  * Buffers held outside the heap, and tiny objects. 1 MiB was used first, when fresh 1 MiB
  * Buffers were most of a download's garbage; since frames are decoded into reused memory
- * (src/rpc/message-decoder.ts), a small request costs ~20 % less CPU with 4 MiB (short-lived
+ * (src/wire/message-decoder.ts), a small request costs ~20 % less CPU with 4 MiB (short-lived
  * request objects no longer outlive two scavenges into the old generation). A larger young
  * generation is scavenged less often, which once let dead socket-read buffers pile up during
- * a transfer; the scavenges data frames now force (src/memory/scavenge-pacer.ts) took that
+ * a transfer; the scavenges data frames now force (src/wire/scavenge-pacer.ts) took that
  * cost away. Measured 2026-11-29, see README > Performance.
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];

@@ -1,5 +1,5 @@
 import type { ConnectionStateName } from '../../machines/connection';
-import { connectivityStateName, type ProbeClient, type ServerLink } from './link';
+import { connectivityStateName, type ProbeClient, type ServerChannel } from './server-channel';
 
 /**
  * Follows a link's channel with the watchConnectivityState loop and reports every state it
@@ -10,7 +10,7 @@ import { connectivityStateName, type ProbeClient, type ServerLink } from './link
  * Returns a function that stops watching.
  */
 export function watchChannel<C extends ProbeClient>(
-  link: ServerLink<C>,
+  link: ServerChannel<C>,
   report: (state: ConnectionStateName) => void,
 ): () => void {
   let generation = 0;

@@ -1,4 +1,4 @@
-import { ConfigError, envInt } from '../config/env';
+import { ConfigError, envInt } from '../util/env';
 
 type Env = Record<string, string | undefined>;
 

@@ -2,11 +2,11 @@ import { fromCallback } from 'xstate';
 import { connectionMachine, type ConnectionEvent } from '../../machines/connection';
 import { watchChannel } from './channel-watcher';
 import type { Clock } from './clock';
-import type { ProbeClient, ServerLink } from './link';
+import type { ProbeClient, ServerChannel } from './server-channel';
 
 /** What a connection actor's effects act on: its server's link and a few of its methods. */
 export interface ConnectionEffects {
-  readonly link: ServerLink<ProbeClient>;
+  readonly link: ServerChannel<ProbeClient>;
   recreateChannel(lastError: string | null): void;
   startProbe(): void;
 }

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { HTTP2_WINDOW_BYTES } from '../rpc/http2-window';
+import { HTTP2_WINDOW_BYTES } from '../wire/http2-window';
 import { StorageClient } from '../rpc/storage-client';
-import { StorageServiceClient } from '../rpc/storage-service';
+import { StorageServiceClient } from '../wire/storage-service';
 import type { ConnectionConfig } from './config';
-import type { Dialer } from './link';
+import type { Dialer } from './server-channel';
 
 /** Channel options from DESIGN.md "Connection layer: facts from @grpc/grpc-js". */
 export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOptions {

@@ -1,6 +1,6 @@
 import type { InspectionEvent, Observer } from 'xstate';
-import { errorMessage } from '../log/error-message';
-import type { Logger } from '../log/logger';
+import { errorMessage } from '../util/error-message';
+import type { Logger } from '../util/logger';
 
 export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 

@@ -1,24 +1,24 @@
 import type * as grpc from '@grpc/grpc-js';
-import { createLogger } from '../log/logger';
+import { createLogger } from '../util/logger';
 import type { StorageClient } from '../rpc/storage-client';
 import { systemClock, type Clock } from './clock';
 import { loadConnectionConfig, type ConnectionConfig } from './config';
 import { grpcDialer } from './grpc-dialer';
 import { guardInspector, type InspectObserver } from './guard-inspector';
 import type { ConnectionLogger } from './server-connection';
-import { ConnectionSupervisor } from './supervisor';
-import type { ConnectionPool } from './types';
+import { MapSupervisor } from './supervisor';
+import type { ConnectionSupervisor } from './types';
 
 export { loadConnectionConfig, DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from './config';
 export { storageChannelOptions } from './grpc-dialer';
-export { ConnectionSupervisor } from './supervisor';
+export { MapSupervisor } from './supervisor';
 export type { InspectObserver } from './guard-inspector';
 export type * from './types';
 export { connectionMachine } from '../../machines/connection';
 export { breakerMachine } from '../../machines/breaker';
 export { describeMachine, type MachineDescription } from '../../machines/describe';
 
-export interface CreateConnectionPoolOptions {
+export interface CreateConnectionSupervisorOptions {
   config?: ConnectionConfig;
   channelCredentials?: grpc.ChannelCredentials;
   callMetadata?: () => grpc.Metadata;
@@ -29,10 +29,10 @@ export interface CreateConnectionPoolOptions {
 }
 
 /** The gateway's pool: one long-lived grpc-js channel and connection actor per storage server. */
-export function createConnectionPool(options: CreateConnectionPoolOptions = {}): ConnectionPool & ConnectionSupervisor<StorageClient> {
+export function createConnectionSupervisor(options: CreateConnectionSupervisorOptions = {}): ConnectionSupervisor & MapSupervisor<StorageClient> {
   const config = options.config ?? loadConnectionConfig(process.env);
   const logger = options.logger ?? createLogger('connection');
-  return new ConnectionSupervisor<StorageClient>({
+  return new MapSupervisor<StorageClient>({
     config,
     dial: grpcDialer({ config, channelCredentials: options.channelCredentials, callMetadata: options.callMetadata }),
     clock: options.clock ?? systemClock,

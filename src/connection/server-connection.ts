@@ -1,12 +1,12 @@
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { errorMessage } from '../log/error-message';
+import { errorMessage } from '../util/error-message';
 import { breakerMachine } from '../../machines/breaker';
 import type { ConnectionStateName } from '../../machines/connection';
-import type { Logger } from '../log/logger';
+import type { Logger } from '../util/logger';
 import type { Clock } from './clock';
 import { createConnectionLogic, type ConnectionEffects, type ConnectionLogic } from './connection-logic';
 import type { ConnectionConfig } from './config';
-import { ServerLink, type Dialer, type ProbeClient } from './link';
+import { ServerChannel, type Dialer, type ProbeClient } from './server-channel';
 import type { BreakerState, ConnectionSnapshot, ProbeEvent, StorageServerInfo, TransitionEvent } from './types';
 
 export type ConnectionLogger = Pick<Logger, 'info' | 'warn'>;
@@ -27,13 +27,13 @@ export interface ServerConnectionOptions<C extends ProbeClient> {
 }
 
 /**
- * One storage server: its long-lived channel (ServerLink), its connection actor and its
+ * One storage server: its long-lived channel (ServerChannel), its connection actor and its
  * circuit breaker actor, wired together. Every state change of either actor goes through
  * `reportTransition`, which logs it and tells subscribers.
  */
 export class ServerConnection<C extends ProbeClient> implements ConnectionEffects {
   readonly server: StorageServerInfo;
-  readonly link: ServerLink<C>;
+  readonly link: ServerChannel<C>;
   private readonly connection: Actor<ConnectionLogic>;
   private readonly breaker: Actor<typeof breakerMachine>;
   private readonly waiters = new Set<(available: boolean) => void>();
@@ -42,7 +42,7 @@ export class ServerConnection<C extends ProbeClient> implements ConnectionEffect
   constructor(private readonly options: ServerConnectionOptions<C>) {
     const { server, config, clock, dial } = options;
     this.server = server;
-    this.link = new ServerLink(server.address, dial);
+    this.link = new ServerChannel(server.address, dial);
     const random = options.random ?? Math.random;
 
     // Standalone (tests): a logic of its own; in a pool, the pool's shared one.

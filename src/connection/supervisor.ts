@@ -2,8 +2,8 @@ import type { InspectionEvent } from 'xstate';
 import type { Clock } from './clock';
 import type { ConnectionConfig } from './config';
 import { createConnectionLogic, type ConnectionEffects, type ConnectionLogic } from './connection-logic';
-import type { Dialer, ProbeClient } from './link';
-import { errorMessage } from '../log/error-message';
+import type { Dialer, ProbeClient } from './server-channel';
+import { errorMessage } from '../util/error-message';
 import { ServerConnection, type ConnectionLogger } from './server-connection';
 import { isServerFault } from './server-fault';
 import type { ConnectionSnapshot, ProbeEvent, StorageServerInfo, TransitionEvent } from './types';
@@ -24,7 +24,7 @@ export interface SupervisorOptions<C extends ProbeClient> {
  * servers would cost O(N) per change and O(N^2) to build); a change costs the same whatever N.
  * Drives every connection with one shared tick.
  */
-export class ConnectionSupervisor<C extends ProbeClient> {
+export class MapSupervisor<C extends ProbeClient> {
   private readonly connections = new Map<string, ServerConnection<C>>();
   private readonly listeners = new Set<(event: TransitionEvent) => void>();
   private readonly probeListeners = new Set<(event: ProbeEvent) => void>();

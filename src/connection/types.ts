@@ -45,7 +45,7 @@ export interface ProbeEvent {
  * What the gateway sees of the connection layer: ready clients for servers, and the outcome of
  * every call fed back so breakers and probes know what real traffic saw.
  */
-export interface ConnectionPool {
+export interface ConnectionSupervisor {
   /** Replace the set of servers (spawns, retires and re-dials connection actors as needed). */
   update(servers: StorageServerInfo[]): void;
   /** Servers whose connection is Ready and whose breaker admits traffic. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../config/env';
+import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../util/env';
 
 export interface GatewayConfig {
   host: string;

@@ -1,10 +1,10 @@
-import type { ConnectionPool } from '../connection/types';
-import type { Logger } from '../log/logger';
+import type { ConnectionSupervisor } from '../connection/types';
+import type { Logger } from '../util/logger';
 import type { MetadataStore } from '../metadata/types';
 
 export interface CleanupDeps {
   store: MetadataStore;
-  pool: ConnectionPool;
+  supervisor: ConnectionSupervisor;
   log: Logger;
   /** Chunks unreferenced for longer than this are orphans. */
   orphanGraceMs: number;
@@ -73,8 +73,8 @@ async function retryPendingDeletes(deps: CleanupDeps, report: CleanupReport): Pr
 
 async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<void> {
   const cutoff = Date.now() - deps.orphanGraceMs;
-  for (const serverId of deps.pool.readyServerIds()) {
-    const client = deps.pool.clientIfReady(serverId);
+  for (const serverId of deps.supervisor.readyServerIds()) {
+    const client = deps.supervisor.clientIfReady(serverId);
     if (!client) continue;
     report.serversScanned++;
     let batch: string[] = [];

@@ -1,4 +1,4 @@
-import { envBytes, envInt } from '../config/env';
+import { envBytes, envInt } from '../util/env';
 
 type Env = Record<string, string | undefined>;
 

@@ -1,5 +1,5 @@
-import { errorMessage } from '../log/error-message';
-import type { Logger } from '../log/logger';
+import { errorMessage } from '../util/error-message';
+import type { Logger } from '../util/logger';
 
 /** A report of counts: every field a number. */
 export type Counts<R> = { [K in keyof R]: number };

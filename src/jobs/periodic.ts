@@ -1,4 +1,4 @@
-import type { Logger } from '../log/logger';
+import type { Logger } from '../util/logger';
 
 /**
  * Runs a job every intervalMs, never two runs at once; a failing run is logged and the next

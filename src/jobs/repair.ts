@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ConnectionPool } from '../connection/types';
-import type { Logger } from '../log/logger';
+import type { ConnectionSupervisor } from '../connection/types';
+import type { Logger } from '../util/logger';
 import type { MetadataStore, ChunkToRepair } from '../metadata/types';
 import type { StorageClient } from '../rpc/storage-client';
-import { ChunkCopyError, copyChunk } from './chunk-copy';
+import { ChunkCopyError, copyChunk } from '../replicas/chunk-copy';
 import type { RepairConfig } from './config';
 import { forEachLimited } from './for-each-limited';
 import { JobProgress, type JobStatus } from './job-progress';
@@ -30,7 +30,7 @@ type ChunkLocation = { chunkId: string; serverId: string };
 
 export interface RepairDeps {
   store: MetadataStore;
-  pool: ConnectionPool;
+  supervisor: ConnectionSupervisor;
   /** Where copies go: ring order, Ready servers only, excluding the given ones. */
   placement: {
     targets(chunkId: string, exclude: ReadonlySet<string>, count: number): string[];
@@ -178,10 +178,10 @@ export class RepairJob {
     report: RepairReport,
     signal?: AbortSignal,
   ): Promise<CopyOutcome> {
-    const { pool, store, log } = this.deps;
-    const targetClient = pool.clientIfReady(target);
+    const { supervisor, store, log } = this.deps;
+    const targetClient = supervisor.clientIfReady(target);
     if (!targetClient) return 'target-failed';
-    for (const source of orderByAvailability(sources, pool)) {
+    for (const source of orderByAvailability(sources, supervisor)) {
       const sourceClient = await this.clientOf(source);
       if (!sourceClient) continue;
       let bytes: number;
@@ -200,7 +200,7 @@ export class RepairJob {
         if (!(error instanceof ChunkCopyError)) throw error;
         log.warn(`Repair of chunk ${chunk.chunkId} from server ${source} to server ${target}: ${error.message}`);
         if (error.side === 'target') {
-          pool.recordFailure(target, error.cause);
+          supervisor.recordFailure(target, error.cause);
           this.deps.placement.writeFailed(target, error.cause);
           return 'target-failed';
         }
@@ -209,12 +209,12 @@ export class RepairJob {
           sources.splice(sources.indexOf(source), 1);
           badSources.add(source);
         } else {
-          pool.recordFailure(source, error.cause);
+          supervisor.recordFailure(source, error.cause);
         }
         continue;
       }
-      pool.recordSuccess(source);
-      pool.recordSuccess(target);
+      supervisor.recordSuccess(source);
+      supervisor.recordSuccess(target);
       report.bytesCopied += bytes;
       if (!(await store.addReplica(chunk.chunkId, target))) {
         log.info(`Repair of chunk ${chunk.chunkId}: its file was deleted meanwhile; deleting the copy on server ${target}`);
@@ -247,10 +247,10 @@ export class RepairJob {
   }
 
   private async clientOf(serverId: string): Promise<StorageClient | undefined> {
-    const ready = this.deps.pool.clientIfReady(serverId);
+    const ready = this.deps.supervisor.clientIfReady(serverId);
     if (ready || this.unreachable.has(serverId)) return ready;
     try {
-      return await this.deps.pool.getClient(serverId, SOURCE_WAIT_MS);
+      return await this.deps.supervisor.getClient(serverId, SOURCE_WAIT_MS);
     } catch {
       this.unreachable.add(serverId);
       return undefined;
@@ -263,6 +263,6 @@ export function emptyRepairReport(): RepairReport {
 }
 
 /** Ready servers first: they answer without a reconnect. */
-function orderByAvailability(serverIds: string[], pool: ConnectionPool): string[] {
-  return [...serverIds.filter((id) => pool.isAvailable(id)), ...serverIds.filter((id) => !pool.isAvailable(id))];
+function orderByAvailability(serverIds: string[], supervisor: ConnectionSupervisor): string[] {
+  return [...serverIds.filter((id) => supervisor.isAvailable(id)), ...serverIds.filter((id) => !supervisor.isAvailable(id))];
 }

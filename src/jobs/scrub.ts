@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ConnectionPool } from '../connection/types';
-import { errorMessage } from '../log/error-message';
-import type { Logger } from '../log/logger';
+import type { ConnectionSupervisor } from '../connection/types';
+import { errorMessage } from '../util/error-message';
+import type { Logger } from '../util/logger';
 import type { MetadataStore } from '../metadata/types';
 import type { StorageClient } from '../rpc/storage-client';
 import type { ScrubConfig } from './config';
@@ -30,7 +30,7 @@ export interface ScrubStatus extends JobStatus<ScrubReport> {
 
 export interface ScrubDeps {
   store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt' | 'storedChunkIdsOn' | 'scrubCursors' | 'saveScrubCursor'>;
-  pool: ConnectionPool;
+  supervisor: ConnectionSupervisor;
   config: ScrubConfig;
   streamIdleTimeoutMs: number;
   log: Logger;
@@ -74,15 +74,15 @@ export class ScrubJob {
   private async pass(report: ScrubReport, signal?: AbortSignal): Promise<void> {
     // Under the job lock: the stored cursors are the latest, whichever gateway moved them.
     for (const { serverId, cursor, passes } of await this.deps.store.scrubCursors()) this.cursors.set(serverId, { cursor, passes });
-    for (const serverId of this.deps.pool.readyServerIds().sort()) {
+    for (const serverId of this.deps.supervisor.readyServerIds().sort()) {
       signal?.throwIfAborted();
       await this.scanServer(serverId, report, signal);
     }
   }
 
   private async scanServer(serverId: string, report: ScrubReport, signal?: AbortSignal): Promise<void> {
-    const { pool, config, log } = this.deps;
-    const client = pool.clientIfReady(serverId);
+    const { supervisor, config, log } = this.deps;
+    const client = supervisor.clientIfReady(serverId);
     if (!client) return;
     const position = this.cursors.get(serverId) ?? { cursor: '', passes: 0 };
     this.cursors.set(serverId, position);

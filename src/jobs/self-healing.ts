@@ -1,5 +1,5 @@
-import type { ConnectionPool } from '../connection/types';
-import { createLogger } from '../log/logger';
+import type { ConnectionSupervisor } from '../connection/types';
+import { createLogger } from '../util/logger';
 import type { MetadataStore } from '../metadata/types';
 import type { Metrics } from '../observability/metrics';
 import type { JobsConfig } from './config';
@@ -9,7 +9,7 @@ import { ScrubJob, type ScrubReport, type ScrubStatus } from './scrub';
 
 export interface SelfHealingDeps {
   store: MetadataStore;
-  pool: ConnectionPool;
+  supervisor: ConnectionSupervisor;
   placement: RepairDeps['placement'];
   replicationFactor: number;
   streamIdleTimeoutMs: number;
@@ -38,7 +38,7 @@ export function createSelfHealing(deps: SelfHealingDeps): SelfHealing {
   const { metrics, config } = deps;
   const repair = new RepairJob({
     store: deps.store,
-    pool: deps.pool,
+    supervisor: deps.supervisor,
     placement: deps.placement,
     replicationFactor: deps.replicationFactor,
     config: config.repair,
@@ -48,7 +48,7 @@ export function createSelfHealing(deps: SelfHealingDeps): SelfHealing {
   });
   const scrub = new ScrubJob({
     store: deps.store,
-    pool: deps.pool,
+    supervisor: deps.supervisor,
     config: config.scrub,
     streamIdleTimeoutMs: deps.streamIdleTimeoutMs,
     log: createLogger('scrub'),

@@ -1,4 +1,4 @@
-import { createLogger } from '../log/logger';
+import { createLogger } from '../util/logger';
 import type { Migration } from './migrations';
 import type { SqlBackend } from './sql-backend';
 

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createLogger } from '../log/logger';
-import { withDeadline } from '../async/deadline';
+import { createLogger } from '../util/logger';
+import { withDeadline } from '../util/deadline';
 import { MetadataUnavailableError } from './errors';
 import { NamedLocks } from './named-locks';
 import type { LockMode, SqlBackend } from './sql-backend';

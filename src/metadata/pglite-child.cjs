@@ -16,8 +16,8 @@ const { existsSync } = require('node:fs');
 const fs = require('node:fs/promises');
 const path = require('node:path');
 const { PGlite } = require('@electric-sql/pglite');
-const { lockDataDir } = require('../fs/data-dir-lock.cjs');
-const { fsyncDir } = require('../fs/fsync-dir.cjs');
+const { lockDataDir } = require('../util/data-dir-lock.cjs');
+const { fsyncDir } = require('../util/fsync-dir.cjs');
 
 const [dataDir, schema, lockWaitMs] = process.argv.slice(2);
 /** How long a database that will not close may hold up the exit (its lock is then stale). */

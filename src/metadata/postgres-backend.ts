@@ -1,7 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
-import { createLogger } from '../log/logger';
+import { createLogger } from '../util/logger';
 import { MetadataUnavailableError } from './errors';
-import { withDeadline } from '../async/deadline';
+import { withDeadline } from '../util/deadline';
 import type { LockMode, SqlBackend } from './sql-backend';
 
 const log = createLogger('metadata');

@@ -1,4 +1,4 @@
-import { createLogger } from '../log/logger';
+import { createLogger } from '../util/logger';
 import { runMigrations } from './migrate';
 import { migrations } from './migrations';
 import { isUuid, toDate, toNullableNumber, toNumber, toStrings } from './row-values';

@@ -1,9 +1,9 @@
-import type { ConnectionPool, TransitionEvent } from '../connection/types';
+import type { ConnectionSupervisor, TransitionEvent } from '../connection/types';
 import type { Metrics } from './metrics';
 
 /**
- * Keeps the connection and breaker metrics in step with the pool: state gauges are read from
- * the pool at scrape time; counters and the reconnect histogram follow every
+ * Keeps the connection and breaker metrics in step with the supervisor: state gauges are read from
+ * the supervisor at scrape time; counters and the reconnect histogram follow every
  * transition as it happens. Returns a function that unbinds.
  *
  * - attempt: entering Connecting, except the very first dial of a server (from Idle, Shutdown,
@@ -15,11 +15,11 @@ import type { Metrics } from './metrics';
  * - probe duration: every health probe, by outcome (answered or failed), so timeouts do not
  *   hide among answers.
  */
-export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): () => void {
-  metrics.setConnectionSource(pool);
+export function bindConnectionMetrics(metrics: Metrics, supervisor: ConnectionSupervisor): () => void {
+  metrics.setConnectionSource(supervisor);
 
   // Servers already past their first dial, and when each one last left Ready (seen since binding).
-  const dialed = new Set(pool.snapshot().filter((s) => s.state !== 'Idle').map((s) => s.serverId));
+  const dialed = new Set(supervisor.snapshot().filter((s) => s.state !== 'Idle').map((s) => s.serverId));
   const leftReadyAt = new Map<string, number>();
 
   function onConnectionTransition({ serverId, from, to, at }: TransitionEvent): void {
@@ -44,12 +44,12 @@ export function bindConnectionMetrics(metrics: Metrics, pool: ConnectionPool): (
     }
   }
 
-  const unsubscribe = pool.onTransition((event) => {
+  const unsubscribe = supervisor.onTransition((event) => {
     if (event.machine === 'connection') onConnectionTransition(event);
     else if (event.to === 'open') metrics.breakerOpens.inc({ server_id: event.serverId });
   });
 
-  const unsubscribeProbes = pool.onProbe(({ serverId, seconds, ok }) => {
+  const unsubscribeProbes = supervisor.onProbe(({ serverId, seconds, ok }) => {
     metrics.healthProbeDuration.observe({ server_id: serverId, outcome: ok ? 'answered' : 'failed' }, seconds);
   });
 

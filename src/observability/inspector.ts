@@ -1,9 +1,9 @@
 import type { StatelyInspectionEvent } from '@statelyai/inspect';
 import type { InspectionEvent } from 'xstate';
 import type WebSocket from 'ws';
-import { ConfigError } from '../config/env';
+import { ConfigError } from '../util/env';
 import { guardInspector } from '../connection/guard-inspector';
-import type { Logger } from '../log/logger';
+import type { Logger } from '../util/logger';
 
 /** Any inspect observer, wrapped so a throw is logged once and never reaches the actors. */
 export { guardInspector as guardInspect } from '../connection/guard-inspector';
@@ -15,7 +15,7 @@ const MAX_BACKLOG = 200;
 const MAX_DEPTH = 10;
 
 export interface RingstoreInspector {
-  /** Pass as `inspect` to createActor (or to createConnectionPool). */
+  /** Pass as `inspect` to createActor (or to createConnectionSupervisor). */
   inspect: (event: InspectionEvent) => void;
   /** Closes the WebSocket and stops retrying, so the process can exit. */
   stop(): void;

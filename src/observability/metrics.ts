@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BreakerState, ConnectionPool, ConnectionState } from '../connection/types';
+import type { BreakerState, ConnectionSupervisor, ConnectionState } from '../connection/types';
 
 /**
  * Every Prometheus instrument ringstore exposes, on a registry of its own (never the global one,
@@ -18,13 +18,13 @@ const RECONNECT_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** What the state gauges read at scrape time. */
-export type ConnectionSource = Pick<ConnectionPool, 'snapshot' | 'readyServerIds'>;
+export type ConnectionSource = Pick<ConnectionSupervisor, 'snapshot' | 'readyServerIds'>;
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ringstore_' });
 
-  // State gauges are read from the pool at scrape time, so they are always exact and servers
+  // State gauges are read from the supervisor at scrape time, so they are always exact and servers
   // retired from the ring disappear instead of leaving stale series behind.
   let connectionSource: ConnectionSource | undefined;
   const connections = () => connectionSource?.snapshot() ?? [];
@@ -171,7 +171,7 @@ export function createMetrics() {
       registers,
     }),
 
-    /** Where the state gauges read the pool from at scrape time (bindConnectionMetrics sets it). */
+    /** Where the state gauges read the supervisor from at scrape time (bindConnectionMetrics sets it). */
     setConnectionSource(source: ConnectionSource | undefined): void {
       connectionSource = source;
     },
@@ -182,4 +182,4 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export { bindConnectionMetrics } from './connection-metrics';
-export { httpMetrics } from './http-metrics';
+export { httpMetrics } from '../http/request-metrics';

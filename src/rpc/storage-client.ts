@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { EncodedMessage, encodeBytesMessage, passEncoded } from './bytes-message';
-import { IdleWatchdog } from './idle-watchdog';
+import { EncodedMessage, encodeBytesMessage, passEncoded } from '../wire/bytes-message';
+import { MAX_FRAME_BYTES } from '../wire/frame-pool';
+import { IdleWatchdog } from '../util/idle-watchdog';
 import {
   StorageServiceClient,
   storageServiceDefinition,
@@ -15,12 +16,10 @@ import {
   type PutChunkRequest,
   type PutChunkResponse,
   type VerifyChunkResponse,
-} from './storage-service';
-import { errorMessage } from '../log/error-message';
-import { limitQueuedMessages } from './stream-buffer';
+} from '../wire/storage-service';
+import { errorMessage } from '../util/error-message';
+import { limitQueuedMessages } from '../wire/stream-buffer';
 
-/** Largest data frame sent or expected: well under gRPC's 4 MiB default message limit. */
-export const MAX_FRAME_BYTES = 1024 * 1024;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Frames a streaming call may queue before backpressure. */
 const QUEUED_FRAMES = 2;

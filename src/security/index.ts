@@ -1,4 +1,8 @@
-/** Security: tokens, HTTP guards, gRPC credentials and the storage server's token check. */
+/**
+ * Security settings both processes share: the configuration (tokens, TLS files) and token
+ * checks. What only one side needs lives with it: HTTP guards and HTTPS in src/http, channel
+ * credentials in src/connection, the storage server's credentials and token check in src/storage.
+ */
 export {
   parseBearerToken,
   parseBasicPassword,
@@ -8,21 +12,3 @@ export {
   type TokenVerdict,
 } from './tokens';
 export { loadSecurityConfig, type SecurityConfig, type CertificateAndKey } from './security-config';
-export {
-  requireAnyToken,
-  requireApiToken,
-  requireToken,
-  createGatewayAuth,
-  type GatewayAuth,
-  type HttpAuthOptions,
-  type GuardOptions,
-} from './http-auth';
-export {
-  grpcServerCredentials,
-  grpcChannelCredentials,
-  grpcServerTransport,
-  clusterCallMetadata,
-  type GrpcTransport,
-} from './grpc-credentials';
-export { requireClusterToken } from './grpc-auth';
-export { createGatewayServer } from './https-server';

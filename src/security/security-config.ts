@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
-import { ConfigError, envList, envOptionalString } from '../config/env';
+import { ConfigError, envList, envOptionalString } from '../util/env';
 
 type Env = Record<string, string | undefined>;
 

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir } from '../fs/fsync-dir.cjs';
-import type { Logger } from '../log/logger';
+import { fsyncDir } from '../util/fsync-dir.cjs';
+import type { Logger } from '../util/logger';
 import {
   blockIsIntact,
   readExactly,

@@ -1,4 +1,4 @@
-import type { Logger } from '../log/logger';
+import type { Logger } from '../util/logger';
 
 export interface JoinRequest {
   server_id: string;

@@ -1,16 +1,16 @@
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { ConfigError } from '../config/env';
-import { createLogger, type Logger } from '../log/logger';
-import { framePool, receiveFramesIntoPool } from '../rpc/frame-pool';
-import { storageServerDefinition } from '../rpc/storage-service';
-import { grpcServerCredentials, grpcServerTransport } from '../security';
+import { ConfigError } from '../util/env';
+import { createLogger, type Logger } from '../util/logger';
+import { framePool, receiveFramesIntoPool } from '../wire/frame-pool';
+import { storageServerDefinition } from '../wire/storage-service';
+import { grpcServerCredentials, grpcServerTransport } from './grpc-credentials';
 import { ChunkStore } from './chunk-store';
-import { lockDataDir } from '../fs/data-dir-lock.cjs';
+import { lockDataDir } from '../util/data-dir-lock.cjs';
 import { Heartbeat } from './heartbeat';
 import { loadOrCreateServerId } from './server-id';
-import { storageServerOptions, widenReceiveWindow } from './server-options';
+import { storageServerOptions, widenReceiveWindow } from './grpc-server-options';
 import { readStorageConfig, type StorageConfig } from './storage-config';
 import { createStorageHandlers } from './storage-handlers';
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, envInt, envOptionalString, envString } from '../config/env';
+import { ConfigError, envInt, envOptionalString, envString } from '../util/env';
 import { loadSecurityConfig, type SecurityConfig } from '../security';
 
 export interface StorageConfig {

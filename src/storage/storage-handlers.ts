@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { drainedOrClosed } from '../async/drained-or-closed';
-import { errorMessage } from '../log/error-message';
-import type { Logger } from '../log/logger';
+import { drainedOrClosed } from '../util/drained-or-closed';
+import { errorMessage } from '../util/error-message';
+import type { Logger } from '../util/logger';
 import type {
   ChunkInfo,
   DeleteChunkRequest,
@@ -13,11 +13,11 @@ import type {
   PutChunkResponse,
   VerifyChunkRequest,
   VerifyChunkResponse,
-} from '../rpc/storage-service';
-import { allocateForBytesMessage, wrapBytesMessage, type EncodedMessage } from '../rpc/bytes-message';
-import { IdleWatchdog } from '../rpc/idle-watchdog';
-import type { MessageBufferPool } from '../rpc/message-buffer-pool';
-import { limitQueuedMessages } from '../rpc/stream-buffer';
+} from '../wire/storage-service';
+import { allocateForBytesMessage, wrapBytesMessage, type EncodedMessage } from '../wire/bytes-message';
+import { IdleWatchdog } from '../util/idle-watchdog';
+import type { MessageBufferPool } from '../wire/message-buffer-pool';
+import { limitQueuedMessages } from '../wire/stream-buffer';
 import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
 import type { ChunkStore } from './chunk-store';
 import type { ChunkUpload } from './chunk-upload';

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { errorMessage } from '../../src/log/error-message';
+import { errorMessage } from '../../src/util/error-message';
 import { percentile } from './figures';
 
 export interface Reply {

@@ -7,7 +7,7 @@
  * The two are measured on alternate restarts so the request never helps the passive figure.
  * Outages last a random 0-1.5 s on top of the restart, to sample every phase of grpc's backoff.
  */
-import { createConnectionPool, loadConnectionConfig } from '../../src/connection';
+import { createConnectionSupervisor, loadConnectionConfig } from '../../src/connection';
 import { RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
@@ -19,28 +19,28 @@ const silent = { info: () => undefined, warn: () => undefined } as never;
 export async function run(args: string[]): Promise<Figure[]> {
   const restarts = Number(args[0]) > 0 ? Number(args[0]) : 20;
   const server = new StorageProcess(await freePort());
-  const pool = createConnectionPool({ config: loadConnectionConfig(process.env), logger: silent });
+  const supervisor = createConnectionSupervisor({ config: loadConnectionConfig(process.env), logger: silent });
   let readyAt = 0;
-  pool.onTransition((event) => {
+  supervisor.onTransition((event) => {
     if (event.machine === 'connection' && event.to === 'Ready') readyAt = event.at;
   });
   const toReady: number[] = [];
   const toRequest: number[] = [];
   try {
     await server.start();
-    pool.update([{ id: 'bench', address: server.address }]);
-    await waitFor(() => pool.isAvailable('bench'), { what: 'first Ready', timeoutMs: 15_000 });
+    supervisor.update([{ id: 'bench', address: server.address }]);
+    await waitFor(() => supervisor.isAvailable('bench'), { what: 'first Ready', timeoutMs: 15_000 });
     for (let i = 0; i < restarts * 2; i++) {
       await server.kill();
-      await waitFor(() => !pool.isAvailable('bench'), { what: 'actor to leave Ready', timeoutMs: 15_000 });
+      await waitFor(() => !supervisor.isAvailable('bench'), { what: 'actor to leave Ready', timeoutMs: 15_000 });
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 1_500));
       const listening = await server.start();
       if (i % 2 === 0) {
-        await waitFor(() => pool.isAvailable('bench'), { what: 'Ready after restart', timeoutMs: 60_000, intervalMs: 2 });
+        await waitFor(() => supervisor.isAvailable('bench'), { what: 'Ready after restart', timeoutMs: 60_000, intervalMs: 2 });
         toReady.push(readyAt - listening);
       } else {
         await waitFor(async () => {
-          const client = await pool.getClient('bench', 5_000);
+          const client = await supervisor.getClient('bench', 5_000);
           return (await client.healthCheck({ deadlineMs: 2_000 })).status === 'healthy';
         }, { what: 'first successful request', timeoutMs: 60_000, intervalMs: 2 });
         toRequest.push(Date.now() - listening);
@@ -49,7 +49,7 @@ export async function run(args: string[]): Promise<Figure[]> {
     }
     process.stderr.write('\n');
   } finally {
-    await pool.close();
+    await supervisor.close();
     await RingstoreProcess.killAll();
     StorageProcess.removeDataDirs();
   }

@@ -44,7 +44,7 @@ describe('loadConnectionConfig', () => {
 });
 
 describe('storageChannelOptions', () => {
-  it('tunes backoff, keepalive, channelz, subchannel pool, message sizes and the flow-control window', () => {
+  it('tunes backoff, keepalive, channelz, subchannel supervisor, message sizes and the flow-control window', () => {
     expect(storageChannelOptions(DEFAULT_CONNECTION_CONFIG)).toEqual({
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 800,

@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/connection/clock';
-import type { ChannelLike, Dialer, ProbeClient } from '../../src/connection/link';
+import type { ChannelLike, Dialer, ProbeClient } from '../../src/connection/server-channel';
 
 /** grpc-js ConnectivityState numbers. */
 export const IDLE = 0, CONNECTING = 1, READY = 2, TRANSIENT_FAILURE = 3, SHUTDOWN = 4;

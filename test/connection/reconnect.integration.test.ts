@@ -1,4 +1,4 @@
-import { createConnectionPool } from '../../src/connection';
+import { createConnectionSupervisor } from '../../src/connection';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
 import type { StorageServerInfo } from '../../src/connection/types';
 import { RingstoreProcess } from '../helpers/process';
@@ -30,74 +30,74 @@ afterAll(async () => {
   StorageProcess.removeDataDirs();
 });
 
-describe('connection pool against real storage servers', () => {
+describe('connection supervisor against real storage servers', () => {
   it('a server killed with -9 and restarted on the same port is Ready again by itself', async () => {
     const server = new StorageProcess(await freePort());
     await server.start();
-    const pool = createConnectionPool({ config, logger });
+    const supervisor = createConnectionSupervisor({ config, logger });
     try {
-      pool.update([info(server, 'a')]);
-      await waitFor(() => pool.isAvailable('a'), { what: 'a Ready', timeoutMs: DETECT_MS });
+      supervisor.update([info(server, 'a')]);
+      await waitFor(() => supervisor.isAvailable('a'), { what: 'a Ready', timeoutMs: DETECT_MS });
 
       await server.kill();
-      await waitFor(() => !pool.isAvailable('a'), { what: 'a to leave Ready', timeoutMs: DETECT_MS });
+      await waitFor(() => !supervisor.isAvailable('a'), { what: 'a to leave Ready', timeoutMs: DETECT_MS });
       await server.start();
       // No request: the actor reconnects on its own.
-      await waitFor(() => pool.isAvailable('a'), { what: 'a Ready after restart', timeoutMs: DETECT_MS });
-      const health = await (await pool.getClient('a')).healthCheck({ deadlineMs: 2_000 });
+      await waitFor(() => supervisor.isAvailable('a'), { what: 'a Ready after restart', timeoutMs: DETECT_MS });
+      const health = await (await supervisor.getClient('a')).healthCheck({ deadlineMs: 2_000 });
       expect(health.status).toBe('healthy');
-      expect(pool.snapshot()[0]).toMatchObject({ state: 'Ready', reconnects: 1 });
+      expect(supervisor.snapshot()[0]).toMatchObject({ state: 'Ready', reconnects: 1 });
       expect(lines).toContain(`Reconnected to storage server: a at ${server.address}`);
       expect(lines).toContainEqual(expect.stringMatching(/^Connection to server a is in state (Idle|TransientFailure), attempting reconnect$/));
     } finally {
-      await pool.close();
+      await supervisor.close();
     }
   });
 
   it('a hung server (SIGSTOP) leaves Ready, is skipped without hanging callers, and returns on SIGCONT', async () => {
     const [hung, healthy] = [new StorageProcess(await freePort()), new StorageProcess(await freePort())];
     await Promise.all([hung.start(), healthy.start()]);
-    const pool = createConnectionPool({ config, logger });
+    const supervisor = createConnectionSupervisor({ config, logger });
     try {
-      pool.update([info(hung, 'hung'), info(healthy, 'healthy')]);
-      await waitFor(() => pool.readyServerIds().length === 2, { what: 'both Ready', timeoutMs: DETECT_MS });
+      supervisor.update([info(hung, 'hung'), info(healthy, 'healthy')]);
+      await waitFor(() => supervisor.readyServerIds().length === 2, { what: 'both Ready', timeoutMs: DETECT_MS });
 
       hung.signal('SIGSTOP');
-      await waitFor(() => !pool.isAvailable('hung'), { what: 'hung server to leave Ready', timeoutMs: DETECT_MS });
-      expect(pool.readyServerIds()).toEqual(['healthy']);
-      const client = await pool.getClient('healthy');
+      await waitFor(() => !supervisor.isAvailable('hung'), { what: 'hung server to leave Ready', timeoutMs: DETECT_MS });
+      expect(supervisor.readyServerIds()).toEqual(['healthy']);
+      const client = await supervisor.getClient('healthy');
       await expect(client.healthCheck({ deadlineMs: 2_000 })).resolves.toMatchObject({ status: 'healthy' });
       // A caller asking for the hung server gets a clear refusal after the bounded wait.
-      await expect(pool.getClient('hung', 300)).rejects.toThrow(/Storage server hung .* is not available/);
+      await expect(supervisor.getClient('hung', 300)).rejects.toThrow(/Storage server hung .* is not available/);
 
       hung.signal('SIGCONT');
-      await waitFor(() => pool.isAvailable('hung'), { what: 'hung server Ready after SIGCONT', timeoutMs: DETECT_MS });
-      await expect((await pool.getClient('hung')).healthCheck({ deadlineMs: 2_000 })).resolves.toMatchObject({ status: 'healthy' });
+      await waitFor(() => supervisor.isAvailable('hung'), { what: 'hung server Ready after SIGCONT', timeoutMs: DETECT_MS });
+      await expect((await supervisor.getClient('hung')).healthCheck({ deadlineMs: 2_000 })).resolves.toMatchObject({ status: 'healthy' });
     } finally {
-      await pool.close();
+      await supervisor.close();
     }
   });
 
   it('a server down at start, for longer than grpc-js backoff would forgive, joins within a tick of coming up', async () => {
     const late = new StorageProcess(await freePort());
-    const pool = createConnectionPool({ config, logger });
+    const supervisor = createConnectionSupervisor({ config, logger });
     try {
-      pool.update([info(late, 'late')]);
+      supervisor.update([info(late, 'late')]);
       // Let the outage span many reconnect attempts (grpc-js defaults would now back off ~4 s+).
-      await waitFor(() => pool.snapshot()[0].since < Date.now() - 4_000 && pool.snapshot()[0].state !== 'Ready', {
+      await waitFor(() => supervisor.snapshot()[0].since < Date.now() - 4_000 && supervisor.snapshot()[0].state !== 'Ready', {
         what: 'a long outage',
         timeoutMs: 10_000,
         intervalMs: 200,
       });
-      expect(pool.isAvailable('late')).toBe(false);
+      expect(supervisor.isAvailable('late')).toBe(false);
       await late.start();
       // Bound: one tick + grpc's capped reconnect backoff (+ jitter), with slack for a busy CI.
-      await waitFor(() => pool.isAvailable('late'), {
+      await waitFor(() => supervisor.isAvailable('late'), {
         what: 'late server Ready',
         timeoutMs: config.healthCheckIntervalMs + config.maxReconnectBackoffMs * 1.2 + 1_500,
       });
     } finally {
-      await pool.close();
+      await supervisor.close();
     }
   });
 });

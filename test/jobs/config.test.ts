@@ -1,4 +1,4 @@
-import { ConfigError } from '../../src/config/env';
+import { ConfigError } from '../../src/util/env';
 import { loadJobsConfig } from '../../src/jobs/config';
 
 describe('loadJobsConfig', () => {

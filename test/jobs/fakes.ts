@@ -1,6 +1,6 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ConnectionPool } from '../../src/connection/types';
+import type { ConnectionSupervisor } from '../../src/connection/types';
 import type { ChunkToRepair, MetadataStore, PendingDelete, ScrubCursor, ServerRecord } from '../../src/metadata/types';
 import type { StorageClient } from '../../src/rpc/storage-client';
 
@@ -102,8 +102,8 @@ export class FakeRepairStore {
   }
 }
 
-/** A pool over fixed, always-Ready clients. */
-export class FakePool implements ConnectionPool {
+/** A supervisor over fixed, always-Ready clients. */
+export class FakeSupervisor implements ConnectionSupervisor {
   readonly failures: string[] = [];
 
   constructor(readonly clients: Map<string, StorageClient>) {}

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { Placement } from '../../src/gateway/placement';
+import { Placement } from '../../src/replicas/placement';
 import type { RepairConfig } from '../../src/jobs/config';
 import { RepairJob } from '../../src/jobs/repair';
-import { createLogger } from '../../src/log/logger';
-import { HashRing } from '../../src/ring/hash-ring';
+import { createLogger } from '../../src/util/logger';
+import { HashRing } from '../../src/replicas/hash-ring';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
-import { FakePool, FakeRepairStore, flipByte } from './fakes';
+import { FakeSupervisor, FakeRepairStore, flipByte } from './fakes';
 
 /**
  * Repair against real storage servers: the copies really stream between them. The metadata
- * store and the pool are in-memory fakes so each case sets up exactly the replica rows it needs.
+ * store and the supervisor are in-memory fakes so each case sets up exactly the replica rows it needs.
  */
 
 const log = createLogger('repair-test');
@@ -21,21 +21,21 @@ const CONFIG: RepairConfig = { intervalMs: 0, graceMs: 60_000, bandwidthBytesPer
 const SIZE = 3 * 1024 * 1024 + 17; // several frames and blocks
 
 let servers: SpawnedStorageServer[];
-let pool: FakePool;
+let supervisor: FakeSupervisor;
 
 beforeAll(async () => {
   servers = await Promise.all([1, 2, 3].map(async () => spawnStorageServer(await makeTempDir('ringstore-repair-'))));
-  pool = new FakePool(new Map(servers.map((s) => [s.serverId, StorageClient.connect(s.address)])));
+  supervisor = new FakeSupervisor(new Map(servers.map((s) => [s.serverId, StorageClient.connect(s.address)])));
 }, 60_000);
 
 afterAll(async () => {
-  await pool?.close();
+  await supervisor?.close();
   await RingstoreProcess.killAll();
   await removeTempDirs();
 });
 
 function client(serverId: string): StorageClient {
-  return pool.clientIfReady(serverId)!;
+  return supervisor.clientIfReady(serverId)!;
 }
 
 /** A store knowing the three servers (heard from now) and a chunk of SIZE random bytes. */
@@ -52,8 +52,8 @@ function repairJob(store: FakeRepairStore, options: { replicationFactor?: number
   const replicationFactor = options.replicationFactor ?? 2;
   return new RepairJob({
     store: store.asStore(),
-    pool,
-    placement: new Placement(() => new HashRing(servers.map((s) => s.serverId)), pool, replicationFactor),
+    supervisor,
+    placement: new Placement(() => new HashRing(servers.map((s) => s.serverId)), supervisor, replicationFactor),
     replicationFactor,
     config: { ...CONFIG, ...options.config },
     streamIdleTimeoutMs: 10_000,

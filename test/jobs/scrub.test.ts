@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ScrubConfig } from '../../src/jobs/config';
 import { ScrubJob } from '../../src/jobs/scrub';
-import { createLogger } from '../../src/log/logger';
+import { createLogger } from '../../src/util/logger';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
-import { FakePool, FakeRepairStore, flipByte } from './fakes';
+import { FakeSupervisor, FakeRepairStore, flipByte } from './fakes';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
@@ -19,22 +19,22 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 const CONFIG: ScrubConfig = { intervalMs: 0, chunksPerSec: 0, chunksPerServerPerRun: 2 };
 
 let server: SpawnedStorageServer;
-let pool: FakePool;
+let supervisor: FakeSupervisor;
 
 beforeAll(async () => {
   server = await spawnStorageServer(await makeTempDir('ringstore-scrub-'));
-  pool = new FakePool(new Map([[server.serverId, StorageClient.connect(server.address)]]));
+  supervisor = new FakeSupervisor(new Map([[server.serverId, StorageClient.connect(server.address)]]));
 }, 60_000);
 
 afterAll(async () => {
-  await pool?.close();
+  await supervisor?.close();
   await RingstoreProcess.killAll();
   await removeTempDirs();
 });
 
 describe('ScrubJob', () => {
   it('verifies a bounded slice per run, resumes where it stopped (also in a restarted gateway) and marks the corrupt replica', async () => {
-    const client = pool.clientIfReady(server.serverId)!;
+    const client = supervisor.clientIfReady(server.serverId)!;
     const store = new FakeRepairStore();
     const chunkIds = Array.from({ length: 5 }, () => randomUUID()).sort();
     for (const chunkId of chunkIds) {
@@ -44,7 +44,7 @@ describe('ScrubJob', () => {
     }
     const rotten = chunkIds[3];
     await flipByte(server.dataDir, rotten, 1024 * 1024 + 9);
-    const newJob = () => new ScrubJob({ store: store.asStore(), pool, config: CONFIG, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+    const newJob = () => new ScrubJob({ store: store.asStore(), supervisor, config: CONFIG, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
     const job = newJob();
 
     // The second slice is scrubbed by a new job, as after a gateway restart: the cursor is the store's.
@@ -66,7 +66,7 @@ describe('ScrubJob', () => {
   });
 
   it('marks a replica the metadata records but the server does not have, in the listed range only', async () => {
-    const client = pool.clientIfReady(server.serverId)!;
+    const client = supervisor.clientIfReady(server.serverId)!;
     const store = new FakeRepairStore();
     const data = testData(1000);
     // Ids chosen around the server's real chunks: one missing before the end, one after it.
@@ -80,7 +80,7 @@ describe('ScrubJob', () => {
     }
     // Slices of everything the server holds: the first run covers up to its last listed id.
     const perRun = listedNow.length;
-    const job = new ScrubJob({ store: store.asStore(), pool, config: { ...CONFIG, chunksPerServerPerRun: perRun }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+    const job = new ScrubJob({ store: store.asStore(), supervisor, config: { ...CONFIG, chunksPerServerPerRun: perRun }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
 
     expect(await job.run()).toMatchObject({ missingFound: 1 });
     expect([store.replicasOf(lostEarly), store.replicasOf(lostLate)]).toEqual([{ [server.serverId]: 'corrupt' }, { [server.serverId]: 'stored' }]);
@@ -92,7 +92,7 @@ describe('ScrubJob', () => {
 
   it('stops early without verifying when its signal is aborted, and says so without failing', async () => {
     const store = new FakeRepairStore();
-    const job = new ScrubJob({ store: store.asStore(), pool, config: { ...CONFIG, chunksPerSec: 1 }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+    const job = new ScrubJob({ store: store.asStore(), supervisor, config: { ...CONFIG, chunksPerSec: 1 }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
     const controller = new AbortController();
     controller.abort(new Error('gateway stopping'));
     await expect(job.run(controller.signal)).resolves.toEqual({ serversScanned: 0, chunksVerified: 0, corruptFound: 0, missingFound: 0 });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { createActor, createMachine } from 'xstate';
-import { createLogger, type Logger } from '../../src/log/logger';
+import { createLogger, type Logger } from '../../src/util/logger';
 import { createInspector, guardInspect } from '../../src/observability/inspector';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';

@@ -2,7 +2,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '../helpers/wait';
 import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../../src/observability/metrics';
-import { FakePool } from './fake-pool';
+import { FakeSupervisor } from '../http/admin/fake-supervisor';
 
 /** The value of one series, read back through the registry as Prometheus would see it. */
 async function value(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
@@ -16,13 +16,13 @@ async function value(metrics: Metrics, name: string, labels: Record<string, stri
 
 describe('connection metrics', () => {
   let metrics: Metrics;
-  let pool: FakePool;
+  let supervisor: FakeSupervisor;
   let unbind: () => void;
 
   beforeEach(() => {
     metrics = createMetrics();
-    pool = new FakePool([{ serverId: 's1' }, { serverId: 's2' }, { serverId: 's3', state: 'Idle' }]);
-    unbind = bindConnectionMetrics(metrics, pool);
+    supervisor = new FakeSupervisor([{ serverId: 's1' }, { serverId: 's2' }, { serverId: 's3', state: 'Idle' }]);
+    unbind = bindConnectionMetrics(metrics, supervisor);
   });
   afterEach(() => unbind());
 
@@ -32,8 +32,8 @@ describe('connection metrics', () => {
     expect(await value(metrics, 'ringstore_connection_state', { server_id: 's3', state: 'Idle' })).toBe(1);
     expect(await value(metrics, 'ringstore_storage_servers_ready')).toBe(2);
 
-    pool.move('s1', 'TransientFailure');
-    pool.move('s1', 'open', { machine: 'breaker' });
+    supervisor.move('s1', 'TransientFailure');
+    supervisor.move('s1', 'open', { machine: 'breaker' });
     expect(await value(metrics, 'ringstore_connection_state', { server_id: 's1', state: 'Ready' })).toBe(0);
     expect(await value(metrics, 'ringstore_connection_state', { server_id: 's1', state: 'TransientFailure' })).toBe(1);
     expect(await value(metrics, 'ringstore_breaker_state', { server_id: 's1', state: 'open' })).toBe(1);
@@ -46,18 +46,18 @@ describe('connection metrics', () => {
   });
 
   it('drops the series of a server retired from the ring', async () => {
-    pool.remove('s2');
+    supervisor.remove('s2');
     expect(await value(metrics, 'ringstore_connection_state', { server_id: 's2', state: 'Ready' })).toBeUndefined();
     expect(await value(metrics, 'ringstore_connection_state', { server_id: 's1', state: 'Ready' })).toBe(1);
   });
 
   it('counts reconnect attempts and failures and times the way back to Ready', async () => {
     const t0 = 1_700_000_000_000;
-    pool.move('s1', 'TransientFailure', { at: t0 });
-    pool.move('s1', 'Connecting', { at: t0 + 1000 });
-    pool.move('s1', 'TransientFailure', { at: t0 + 1500 });
-    pool.move('s1', 'Connecting', { at: t0 + 2000 });
-    pool.move('s1', 'Ready', { at: t0 + 2500 });
+    supervisor.move('s1', 'TransientFailure', { at: t0 });
+    supervisor.move('s1', 'Connecting', { at: t0 + 1000 });
+    supervisor.move('s1', 'TransientFailure', { at: t0 + 1500 });
+    supervisor.move('s1', 'Connecting', { at: t0 + 2000 });
+    supervisor.move('s1', 'Ready', { at: t0 + 2500 });
 
     expect(await value(metrics, 'ringstore_reconnect_attempts_total', { server_id: 's1' })).toBe(2);
     expect(await value(metrics, 'ringstore_reconnect_failures_total', { server_id: 's1' })).toBe(1);
@@ -70,9 +70,9 @@ describe('connection metrics', () => {
   });
 
   it('times every health probe per server, answered apart from failed', async () => {
-    pool.probe('s1', 0.004);
-    pool.probe('s1', 0.006);
-    pool.probe('s1', 0.3, false);
+    supervisor.probe('s1', 0.004);
+    supervisor.probe('s1', 0.006);
+    supervisor.probe('s1', 0.3, false);
     const histogram = await metrics.registry.getSingleMetricAsString('ringstore_health_probe_duration_seconds');
     expect(histogram).toContain('ringstore_health_probe_duration_seconds_count{server_id="s1",outcome="answered"} 2');
     expect(histogram).toContain('ringstore_health_probe_duration_seconds_sum{server_id="s1",outcome="answered"} 0.01');
@@ -82,22 +82,22 @@ describe('connection metrics', () => {
   });
 
   it('does not count the first dial of a server as a reconnect, but counts a direct TransientFailure -> Ready', async () => {
-    pool.move('s3', 'Connecting');
-    pool.move('s3', 'Ready');
+    supervisor.move('s3', 'Connecting');
+    supervisor.move('s3', 'Ready');
     expect(await value(metrics, 'ringstore_reconnect_attempts_total', { server_id: 's3' })).toBeUndefined();
     expect(await metrics.registry.getSingleMetricAsString('ringstore_reconnect_duration_seconds')).not.toContain('s3');
 
-    pool.move('s2', 'TransientFailure');
-    pool.move('s2', 'Ready');
+    supervisor.move('s2', 'TransientFailure');
+    supervisor.move('s2', 'Ready');
     expect(await value(metrics, 'ringstore_reconnect_attempts_total', { server_id: 's2' })).toBe(1);
-    pool.move('s2', 'Connecting', { reason: 'health probe failed, recreating channel' });
+    supervisor.move('s2', 'Connecting', { reason: 'health probe failed, recreating channel' });
     expect(await value(metrics, 'ringstore_reconnect_attempts_total', { server_id: 's2' })).toBe(2);
   });
 
-  it('stops following the pool once unbound', async () => {
+  it('stops following the supervisor once unbound', async () => {
     unbind();
-    expect(pool.listenerCount()).toBe(0);
-    pool.move('s1', 'TransientFailure');
+    expect(supervisor.listenerCount()).toBe(0);
+    supervisor.move('s1', 'TransientFailure');
     expect(await value(metrics, 'ringstore_connection_transitions_total', { server_id: 's1', from: 'Ready', to: 'TransientFailure' })).toBeUndefined();
     expect(await value(metrics, 'ringstore_connection_state', { server_id: 's1', state: 'Ready' })).toBeUndefined();
   });

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
-import { ConfigError } from '../../src/config/env';
-import { clusterCallMetadata, grpcServerCredentials, grpcServerTransport, loadSecurityConfig } from '../../src/security';
+import { ConfigError } from '../../src/util/env';
+import { clusterCallMetadata } from '../../src/connection/channel-credentials';
+import { loadSecurityConfig } from '../../src/security';
+import { grpcServerCredentials, grpcServerTransport } from '../../src/storage/grpc-credentials';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
 import { makeTestPki, opensslAvailable, type TestPki } from './test-pki';
 

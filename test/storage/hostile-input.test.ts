@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { StorageClient } from '../../src/rpc/storage-client';
-import { storageServiceDefinition, type PutChunkRequest, type PutChunkResponse } from '../../src/rpc/storage-service';
+import { storageServiceDefinition, type PutChunkRequest, type PutChunkResponse } from '../../src/wire/storage-service';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';

@@ -1,6 +1,6 @@
 import http2 from 'node:http2';
 import net from 'node:net';
-import { storageServiceDefinition, type PutChunkRequest } from '../../src/rpc/storage-service';
+import { storageServiceDefinition, type PutChunkRequest } from '../../src/wire/storage-service';
 
 const PUT_CHUNK = storageServiceDefinition.PutChunk;
 

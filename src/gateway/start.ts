@@ -1,0 +1,205 @@
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { createConnectionSupervisor, describeMachine, connectionMachine, breakerMachine } from '../connection';
+import type { ConnectionConfig } from '../connection';
+import { runCleanup, type CleanupReport } from '../jobs/cleanup';
+import { loadJobsConfig, type JobsConfig } from '../jobs/config';
+import { PeriodicJob } from '../jobs/periodic';
+import { createSelfHealing } from '../jobs/self-healing';
+import { createLogger } from '../util/logger';
+import { openMetadataStore } from '../metadata';
+import type { MetadataStore } from '../metadata/types';
+import { createInspector } from '../observability/inspector';
+import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../observability/metrics';
+import { receiveFramesIntoPool } from '../wire/frame-pool';
+import { clusterCallMetadata, grpcChannelCredentials } from '../connection/channel-credentials';
+import { createGatewayAuth } from '../http/auth';
+import { createGatewayServer } from '../http/https-server';
+import type { SecurityConfig } from '../security';
+import { createAdminRouter } from '../http/admin/router';
+import { createGatewayApp } from '../http/app';
+import type { GatewayConfig } from './config';
+import { serverOptions, socketIdleTimeoutMs } from '../http/server-limits';
+import { accessLog } from '../http/access-log';
+import { createClientErrorHandler } from '../http/client-error';
+import { FileService } from '../files/file-service';
+import { Placement } from '../replicas/placement';
+import { ServerRegistry } from '../replicas/registry';
+import { createFilesRouter } from '../http/routes/files';
+import { createJobsRouter } from '../http/routes/jobs';
+import { createServersRouter } from '../http/routes/servers';
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  store: MetadataStore;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  connection: ConnectionConfig;
+  /** Tokens and TLS (all optional: without them everything is open and plaintext). */
+  security: SecurityConfig;
+  /** RINGSTORE_INSPECT: WebSocket URL of an XState inspector to send every actor's events to. */
+  inspectUrl?: string;
+  /** Repair and scrub settings (default: read from the environment). */
+  jobsConfig?: JobsConfig;
+}
+
+/** Opens metadata, the connection supervisor and the HTTP server; resolves once listening. */
+export async function startGateway({ config, connection, security, inspectUrl, jobsConfig = loadJobsConfig() }: GatewayOptions): Promise<RunningGateway> {
+  const log = createLogger('gateway');
+  const gatewayId = randomUUID();
+  const startedAt = Date.now();
+  receiveFramesIntoPool(log);
+  const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
+
+  const metrics = createMetrics();
+  const inspector = createInspector(inspectUrl, createLogger('inspector'));
+  const supervisor = createConnectionSupervisor({
+    config: connection,
+    channelCredentials: grpcChannelCredentials(security),
+    callMetadata: clusterCallMetadata(security),
+    inspect: inspector?.inspect,
+  });
+  const unbindMetrics = bindConnectionMetrics(metrics, supervisor);
+  const registry = new ServerRegistry(store, supervisor, config, createLogger('registry'));
+  const placement = new Placement(() => registry.currentRing(), supervisor, config.replicationFactor);
+  const files = new FileService({
+    store,
+    supervisor,
+    placement,
+    config,
+    log,
+    gatewayId,
+    events: {
+      replicaWrite: (outcome) => metrics.chunkOperations.inc({ op: 'put', outcome }),
+      readRetry: () => metrics.chunkRetries.inc({ op: 'get' }),
+      chunkDelete: (outcome) => metrics.chunkOperations.inc({ op: 'delete', outcome }),
+    },
+  });
+
+  const cleanup = new PeriodicJob<CleanupReport>(
+    'cleanup',
+    config.cleanupIntervalMs,
+    async () => {
+      const report = await runCleanup({
+        store,
+        supervisor,
+        log: createLogger('cleanup'),
+        orphanGraceMs: config.orphanGraceMs,
+        deleteReplicas: (items) => files.deleteReplicas(items),
+      });
+      metrics.jobRuns.inc({ job: 'cleanup', outcome: report ? 'ran' : 'skipped' });
+      if (report) {
+        metrics.jobItems.inc({ job: 'cleanup', action: 'expired_session' }, report.expiredSessions);
+        metrics.jobItems.inc({ job: 'cleanup', action: 'pending_delete' }, report.pendingDeleted);
+        metrics.jobItems.inc({ job: 'cleanup', action: 'orphan_delete' }, report.orphansDeleted);
+      }
+      return report;
+    },
+    log,
+  );
+  const selfHealing = createSelfHealing({
+    store,
+    supervisor,
+    placement,
+    replicationFactor: config.replicationFactor,
+    streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+    config: jobsConfig,
+    metrics,
+    deleteReplicas: (items) => files.deleteReplicas(items),
+  });
+  const jobs = [cleanup, ...selfHealing.jobs] as Array<PeriodicJob<unknown>>;
+
+  const adminRouter = createAdminRouter({
+    supervisor,
+    machines: { connection: describeMachine(connectionMachine), breaker: describeMachine(breakerMachine) },
+    serverInfo: async () =>
+      registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
+  });
+  // Repair and scrub progress and counts.
+  adminRouter.get('/repair', (_req, res) => {
+    res.json(selfHealing.status());
+  });
+
+  const app = createGatewayApp({
+    store,
+    supervisor,
+    placement,
+    log,
+    startedAt,
+    routes: {
+      ...createGatewayAuth(security, { logger: createLogger('auth') }),
+      middleware: [accessLog(createLogger('http')), httpMetrics(metrics)],
+      files: createFilesRouter({
+        files,
+        log,
+        maxFileSize: config.maxFileSize,
+        maxConcurrentUploads: config.maxConcurrentUploads,
+        bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+        addressOf: (id) => registry.addressOf(id),
+        onBadReplica: (chunkId, serverId, problem) => {
+          log.warn(`Replica of chunk ${chunkId} on server ${serverId} is ${problem}; marked for repair`);
+          store.markReplicaCorrupt(chunkId, serverId).catch((e) => log.warn(`Could not mark replica: ${e}`));
+        },
+        onBytesDownloaded: (bytes) => metrics.bytesDownloaded.inc(bytes),
+        onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
+      }),
+      servers: createServersRouter(registry, supervisor),
+      jobs: createJobsRouter(jobs),
+      admin: adminRouter,
+      metrics: async (_req, res) => {
+        res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      },
+    },
+  });
+
+  // The ring first: a gateway that listened before it knew any server would answer its
+  // first uploads with 503.
+  await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
+  // Give the known servers a moment (READY_WAIT_MS at most) to connect.
+  await Promise.allSettled([...registry.currentRing().serverIds].map((id) => supervisor.getClient(id)));
+  const server = createGatewayServer(security, app, serverOptions(config));
+  // Backstop for connections that go quiet outside an upload body (a stalled download
+  // reader); upload bodies have their own, tighter idle timeout (bodyIdleTimeoutMs).
+  server.setTimeout(socketIdleTimeoutMs(config));
+  server.on('clientError', createClientErrorHandler(log));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = security.gatewayCert ? 'https' : 'http';
+  const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  cleanup.start();
+  selfHealing.start();
+  log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    store,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        registry.stop();
+        await Promise.all(jobs.map((job) => job.stop()));
+        // Open /admin/events streams would hold the server open forever.
+        adminRouter.closeStreams();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        unbindMetrics();
+        await supervisor.close();
+        inspector?.stop();
+        await store.close();
+      })()),
+  };
+}

@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import type { MachineDescription } from '../../../machines/describe';
+import type { ConnectionSupervisor } from '../../connection/types';
+import { createLogger, type Logger } from '../../util/logger';
+import { loadDashboardPage } from './dashboard-page';
+import { eventStream } from './event-stream';
+import { loadServerViews, type ServerInfoSource } from './server-views';
+
+export interface AdminRouterOptions {
+  supervisor: ConnectionSupervisor;
+  machines: { connection: MachineDescription; breaker: MachineDescription };
+  /** Disk figures from the servers' last health checks, shown as a bar on each tile. */
+  serverInfo?: ServerInfoSource;
+  /** How often /events sends a heartbeat comment (default 15 s). */
+  heartbeatMs?: number;
+  log?: Logger;
+}
+
+export type AdminRouter = Router & {
+  /** Ends every open /events stream; call before closing the HTTP server. */
+  closeStreams(): void;
+};
+
+/**
+ * The operator's view of the connection layer, mounted by the gateway at /admin:
+ * GET /            live dashboard page
+ * GET /connections JSON snapshot of every storage server connection
+ * GET /events      Server-Sent Events: `snapshot` first, then every `transition`
+ * GET /machines    the connection and breaker machine descriptions the page draws
+ */
+export function createAdminRouter({
+  supervisor,
+  machines,
+  serverInfo,
+  heartbeatMs = 15_000,
+  log = createLogger('admin'),
+}: AdminRouterOptions): AdminRouter {
+  const dashboardPage = loadDashboardPage();
+  const router = Router();
+
+  router.get('/', (req, res) => {
+    res.type('html').set('Cache-Control', 'no-cache').send(dashboardPage(req.baseUrl));
+  });
+
+  router.get('/connections', async (_req, res) => {
+    res.json({ servers: await loadServerViews(supervisor, serverInfo, log) });
+  });
+
+  const events = eventStream({ supervisor, serverInfo, heartbeatMs, log });
+  router.get('/events', events.handler);
+
+  router.get('/machines', (_req, res) => {
+    res.json(machines);
+  });
+
+  return Object.assign(router, { closeStreams: events.closeAll });
+}

@@ -1,0 +1,254 @@
+import { Router, type Response } from 'express';
+import { drainedOrClosed } from '../../util/drained-or-closed';
+import type { Logger } from '../../util/logger';
+import type { FileRecord, FileSummary } from '../../metadata/types';
+import { framePool } from '../../wire/frame-pool';
+import { ChunkUnavailableError, readFileRange } from '../../replicas/chunk-reader';
+import type { FileService } from '../../files/file-service';
+import { contentDisposition } from '../content-disposition';
+import { discardUnreadBody } from '../discard-body';
+import { parseRange, type ByteRange } from '../range';
+import { HttpError } from '../http-error';
+import { openUploadSource } from '../upload/upload-source';
+import { UploadSlots } from '../upload/upload-slots';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_PER_PAGE = 1000;
+
+export interface FilesRouterDeps {
+  files: FileService;
+  log: Logger;
+  maxFileSize: number;
+  /** Uploads in progress at once (MAX_CONCURRENT_UPLOADS); more get 503. */
+  maxConcurrentUploads: number;
+  /** An upload body that stalls this long is cut with a 408 (BODY_IDLE_TIMEOUT_MS). */
+  bodyIdleTimeoutMs: number;
+  /** Address of a storage server, for metadata responses. */
+  addressOf(serverId: string): string | null;
+  /** A replica was found corrupt or missing on read. */
+  onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
+  onBytesDownloaded?(bytes: number): void;
+  onBytesUploaded?(bytes: number): void;
+}
+
+export function createFilesRouter(deps: FilesRouterDeps): Router {
+  const router = Router();
+  const { files } = deps;
+  const uploadSlots = new UploadSlots(deps.maxConcurrentUploads, deps.log);
+
+  async function requireFile(id: string): Promise<FileRecord> {
+    if (!UUID.test(id)) throw new HttpError(400, `malformed file id "${id.slice(0, 64)}": expected a UUID`);
+    const file = await files.getFile(id.toLowerCase());
+    if (!file) throw new HttpError(404, `file ${id} not found`, { file_id: id });
+    return file;
+  }
+
+  router.post('/', async (req, res) => {
+    let release: (() => void) | undefined;
+    let record: FileRecord;
+    try {
+      release = uploadSlots.acquire();
+      record = await files.upload(await openUploadSource(req, deps));
+    } catch (error) {
+      discardUnreadBody(req);
+      throw error;
+    } finally {
+      release?.();
+    }
+    deps.onBytesUploaded?.(record.size);
+    res.status(201).json({
+      file_id: record.fileId,
+      filename: record.filename,
+      size: record.size,
+      content_type: record.contentType,
+      checksum: record.checksum,
+      chunks: record.chunks.length,
+      status: 'completed',
+    });
+  });
+
+  router.get('/', async (req, res) => {
+    const page = positiveInt(req.query.page, 'page', 1);
+    const perPage = Math.min(positiveInt(req.query.per_page, 'per_page', 20), MAX_PER_PAGE);
+    const { files: list, total } = await files.listFiles(page, perPage);
+    res.json({
+      files: list.map(summaryJson),
+      total,
+      page,
+      per_page: perPage,
+      pagination: { page, per_page: perPage, total_count: total, total_pages: Math.ceil(total / perPage) },
+    });
+  });
+
+  router.get('/:id/metadata', async (req, res) => {
+    const file = await requireFile(req.params.id);
+    res.json(metadataJson(file, deps.addressOf));
+  });
+
+  router.head('/:id', async (req, res) => {
+    const file = await requireFile(req.params.id);
+    setFileHeaders(res, file);
+    res.setHeader('Content-Length', file.size);
+    res.status(200).end();
+  });
+
+  router.get('/:id', async (req, res) => {
+    const file = await requireFile(req.params.id);
+    const notModified = req.headers['if-none-match'] === etag(file);
+    // Before any file header is set, so a 416 goes out as a plain JSON error.
+    const range = notModified ? undefined : parseRange(req.headers.range, file.size);
+    setFileHeaders(res, file);
+    if (notModified) {
+      res.status(304).end();
+      return;
+    }
+    if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
+    const length = range ? range.end - range.start + 1 : file.size;
+    res.setHeader('Content-Length', length);
+    res.status(range ? 206 : 200);
+    if (length === 0) {
+      res.end();
+      return;
+    }
+    await sendBody(res, file, range ?? { start: 0, end: file.size - 1 });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    if (!UUID.test(req.params.id)) throw new HttpError(400, `malformed file id "${req.params.id.slice(0, 64)}": expected a UUID`);
+    const outcome = await files.deleteFile(req.params.id.toLowerCase());
+    if (!outcome) throw new HttpError(404, `file ${req.params.id} not found`, { file_id: req.params.id });
+    res.json({
+      message: outcome.failedChunks === 0 ? 'file deleted' : 'file deleted; some chunks will be removed from storage later',
+      file_id: req.params.id,
+      deleted_chunks: outcome.deletedChunks,
+      failed_chunks: outcome.failedChunks,
+    });
+  });
+
+  /** A small file goes out whole from memory (read and checked first); a larger one streams. */
+  async function sendBody(res: Response, file: FileRecord, range: ByteRange) {
+    let content: Buffer | undefined;
+    try {
+      content = await files.smallFileContent(file, deps.onBadReplica);
+    } catch (error) {
+      throw failedBeforeHeaders(res, file, error);
+    }
+    if (!content) return streamBody(res, file, range);
+    res.end(content.subarray(range.start, range.end + 1));
+    deps.onBytesDownloaded?.(range.end - range.start + 1);
+  }
+
+  /**
+   * Streams the body with backpressure. Headers go out only once the first bytes are in hand;
+   * after that an unrecoverable failure aborts the connection, so a client never takes a
+   * short or corrupt body for a whole one.
+   */
+  async function streamBody(res: Response, file: FileRecord, range: ByteRange) {
+    const body = readFileRange(file.chunks, range, files.readDeps(deps.onBadReplica));
+    let sent = 0;
+    try {
+      let next = await body.next();
+      while (!next.done) {
+        if (res.destroyed) break;
+        sent += next.value.length;
+        const piece = next.value;
+        if (!res.write(piece, () => framePool.release(piece))) await drainedOrClosed(res);
+        next = await body.next();
+      }
+      if (!res.destroyed) res.end();
+    } catch (error) {
+      if (!res.headersSent) throw failedBeforeHeaders(res, file, error);
+      deps.log.error(`Download of ${file.fileId} aborted after ${sent} bytes: ${(error as Error).message}`);
+      res.destroy(error as Error);
+    } finally {
+      await body.return(undefined);
+      deps.onBytesDownloaded?.(sent);
+    }
+  }
+
+  return router;
+}
+
+/** A download that failed before its first byte: a JSON error (503 when no replica could serve). */
+function failedBeforeHeaders(res: Response, file: FileRecord, error: unknown): unknown {
+  removeFileHeaders(res, file);
+  return error instanceof ChunkUnavailableError ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' }) : error;
+}
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || parsed < 1 || !Number.isSafeInteger(parsed)) {
+    throw new HttpError(400, `${name} must be a positive whole number, got "${String(value).slice(0, 32)}"`);
+  }
+  return parsed;
+}
+
+function etag(file: FileRecord): string {
+  return `"${file.checksum}"`;
+}
+
+/** The headers that describe a file, on every answer that serves it. */
+function fileHeaders(file: FileRecord): Record<string, string> {
+  return {
+    ETag: etag(file),
+    'Accept-Ranges': 'bytes',
+    'Content-Type': file.contentType,
+    // Stored bytes are the client's: never let a browser sniff them into something runnable.
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Disposition': contentDisposition(file.filename),
+    'Last-Modified': file.completedAt.toUTCString(),
+  };
+}
+
+function setFileHeaders(res: Response, file: FileRecord): void {
+  for (const [name, value] of Object.entries(fileHeaders(file))) res.setHeader(name, value);
+}
+
+/** A download that fails before its first byte answers with a JSON error, not the file's headers. */
+function removeFileHeaders(res: Response, file: FileRecord): void {
+  for (const name of [...Object.keys(fileHeaders(file)), 'Content-Length', 'Content-Range']) res.removeHeader(name);
+}
+
+function summaryJson(file: FileSummary) {
+  return {
+    file_id: file.fileId,
+    filename: file.filename,
+    content_type: file.contentType,
+    size: file.size,
+    checksum: file.checksum,
+    status: file.status,
+    chunks: file.chunkCount,
+    created_at: file.createdAt.toISOString(),
+    updated_at: file.updatedAt.toISOString(),
+    completed_at: file.completedAt.toISOString(),
+  };
+}
+
+function metadataJson(file: FileRecord, addressOf: (serverId: string) => string | null) {
+  return {
+    file_id: file.fileId,
+    filename: file.filename,
+    content_type: file.contentType,
+    size: file.size,
+    status: file.status,
+    upload_status: file.status,
+    checksum: file.checksum,
+    created_at: file.createdAt.toISOString(),
+    updated_at: file.updatedAt.toISOString(),
+    completed_at: file.completedAt.toISOString(),
+    chunks: file.chunks.map((chunk) => {
+      const replicas = chunk.replicas.map((r) => ({ server_id: r.serverId, server_address: addressOf(r.serverId), status: r.status }));
+      return {
+        chunk_number: chunk.chunkNumber,
+        chunk_id: chunk.chunkId,
+        offset: chunk.offset,
+        size: chunk.size,
+        checksum: chunk.checksum,
+        server_id: replicas[0]?.server_id ?? null,
+        server_address: replicas[0]?.server_address ?? null,
+        replicas,
+      };
+    }),
+  };
+}

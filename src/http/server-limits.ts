@@ -1,0 +1,25 @@
+import type http from 'node:http';
+import type { GatewayConfig } from '../gateway/config';
+
+/** Keep-alive idle time: longer than common load balancers' 60 s, so they close first. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** Quiet time after which any connection is cut: never shorter than an upload body may stall. */
+const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+
+export function socketIdleTimeoutMs(config: GatewayConfig): number {
+  return Math.max(SOCKET_IDLE_TIMEOUT_MS, config.bodyIdleTimeoutMs);
+}
+
+/** Node HTTP server limits against slow and oversized requests. */
+export function serverOptions(config: GatewayConfig): http.ServerOptions {
+  return {
+    maxHeaderSize: config.maxHeaderSize,
+    headersTimeout: config.headersTimeoutMs,
+    // Large uploads legitimately outlast any total request deadline; stalls are cut instead.
+    requestTimeout: 0,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Node checks headersTimeout on this interval (default 30 s): check often enough to honour it.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.headersTimeoutMs / 4))),
+  };
+}

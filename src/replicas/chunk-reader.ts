@@ -1,0 +1,206 @@
+import * as grpc from '@grpc/grpc-js';
+import { withDeadline } from '../util/deadline';
+import type { ConnectionSupervisor } from '../connection/types';
+import { errorMessage } from '../util/error-message';
+import type { Logger } from '../util/logger';
+import type { ChunkRecord } from '../metadata/types';
+import type { ByteRange } from '../http/range';
+
+/** Passes over a chunk's replicas before giving up, with backoff between passes. */
+const READ_ROUNDS = 3;
+const BACKOFF_BASE_MS = 100;
+/**
+ * A replica that sends nothing for this long while another replica could serve the bytes is
+ * abandoned for that one: the stream idle timeout (30 s) is right for the last replica, far
+ * too long when there is a choice.
+ */
+const REPLICA_STALL_MS = 750;
+/**
+ * A server that stalled a read is tried last for this long, so one hung server costs a stall
+ * to a few requests, not to every one. Not a breaker failure: under heavy load healthy servers
+ * stall too, and opening breakers then would turn slowness into 503s.
+ */
+const STALL_MEMORY_MS = 5_000;
+/** serverId -> when it last stalled a read (this gateway process). */
+const recentStalls = new Map<string, number>();
+
+class ReplicaStallError extends Error {
+  readonly code = grpc.status.DEADLINE_EXCEEDED;
+}
+/**
+ * Chunk reads started ahead of the one being streamed. One hides the round trip at each chunk
+ * boundary; more (all six chunks of a small file at once) was measured to make things worse
+ * under load: six calls per request queue up at the servers, first frames pass
+ * REPLICA_STALL_MS, and the re-reads on other replicas add work to a saturated system.
+ */
+const CHUNKS_AHEAD = 1;
+
+export interface ReadDeps {
+  supervisor: ConnectionSupervisor;
+  log: Logger;
+  streamIdleTimeoutMs: number;
+  /** A replica answered DATA_LOSS (corrupt) or NOT_FOUND (missing): repair should know. */
+  onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
+  onRetry?(): void;
+}
+
+export class ChunkUnavailableError extends Error {
+  constructor(readonly chunk: ChunkRecord, cause: unknown) {
+    super(`chunk ${chunk.chunkNumber} (${chunk.chunkId}) could not be read from any replica: ${errorMessage(cause)}`);
+    this.name = 'ChunkUnavailableError';
+  }
+}
+
+interface ChunkPart {
+  chunk: ChunkRecord;
+  offset: number;
+  length: number;
+}
+
+interface StartedPart {
+  reader: AsyncGenerator<Buffer>;
+  first: Promise<IteratorResult<Buffer>>;
+}
+
+/**
+ * The bytes of `range` of a file, chunk after chunk, in order. The next chunk's read starts
+ * while the current one streams, so a chunk boundary costs no round trip. A started read holds at most its first frame plus the call's small
+ * buffer, so memory stays bounded.
+ */
+export async function* readFileRange(chunks: ChunkRecord[], range: ByteRange, deps: ReadDeps): AsyncGenerator<Buffer> {
+  const parts = chunkParts(chunks, range);
+  const started: StartedPart[] = [];
+  const startUpTo = (last: number) => {
+    while (started.length < parts.length && started.length <= last) {
+      const { chunk, offset, length } = parts[started.length];
+      const reader = readChunk(chunk, offset, length, deps);
+      const first = reader.next();
+      first.catch(() => undefined); // observed when its turn comes; never an unhandled rejection
+      started.push({ reader, first });
+    }
+  };
+  try {
+    for (let index = 0; index < parts.length; index++) {
+      startUpTo(index + CHUNKS_AHEAD);
+      const { reader, first } = started[index];
+      for (let next = await first; !next.done; next = await reader.next()) yield next.value;
+    }
+  } finally {
+    // Reads started ahead and never consumed: cancel their calls (without waiting on them).
+    for (const { reader } of started) reader.return(undefined).catch(() => undefined);
+  }
+}
+
+function chunkParts(chunks: ChunkRecord[], range: ByteRange): ChunkPart[] {
+  const parts: ChunkPart[] = [];
+  for (const chunk of chunks) {
+    const chunkEnd = chunk.offset + chunk.size - 1;
+    if (chunk.size === 0 || chunkEnd < range.start || chunk.offset > range.end) continue;
+    const from = Math.max(range.start, chunk.offset) - chunk.offset;
+    const to = Math.min(range.end, chunkEnd) - chunk.offset;
+    parts.push({ chunk, offset: from, length: to - from + 1 });
+  }
+  return parts;
+}
+
+/**
+ * One chunk's bytes [offset, offset+length). If a replica fails mid-stream the read resumes on
+ * another at the exact byte reached, so the caller sees one seamless stream or an error.
+ */
+export async function* readChunk(chunk: ChunkRecord, offset: number, length: number, deps: ReadDeps): AsyncGenerator<Buffer> {
+  const { supervisor } = deps;
+  const bad = new Set<string>();
+  let delivered = 0;
+  let lastError: unknown = new Error('no replica recorded');
+  for (let round = 0; round < READ_ROUNDS; round++) {
+    if (round > 0) {
+      deps.onRetry?.();
+      await delay(BACKOFF_BASE_MS * 2 ** (round - 1) * (0.5 + Math.random()));
+    }
+    const order = replicaOrder(chunk, bad, supervisor);
+    for (const [index, serverId] of order.entries()) {
+      const client = await supervisor.getClient(serverId).catch((error: unknown) => {
+        lastError = error;
+        deps.log.warn(`Read of chunk ${chunk.chunkId}: server ${serverId} cannot serve it now: ${errorMessage(error)}; trying another replica`);
+        return undefined;
+      });
+      if (!client) continue;
+      const stream = client.getChunk(
+        chunk.chunkId,
+        { offset: offset + delivered, length: length - delivered },
+        { idleTimeoutMs: deps.streamIdleTimeoutMs },
+      );
+      // Only while another replica could take over right now, and never in the last round: a
+      // stall limit on the only usable copy turns a slow server into a failed download.
+      const alternative = order.slice(index + 1).some((id) => supervisor.isAvailable(id));
+      const stallMs = alternative && round < READ_ROUNDS - 1 ? REPLICA_STALL_MS : undefined;
+      try {
+        for await (const data of withStallLimit(stream as AsyncIterable<Buffer>, stallMs, chunk.chunkId, serverId)) {
+          const wanted = length - delivered;
+          const piece = data.length > wanted ? data.subarray(0, wanted) : data;
+          if (piece.length === 0) continue;
+          delivered += piece.length;
+          yield piece;
+        }
+        if (delivered !== length) throw new Error(`replica ended the stream at ${delivered} of ${length} bytes`);
+        supervisor.recordSuccess(serverId);
+        recentStalls.delete(serverId);
+        return;
+      } catch (error) {
+        lastError = error;
+        const code = (error as grpc.ServiceError).code;
+        if (error instanceof ReplicaStallError) {
+          recentStalls.set(serverId, Date.now());
+        } else if (code === grpc.status.DATA_LOSS || code === grpc.status.NOT_FOUND) {
+          bad.add(serverId);
+          deps.onBadReplica(chunk.chunkId, serverId, code === grpc.status.DATA_LOSS ? 'corrupt' : 'missing');
+        } else {
+          supervisor.recordFailure(serverId, error);
+        }
+        deps.log.warn(
+          `Read of chunk ${chunk.chunkId} from server ${serverId} failed at byte ${offset + delivered}: ${errorMessage(error)}; trying another replica`,
+        );
+      } finally {
+        stream.destroy();
+      }
+    }
+  }
+  throw new ChunkUnavailableError(chunk, lastError);
+}
+
+/**
+ * The stream's items, failing with DEADLINE_EXCEEDED when the next one takes longer than
+ * `stallMs` to arrive. Only time spent waiting on the server counts: the clock starts when the
+ * consumer asks for the next item.
+ */
+async function* withStallLimit(source: AsyncIterable<Buffer>, stallMs: number | undefined, chunkId: string, serverId: string): AsyncGenerator<Buffer> {
+  if (stallMs === undefined) return yield* source;
+  const iterator = source[Symbol.asyncIterator]();
+  for (;;) {
+    const next = iterator.next();
+    next.catch(() => undefined); // the caller destroys the stream after a stall; that rejection is expected
+    const result = await withDeadline(next, stallMs, () => new ReplicaStallError(`server ${serverId} sent nothing of chunk ${chunkId} for ${stallMs} ms`));
+    if (result.done) return;
+    yield result.value;
+  }
+}
+
+/** Stored replicas not known bad: Ready ones first, those that stalled lately after them. */
+function replicaOrder(chunk: ChunkRecord, bad: ReadonlySet<string>, supervisor: ConnectionSupervisor): string[] {
+  const candidates = chunk.replicas.filter((r) => r.status === 'stored' && !bad.has(r.serverId)).map((r) => r.serverId);
+  const rank = (id: string): number => (!supervisor.isAvailable(id) ? 2 : stalledLately(id) ? 1 : 0);
+  return candidates.map((id) => ({ id, rank: rank(id) })).sort((a, b) => a.rank - b.rank).map(({ id }) => id);
+}
+
+function stalledLately(serverId: string): boolean {
+  const at = recentStalls.get(serverId);
+  if (at === undefined) return false;
+  if (Date.now() - at < STALL_MEMORY_MS) return true;
+  recentStalls.delete(serverId);
+  return false;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+

@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createGatewayServer } from '../../src/http/https-server';
+import { loadSecurityConfig } from '../../src/security';
+import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
+import { makeTestPki, opensslAvailable, type TestPki } from '../security/test-pki';
+
+if (!opensslAvailable()) throw new Error('these tests need the openssl CLI to make throwaway certificates');
+
+function get(url: string, ca?: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? https : http).get(url, { ca }, (response) => {
+      let body = '';
+      response.on('data', (piece) => (body += piece));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+  });
+}
+
+describe('createGatewayServer', () => {
+  let pki: TestPki;
+  const servers: Array<http.Server | https.Server> = [];
+  beforeAll(async () => {
+    pki = makeTestPki(await makeTempDir('ringstore-https-'));
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    await removeTempDirs();
+  });
+
+  async function listen(server: http.Server | https.Server): Promise<number> {
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as AddressInfo).port;
+  }
+  const hello: http.RequestListener = (_req, res) => res.end('hello');
+
+  it('serves HTTPS with GATEWAY_TLS_CERT/KEY, trusted through the CA, refused without it', async () => {
+    const config = loadSecurityConfig({ GATEWAY_TLS_CERT: pki.serverCert, GATEWAY_TLS_KEY: pki.serverKey });
+    const port = await listen(createGatewayServer(config, hello));
+    expect(await get(`https://127.0.0.1:${port}/`, fs.readFileSync(pki.caCert))).toEqual({ status: 200, body: 'hello' });
+    await expect(get(`https://127.0.0.1:${port}/`)).rejects.toThrow(/self.signed|unable to (get|verify)/i);
+  });
+
+  it('serves plain HTTP without TLS files', async () => {
+    const port = await listen(createGatewayServer(loadSecurityConfig({}), hello));
+    expect(await get(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello' });
+  });
+});

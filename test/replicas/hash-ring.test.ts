@@ -1,0 +1,44 @@
+import { randomUUID } from 'node:crypto';
+import { HashRing } from '../../src/replicas/hash-ring';
+
+const servers = ['s1', 's2', 's3', 's4', 's5', 's6'];
+
+describe('HashRing', () => {
+  it('spreads 600 chunks over 6 servers with none above 1.5x the mean', () => {
+    const ring = new HashRing(servers);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 600; i++) {
+      const [owner] = ring.pick(randomUUID(), 1);
+      counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(6);
+    for (const count of counts.values()) expect(count).toBeLessThanOrEqual(150);
+  });
+
+  it('returns distinct servers in a stable order for a key', () => {
+    const ring = new HashRing(servers);
+    const key = randomUUID();
+    const picked = ring.pick(key, 3);
+    expect(new Set(picked).size).toBe(3);
+    expect(new HashRing([...servers].reverse()).pick(key, 3)).toEqual(picked);
+  });
+
+  it('skips servers the filter refuses and never returns more than exist', () => {
+    const ring = new HashRing(servers);
+    const picked = ring.pick('some-key', 10, (id) => id !== 's3');
+    expect(picked).toHaveLength(5);
+    expect(picked).not.toContain('s3');
+    expect(new HashRing([]).pick('k', 2)).toEqual([]);
+  });
+
+  it('moves only about 1/n of keys when a server is added', () => {
+    const before = new HashRing(servers);
+    const after = new HashRing([...servers, 's7']);
+    const keys = Array.from({ length: 2000 }, () => randomUUID());
+    const moved = keys.filter((k) => before.pick(k, 1)[0] !== after.pick(k, 1)[0]);
+    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.length / keys.length).toBeLessThan(0.3);
+    // Every moved key moved to the new server.
+    for (const k of moved) expect(after.pick(k, 1)[0]).toBe('s7');
+  });
+});

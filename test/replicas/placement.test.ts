@@ -1,0 +1,44 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ConnectionSupervisor } from '../../src/connection/types';
+import { FULL_SERVER_PAUSE_MS, Placement } from '../../src/replicas/placement';
+import { HashRing } from '../../src/replicas/hash-ring';
+
+describe('Placement', () => {
+  const ring = new HashRing(['s1', 's2', 's3', 's4']);
+  const unavailable = new Set<string>();
+  const supervisor = { isAvailable: (id: string) => !unavailable.has(id) } as unknown as ConnectionSupervisor;
+
+  it('walks the ring to available servers, and leaves a full one out of new chunks for a while', () => {
+    let now = 1_000;
+    const placement = new Placement(() => ring, supervisor, 2, () => now);
+    const chunkId = '3f0c6d1e-2b7a-4c5d-8e9f-0a1b2c3d4e5f';
+    const [first, second] = placement.targets(chunkId);
+    expect(new Set([first, second]).size).toBe(2);
+
+    placement.writeFailed(second, Object.assign(new Error('deadline exceeded'), { code: grpc.status.DEADLINE_EXCEEDED }));
+    expect(placement.targets(chunkId)).toEqual([first, second]); // only a full disk pauses a server
+
+    placement.writeFailed(first, Object.assign(new Error('disk full'), { code: grpc.status.RESOURCE_EXHAUSTED }));
+    const whileFull = placement.targets(chunkId);
+    expect(whileFull).not.toContain(first);
+    expect(whileFull).toHaveLength(2);
+    expect(whileFull[0]).toBe(second); // the rest of the ring order is kept
+
+    now += FULL_SERVER_PAUSE_MS;
+    expect(placement.targets(chunkId)).toEqual([first, second]);
+  });
+
+  it('skips servers the supervisor does not offer, and excluded ones', () => {
+    const placement = new Placement(() => ring, supervisor, 2);
+    const chunkId = 'a8e2b1c4-7d6f-4e3a-9b8c-1d2e3f4a5b6c';
+    const [first] = placement.targets(chunkId);
+    unavailable.add(first);
+    try {
+      expect(placement.targets(chunkId)).not.toContain(first);
+      const [next] = placement.targets(chunkId);
+      expect(placement.targets(chunkId, new Set([next]))).not.toContain(next);
+    } finally {
+      unavailable.clear();
+    }
+  });
+});
