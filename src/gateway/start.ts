@@ -10,7 +10,8 @@ import { createLogger } from '../util/logger';
 import { openMetadataStore } from '../metadata';
 import type { MetadataStore } from '../metadata/types';
 import { createInspector } from '../observability/inspector';
-import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../observability/metrics';
+import { httpMetrics } from '../http/request-metrics';
+import { bindConnectionMetrics, createMetrics, type Metrics } from '../observability/metrics';
 import { receiveFramesIntoPool } from '../wire/frame-pool';
 import { clusterCallMetadata, grpcChannelCredentials } from '../connection/channel-credentials';
 import { createGatewayAuth } from '../http/auth';
@@ -24,6 +25,7 @@ import { accessLog } from '../http/access-log';
 import { createClientErrorHandler } from '../http/client-error';
 import { FileService } from '../files/file-service';
 import { Placement } from '../replicas/placement';
+import { Replicas } from '../replicas/replicas';
 import { ServerRegistry } from '../replicas/registry';
 import { createFilesRouter } from '../http/routes/files';
 import { createJobsRouter } from '../http/routes/jobs';
@@ -68,19 +70,20 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const unbindMetrics = bindConnectionMetrics(metrics, supervisor);
   const registry = new ServerRegistry(store, supervisor, config, createLogger('registry'));
   const placement = new Placement(() => registry.currentRing(), supervisor, config.replicationFactor);
-  const files = new FileService({
-    store,
+  const replicas = new Replicas({
     supervisor,
     placement,
-    config,
-    log,
-    gatewayId,
+    store,
+    log: createLogger('replicas'),
+    streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+    callTimeoutMs: config.callTimeoutMs,
     events: {
       replicaWrite: (outcome) => metrics.chunkOperations.inc({ op: 'put', outcome }),
       readRetry: () => metrics.chunkRetries.inc({ op: 'get' }),
       chunkDelete: (outcome) => metrics.chunkOperations.inc({ op: 'delete', outcome }),
     },
   });
+  const files = new FileService({ store, replicas, config, log, gatewayId });
 
   const cleanup = new PeriodicJob<CleanupReport>(
     'cleanup',
@@ -88,10 +91,9 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     async () => {
       const report = await runCleanup({
         store,
-        supervisor,
+        replicas,
         log: createLogger('cleanup'),
         orphanGraceMs: config.orphanGraceMs,
-        deleteReplicas: (items) => files.deleteReplicas(items),
       });
       metrics.jobRuns.inc({ job: 'cleanup', outcome: report ? 'ran' : 'skipped' });
       if (report) {
@@ -105,13 +107,11 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   );
   const selfHealing = createSelfHealing({
     store,
-    supervisor,
-    placement,
+    replicas,
     replicationFactor: config.replicationFactor,
     streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     config: jobsConfig,
     metrics,
-    deleteReplicas: (items) => files.deleteReplicas(items),
   });
   const jobs = [cleanup, ...selfHealing.jobs] as Array<PeriodicJob<unknown>>;
 
@@ -127,11 +127,15 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   });
 
   const app = createGatewayApp({
-    store,
-    supervisor,
-    placement,
+    health: {
+      metadataBackend: store.kind,
+      pingMetadata: () => store.ping(),
+      readyServers: () => supervisor.readyServerIds().length,
+      knownServers: () => supervisor.snapshot().length,
+      replicationFactor: () => replicas.wantedCopies(),
+      startedAt,
+    },
     log,
-    startedAt,
     routes: {
       ...createGatewayAuth(security, { logger: createLogger('auth') }),
       middleware: [accessLog(createLogger('http')), httpMetrics(metrics)],
@@ -142,10 +146,6 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         maxConcurrentUploads: config.maxConcurrentUploads,
         bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
         addressOf: (id) => registry.addressOf(id),
-        onBadReplica: (chunkId, serverId, problem) => {
-          log.warn(`Replica of chunk ${chunkId} on server ${serverId} is ${problem}; marked for repair`);
-          store.markReplicaCorrupt(chunkId, serverId).catch((e) => log.warn(`Could not mark replica: ${e}`));
-        },
         onBytesDownloaded: (bytes) => metrics.bytesDownloaded.inc(bytes),
         onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
       }),

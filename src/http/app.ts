@@ -1,9 +1,7 @@
 import express, { type Express } from 'express';
-import type { ConnectionSupervisor } from '../connection/types';
 import type { Logger } from '../util/logger';
-import type { MetadataStore } from '../metadata/types';
 import { errorHandler, HttpError } from './http-error';
-import type { Placement } from '../replicas/placement';
+import { healthRoute, type HealthSource } from './routes/health';
 
 /** Routers mounted by the gateway; each part brings its own. */
 export interface GatewayRoutes {
@@ -22,12 +20,9 @@ export interface GatewayRoutes {
 }
 
 export interface AppDeps {
-  store: MetadataStore;
-  supervisor: ConnectionSupervisor;
-  placement: Placement;
+  health: HealthSource;
   log: Logger;
   routes: GatewayRoutes;
-  startedAt: number;
 }
 
 export function createGatewayApp(deps: AppDeps): Express {
@@ -37,27 +32,7 @@ export function createGatewayApp(deps: AppDeps): Express {
   app.set('etag', false);
   for (const middleware of routes.middleware ?? []) app.use(middleware);
 
-  app.get('/health', async (_req, res) => {
-    const ready = deps.supervisor.readyServerIds().length;
-    const known = deps.supervisor.snapshot().length;
-    let database = 'connected';
-    try {
-      await deps.store.ping();
-    } catch (error) {
-      database = 'unavailable';
-      deps.log.warn(`Health: metadata database unavailable: ${(error as Error).message}`);
-    }
-    const healthy = database === 'connected' && ready > 0 && ready === known;
-    res.status(database === 'connected' ? 200 : 503).json({
-      status: healthy ? 'healthy' : database === 'connected' ? 'degraded' : 'unhealthy',
-      database,
-      metadata_backend: deps.store.kind,
-      storage_servers: ready,
-      storage_servers_known: known,
-      replication_factor: deps.placement.wantedReplicas(),
-      uptime_seconds: Math.round((Date.now() - deps.startedAt) / 1000),
-    });
-  });
+  app.get('/health', healthRoute(deps.health, deps.log));
 
   const adminAuth = routes.adminAuth ? [routes.adminAuth] : [];
   if (routes.metrics) app.get('/metrics', ...adminAuth, routes.metrics);

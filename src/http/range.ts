@@ -1,10 +1,5 @@
+import type { ByteRange } from '../files/byte-range';
 import { HttpError } from './http-error';
-
-export interface ByteRange {
-  start: number;
-  /** Inclusive. */
-  end: number;
-}
 
 /**
  * Parses a single-range `Range: bytes=...` header against a file size. Returns undefined

@@ -1,5 +1,13 @@
 import type http from 'node:http';
-import type { GatewayConfig } from '../gateway/config';
+/** The gateway settings that bound what a client may hold or send. */
+export interface ServerLimits {
+  /** An upload body with no new bytes for this long is cut with a 408. */
+  bodyIdleTimeoutMs: number;
+  /** A client must send its complete request headers within this long (slowloris), else 408. */
+  headersTimeoutMs: number;
+  /** Largest request line plus headers accepted; more gets 431. */
+  maxHeaderSize: number;
+}
 
 /** Keep-alive idle time: longer than common load balancers' 60 s, so they close first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -7,12 +15,12 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Quiet time after which any connection is cut: never shorter than an upload body may stall. */
 const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 
-export function socketIdleTimeoutMs(config: GatewayConfig): number {
+export function socketIdleTimeoutMs(config: ServerLimits): number {
   return Math.max(SOCKET_IDLE_TIMEOUT_MS, config.bodyIdleTimeoutMs);
 }
 
 /** Node HTTP server limits against slow and oversized requests. */
-export function serverOptions(config: GatewayConfig): http.ServerOptions {
+export function serverOptions(config: ServerLimits): http.ServerOptions {
   return {
     maxHeaderSize: config.maxHeaderSize,
     headersTimeout: config.headersTimeoutMs,

@@ -1,15 +1,15 @@
-import type { ConnectionSupervisor } from '../connection/types';
-import type { Logger } from '../util/logger';
 import type { MetadataStore } from '../metadata/types';
+import type { Replicas } from '../replicas/replicas';
+import { errorMessage } from '../util/error-message';
+import type { Logger } from '../util/logger';
 
 export interface CleanupDeps {
   store: MetadataStore;
-  supervisor: ConnectionSupervisor;
+  /** Lists what servers hold and deletes replicas recorded as pending deletes. */
+  replicas: Pick<Replicas, 'readyServerIds' | 'listChunks' | 'delete'>;
   log: Logger;
   /** Chunks unreferenced for longer than this are orphans. */
   orphanGraceMs: number;
-  /** Deletes replicas recorded as pending; returns the ones that failed. */
-  deleteReplicas(items: Array<{ chunkId: string; serverId: string }>): Promise<Array<{ chunkId: string; serverId: string }>>;
 }
 
 export interface CleanupReport {
@@ -66,16 +66,14 @@ async function retryPendingDeletes(deps: CleanupDeps, report: CleanupReport): Pr
     }
   }
   if (pending.length === 0) return;
-  const failed = await deps.deleteReplicas(pending);
+  const failed = await deps.replicas.delete(pending);
   report.pendingDeleted += pending.length - failed.length;
   report.pendingFailed += failed.length;
 }
 
 async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<void> {
   const cutoff = Date.now() - deps.orphanGraceMs;
-  for (const serverId of deps.supervisor.readyServerIds()) {
-    const client = deps.supervisor.clientIfReady(serverId);
-    if (!client) continue;
+  for (const serverId of deps.replicas.readyServerIds()) {
     report.serversScanned++;
     let batch: string[] = [];
     const flush = async () => {
@@ -84,18 +82,18 @@ async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<
       const orphans = batch.filter((id) => !referenced.has(id));
       batch = [];
       if (orphans.length === 0) return;
-      const failed = await deps.deleteReplicas(orphans.map((chunkId) => ({ chunkId, serverId })));
+      const failed = await deps.replicas.delete(orphans.map((chunkId) => ({ chunkId, serverId })));
       report.orphansDeleted += orphans.length - failed.length;
     };
     try {
-      for await (const info of client.listChunks({}, { idleTimeoutMs: 30_000 })) {
-        if (info.modified_at_ms > cutoff) continue;
-        batch.push(info.chunk_id);
+      for await (const chunk of deps.replicas.listChunks(serverId, {}, { idleTimeoutMs: 30_000 })) {
+        if (chunk.modifiedAtMs > cutoff) continue;
+        batch.push(chunk.chunkId);
         if (batch.length >= BATCH) await flush();
       }
       if (batch.length > 0) await flush();
     } catch (error) {
-      deps.log.warn(`Orphan scan of server ${serverId} stopped: ${(error as Error).message}`);
+      deps.log.warn(`Orphan scan of server ${serverId} stopped: ${errorMessage(error)}`);
     }
   }
 }

@@ -1,9 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
-import type { ConnectionSupervisor } from '../connection/types';
+import type { ChunkToRepair, MetadataStore } from '../metadata/types';
+import { ChunkCopyError } from '../replicas/chunk-copy';
+import type { Replicas } from '../replicas/replicas';
 import type { Logger } from '../util/logger';
-import type { MetadataStore, ChunkToRepair } from '../metadata/types';
-import type { StorageClient } from '../rpc/storage-client';
-import { ChunkCopyError, copyChunk } from '../replicas/chunk-copy';
 import type { RepairConfig } from './config';
 import { forEachLimited } from './for-each-limited';
 import { JobProgress, type JobStatus } from './job-progress';
@@ -26,22 +24,12 @@ export interface RepairStatus extends JobStatus<RepairReport> {
   under_replicated: number | null;
 }
 
-type ChunkLocation = { chunkId: string; serverId: string };
-
 export interface RepairDeps {
   store: MetadataStore;
-  supervisor: ConnectionSupervisor;
-  /** Where copies go: ring order, Ready servers only, excluding the given ones. */
-  placement: {
-    targets(chunkId: string, exclude: ReadonlySet<string>, count: number): string[];
-    /** A copy to the server failed (a full disk keeps new chunks off it for a while). */
-    writeFailed(serverId: string, error: unknown): void;
-  };
+  /** Copies chunks between servers, deletes replicas, and knows which servers take new ones. */
+  replicas: Pick<Replicas, 'placement' | 'copyChunk' | 'delete' | 'isAvailable' | 'waitUntilAvailable'>;
   replicationFactor: number;
   config: RepairConfig;
-  streamIdleTimeoutMs: number;
-  /** Deletes replicas recorded as pending deletes; returns those that failed (left pending). */
-  deleteReplicas(items: ChunkLocation[]): Promise<ChunkLocation[]>;
   log: Logger;
 }
 
@@ -138,7 +126,7 @@ export class RepairJob {
     const tried = new Set([...chunk.allServerIds, ...chunk.deletingServerIds]);
     let copies = 0;
     while (sources.length + copies < wanted) {
-      const [target] = this.deps.placement.targets(chunk.chunkId, tried, 1);
+      const [target] = this.deps.replicas.placement.targets(chunk.chunkId, tried, 1);
       if (!target) {
         this.deps.log.warn(`Repair of chunk ${chunk.chunkId}: no available server to copy to (${sources.length + copies}/${wanted} healthy)`);
         break;
@@ -178,43 +166,32 @@ export class RepairJob {
     report: RepairReport,
     signal?: AbortSignal,
   ): Promise<CopyOutcome> {
-    const { supervisor, store, log } = this.deps;
-    const targetClient = supervisor.clientIfReady(target);
-    if (!targetClient) return 'target-failed';
-    for (const source of orderByAvailability(sources, supervisor)) {
-      const sourceClient = await this.clientOf(source);
-      if (!sourceClient) continue;
+    const { replicas, store, log } = this.deps;
+    if (!replicas.isAvailable(target)) return 'target-failed';
+    for (const source of orderByAvailability(sources, replicas)) {
+      if (!(await this.sourceAvailable(source))) continue;
       let bytes: number;
       try {
-        bytes = await copyChunk({
+        bytes = await replicas.copyChunk({
           chunkId: chunk.chunkId,
           size: chunk.size,
           checksum: chunk.checksum,
-          source: sourceClient,
-          target: targetClient,
+          sourceServerId: source,
+          targetServerId: target,
           bandwidth: this.bandwidth,
-          idleTimeoutMs: this.deps.streamIdleTimeoutMs,
           signal,
         });
       } catch (error) {
         if (!(error instanceof ChunkCopyError)) throw error;
         log.warn(`Repair of chunk ${chunk.chunkId} from server ${source} to server ${target}: ${error.message}`);
-        if (error.side === 'target') {
-          supervisor.recordFailure(target, error.cause);
-          this.deps.placement.writeFailed(target, error.cause);
-          return 'target-failed';
-        }
-        if (error.code === grpc.status.DATA_LOSS || error.code === grpc.status.NOT_FOUND) {
+        if (error.side === 'target') return 'target-failed';
+        if (error.problem === 'corrupt' || error.problem === 'missing') {
           await store.markReplicaCorrupt(chunk.chunkId, source);
           sources.splice(sources.indexOf(source), 1);
           badSources.add(source);
-        } else {
-          supervisor.recordFailure(source, error.cause);
         }
         continue;
       }
-      supervisor.recordSuccess(source);
-      supervisor.recordSuccess(target);
       report.bytesCopied += bytes;
       if (!(await store.addReplica(chunk.chunkId, target))) {
         log.info(`Repair of chunk ${chunk.chunkId}: its file was deleted meanwhile; deleting the copy on server ${target}`);
@@ -242,19 +219,18 @@ export class RepairJob {
     const item = { chunkId, serverId };
     await this.deps.store.addPendingDeletes([item]);
     await beforeDelete?.();
-    const failed = await this.deps.deleteReplicas([item]);
+    const failed = await this.deps.replicas.delete([item]);
     if (failed.length > 0) this.deps.log.warn(`Could not delete chunk ${chunkId} from server ${serverId} now; cleanup will retry`);
   }
 
-  private async clientOf(serverId: string): Promise<StorageClient | undefined> {
-    const ready = this.deps.supervisor.clientIfReady(serverId);
-    if (ready || this.unreachable.has(serverId)) return ready;
-    try {
-      return await this.deps.supervisor.getClient(serverId, SOURCE_WAIT_MS);
-    } catch {
-      this.unreachable.add(serverId);
-      return undefined;
-    }
+  /** Whether a source can be read from now, waiting briefly once per server and run. */
+  private async sourceAvailable(serverId: string): Promise<boolean> {
+    const { replicas } = this.deps;
+    if (replicas.isAvailable(serverId)) return true;
+    if (this.unreachable.has(serverId)) return false;
+    if (await replicas.waitUntilAvailable(serverId, SOURCE_WAIT_MS)) return true;
+    this.unreachable.add(serverId);
+    return false;
   }
 }
 
@@ -263,6 +239,6 @@ export function emptyRepairReport(): RepairReport {
 }
 
 /** Ready servers first: they answer without a reconnect. */
-function orderByAvailability(serverIds: string[], supervisor: ConnectionSupervisor): string[] {
-  return [...serverIds.filter((id) => supervisor.isAvailable(id)), ...serverIds.filter((id) => !supervisor.isAvailable(id))];
+function orderByAvailability(serverIds: string[], replicas: Pick<Replicas, 'isAvailable'>): string[] {
+  return [...serverIds.filter((id) => replicas.isAvailable(id)), ...serverIds.filter((id) => !replicas.isAvailable(id))];
 }

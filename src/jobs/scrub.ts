@@ -1,9 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
-import type { ConnectionSupervisor } from '../connection/types';
+import type { MetadataStore } from '../metadata/types';
+import { problemOf } from '../replicas/call-outcome';
+import type { Replicas } from '../replicas/replicas';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
-import type { MetadataStore } from '../metadata/types';
-import type { StorageClient } from '../rpc/storage-client';
 import type { ScrubConfig } from './config';
 import { JobProgress, type JobStatus } from './job-progress';
 import { RateLimiter } from './rate-limiter';
@@ -30,7 +29,7 @@ export interface ScrubStatus extends JobStatus<ScrubReport> {
 
 export interface ScrubDeps {
   store: Pick<MetadataStore, 'withJobLock' | 'markReplicaCorrupt' | 'storedChunkIdsOn' | 'scrubCursors' | 'saveScrubCursor'>;
-  supervisor: ConnectionSupervisor;
+  replicas: Pick<Replicas, 'readyServerIds' | 'isAvailable' | 'listChunks' | 'verifyChunk'>;
   config: ScrubConfig;
   streamIdleTimeoutMs: number;
   log: Logger;
@@ -74,27 +73,27 @@ export class ScrubJob {
   private async pass(report: ScrubReport, signal?: AbortSignal): Promise<void> {
     // Under the job lock: the stored cursors are the latest, whichever gateway moved them.
     for (const { serverId, cursor, passes } of await this.deps.store.scrubCursors()) this.cursors.set(serverId, { cursor, passes });
-    for (const serverId of this.deps.supervisor.readyServerIds().sort()) {
+    for (const serverId of this.deps.replicas.readyServerIds().sort()) {
       signal?.throwIfAborted();
       await this.scanServer(serverId, report, signal);
     }
   }
 
   private async scanServer(serverId: string, report: ScrubReport, signal?: AbortSignal): Promise<void> {
-    const { supervisor, config, log } = this.deps;
-    const client = supervisor.clientIfReady(serverId);
-    if (!client) return;
+    const { replicas, config, log } = this.deps;
+    if (!replicas.isAvailable(serverId)) return;
     const position = this.cursors.get(serverId) ?? { cursor: '', passes: 0 };
     this.cursors.set(serverId, position);
     // The listing is read whole (a bounded slice) before verifying, so the slow, rate-limited
     // verification never holds a stream open.
     const slice: Array<{ chunkId: string; size: number }> = [];
     try {
-      const listing = client.listChunks(
+      const listing = replicas.listChunks(
+        serverId,
         { after: position.cursor, limit: config.chunksPerServerPerRun },
         { idleTimeoutMs: this.deps.streamIdleTimeoutMs, signal },
       );
-      for await (const info of listing) slice.push({ chunkId: info.chunk_id, size: Number(info.size) });
+      for await (const { chunkId, size } of listing) slice.push({ chunkId, size });
     } catch (error) {
       signal?.throwIfAborted();
       log.warn(`Scrub of server ${serverId}: listing failed: ${errorMessage(error)}; resuming next run`);
@@ -102,9 +101,9 @@ export class ScrubJob {
     }
     report.serversScanned++;
     const complete = slice.length < config.chunksPerServerPerRun;
-    await this.findMissing(serverId, client, slice, position.cursor, complete, report, signal);
+    await this.findMissing(serverId, slice, position.cursor, complete, report, signal);
     try {
-      await this.verifySlice(serverId, client, slice, position, report, signal);
+      await this.verifySlice(serverId, slice, position, report, signal);
     } finally {
       await this.deps.store.saveScrubCursor({ serverId, ...position });
     }
@@ -118,7 +117,6 @@ export class ScrubJob {
    */
   private async findMissing(
     serverId: string,
-    client: StorageClient,
     slice: Array<{ chunkId: string }>,
     after: string,
     complete: boolean,
@@ -130,11 +128,11 @@ export class ScrubJob {
     const recorded = await this.deps.store.storedChunkIdsOn(serverId, after, upTo);
     for (const chunkId of recorded.filter((id) => !listed.has(id))) {
       signal?.throwIfAborted();
-      const code = await client.verifyChunk(chunkId, { deadlineMs: VERIFY_BASE_DEADLINE_MS, signal }).then(
-        () => grpc.status.OK,
-        (error: grpc.ServiceError) => error.code,
+      const missing = await this.deps.replicas.verifyChunk(serverId, chunkId, { deadlineMs: VERIFY_BASE_DEADLINE_MS, signal }).then(
+        () => false,
+        (error: unknown) => problemOf(error) === 'missing',
       );
-      if (code !== grpc.status.NOT_FOUND) continue;
+      if (!missing) continue;
       report.missingFound++;
       this.deps.log.warn(`Scrub: chunk ${chunkId} is recorded on server ${serverId}, which does not have it; marked for repair`);
       await this.deps.store.markReplicaCorrupt(chunkId, serverId);
@@ -144,7 +142,6 @@ export class ScrubJob {
   /** Verifies the listed chunks in order, moving the cursor past each one that is done. */
   private async verifySlice(
     serverId: string,
-    client: StorageClient,
     slice: Array<{ chunkId: string; size: number }>,
     position: { cursor: string; passes: number },
     report: ScrubReport,
@@ -154,20 +151,20 @@ export class ScrubJob {
     for (const { chunkId, size } of slice) {
       await this.rate.take(1, signal);
       try {
-        const result = await client.verifyChunk(chunkId, {
+        const result = await this.deps.replicas.verifyChunk(serverId, chunkId, {
           deadlineMs: VERIFY_BASE_DEADLINE_MS + Math.ceil(size / VERIFY_MIN_BYTES_PER_MS),
           signal,
         });
         report.chunksVerified++;
         if (!result.ok) {
           report.corruptFound++;
-          log.warn(`Scrub: chunk ${chunkId} on server ${serverId} is corrupt (block ${result.corrupt_block}: ${result.error_message})`);
+          log.warn(`Scrub: chunk ${chunkId} on server ${serverId} is corrupt (block ${result.corruptBlock}: ${result.message})`);
           await this.deps.store.markReplicaCorrupt(chunkId, serverId);
         }
       } catch (error) {
         signal?.throwIfAborted();
         // Deleted since the listing: nothing to verify.
-        if ((error as grpc.ServiceError).code !== grpc.status.NOT_FOUND) {
+        if (problemOf(error) !== 'missing') {
           log.warn(`Scrub of server ${serverId} stopped at chunk ${chunkId}: ${errorMessage(error)}; resuming there next run`);
           return;
         }

@@ -1,22 +1,19 @@
-import type { ConnectionSupervisor } from '../connection/types';
-import { createLogger } from '../util/logger';
 import type { MetadataStore } from '../metadata/types';
 import type { Metrics } from '../observability/metrics';
+import type { Replicas } from '../replicas/replicas';
+import { createLogger } from '../util/logger';
 import type { JobsConfig } from './config';
 import { PeriodicJob } from './periodic';
-import { RepairJob, type RepairDeps, type RepairReport, type RepairStatus } from './repair';
+import { RepairJob, type RepairReport, type RepairStatus } from './repair';
 import { ScrubJob, type ScrubReport, type ScrubStatus } from './scrub';
 
 export interface SelfHealingDeps {
   store: MetadataStore;
-  supervisor: ConnectionSupervisor;
-  placement: RepairDeps['placement'];
+  replicas: Replicas;
   replicationFactor: number;
   streamIdleTimeoutMs: number;
   config: JobsConfig;
   metrics: Metrics;
-  /** Deletes replicas recorded as pending deletes; returns those that failed (the gateway's FileService.deleteReplicas). */
-  deleteReplicas: RepairDeps['deleteReplicas'];
 }
 
 export interface SelfHealingStatus {
@@ -38,17 +35,14 @@ export function createSelfHealing(deps: SelfHealingDeps): SelfHealing {
   const { metrics, config } = deps;
   const repair = new RepairJob({
     store: deps.store,
-    supervisor: deps.supervisor,
-    placement: deps.placement,
+    replicas: deps.replicas,
     replicationFactor: deps.replicationFactor,
     config: config.repair,
-    streamIdleTimeoutMs: deps.streamIdleTimeoutMs,
-    deleteReplicas: deps.deleteReplicas,
     log: createLogger('repair'),
   });
   const scrub = new ScrubJob({
     store: deps.store,
-    supervisor: deps.supervisor,
+    replicas: deps.replicas,
     config: config.scrub,
     streamIdleTimeoutMs: deps.streamIdleTimeoutMs,
     log: createLogger('scrub'),

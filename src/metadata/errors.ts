@@ -1,7 +1,15 @@
-/** Thrown when the metadata database cannot be reached; the gateway answers 503 for it. */
-export class MetadataUnavailableError extends Error {
+import { DomainError } from '../util/domain-error';
+
+/** The metadata database cannot be reached (down, restarting, unreachable): retry shortly. */
+export class MetadataUnavailableError extends DomainError {
+  readonly kind = 'unavailable';
+  override readonly retryAfterSeconds = 2;
+
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MetadataUnavailableError';
+    super(message, {}, options);
+  }
+
+  override get publicMessage(): string {
+    return 'metadata database unavailable; retry shortly';
   }
 }

@@ -16,13 +16,6 @@ export function toNullableNumber(value: unknown, column: string): number | null 
   return value === null || value === undefined ? null : toNumber(value, column);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Ids are uuid columns: a malformed id is simply not there (and must not become an SQL cast error). */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
-
 /**
  * timestamptz columns. A fresh Date belongs to the caller's realm: rows from the PGlite child
  * process are deserialized in Node's main context, which under jest is not the test's sandbox.

@@ -1,7 +1,8 @@
 import { createLogger } from '../util/logger';
 import { runMigrations } from './migrate';
 import { migrations } from './migrations';
-import { isUuid, toDate, toNullableNumber, toNumber, toStrings } from './row-values';
+import { isUuid } from '../util/uuid';
+import { toDate, toNullableNumber, toNumber, toStrings } from './row-values';
 import type { SqlBackend } from './sql-backend';
 import type {
   ChunkRecord,
@@ -93,7 +94,10 @@ function toChunk(chunk: ChunkJson): ChunkRecord {
   };
 }
 
-/** Every query of the metadata store, written once for both backends. */
+/**
+ * Every query of the metadata store, written once for both backends. Ids are uuid columns: a
+ * malformed id is simply not there (checked with isUuid first, so it never becomes a cast error).
+ */
 export class SqlMetadataStore implements MetadataStore {
   readonly kind: 'postgres' | 'pglite';
 

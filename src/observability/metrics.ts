@@ -182,4 +182,3 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export { bindConnectionMetrics } from './connection-metrics';
-export { httpMetrics } from '../http/request-metrics';

@@ -1,7 +1,11 @@
-import * as grpc from '@grpc/grpc-js';
-import { errorMessage } from '../util/error-message';
 import type { StorageClient } from '../rpc/storage-client';
-import type { RateLimiter } from '../jobs/rate-limiter';
+import { errorMessage } from '../util/error-message';
+import { problemOf, type ReplicaProblem } from './call-outcome';
+
+/** Paces a transfer: resolves once `bytes` may go (src/jobs/rate-limiter.ts is one). */
+export interface Bandwidth {
+  take(bytes: number, signal?: AbortSignal): Promise<void>;
+}
 
 export interface ChunkCopy {
   chunkId: string;
@@ -11,7 +15,7 @@ export interface ChunkCopy {
   source: StorageClient;
   target: StorageClient;
   /** Paces the copy in bytes. */
-  bandwidth: RateLimiter;
+  bandwidth: Bandwidth;
   idleTimeoutMs: number;
   signal?: AbortSignal;
 }
@@ -27,9 +31,9 @@ export class ChunkCopyError extends Error {
     this.name = 'ChunkCopyError';
   }
 
-  /** The grpc status of the failure, when it came from a call. */
-  get code(): grpc.status | undefined {
-    return (this.cause as grpc.ServiceError | undefined)?.code;
+  /** What the failure says about the replica on that side. */
+  get problem(): ReplicaProblem {
+    return problemOf(this.cause);
   }
 }
 

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import type { ConnectionSupervisor } from '../connection/types';
 import type { HashRing } from './hash-ring';
 
@@ -21,12 +20,10 @@ export class Placement {
   ) {}
 
   /**
-   * A write to the server failed. When it refused for lack of space (RESOURCE_EXHAUSTED), new
-   * chunks go elsewhere until the pause ends, then one new chunk tries it again; reads still go
-   * to it (its breaker is not involved). Other failures are the breaker's business.
+   * The server refused a write for lack of space: new chunks go elsewhere until the pause ends,
+   * then one new chunk tries it again. Reads still go to it (its breaker is not involved).
    */
-  writeFailed(serverId: string, error: unknown): void {
-    if ((error as grpc.ServiceError | undefined)?.code !== grpc.status.RESOURCE_EXHAUSTED) return;
+  pauseFull(serverId: string): void {
     this.fullUntil.set(serverId, this.now() + FULL_SERVER_PAUSE_MS);
   }
 

@@ -37,6 +37,10 @@ export class ServerRegistry {
     return this.ring;
   }
 
+  ringServerIds(): ReadonlySet<string> {
+    return this.ring.serverIds;
+  }
+
   addressOf(serverId: string): string | null {
     return this.known.get(serverId)?.address ?? null;
   }

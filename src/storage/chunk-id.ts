@@ -1,11 +1,11 @@
+import { isUuid } from '../util/uuid';
 import { ChunkStoreError } from './chunk-store-error';
 
-/** Canonical 8-4-4-4-12 hex UUID text (either case). Nothing else can name a file on disk. */
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/i;
 
+/** Only a UUID can name a chunk file on disk. */
 export function isChunkId(value: unknown): value is string {
-  return typeof value === 'string' && UUID_PATTERN.test(value);
+  return typeof value === 'string' && isUuid(value);
 }
 
 /**

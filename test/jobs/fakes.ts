@@ -2,7 +2,11 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConnectionSupervisor } from '../../src/connection/types';
 import type { ChunkToRepair, MetadataStore, PendingDelete, ScrubCursor, ServerRecord } from '../../src/metadata/types';
+import { HashRing } from '../../src/replicas/hash-ring';
+import { Placement } from '../../src/replicas/placement';
+import { Replicas } from '../../src/replicas/replicas';
 import type { StorageClient } from '../../src/rpc/storage-client';
+import { createLogger } from '../../src/util/logger';
 
 type ReplicaStatus = 'stored' | 'corrupt';
 
@@ -77,6 +81,11 @@ export class FakeRepairStore {
     if (index >= 0) this.pending.splice(index, 1);
   }
 
+  async failPendingDelete(chunkId: string, serverId: string, error: string): Promise<void> {
+    const item = this.pending.find((p) => p.chunkId === chunkId && p.serverId === serverId);
+    if (item) Object.assign(item, { attempts: item.attempts + 1, lastError: error });
+  }
+
   async withJobLock<T>(_name: string, fn: () => Promise<T>): Promise<T | undefined> {
     return fn();
   }
@@ -140,6 +149,19 @@ export class FakeSupervisor implements ConnectionSupervisor {
   async close(): Promise<void> {
     for (const client of this.clients.values()) client.close();
   }
+}
+
+/** The real replica layer over a fake supervisor (real clients) and the fake store; the ring is every client's server. */
+export function replicasFor(supervisor: FakeSupervisor, store: FakeRepairStore, replicationFactor = 2): Replicas {
+  const ring = new HashRing([...supervisor.clients.keys()]);
+  return new Replicas({
+    supervisor,
+    placement: new Placement(() => ring, supervisor, replicationFactor),
+    store: store.asStore(),
+    log: createLogger('replicas-test'),
+    streamIdleTimeoutMs: 10_000,
+    callTimeoutMs: 10_000,
+  });
 }
 
 /** The path of a stored chunk file under a storage server's data directory. */

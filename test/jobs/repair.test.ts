@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { Placement } from '../../src/replicas/placement';
 import type { RepairConfig } from '../../src/jobs/config';
 import { RepairJob } from '../../src/jobs/repair';
 import { createLogger } from '../../src/util/logger';
-import { HashRing } from '../../src/replicas/hash-ring';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
-import { FakeSupervisor, FakeRepairStore, flipByte } from './fakes';
+import { FakeRepairStore, FakeSupervisor, flipByte, replicasFor } from './fakes';
 
 /**
  * Repair against real storage servers: the copies really stream between them. The metadata
@@ -52,24 +50,10 @@ function repairJob(store: FakeRepairStore, options: { replicationFactor?: number
   const replicationFactor = options.replicationFactor ?? 2;
   return new RepairJob({
     store: store.asStore(),
-    supervisor,
-    placement: new Placement(() => new HashRing(servers.map((s) => s.serverId)), supervisor, replicationFactor),
+    replicas: replicasFor(supervisor, store, replicationFactor),
     replicationFactor,
     config: { ...CONFIG, ...options.config },
-    streamIdleTimeoutMs: 10_000,
     log,
-    deleteReplicas: async (items) => {
-      const failed: typeof items = [];
-      for (const item of items) {
-        try {
-          await client(item.serverId).deleteChunk(item.chunkId);
-          await store.resolvePendingDelete(item.chunkId, item.serverId);
-        } catch {
-          failed.push(item);
-        }
-      }
-      return failed;
-    },
   });
 }
 

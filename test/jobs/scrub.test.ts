@@ -6,7 +6,7 @@ import { StorageClient } from '../../src/rpc/storage-client';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
-import { FakeSupervisor, FakeRepairStore, flipByte } from './fakes';
+import { FakeRepairStore, FakeSupervisor, flipByte, replicasFor } from './fakes';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
@@ -44,7 +44,7 @@ describe('ScrubJob', () => {
     }
     const rotten = chunkIds[3];
     await flipByte(server.dataDir, rotten, 1024 * 1024 + 9);
-    const newJob = () => new ScrubJob({ store: store.asStore(), supervisor, config: CONFIG, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+    const newJob = () => new ScrubJob({ store: store.asStore(), replicas: replicasFor(supervisor, store), config: CONFIG, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
     const job = newJob();
 
     // The second slice is scrubbed by a new job, as after a gateway restart: the cursor is the store's.
@@ -80,7 +80,7 @@ describe('ScrubJob', () => {
     }
     // Slices of everything the server holds: the first run covers up to its last listed id.
     const perRun = listedNow.length;
-    const job = new ScrubJob({ store: store.asStore(), supervisor, config: { ...CONFIG, chunksPerServerPerRun: perRun }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+    const job = new ScrubJob({ store: store.asStore(), replicas: replicasFor(supervisor, store), config: { ...CONFIG, chunksPerServerPerRun: perRun }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
 
     expect(await job.run()).toMatchObject({ missingFound: 1 });
     expect([store.replicasOf(lostEarly), store.replicasOf(lostLate)]).toEqual([{ [server.serverId]: 'corrupt' }, { [server.serverId]: 'stored' }]);
@@ -92,7 +92,7 @@ describe('ScrubJob', () => {
 
   it('stops early without verifying when its signal is aborted, and says so without failing', async () => {
     const store = new FakeRepairStore();
-    const job = new ScrubJob({ store: store.asStore(), supervisor, config: { ...CONFIG, chunksPerSec: 1 }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+    const job = new ScrubJob({ store: store.asStore(), replicas: replicasFor(supervisor, store), config: { ...CONFIG, chunksPerSec: 1 }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
     const controller = new AbortController();
     controller.abort(new Error('gateway stopping'));
     await expect(job.run(controller.signal)).resolves.toEqual({ serversScanned: 0, chunksVerified: 0, corruptFound: 0, missingFound: 0 });

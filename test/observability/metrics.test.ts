@@ -1,7 +1,8 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '../helpers/wait';
-import { bindConnectionMetrics, createMetrics, httpMetrics, type Metrics } from '../../src/observability/metrics';
+import { httpMetrics } from '../../src/http/request-metrics';
+import { bindConnectionMetrics, createMetrics, type Metrics } from '../../src/observability/metrics';
 import { FakeSupervisor } from '../http/admin/fake-supervisor';
 
 /** The value of one series, read back through the registry as Prometheus would see it. */

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionSupervisor } from '../../src/connection/types';
 import { FULL_SERVER_PAUSE_MS, Placement } from '../../src/replicas/placement';
+import { CallOutcomes } from '../../src/replicas/call-outcome';
 import { HashRing } from '../../src/replicas/hash-ring';
 
 describe('Placement', () => {
@@ -11,14 +12,15 @@ describe('Placement', () => {
   it('walks the ring to available servers, and leaves a full one out of new chunks for a while', () => {
     let now = 1_000;
     const placement = new Placement(() => ring, supervisor, 2, () => now);
+    const outcomes = new CallOutcomes({ recordSuccess: () => undefined, recordFailure: () => undefined }, (id) => placement.pauseFull(id));
     const chunkId = '3f0c6d1e-2b7a-4c5d-8e9f-0a1b2c3d4e5f';
     const [first, second] = placement.targets(chunkId);
     expect(new Set([first, second]).size).toBe(2);
 
-    placement.writeFailed(second, Object.assign(new Error('deadline exceeded'), { code: grpc.status.DEADLINE_EXCEEDED }));
+    outcomes.failed(second, Object.assign(new Error('deadline exceeded'), { code: grpc.status.DEADLINE_EXCEEDED }));
     expect(placement.targets(chunkId)).toEqual([first, second]); // only a full disk pauses a server
 
-    placement.writeFailed(first, Object.assign(new Error('disk full'), { code: grpc.status.RESOURCE_EXHAUSTED }));
+    outcomes.failed(first, Object.assign(new Error('disk full'), { code: grpc.status.RESOURCE_EXHAUSTED }));
     const whileFull = placement.targets(chunkId);
     expect(whileFull).not.toContain(first);
     expect(whileFull).toHaveLength(2);

@@ -30,9 +30,9 @@ describe('v8Scavenge', () => {
     expect(runInNewContext('typeof gc')).toBe('undefined');
 
     scavenge!(); // start from an empty young generation
-    let reads: Buffer[] = Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(64 * 1024)); // 16 MiB
+    const reads: Buffer[] = Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(64 * 1024)); // 16 MiB
     const held = process.memoryUsage().arrayBuffers;
-    reads = []; // dead now, as socket reads are once their bytes are copied on
+    reads.length = 0; // dead now, as socket reads are once their bytes are copied on
 
     scavenge!();
     // V8 may sweep freed backing stores on a background thread: wait for the count to fall.

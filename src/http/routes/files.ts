@@ -1,18 +1,17 @@
 import { Router, type Response } from 'express';
-import { drainedOrClosed } from '../../util/drained-or-closed';
-import type { Logger } from '../../util/logger';
-import type { FileRecord, FileSummary } from '../../metadata/types';
-import { framePool } from '../../wire/frame-pool';
-import { ChunkUnavailableError, readFileRange } from '../../replicas/chunk-reader';
+import type { ByteRange } from '../../files/byte-range';
 import type { FileService } from '../../files/file-service';
+import type { FileRecord, FileSummary } from '../../metadata/types';
+import { drainedOrClosed } from '../../util/drained-or-closed';
+import { isUuid } from '../../util/uuid';
+import type { Logger } from '../../util/logger';
 import { contentDisposition } from '../content-disposition';
 import { discardUnreadBody } from '../discard-body';
-import { parseRange, type ByteRange } from '../range';
-import { HttpError } from '../http-error';
-import { openUploadSource } from '../upload/upload-source';
+import { HttpError, toHttpError } from '../http-error';
+import { parseRange } from '../range';
+import { openIncomingFile } from '../upload/upload-source';
 import { UploadSlots } from '../upload/upload-slots';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_PER_PAGE = 1000;
 
 export interface FilesRouterDeps {
@@ -25,8 +24,6 @@ export interface FilesRouterDeps {
   bodyIdleTimeoutMs: number;
   /** Address of a storage server, for metadata responses. */
   addressOf(serverId: string): string | null;
-  /** A replica was found corrupt or missing on read. */
-  onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
   onBytesDownloaded?(bytes: number): void;
   onBytesUploaded?(bytes: number): void;
 }
@@ -37,7 +34,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   const uploadSlots = new UploadSlots(deps.maxConcurrentUploads, deps.log);
 
   async function requireFile(id: string): Promise<FileRecord> {
-    if (!UUID.test(id)) throw new HttpError(400, `malformed file id "${id.slice(0, 64)}": expected a UUID`);
+    if (!isUuid(id)) throw new HttpError(400, `malformed file id "${id.slice(0, 64)}": expected a UUID`);
     const file = await files.getFile(id.toLowerCase());
     if (!file) throw new HttpError(404, `file ${id} not found`, { file_id: id });
     return file;
@@ -48,7 +45,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     let record: FileRecord;
     try {
       release = uploadSlots.acquire();
-      record = await files.upload(await openUploadSource(req, deps));
+      record = await files.upload(await openIncomingFile(req, deps));
     } catch (error) {
       discardUnreadBody(req);
       throw error;
@@ -114,7 +111,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   });
 
   router.delete('/:id', async (req, res) => {
-    if (!UUID.test(req.params.id)) throw new HttpError(400, `malformed file id "${req.params.id.slice(0, 64)}": expected a UUID`);
+    if (!isUuid(req.params.id)) throw new HttpError(400, `malformed file id "${req.params.id.slice(0, 64)}": expected a UUID`);
     const outcome = await files.deleteFile(req.params.id.toLowerCase());
     if (!outcome) throw new HttpError(404, `file ${req.params.id} not found`, { file_id: req.params.id });
     res.json({
@@ -129,7 +126,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   async function sendBody(res: Response, file: FileRecord, range: ByteRange) {
     let content: Buffer | undefined;
     try {
-      content = await files.smallFileContent(file, deps.onBadReplica);
+      content = await files.smallFileContent(file);
     } catch (error) {
       throw failedBeforeHeaders(res, file, error);
     }
@@ -144,7 +141,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
    * short or corrupt body for a whole one.
    */
   async function streamBody(res: Response, file: FileRecord, range: ByteRange) {
-    const body = readFileRange(file.chunks, range, files.readDeps(deps.onBadReplica));
+    const body = files.read(file, range);
     let sent = 0;
     try {
       let next = await body.next();
@@ -152,7 +149,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
         if (res.destroyed) break;
         sent += next.value.length;
         const piece = next.value;
-        if (!res.write(piece, () => framePool.release(piece))) await drainedOrClosed(res);
+        if (!res.write(piece, () => files.release(piece))) await drainedOrClosed(res);
         next = await body.next();
       }
       if (!res.destroyed) res.end();
@@ -169,10 +166,10 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   return router;
 }
 
-/** A download that failed before its first byte: a JSON error (503 when no replica could serve). */
+/** A download that failed before its first byte: a JSON error instead of the file's headers. */
 function failedBeforeHeaders(res: Response, file: FileRecord, error: unknown): unknown {
   removeFileHeaders(res, file);
-  return error instanceof ChunkUnavailableError ? new HttpError(503, error.message, { file_id: file.fileId }, { 'Retry-After': '2' }) : error;
+  return toHttpError(error, { file_id: file.fileId }) ?? error;
 }
 
 function positiveInt(value: unknown, name: string, fallback: number): number {

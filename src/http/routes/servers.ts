@@ -1,13 +1,23 @@
 import { Router } from 'express';
 import type { ConnectionSupervisor } from '../../connection/types';
+import type { ServerRecord } from '../../metadata/types';
 import { HttpError } from '../http-error';
-import type { ServerRegistry } from '../../replicas/registry';
+
+/** The cluster's storage servers as the routes see them (the replica layer's registry). */
+export interface ServerDirectory {
+  /** A join or heartbeat. */
+  join(request: { id: string; address: string; availableSpace?: number; totalSpace?: number }): Promise<void>;
+  /** Every known server and whether it counts as live (recent heartbeat). */
+  list(): Array<ServerRecord & { live: boolean }>;
+  /** The servers new chunks are placed on. */
+  ringServerIds(): ReadonlySet<string>;
+}
 
 const SERVER_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
 
 /** POST /admin/servers (join and heartbeat of storage servers) and GET /admin/servers. */
-export function createServersRouter(registry: ServerRegistry, supervisor: ConnectionSupervisor): Router {
+export function createServersRouter(registry: ServerDirectory, supervisor: ConnectionSupervisor): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -27,7 +37,7 @@ export function createServersRouter(registry: ServerRegistry, supervisor: Connec
       availableSpace: optionalCount(body.available_space, 'available_space'),
       totalSpace: optionalCount(body.total_space, 'total_space'),
     });
-    res.json({ status: 'ok', server_id: id, ring_size: registry.currentRing().size });
+    res.json({ status: 'ok', server_id: id, ring_size: registry.ringServerIds().size });
   });
 
   router.get('/', (_req, res) => {
@@ -37,7 +47,7 @@ export function createServersRouter(registry: ServerRegistry, supervisor: Connec
         server_id: server.id,
         address: server.address,
         live: server.live,
-        in_ring: registry.currentRing().serverIds.has(server.id),
+        in_ring: registry.ringServerIds().has(server.id),
         state: states.get(server.id)?.state ?? null,
         breaker: states.get(server.id)?.breaker ?? null,
         joined_at: server.joinedAt.toISOString(),

@@ -1,24 +1,8 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
-import type { Readable } from 'node:stream';
+import type { IncomingFile } from '../../files/file-service';
 import { HttpError } from '../http-error';
 import { bodyStalled, clientStream } from './client-stream';
-
-/** The bytes of one uploaded file, however they arrived. */
-export interface UploadSource {
-  filename: string;
-  contentType: string;
-  /** File size when the request tells it (raw Content-Length, or estimated from a multipart one). */
-  expectedSize?: number;
-  /**
-   * True when expectedSize is the exact byte count (a raw body's Content-Length); a multipart
-   * estimate is only a plan for chunk sizes and must not be announced to storage servers.
-   */
-  sizeIsExact: boolean;
-  stream: Readable;
-  /** Settles once the whole request was parsed; rejects with a 4xx on malformed input. */
-  complete: Promise<void>;
-}
 
 const MAX_FILENAME_LENGTH = 255;
 /** Bytes of a multipart body read ahead to find where the file part's data starts. */
@@ -65,7 +49,7 @@ export interface UploadLimits {
  * Opens the upload in a request: multipart/form-data (field `file`) via busboy, otherwise
  * the raw body. JSON bodies and other multipart types are refused: almost always a client mistake.
  */
-export async function openUploadSource(req: Request, limits: UploadLimits): Promise<UploadSource> {
+export async function openIncomingFile(req: Request, limits: UploadLimits): Promise<IncomingFile> {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith('multipart/form-data')) return openMultipart(req, limits);
   if (type.startsWith('application/json')) {
@@ -77,7 +61,7 @@ export async function openUploadSource(req: Request, limits: UploadLimits): Prom
   return openRaw(req, limits);
 }
 
-function openRaw(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): UploadSource {
+function openRaw(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): IncomingFile {
   const expectedSize = contentLength(req);
   if (expectedSize !== undefined && expectedSize > maxFileSize) throw tooLarge(maxFileSize, expectedSize);
   const queryName = typeof req.query.filename === 'string' ? req.query.filename : undefined;
@@ -105,7 +89,7 @@ function decodeHeader(value: string): string {
   }
 }
 
-async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): Promise<UploadSource> {
+async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): Promise<IncomingFile> {
   let parser: busboy.Busboy;
   try {
     parser = busboy({
@@ -127,7 +111,7 @@ async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: U
     throw tooLarge(maxFileSize, expectedSize);
   }
 
-  return new Promise<UploadSource>((resolve, reject) => {
+  return new Promise<IncomingFile>((resolve, reject) => {
     let fileSeen = false;
     let fileFieldWithoutFilename = false;
     let settle: { resolve: () => void; reject: (e: Error) => void };

@@ -1,10 +1,20 @@
-import * as grpc from '@grpc/grpc-js';
-import { withDeadline } from '../util/deadline';
 import type { ConnectionSupervisor } from '../connection/types';
+import type { ChunkRecord } from '../metadata/types';
+import { withDeadline } from '../util/deadline';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
-import type { ChunkRecord } from '../metadata/types';
-import type { ByteRange } from '../http/range';
+import type { CallOutcomes } from './call-outcome';
+import { ChunkUnreadableError } from './errors';
+
+export interface ChunkReadDeps {
+  supervisor: Pick<ConnectionSupervisor, 'getClient' | 'isAvailable'>;
+  outcomes: CallOutcomes;
+  log: Logger;
+  streamIdleTimeoutMs: number;
+  /** A replica turned out corrupt or missing: repair should know (it is marked in metadata). */
+  onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
+  onRetry?(): void;
+}
 
 /** Passes over a chunk's replicas before giving up, with backoff between passes. */
 const READ_ROUNDS = 3;
@@ -24,90 +34,14 @@ const STALL_MEMORY_MS = 5_000;
 /** serverId -> when it last stalled a read (this gateway process). */
 const recentStalls = new Map<string, number>();
 
-class ReplicaStallError extends Error {
-  readonly code = grpc.status.DEADLINE_EXCEEDED;
-}
-/**
- * Chunk reads started ahead of the one being streamed. One hides the round trip at each chunk
- * boundary; more (all six chunks of a small file at once) was measured to make things worse
- * under load: six calls per request queue up at the servers, first frames pass
- * REPLICA_STALL_MS, and the re-reads on other replicas add work to a saturated system.
- */
-const CHUNKS_AHEAD = 1;
-
-export interface ReadDeps {
-  supervisor: ConnectionSupervisor;
-  log: Logger;
-  streamIdleTimeoutMs: number;
-  /** A replica answered DATA_LOSS (corrupt) or NOT_FOUND (missing): repair should know. */
-  onBadReplica(chunkId: string, serverId: string, problem: 'corrupt' | 'missing'): void;
-  onRetry?(): void;
-}
-
-export class ChunkUnavailableError extends Error {
-  constructor(readonly chunk: ChunkRecord, cause: unknown) {
-    super(`chunk ${chunk.chunkNumber} (${chunk.chunkId}) could not be read from any replica: ${errorMessage(cause)}`);
-    this.name = 'ChunkUnavailableError';
-  }
-}
-
-interface ChunkPart {
-  chunk: ChunkRecord;
-  offset: number;
-  length: number;
-}
-
-interface StartedPart {
-  reader: AsyncGenerator<Buffer>;
-  first: Promise<IteratorResult<Buffer>>;
-}
-
-/**
- * The bytes of `range` of a file, chunk after chunk, in order. The next chunk's read starts
- * while the current one streams, so a chunk boundary costs no round trip. A started read holds at most its first frame plus the call's small
- * buffer, so memory stays bounded.
- */
-export async function* readFileRange(chunks: ChunkRecord[], range: ByteRange, deps: ReadDeps): AsyncGenerator<Buffer> {
-  const parts = chunkParts(chunks, range);
-  const started: StartedPart[] = [];
-  const startUpTo = (last: number) => {
-    while (started.length < parts.length && started.length <= last) {
-      const { chunk, offset, length } = parts[started.length];
-      const reader = readChunk(chunk, offset, length, deps);
-      const first = reader.next();
-      first.catch(() => undefined); // observed when its turn comes; never an unhandled rejection
-      started.push({ reader, first });
-    }
-  };
-  try {
-    for (let index = 0; index < parts.length; index++) {
-      startUpTo(index + CHUNKS_AHEAD);
-      const { reader, first } = started[index];
-      for (let next = await first; !next.done; next = await reader.next()) yield next.value;
-    }
-  } finally {
-    // Reads started ahead and never consumed: cancel their calls (without waiting on them).
-    for (const { reader } of started) reader.return(undefined).catch(() => undefined);
-  }
-}
-
-function chunkParts(chunks: ChunkRecord[], range: ByteRange): ChunkPart[] {
-  const parts: ChunkPart[] = [];
-  for (const chunk of chunks) {
-    const chunkEnd = chunk.offset + chunk.size - 1;
-    if (chunk.size === 0 || chunkEnd < range.start || chunk.offset > range.end) continue;
-    const from = Math.max(range.start, chunk.offset) - chunk.offset;
-    const to = Math.min(range.end, chunkEnd) - chunk.offset;
-    parts.push({ chunk, offset: from, length: to - from + 1 });
-  }
-  return parts;
-}
+/** A replica that sent nothing for REPLICA_STALL_MS while another could take over. */
+class ReplicaStallError extends Error {}
 
 /**
  * One chunk's bytes [offset, offset+length). If a replica fails mid-stream the read resumes on
  * another at the exact byte reached, so the caller sees one seamless stream or an error.
  */
-export async function* readChunk(chunk: ChunkRecord, offset: number, length: number, deps: ReadDeps): AsyncGenerator<Buffer> {
+export async function* readChunk(chunk: ChunkRecord, offset: number, length: number, deps: ChunkReadDeps): AsyncGenerator<Buffer> {
   const { supervisor } = deps;
   const bad = new Set<string>();
   let delivered = 0;
@@ -143,19 +77,19 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
           yield piece;
         }
         if (delivered !== length) throw new Error(`replica ended the stream at ${delivered} of ${length} bytes`);
-        supervisor.recordSuccess(serverId);
+        deps.outcomes.succeeded(serverId);
         recentStalls.delete(serverId);
         return;
       } catch (error) {
         lastError = error;
-        const code = (error as grpc.ServiceError).code;
         if (error instanceof ReplicaStallError) {
           recentStalls.set(serverId, Date.now());
-        } else if (code === grpc.status.DATA_LOSS || code === grpc.status.NOT_FOUND) {
-          bad.add(serverId);
-          deps.onBadReplica(chunk.chunkId, serverId, code === grpc.status.DATA_LOSS ? 'corrupt' : 'missing');
         } else {
-          supervisor.recordFailure(serverId, error);
+          const { problem } = deps.outcomes.failed(serverId, error);
+          if (problem === 'corrupt' || problem === 'missing') {
+            bad.add(serverId);
+            deps.onBadReplica(chunk.chunkId, serverId, problem);
+          }
         }
         deps.log.warn(
           `Read of chunk ${chunk.chunkId} from server ${serverId} failed at byte ${offset + delivered}: ${errorMessage(error)}; trying another replica`,
@@ -165,7 +99,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
       }
     }
   }
-  throw new ChunkUnavailableError(chunk, lastError);
+  throw new ChunkUnreadableError(chunk, lastError);
 }
 
 /**
@@ -186,7 +120,7 @@ async function* withStallLimit(source: AsyncIterable<Buffer>, stallMs: number | 
 }
 
 /** Stored replicas not known bad: Ready ones first, those that stalled lately after them. */
-function replicaOrder(chunk: ChunkRecord, bad: ReadonlySet<string>, supervisor: ConnectionSupervisor): string[] {
+function replicaOrder(chunk: ChunkRecord, bad: ReadonlySet<string>, supervisor: ChunkReadDeps['supervisor']): string[] {
   const candidates = chunk.replicas.filter((r) => r.status === 'stored' && !bad.has(r.serverId)).map((r) => r.serverId);
   const rank = (id: string): number => (!supervisor.isAvailable(id) ? 2 : stalledLately(id) ? 1 : 0);
   return candidates.map((id) => ({ id, rank: rank(id) })).sort((a, b) => a.rank - b.rank).map(({ id }) => id);
