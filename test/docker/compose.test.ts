@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, parseYaml, runComposeConfig, which } from './compose-config';
+import { describeIfFound, toolOrSkip, TOOLS } from '../helpers/tools';
+import { REPO_ROOT, parseYaml, runComposeConfig } from './compose-config';
 
 interface Service {
   image?: string;
@@ -28,11 +29,7 @@ const GATEWAYS = ['gateway-1', 'gateway-2'];
 const RINGSTORE = [...GATEWAYS, ...STORAGE];
 const ALL = ['postgres', 'lb', 'prometheus', 'grafana', ...RINGSTORE];
 
-const hasCompose = which('docker-compose') !== undefined;
-if (!hasCompose) {
-  console.warn('SKIPPED test/docker/compose.test.ts: docker-compose is not installed (apt-get install -y docker-compose)');
-}
-const describeWithCompose = hasCompose ? describe : describe.skip;
+const COMPOSE = toolOrSkip(TOOLS.dockerCompose, 'test/docker/compose.test.ts');
 
 /** Volume entries as {source, target}, whichever syntax docker-compose printed. */
 function mounts(service: Service): Array<{ source: string; target: string }> {
@@ -43,11 +40,11 @@ function mounts(service: Service): Array<{ source: string; target: string }> {
   });
 }
 
-describeWithCompose('docker/compose.yml', () => {
+describeIfFound(COMPOSE)('docker/compose.yml', () => {
   let config: ComposeConfig;
 
   beforeAll(() => {
-    const result = runComposeConfig({ CLUSTER_TOKEN: TOKEN });
+    const result = runComposeConfig(COMPOSE!, { CLUSTER_TOKEN: TOKEN });
     if (result.status !== 0) throw new Error(`docker-compose config failed:\n${result.stderr}`);
     config = parseYaml(result.stdout) as ComposeConfig;
   });
@@ -57,7 +54,7 @@ describeWithCompose('docker/compose.yml', () => {
   });
 
   test('refuses to start without CLUSTER_TOKEN, naming the variable', () => {
-    const result = runComposeConfig({});
+    const result = runComposeConfig(COMPOSE!, {});
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('set CLUSTER_TOKEN');
   });
