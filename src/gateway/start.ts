@@ -28,6 +28,14 @@ import { Placement } from '../replicas/placement';
 import { Replicas } from '../replicas/replicas';
 import { ServerRegistry } from '../replicas/registry';
 import { createFilesRouter } from '../http/routes/files';
+import { atMostEvery } from '../util/at-most-every';
+import { errorMessage } from '../util/error-message';
+
+/**
+ * ringstore_files_total is counted from the metadata (so every gateway reports the cluster's
+ * figure) at most this often, however often Prometheus scrapes.
+ */
+const FILES_COUNT_MAX_AGE_MS = 15_000;
 import { createJobsRouter } from '../http/routes/jobs';
 import { createServersRouter } from '../http/routes/servers';
 
@@ -126,6 +134,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     res.json(selfHealing.status());
   });
 
+  const countFiles = atMostEvery(FILES_COUNT_MAX_AGE_MS, () => store.countFiles());
+  const auth = createGatewayAuth(security, { logger: createLogger('auth') });
   const app = createGatewayApp({
     health: {
       metadataBackend: store.kind,
@@ -137,10 +147,11 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     },
     log,
     routes: {
-      ...createGatewayAuth(security, { logger: createLogger('auth') }),
+      adminAuth: auth.adminAuth,
       middleware: [accessLog(createLogger('http')), httpMetrics(metrics)],
       files: createFilesRouter({
         files,
+        auth: auth.filesAuth,
         log,
         maxFileSize: config.maxFileSize,
         maxConcurrentUploads: config.maxConcurrentUploads,
@@ -153,6 +164,12 @@ export async function startGateway({ config, connection, security, inspectUrl, j
       jobs: createJobsRouter(jobs),
       admin: adminRouter,
       metrics: async (_req, res) => {
+        try {
+          metrics.filesTotal.set(await countFiles());
+        } catch (error) {
+          // The scrape still answers (with the last count); /health reports the database.
+          log.debug(`Counting files for ringstore_files_total failed: ${errorMessage(error)}`);
+        }
         res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       },
     },
