@@ -29,6 +29,7 @@ import { Replicas } from '../replicas/replicas';
 import { ServerRegistry } from '../replicas/registry';
 import { createFilesRouter } from '../http/routes/files';
 import { atMostEvery } from '../util/at-most-every';
+import { ensurePortFree, isAddressInUse, PortInUseError } from '../util/port-in-use';
 import { errorMessage } from '../util/error-message';
 
 /**
@@ -44,8 +45,19 @@ export interface RunningGateway {
   port: number;
   store: MetadataStore;
   metrics: Metrics;
+  /** Storage servers taking traffic now, as /health counts them. */
+  readyServers(): number;
+  /**
+   * Stops talking to storage servers (ring refresh, every connection), deliberately and
+   * quietly: for a shutdown that stops those servers next (`ringstore up`), which would
+   * otherwise log a failed reconnect for each of them.
+   */
+  closeConnections(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What to say when the gateway's port is taken. */
+const GATEWAY_PORT_HINT = 'stop it, or choose another port with PORT=N (or --port N)';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -64,6 +76,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const gatewayId = randomUUID();
   const startedAt = Date.now();
   receiveFramesIntoPool(log);
+  // Before the database is opened (or, on a first start, built): a taken port is one line.
+  await ensurePortFree(config.host, config.port, GATEWAY_PORT_HINT);
   const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
 
@@ -186,7 +200,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   server.setTimeout(socketIdleTimeoutMs(config));
   server.on('clientError', createClientErrorHandler(log));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => reject(isAddressInUse(error) ? new PortInUseError(config.host, config.port, GATEWAY_PORT_HINT) : error));
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
@@ -198,11 +212,20 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;
+  let closingConnections: Promise<void> | null = null;
+  const closeConnections = () =>
+    (closingConnections ??= (async () => {
+      registry.stop();
+      unbindMetrics();
+      await supervisor.close();
+    })());
   return {
     url,
     port,
     store,
     metrics,
+    readyServers: () => supervisor.readyServerIds().length,
+    closeConnections,
     close: () =>
       (closing ??= (async () => {
         registry.stop();
@@ -213,8 +236,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
           server.close(() => resolve());
           server.closeIdleConnections();
         });
-        unbindMetrics();
-        await supervisor.close();
+        await closeConnections();
         inspector?.stop();
         await store.close();
       })()),
