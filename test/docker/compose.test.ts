@@ -122,6 +122,35 @@ describeIfFound(COMPOSE)('docker/compose.yml', () => {
     for (const bind of binds) expect({ source: bind.source, exists: fs.existsSync(bind.source) }).toEqual({ source: bind.source, exists: true });
   });
 
+  test('Prometheus sends ADMIN_TOKEN on every scrape: compose writes it to the credentials file prometheus.yml reads', () => {
+    const prometheusYml = parseYaml(fs.readFileSync(path.join(REPO_ROOT, 'docker/prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; authorization?: { type?: string; credentials_file?: string } }>;
+    };
+    const jobs = prometheusYml.scrape_configs.filter((job) => job.job_name.startsWith('ringstore'));
+    expect(jobs.length).toBeGreaterThan(0);
+    const files = new Set(jobs.map((job) => job.authorization?.credentials_file));
+    expect(jobs.map((job) => job.authorization?.type ?? 'Bearer')).toEqual(jobs.map(() => 'Bearer'));
+    expect(files.size).toBe(1);
+    const [credentialsFile] = [...files];
+    expect(credentialsFile).toMatch(/^\//);
+
+    const withToken = runComposeConfig(COMPOSE!, { CLUSTER_TOKEN: TOKEN, ADMIN_TOKEN: 'the-admin-token' });
+    expect(withToken.status).toBe(0);
+    const service = (parseYaml(withToken.stdout) as ComposeConfig & { services: Record<string, { entrypoint?: string[] }> }).services.prometheus;
+    expect(service.environment?.ADMIN_TOKEN).toBe('the-admin-token');
+    // `config` prints the escaped `$$`; the container gets a single `$` for its shell to expand.
+    const script = service.entrypoint!.join(' ').replace(/\$\$/g, '$');
+    // The variable is expanded by the container's shell, at start, into that very file.
+    expect(script).toContain(`printf '%s' "$ADMIN_TOKEN" > ${credentialsFile}`);
+    expect(script).toMatch(/exec \/bin\/prometheus --config\.file=\/etc\/prometheus\/prometheus\.yml/);
+    const mounted = mounts(service).find((mount) => mount.target === '/etc/prometheus/prometheus.yml');
+    expect(mounted?.source).toBe(path.join(REPO_ROOT, 'docker/prometheus.yml'));
+
+    // Unset, the file is written empty and /metrics is open: compose still resolves.
+    const without = runComposeConfig(COMPOSE!, { CLUSTER_TOKEN: TOKEN });
+    expect((parseYaml(without.stdout) as ComposeConfig).services.prometheus.environment?.ADMIN_TOKEN ?? '').toBe('');
+  });
+
   test('Prometheus scrapes only services of this cluster', () => {
     const prometheus = parseYaml(fs.readFileSync(path.join(REPO_ROOT, 'docker/prometheus.yml'), 'utf8')) as {
       scrape_configs: Array<{ static_configs?: Array<{ targets: string[] }> }>;
