@@ -28,6 +28,7 @@ import { Placement } from '../replicas/placement';
 import { Replicas } from '../replicas/replicas';
 import { ServerRegistry } from '../replicas/registry';
 import { createFilesRouter } from '../http/routes/files';
+import { createFilesPageRouter } from '../http/files-page/router';
 import { atMostEvery } from '../util/at-most-every';
 import { ensurePortFree, isAddressInUse, PortInUseError } from '../util/port-in-use';
 import { errorMessage } from '../util/error-message';
@@ -174,6 +175,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         onBytesDownloaded: (bytes) => metrics.bytesDownloaded.inc(bytes),
         onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
       }),
+      filesPage: createFilesPageRouter(auth.filesAuth),
       servers: createServersRouter(registry, supervisor),
       jobs: createJobsRouter(jobs),
       admin: adminRouter,
