@@ -19,11 +19,12 @@ export interface GuardOptions extends HttpAuthOptions {
 
 /**
  * A page load, an EventSource, or a script on a page (browsers mark every request they make
- * with Sec-Fetch-Mode), as opposed to an API client: worth a Basic challenge, which a browser
- * answers with the credentials it already asked the user for.
+ * with Sec-Fetch-Site; Node's fetch sends Sec-Fetch-Mode but not that one), as opposed to an API
+ * client: worth a Basic challenge, which a browser answers with the credentials it already
+ * asked the user for.
  */
 function fromBrowser(req: Request): boolean {
-  return /text\/html|text\/event-stream/i.test(req.headers.accept ?? '') || req.headers['sec-fetch-mode'] !== undefined;
+  return /text\/html|text\/event-stream/i.test(req.headers.accept ?? '') || req.headers['sec-fetch-site'] !== undefined;
 }
 
 /**
