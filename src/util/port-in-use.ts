@@ -27,7 +27,9 @@ export function isAddressInUse(error: unknown): boolean {
 export async function ensurePortFree(host: string, port: number, howToChange: string): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
-    const probe = net.createServer();
+    // A client that connects during the probe is cut at once: left open and never read, it
+    // would hang until its own timeout.
+    const probe = net.createServer((socket) => socket.destroy());
     probe.once('error', (error) => reject(isAddressInUse(error) ? new PortInUseError(host, port, howToChange) : error));
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
   });

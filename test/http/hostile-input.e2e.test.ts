@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster } from '../helpers/cluster';
-import { download, sha256, testData, uploadRaw } from '../helpers/files';
+import { chunkIdsOnDisk, download, sha256, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 import {
@@ -122,6 +122,26 @@ describe('gateway under hostile HTTP input', () => {
       if (cluster.databaseUrl) await waitFor(async () => ((await openUploadSessions(cluster)) ?? 0) > 0, { what: 'the upload under way' });
       connection.destroy();
     }
+    await expectNoLeftovers(cluster);
+  });
+
+  it('cancels the storage streams at once when a client aborts mid-upload', async () => {
+    const data = randomBytes(3 * MiB);
+    const request = post('/files?filename=aborted.bin', { 'Content-Type': 'application/octet-stream' }, data);
+    const cancelled = () => cluster.storage.flatMap((node) => node.proc.lines.filter((l) => l.event === 'put_cancelled'));
+    const before = cancelled().length;
+    const connection = new RawConnection(port);
+    connection.write(request.subarray(0, request.length - data.length + 2 * MiB));
+    // Chunks of it on the storage servers' disks: the upload is under way.
+    const onDisk = async () => (await Promise.all(cluster.storage.map((node) => chunkIdsOnDisk(node.dataDir)))).reduce((sum, ids) => sum + ids.size, 0);
+    const chunksBefore = await onDisk();
+    await waitFor(async () => (await onDisk()) > chunksBefore, { what: 'chunks of the upload on disk' });
+    const abortedAt = Date.now();
+    connection.destroy();
+    await waitFor(() => cancelled().length > before, { timeoutMs: 10_000, what: 'a storage server to see its PutChunk cancelled' });
+    const first = Math.min(...cancelled().slice(before).map((l) => Date.parse(String(l.timestamp))));
+    // Promptly: not after an idle timeout (BODY_IDLE_TIMEOUT_MS is 2500 ms here, storage's own is longer).
+    expect(first - abortedAt).toBeLessThan(2_000);
     await expectNoLeftovers(cluster);
   });
 
