@@ -44,17 +44,17 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, verif
     const digests = new BodyDigests(['CRC32']);
     const hashCheck = createPayloadHashCheck(verified.payload);
     const chunks: Buffer[] = [];
-    let decoder: AwsChunkedDecoder | undefined;
-    const source = isStreamingPayload(verified.payload)
-      ? [req, (decoder = new AwsChunkedDecoder(awsChunkedOptions(req.headersDistinct, verified.payload as AwsChunkedOptions['payload'], verified.signing)))]
-      : [req];
-    await pipeline(...(source as [Readable]), async function* (data) {
+    const decoder = isStreamingPayload(verified.payload)
+      ? new AwsChunkedDecoder(awsChunkedOptions(req.headersDistinct, verified.payload as AwsChunkedOptions['payload'], verified.signing))
+      : undefined;
+    const collect = async (data: AsyncIterable<Buffer>) => {
       for await (const chunk of data) {
-        hashCheck.update(chunk as Buffer);
-        digests.update(chunk as Buffer);
-        chunks.push(chunk as Buffer);
+        hashCheck.update(chunk);
+        digests.update(chunk);
+        chunks.push(chunk);
       }
-    });
+    };
+    await (decoder ? pipeline(req, decoder, collect) : pipeline(req, collect));
     hashCheck.verify();
     const computed = digests.finish();
     if (decoder?.trailerChecksum) checkDigest(decoder.trailerChecksum.algorithm, decoder.trailerChecksum.digest, computed.checksums.CRC32!);
@@ -68,7 +68,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, verif
 }
 
 function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const xml = (body: string) => res.writeHead(200, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
+  const xml = (body: string) => void res.writeHead(200, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
   if (req.url!.includes('uploads')) return xml('<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>');
   if (req.url!.includes('delete')) return xml('<DeleteResult></DeleteResult>');
   if (req.method === 'POST') return xml('<CompleteMultipartUploadResult><ETag>"e-2"</ETag></CompleteMultipartUploadResult>');
