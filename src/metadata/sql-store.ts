@@ -673,7 +673,11 @@ export class SqlMetadataStore implements MetadataStore {
     return rows.length === 0 ? null : toUpload(rows[0]);
   }
 
-  /** One statement, like putObject; the guard gives up when the upload is not this bucket and key's. */
+  /**
+   * One statement, like putObject. The upload row is locked (key share) before the part row,
+   * the order CompleteMultipartUpload and AbortMultipartUpload take them in, so they never
+   * deadlock; when the upload is not this bucket and key's, the statement gives up as a whole.
+   */
   async putPart(
     upload: { bucket: string; key: string; uploadId: string },
     part: { partNumber: number; bytes: StoredBytes; etag: string; checksum: string | null },
@@ -690,17 +694,18 @@ export class SqlMetadataStore implements MetadataStore {
     ];
     try {
       const [row] = await this.db.query<Row>(
-        `WITH guard AS (
-           SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s3_multipart_uploads WHERE upload_id = $9 AND bucket = $10 AND key = $11)
-                  THEN ringstore_abort('no-upload') END AS ok
+        `WITH target AS (
+           SELECT upload_id FROM s3_multipart_uploads WHERE upload_id = $9 AND bucket = $10 AND key = $11 FOR KEY SHARE
          ), ${INSERT_FILE}, stored AS (
-           INSERT INTO s3_parts (upload_id, part_number, file_id, size, etag, checksum_value) VALUES ($9, $12, $1::uuid, $4, $13, $14)
+           INSERT INTO s3_parts (upload_id, part_number, file_id, size, etag, checksum_value)
+           SELECT upload_id, $12, $1::uuid, $4, $13, $14 FROM target
            ON CONFLICT (upload_id, part_number) DO UPDATE SET
              file_id = EXCLUDED.file_id, size = EXCLUDED.size, etag = EXCLUDED.etag,
              checksum_value = EXCLUDED.checksum_value, last_modified = now()
            RETURNING *
          )
-         SELECT stored.*, (SELECT ok FROM guard) AS guard FROM stored`,
+         SELECT stored.*, CASE WHEN stored.upload_id IS NULL THEN ringstore_abort('no-upload') END AS guard
+         FROM (SELECT 1) one LEFT JOIN stored ON true`,
         params,
       );
       return { status: 'stored', part: toPart(row) };

@@ -417,6 +417,33 @@ export function s3StoreContract(current: () => MetadataStore): void {
       expect(await pendingOn(s)).toEqual(replicasOf(old));
     });
 
+    test('a part uploaded again while the upload completes: the object is whole either way', async () => {
+      const bucket = bucketName('part-race');
+      await store.createBucket(bucket, 'alice');
+      for (let round = 0; round < 12; round++) {
+        const upload = await create(bucket, `k${round}`);
+        const original = [storedBytes([['s1'], ['s1']], 10), storedBytes([['s1']], 10)];
+        for (const [i, bytes] of original.entries()) await store.putPart(upload, { partNumber: i + 1, bytes, etag: `v1-${i + 1}`, checksum: null });
+        const replacement = storedBytes([['s1'], ['s1'], ['s1']], 10);
+        const [completed, replaced] = await Promise.all([
+          store.completeMultipartUpload({ ...upload, parts: [{ partNumber: 1, etag: 'v1-1' }, { partNumber: 2, etag: 'v1-2' }], fileId: randomUUID(), etag: 'x-2', checksum: null, minPartSize: 0 }),
+          // Staggered so that either may come first (on PGlite the child runs them in turn).
+          new Promise((resolve) => setTimeout(resolve, round % 3)).then(() => store.putPart(upload, { partNumber: 1, bytes: replacement, etag: 'v2-1', checksum: null })),
+        ]);
+        if (completed.status === 'completed') {
+          // The completion took the first part as it was; the late part found no upload.
+          expect(replaced.status).toBe('no-upload');
+          const object = (await store.getObject(bucket, `k${round}`))!;
+          expect(object.chunks.map((c) => c.chunkId)).toEqual(original.flatMap((b) => b.chunks.map((c) => c.chunkId)));
+          expect(object.chunks.map((c) => c.offset)).toEqual([0, 10, 20]);
+        } else {
+          // The new part came first: the ETag the client listed is no longer the part's.
+          expect(completed).toEqual({ status: 'invalid-part', partNumber: 1 });
+          expect(replaced.status).toBe('stored');
+        }
+      }
+    });
+
     test('abort sends every part to pending deletes; expired uploads are found oldest first', async () => {
       const bucket = bucketName('abort');
       await store.createBucket(bucket, 'alice');
