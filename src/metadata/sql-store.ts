@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../util/logger';
-import { delimitedWalkSql, nextCodePoint, prefixUpperBound } from './delimited-walk';
+import { delimitedWalkSql, nextCodePoint, prefixUpperBound, rangeSql, type WalkSpec } from './delimited-walk';
 import { runMigrations } from './migrate';
 import { migrations } from './migrations';
 import { isUuid } from '../util/uuid';
@@ -186,23 +186,34 @@ function newUploadId(): string {
   return Date.now().toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
 }
 
-const OBJECT_WALK = delimitedWalkSql({
+const OBJECT_LISTING: WalkSpec = {
   table: 's3_objects',
   position: ['key'],
   carried: ['etag', 'size', 'last_modified', 'checksum_algorithm', 'checksum_value', 'checksum_type'],
-});
-
-const UPLOAD_WALK = delimitedWalkSql({
+};
+const UPLOAD_LISTING: WalkSpec = {
   table: 's3_multipart_uploads',
   position: ['key', 'upload_id'],
   carried: ['owner', 'initiated_at', 'metadata', 'checksum_algorithm', 'checksum_type'],
-});
+};
+const LISTING_SQL = {
+  objects: { walk: delimitedWalkSql(OBJECT_LISTING), range: rangeSql(OBJECT_LISTING) },
+  uploads: { walk: delimitedWalkSql(UPLOAD_LISTING), range: rangeSql(UPLOAD_LISTING) },
+};
 
-/** $1-$6 of a delimited walk; the start position follows. */
-function walkParams(bucket: string, prefix: string, delimiter: string, limit: number): unknown[] {
-  const delimiterEnd = delimiter === '' ? '' : nextCodePoint([...delimiter].at(-1)!);
+/**
+ * One listing query: the delimited walk, or the plain range when there is no delimiter. Rows
+ * come in listing order, one more than `limit` when there are more.
+ */
+function listingQuery(
+  sql: { walk: string; range: string },
+  listing: { bucket: string; prefix: string; delimiter: string; limit: number; start: unknown[] },
+): [string, unknown[]] {
+  const { bucket, prefix, delimiter, limit, start } = listing;
+  if (delimiter === '') return [sql.range, [bucket, prefix, prefixUpperBound(prefix), limit + 1, ...start]];
+  const delimiterEnd = nextCodePoint([...delimiter].at(-1)!);
   if (delimiterEnd === null) throw new Error('a delimiter must not end with U+10FFFF');
-  return [bucket, prefix, prefixUpperBound(prefix), delimiter, delimiterEnd, limit + 1];
+  return [sql.walk, [bucket, prefix, prefixUpperBound(prefix), delimiter, delimiterEnd, limit + 1, ...start]];
 }
 
 /**
@@ -640,7 +651,9 @@ export class SqlMetadataStore implements MetadataStore {
 
   async listObjects(bucket: string, query: ListQuery): Promise<ObjectListing> {
     if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false, nextStartAfter: undefined };
-    const rows = await this.db.query<Row>(OBJECT_WALK, [...walkParams(bucket, query.prefix, query.delimiter, query.maxKeys), query.startAfter]);
+    const rows = await this.db.query<Row>(
+      ...listingQuery(LISTING_SQL.objects, { bucket, prefix: query.prefix, delimiter: query.delimiter, limit: query.maxKeys, start: [query.startAfter] }),
+    );
     const page = rows.slice(0, query.maxKeys);
     const last = page.at(-1);
     return {
@@ -741,7 +754,9 @@ export class SqlMetadataStore implements MetadataStore {
     // Without an upload-id-marker, every upload of the marker key is behind: '~' sorts after any upload id.
     const uploadIdMarker = query.keyMarker !== '' && query.uploadIdMarker !== '' ? query.uploadIdMarker : '~';
     const startKey = query.keyMarker;
-    const rows = await this.db.query<Row>(UPLOAD_WALK, [...walkParams(bucket, query.prefix, query.delimiter, query.maxUploads), startKey, startKey === '' ? '' : uploadIdMarker]);
+    const rows = await this.db.query<Row>(
+      ...listingQuery(LISTING_SQL.uploads, { bucket, prefix: query.prefix, delimiter: query.delimiter, limit: query.maxUploads, start: [startKey, startKey === '' ? '' : uploadIdMarker] }),
+    );
     const page = rows.slice(0, query.maxUploads);
     const last = page.at(-1);
     return {
