@@ -15,18 +15,8 @@ import {
 } from '../../src/s3/checksums';
 import { crc32c } from '../../src/s3/crc32c';
 import { crc64Bytes, crc64nvme } from '../../src/s3/crc64nvme';
-import { S3Error } from '../../src/s3/errors';
 import { compositeChecksum, etagMd5, multipartEtag, quoteEtag, singlePartEtag } from '../../src/s3/etag';
-
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof S3Error) return error.code;
-    throw error;
-  }
-  return 'ok';
-};
+import { s3CodeOf } from './s3-error-of';
 
 async function sdkDigest(Hash: new () => { update(d: Uint8Array): void; digest(): Promise<Uint8Array> }, data: Uint8Array): Promise<string> {
   const hash = new Hash();
@@ -81,8 +71,8 @@ describe('flexible checksums', () => {
   test('algorithm names and headers', () => {
     expect(parseChecksumAlgorithm('crc32c')).toBe('CRC32C');
     expect(parseChecksumAlgorithm(' SHA256 ')).toBe('SHA256');
-    expect(codeOf(() => parseChecksumAlgorithm('MD5'))).toBe('InvalidRequest');
-    expect(codeOf(() => parseChecksumAlgorithm('__proto__'))).toBe('InvalidRequest');
+    expect(s3CodeOf(() => parseChecksumAlgorithm('MD5'))).toBe('InvalidRequest');
+    expect(s3CodeOf(() => parseChecksumAlgorithm('__proto__'))).toBe('InvalidRequest');
     expect(checksumAlgorithmOfHeader('X-Amz-Checksum-Crc64nvme')).toBe('CRC64NVME');
     expect(checksumAlgorithmOfHeader('x-amz-checksum-algorithm')).toBeUndefined();
   });
@@ -90,7 +80,7 @@ describe('flexible checksums', () => {
   test('announced values must be strict base64 of the right length', () => {
     expect(parseChecksumValue('CRC32', 'DUoRhQ==')).toEqual(Buffer.from('0d4a1185', 'hex'));
     for (const bad of ['DUoRhQ', 'DUoRhQ==x', 'DUoRhQ=', 'AAAAAAAA', '', '!!!!!!==', 'DUoRhR==']) {
-      expect(codeOf(() => parseChecksumValue('CRC32', bad))).toBe('InvalidRequest');
+      expect(s3CodeOf(() => parseChecksumValue('CRC32', bad))).toBe('InvalidRequest');
     }
   });
 });
@@ -101,13 +91,13 @@ describe('Content-MD5', () => {
 
   test('a valid header is its digest; a mismatch is BadDigest', () => {
     expect(parseContentMd5(md5.toString('base64'))).toEqual(md5);
-    expect(codeOf(() => checkDigest('Content-MD5', parseContentMd5(md5.toString('base64')), digestOf('MD5', body)))).toBe('ok');
-    expect(codeOf(() => checkDigest('Content-MD5', md5, digestOf('MD5', Buffer.from('tampered'))))).toBe('BadDigest');
+    expect(s3CodeOf(() => checkDigest('Content-MD5', parseContentMd5(md5.toString('base64')), digestOf('MD5', body)))).toBe('ok');
+    expect(s3CodeOf(() => checkDigest('Content-MD5', md5, digestOf('MD5', Buffer.from('tampered'))))).toBe('BadDigest');
   });
 
   test('a malformed header is InvalidDigest', () => {
     for (const bad of ['', 'abc', md5.toString('hex'), md5.toString('base64').slice(0, -2), Buffer.alloc(15).toString('base64'), Buffer.alloc(17).toString('base64')]) {
-      expect(codeOf(() => parseContentMd5(bad))).toBe('InvalidDigest');
+      expect(s3CodeOf(() => parseContentMd5(bad))).toBe('InvalidDigest');
     }
   });
 });

@@ -1,4 +1,3 @@
-import { S3Error } from '../../src/s3/errors';
 import {
   decodeContinuationToken,
   encodeContinuationToken,
@@ -8,16 +7,7 @@ import {
   parsePartNumberMarker,
   urlEncodeListingValue,
 } from '../../src/s3/listing';
-
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof S3Error) return error.code;
-    throw error;
-  }
-  return 'ok';
-};
+import { s3CodeOf } from './s3-error-of';
 
 describe('continuation tokens', () => {
   test('round-trip any key, opaque (no key in clear)', () => {
@@ -31,13 +21,13 @@ describe('continuation tokens', () => {
 
   test("another bucket's token, a mangled token or a forged one is InvalidArgument", () => {
     const token = encodeContinuationToken('mine', 'k');
-    expect(codeOf(() => decodeContinuationToken(token, 'theirs'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => decodeContinuationToken(token, 'theirs'))).toBe('InvalidArgument');
     const flipped = token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.at(-1);
-    expect(codeOf(() => decodeContinuationToken(flipped, 'mine'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => decodeContinuationToken(flipped, 'mine'))).toBe('InvalidArgument');
     const forged = Buffer.concat([Buffer.alloc(8), Buffer.from(JSON.stringify([1, 'theirs', '']))]).toString('base64url');
-    expect(codeOf(() => decodeContinuationToken(forged, 'theirs'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => decodeContinuationToken(forged, 'theirs'))).toBe('InvalidArgument');
     for (const junk of ['', 'not a token', '====', 'A'.repeat(5000), Buffer.from('{}').toString('base64url')]) {
-      expect(codeOf(() => decodeContinuationToken(junk, 'mine'))).toBe('InvalidArgument');
+      expect(s3CodeOf(() => decodeContinuationToken(junk, 'mine'))).toBe('InvalidArgument');
     }
   });
 });
@@ -51,13 +41,13 @@ describe('max-keys and markers', () => {
   });
 
   test.each(['-1', 'ten', '1.5', '', '99999999999'])('refuses max-keys=%p', (value) => {
-    expect(codeOf(() => parseMaxEntries('max-keys', value))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => parseMaxEntries('max-keys', value))).toBe('InvalidArgument');
   });
 
   test('part-number-marker', () => {
     expect(parsePartNumberMarker(undefined)).toBe(0);
     expect(parsePartNumberMarker('17')).toBe(17);
-    expect(codeOf(() => parsePartNumberMarker('-3'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => parsePartNumberMarker('-3'))).toBe('InvalidArgument');
   });
 });
 
@@ -65,7 +55,7 @@ describe('encoding-type=url', () => {
   test('only "url" is accepted', () => {
     expect(parseEncodingType(undefined)).toBeUndefined();
     expect(parseEncodingType('url')).toBe('url');
-    expect(codeOf(() => parseEncodingType('base64'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => parseEncodingType('base64'))).toBe('InvalidArgument');
   });
 
   test('as S3 encodes listing values: / * - _ . kept, space as +, the rest %XX of UTF-8', () => {

@@ -1,20 +1,10 @@
-import { S3Error } from '../../src/s3/errors';
 import { bucketNameProblem, parsePartNumber, validateBucketName, validateObjectKey } from '../../src/s3/names';
-
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof S3Error) return error.code;
-    throw error;
-  }
-  return 'ok';
-};
+import { s3CodeOf } from './s3-error-of';
 
 describe('bucket names', () => {
   test.each(['abc', 'my-bucket', 'my.bucket.2024', '0-9', 'a'.repeat(63), 'xn-ok', 's3alias-ok', '1.2.3.4.5', '192.168.5'])('accepts %s', (name) => {
     expect(bucketNameProblem(name)).toBeUndefined();
-    expect(codeOf(() => validateBucketName(name))).toBe('ok');
+    expect(s3CodeOf(() => validateBucketName(name))).toBe('ok');
   });
 
   test.each([
@@ -41,31 +31,31 @@ describe('bucket names', () => {
     ['', '3 to 63'],
   ])('refuses %s (%s)', (name, reason) => {
     expect(bucketNameProblem(name)).toContain(reason);
-    expect(codeOf(() => validateBucketName(name))).toBe('InvalidBucketName');
+    expect(s3CodeOf(() => validateBucketName(name))).toBe('InvalidBucketName');
   });
 });
 
 describe('object keys', () => {
   test('1 to 1024 bytes of UTF-8, counted in bytes not characters', () => {
-    expect(codeOf(() => validateObjectKey('a'))).toBe('ok');
-    expect(codeOf(() => validateObjectKey('k'.repeat(1024)))).toBe('ok');
-    expect(codeOf(() => validateObjectKey('é'.repeat(512)))).toBe('ok');
-    expect(codeOf(() => validateObjectKey('k'.repeat(1025)))).toBe('KeyTooLongError');
-    expect(codeOf(() => validateObjectKey('é'.repeat(512) + 'x'))).toBe('KeyTooLongError');
-    expect(codeOf(() => validateObjectKey('😀'.repeat(257)))).toBe('KeyTooLongError');
+    expect(s3CodeOf(() => validateObjectKey('a'))).toBe('ok');
+    expect(s3CodeOf(() => validateObjectKey('k'.repeat(1024)))).toBe('ok');
+    expect(s3CodeOf(() => validateObjectKey('é'.repeat(512)))).toBe('ok');
+    expect(s3CodeOf(() => validateObjectKey('k'.repeat(1025)))).toBe('KeyTooLongError');
+    expect(s3CodeOf(() => validateObjectKey('é'.repeat(512) + 'x'))).toBe('KeyTooLongError');
+    expect(s3CodeOf(() => validateObjectKey('😀'.repeat(257)))).toBe('KeyTooLongError');
   });
 
   test('any character S3 stores is accepted: slashes, dots, spaces, controls, emoji', () => {
     for (const key of ['a/b/c', '../x', '/leading', 'sp ace', 'tab\tnl\n', 'x\u0001', '😀', 'a+b=c&d?e#f%20']) {
-      expect(codeOf(() => validateObjectKey(key))).toBe('ok');
+      expect(s3CodeOf(() => validateObjectKey(key))).toBe('ok');
     }
   });
 
   test('empty keys, NUL and lone surrogates are refused', () => {
-    expect(codeOf(() => validateObjectKey(''))).toBe('InvalidArgument');
-    expect(codeOf(() => validateObjectKey('a\u0000b'))).toBe('InvalidArgument');
-    expect(codeOf(() => validateObjectKey('a\ud800b'))).toBe('InvalidArgument');
-    expect(codeOf(() => validateObjectKey('a\udc00'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => validateObjectKey(''))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => validateObjectKey('a\u0000b'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => validateObjectKey('a\ud800b'))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => validateObjectKey('a\udc00'))).toBe('InvalidArgument');
   });
 });
 
@@ -77,6 +67,6 @@ describe('part numbers', () => {
   });
 
   test.each([undefined, '', '0', '10001', '-1', '1.0', '1e3', ' 1', '0x10', '999999999999', 'abc'])('refuses %p', (value) => {
-    expect(codeOf(() => parsePartNumber(value))).toBe('InvalidArgument');
+    expect(s3CodeOf(() => parsePartNumber(value))).toBe('InvalidArgument');
   });
 });

@@ -1,16 +1,7 @@
-import { S3Error } from '../../src/s3/errors';
 import { parseCompleteMultipartUpload, parseCreateBucketConfiguration, parseDeleteObjects } from '../../src/s3/request-bodies';
+import { s3CodeOf } from './s3-error-of';
 
 const NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
-const failure = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof S3Error) return error.code;
-    throw error;
-  }
-  return 'no error';
-};
 
 function completeBody(parts: { n: number | string; etag?: string; extra?: string }[]): Buffer {
   const xml = parts
@@ -39,7 +30,7 @@ describe('CompleteMultipartUpload', () => {
     const parsed = parseCompleteMultipartUpload(body);
     expect(parsed).toHaveLength(10_000);
     expect(parsed[9_999]).toMatchObject({ partNumber: 10_000, etag: 'f'.repeat(32) });
-    expect(failure(() => parseCompleteMultipartUpload(completeBody([...all, { n: 10_001, etag }])))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseCompleteMultipartUpload(completeBody([...all, { n: 10_001, etag }])))).toBe('MalformedXML');
   });
 
   test.each([
@@ -53,15 +44,15 @@ describe('CompleteMultipartUpload', () => {
     ['no parts at all', [], 'MalformedXML'],
     ['a part number given twice', [{ n: 1, etag: 'a', extra: '<PartNumber>2</PartNumber>' }], 'MalformedXML'],
   ])('refuses %s', (_what, parts, code) => {
-    expect(failure(() => parseCompleteMultipartUpload(completeBody(parts)))).toBe(code);
+    expect(s3CodeOf(() => parseCompleteMultipartUpload(completeBody(parts)))).toBe(code);
   });
 
   test('refuses another document, a DOCTYPE and an oversized body', () => {
-    expect(failure(() => parseCompleteMultipartUpload(Buffer.from('<Delete/>')))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseCompleteMultipartUpload(Buffer.from('<Delete/>')))).toBe('MalformedXML');
     const doctype = '<!DOCTYPE x [<!ENTITY e "1">]><CompleteMultipartUpload><Part><PartNumber>&e;</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>';
-    expect(failure(() => parseCompleteMultipartUpload(Buffer.from(doctype)))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseCompleteMultipartUpload(Buffer.from(doctype)))).toBe('MalformedXML');
     const huge = Buffer.concat([Buffer.from('<CompleteMultipartUpload>'), Buffer.alloc(9 * 1024 * 1024, ' '), Buffer.from('</CompleteMultipartUpload>')]);
-    expect(failure(() => parseCompleteMultipartUpload(huge))).toBe('MaxMessageLengthExceeded');
+    expect(s3CodeOf(() => parseCompleteMultipartUpload(huge))).toBe('MaxMessageLengthExceeded');
   });
 });
 
@@ -80,7 +71,7 @@ describe('DeleteObjects', () => {
   test('1,000 keys are accepted, 1,001 are not', () => {
     const keys = (n: number) => Array.from({ length: n }, (_, i) => `<Object><Key>${'k'.repeat(1000)}${i}</Key></Object>`).join('');
     expect(parseDeleteObjects(body(keys(1000))).objects).toHaveLength(1000);
-    expect(failure(() => parseDeleteObjects(body(keys(1001))))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseDeleteObjects(body(keys(1001))))).toBe('MalformedXML');
   });
 
   test.each([
@@ -90,7 +81,7 @@ describe('DeleteObjects', () => {
     ['a Quiet that is not a boolean', body('<Object><Key>a</Key></Object>', '<Quiet>yes</Quiet>'), 'MalformedXML'],
     ['an empty body', Buffer.alloc(0), 'MalformedXML'],
   ])('refuses %s', (_what, input, code) => {
-    expect(failure(() => parseDeleteObjects(input))).toBe(code);
+    expect(s3CodeOf(() => parseDeleteObjects(input))).toBe(code);
   });
 });
 
@@ -105,7 +96,7 @@ describe('CreateBucketConfiguration', () => {
   });
 
   test('refuses other documents and oversized bodies', () => {
-    expect(failure(() => parseCreateBucketConfiguration(Buffer.from('<Other/>')))).toBe('MalformedXML');
-    expect(failure(() => parseCreateBucketConfiguration(Buffer.alloc(100_000, 'a')))).toBe('MaxMessageLengthExceeded');
+    expect(s3CodeOf(() => parseCreateBucketConfiguration(Buffer.from('<Other/>')))).toBe('MalformedXML');
+    expect(s3CodeOf(() => parseCreateBucketConfiguration(Buffer.alloc(100_000, 'a')))).toBe('MaxMessageLengthExceeded');
   });
 });

@@ -1,23 +1,13 @@
-import { S3Error } from '../../src/s3/errors';
 import { S3Credentials } from '../../src/s3/credentials';
 import { MAX_CLOCK_SKEW_MS, SigV4Verifier, type SigV4Request } from '../../src/s3/sigv4-verifier';
 import { ACCESS_KEY_ID, SECRET_ACCESS_KEY, presignWithSmithy, sdkEscape, signWithSmithy, smithySigner } from './sigv4-signer';
+import { s3ErrorOf } from './s3-error-of';
 
 const keys = new S3Credentials([{ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY }, { accessKeyId: 'second-user', secretAccessKey: 'another-secret-key' }], 'environment');
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 function verifierAt(time: Date | number): SigV4Verifier {
   return new SigV4Verifier({ keys, now: () => new Date(time).getTime() });
-}
-
-function failure(fn: () => unknown): S3Error {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof S3Error) return error;
-    throw error;
-  }
-  throw new Error('expected an S3Error, nothing was thrown');
 }
 
 describe("AWS's published SigV4 examples for S3 (examplebucket, 20130524)", () => {
@@ -77,9 +67,9 @@ describe("AWS's published SigV4 examples for S3 (examplebucket, 20130524)", () =
     const request = { method: 'GET', url: presignedUrl, headers: { host } };
     expect(verifierAt(at).verify(request)).toMatchObject({ via: 'presigned', payload: { kind: 'unsigned' } });
     expect(verifierAt(at.getTime() + 86_400_000).verify(request).via).toBe('presigned');
-    const expired = failure(() => verifierAt(at.getTime() + 86_400_001).verify(request));
+    const expired = s3ErrorOf(() => verifierAt(at.getTime() + 86_400_001).verify(request));
     expect(expired).toMatchObject({ code: 'AccessDenied', message: 'Request has expired' });
-    expect(failure(() => verifierAt(at.getTime() - MAX_CLOCK_SKEW_MS - 1000).verify(request))).toMatchObject({ code: 'AccessDenied', message: 'Request is not valid yet' });
+    expect(s3ErrorOf(() => verifierAt(at.getTime() - MAX_CLOCK_SKEW_MS - 1000).verify(request))).toMatchObject({ code: 'AccessDenied', message: 'Request is not valid yet' });
   });
 
   test('one changed byte anywhere is SignatureDoesNotMatch', () => {
@@ -90,10 +80,10 @@ describe("AWS's published SigV4 examples for S3 (examplebucket, 20130524)", () =
       presignedUrl + '&extra=1',
     ];
     for (const url of tampered) {
-      expect(failure(() => verifierAt(at).verify({ method: 'GET', url, headers: { host } })).code).toBe('SignatureDoesNotMatch');
+      expect(s3ErrorOf(() => verifierAt(at).verify({ method: 'GET', url, headers: { host } })).code).toBe('SignatureDoesNotMatch');
     }
-    expect(failure(() => verifierAt(at).verify({ method: 'HEAD', url: presignedUrl, headers: { host } })).code).toBe('SignatureDoesNotMatch');
-    expect(failure(() => verifierAt(at).verify({ method: 'GET', url: presignedUrl, headers: { host: 'other.example' } })).code).toBe('SignatureDoesNotMatch');
+    expect(s3ErrorOf(() => verifierAt(at).verify({ method: 'HEAD', url: presignedUrl, headers: { host } })).code).toBe('SignatureDoesNotMatch');
+    expect(s3ErrorOf(() => verifierAt(at).verify({ method: 'GET', url: presignedUrl, headers: { host: 'other.example' } })).code).toBe('SignatureDoesNotMatch');
   });
 });
 
@@ -151,7 +141,7 @@ describe('requests signed by @smithy/signature-v4 (the AWS SDK signer)', () => {
     for (const method of ['GET', 'PUT']) {
       const request = await presignWithSmithy({ method, path: `/bucket/${sdkEscape('x y')}`, headers: {} }, now, 3600);
       expect(verifierAt(now).verify(request)).toMatchObject({ via: 'presigned', payload: { kind: 'unsigned' } });
-      expect(failure(() => verifierAt(now.getTime() + 3_601_000).verify(request)).message).toBe('Request has expired');
+      expect(s3ErrorOf(() => verifierAt(now.getTime() + 3_601_000).verify(request)).message).toBe('Request has expired');
     }
   });
 
@@ -168,14 +158,14 @@ describe('hostile and broken requests', () => {
     signWithSmithy({ method: 'PUT', path, headers: { 'x-amz-content-sha256': EMPTY_SHA256, ...headers } }, at, signer);
 
   test('anonymous requests are refused', () => {
-    expect(failure(() => verifierAt(now).verify({ method: 'GET', url: '/bucket', headers: { host: 'h' } }))).toMatchObject({ code: 'AccessDenied', status: 403 });
+    expect(s3ErrorOf(() => verifierAt(now).verify({ method: 'GET', url: '/bucket', headers: { host: 'h' } }))).toMatchObject({ code: 'AccessDenied', status: 403 });
   });
 
   test('an unknown access key is InvalidAccessKeyId; the wrong secret SignatureDoesNotMatch', async () => {
     const stranger = await signed({}, smithySigner('us-east-1', { accessKeyId: 'NOBODY', secretAccessKey: SECRET_ACCESS_KEY }));
-    expect(failure(() => verifierAt(now).verify(stranger))).toMatchObject({ code: 'InvalidAccessKeyId', fields: { AWSAccessKeyId: 'NOBODY' } });
+    expect(s3ErrorOf(() => verifierAt(now).verify(stranger))).toMatchObject({ code: 'InvalidAccessKeyId', fields: { AWSAccessKeyId: 'NOBODY' } });
     const wrongSecret = await signed({}, smithySigner('us-east-1', { accessKeyId: ACCESS_KEY_ID, secretAccessKey: 'not-the-secret' }));
-    const error = failure(() => verifierAt(now).verify(wrongSecret));
+    const error = s3ErrorOf(() => verifierAt(now).verify(wrongSecret));
     expect(error.code).toBe('SignatureDoesNotMatch');
     expect(error.toXml('/bucket/key', 'r')).toContain('<StringToSign>AWS4-HMAC-SHA256\n');
     expect(error.toXml('/bucket/key', 'r')).not.toContain(SECRET_ACCESS_KEY);
@@ -184,7 +174,7 @@ describe('hostile and broken requests', () => {
   test('clock skew beyond 15 minutes either way is RequestTimeTooSkewed', async () => {
     for (const offset of [-16 * 60_000, 16 * 60_000]) {
       const request = await signed({}, smithySigner(), '/bucket/key', new Date(now.getTime() + offset));
-      expect(failure(() => verifierAt(now).verify(request))).toMatchObject({ code: 'RequestTimeTooSkewed', status: 403 });
+      expect(s3ErrorOf(() => verifierAt(now).verify(request))).toMatchObject({ code: 'RequestTimeTooSkewed', status: 403 });
     }
     const justInside = await signed({}, smithySigner(), '/bucket/key', new Date(now.getTime() - 14 * 60_000));
     expect(verifierAt(now).verify(justInside).accessKeyId).toBe(ACCESS_KEY_ID);
@@ -204,12 +194,12 @@ describe('hostile and broken requests', () => {
       { ...request, headers: { ...request.headers, authorization: request.headers.authorization.replace(/Signature=\w+/, 'Signature=short') } },
       { ...request, headers: { ...request.headers, authorization: request.headers.authorization.replace(/Signature=(\w+)/, (_m, s: string) => `Signature=${s.toUpperCase()}`) } },
     ];
-    for (const variant of variants) expect(failure(() => verifierAt(now).verify(variant)).code).toBe('SignatureDoesNotMatch');
+    for (const variant of variants) expect(s3ErrorOf(() => verifierAt(now).verify(variant)).code).toBe('SignatureDoesNotMatch');
   });
 
   test('an x-amz-* header the signature does not cover is refused', async () => {
     const request = await signed();
-    const error = failure(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, 'x-amz-meta-injected': 'x' } }));
+    const error = s3ErrorOf(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, 'x-amz-meta-injected': 'x' } }));
     expect(error).toMatchObject({ code: 'AccessDenied', fields: { HeadersNotSigned: 'x-amz-meta-injected' } });
   });
 
@@ -228,39 +218,39 @@ describe('hostile and broken requests', () => {
       [`${good}, Signature=${'0'.repeat(64)}`, 'AuthorizationHeaderMalformed'],
     ];
     for (const [authorization, code] of cases) {
-      expect([authorization, failure(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, authorization } })).code]).toEqual([authorization, code]);
+      expect([authorization, s3ErrorOf(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, authorization } })).code]).toEqual([authorization, code]);
     }
   });
 
   test('a missing or invalid date, a missing or invalid payload hash', async () => {
     const request = await signed();
     const without = (name: string) => Object.fromEntries(Object.entries(request.headers).filter(([n]) => n !== name));
-    expect(failure(() => verifierAt(now).verify({ ...request, headers: without('x-amz-date') })).code).toBe('AccessDenied');
-    expect(failure(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, 'x-amz-date': '20240230T000000Z' } })).code).toBe('AccessDenied');
-    expect(failure(() => verifierAt(now).verify({ ...request, headers: without('x-amz-content-sha256') })).code).toBe('InvalidRequest');
-    expect(failure(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, 'x-amz-content-sha256': 'abc' } })).code).toBe('InvalidArgument');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...request, headers: without('x-amz-date') })).code).toBe('AccessDenied');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, 'x-amz-date': '20240230T000000Z' } })).code).toBe('AccessDenied');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...request, headers: without('x-amz-content-sha256') })).code).toBe('InvalidRequest');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...request, headers: { ...request.headers, 'x-amz-content-sha256': 'abc' } })).code).toBe('InvalidArgument');
   });
 
   test('malformed percent-encoding is InvalidURI', async () => {
     const request = await signed();
-    expect(failure(() => verifierAt(now).verify({ ...request, url: '/bucket/%E0%A4%A' })).code).toBe('InvalidURI');
-    expect(failure(() => verifierAt(now).verify({ ...request, url: '/bucket/%FF' })).code).toBe('InvalidURI');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...request, url: '/bucket/%E0%A4%A' })).code).toBe('InvalidURI');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...request, url: '/bucket/%FF' })).code).toBe('InvalidURI');
   });
 
   test('presigned URLs: every required parameter, the expiry bounds, and only one auth mechanism', async () => {
     const presigned = await presignWithSmithy({ method: 'GET', path: '/bucket/key', headers: {} }, now, 60);
     const without = (param: string) => ({ ...presigned, url: presigned.url.replace(new RegExp(`[?&]${param}=[^&]*`), (m) => (m.startsWith('?') ? '?' : '')) });
     for (const param of ['X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature']) {
-      expect([param, failure(() => verifierAt(now).verify(without(param))).code]).toEqual([param, 'AuthorizationQueryParametersError']);
+      expect([param, s3ErrorOf(() => verifierAt(now).verify(without(param))).code]).toEqual([param, 'AuthorizationQueryParametersError']);
     }
     for (const expires of ['0', '604801', '-5', 'abc']) {
       const url = presigned.url.replace(/X-Amz-Expires=\d+/, `X-Amz-Expires=${expires}`);
-      expect([expires, failure(() => verifierAt(now).verify({ ...presigned, url })).code]).toEqual([expires, 'AuthorizationQueryParametersError']);
+      expect([expires, s3ErrorOf(() => verifierAt(now).verify({ ...presigned, url })).code]).toEqual([expires, 'AuthorizationQueryParametersError']);
     }
-    expect(failure(() => verifierAt(now).verify({ ...presigned, url: presigned.url.replace('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA1') })).code).toBe('AuthorizationQueryParametersError');
+    expect(s3ErrorOf(() => verifierAt(now).verify({ ...presigned, url: presigned.url.replace('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA1') })).code).toBe('AuthorizationQueryParametersError');
     const week = await presignWithSmithy({ method: 'GET', path: '/bucket/key', headers: {} }, now, 604_800);
     expect(verifierAt(now.getTime() + 604_799_000).verify(week).via).toBe('presigned');
     const both = { ...presigned, headers: { ...presigned.headers, authorization: 'AWS4-HMAC-SHA256 Credential=x' } };
-    expect(failure(() => verifierAt(now).verify(both)).code).toBe('InvalidArgument');
+    expect(s3ErrorOf(() => verifierAt(now).verify(both)).code).toBe('InvalidArgument');
   });
 });

@@ -1,15 +1,12 @@
 import { S3Error } from '../../src/s3/errors';
+import { s3ErrorOf } from './s3-error-of';
 import { parseXml } from '../../src/s3/xml-parser';
 import { escapeXmlText, renderXmlDocument, S3_XML_NAMESPACE } from '../../src/s3/xml-writer';
 
 const parse = (xml: string, maxBytes = 1 << 20) => parseXml(Buffer.from(xml), { maxBytes });
 const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof S3Error ? `${error.code}: ${error.message}` : `not an S3Error: ${error}`;
-  }
-  return 'no error';
+  const error = s3ErrorOf(fn);
+  return `${error.code}: ${error.message}`;
 };
 
 describe('XML writer', () => {
