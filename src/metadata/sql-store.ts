@@ -129,7 +129,8 @@ const CHUNKS_JSON = (fileId: string) => `COALESCE((
   FROM chunks c WHERE c.file_id = ${fileId}), '[]'::json)`;
 
 /**
- * CTEs inserting a complete files row, its chunks and their replicas (multi-row, from JSON):
+ * CTEs inserting a complete files row, its chunks and their replicas (multi-row, from JSON),
+ * and dropping the upload session the body was written under, if any:
  * $1 id, $2 filename, $3 content type, $4 size, $5 checksum, $6 chunks, $7 replicas, $8 kind
  * (fileParams builds them); a statement using it numbers its own parameters from $9.
  */
@@ -144,6 +145,8 @@ const INSERT_FILE = `new_file AS (
     INSERT INTO chunk_replicas (chunk_id, server_id, status)
     SELECT r.chunk_id, r.server_id, r.status
     FROM jsonb_to_recordset($7::jsonb) AS r(chunk_id uuid, server_id text, status text)
+  ), finished_session AS (
+    DELETE FROM upload_sessions WHERE file_id = $1::uuid
   )`;
 
 type FileKind = 'file' | 'object' | 'part';
@@ -324,10 +327,7 @@ export class SqlMetadataStore implements MetadataStore {
    */
   async completeUpload(file: Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>): Promise<FileRecord> {
     const rows = await this.db.query<Row>(
-      `WITH ${INSERT_FILE}, finished_session AS (
-         DELETE FROM upload_sessions WHERE file_id = $1::uuid
-       )
-       SELECT created_at, updated_at, completed_at FROM new_file`,
+      `WITH ${INSERT_FILE} SELECT created_at, updated_at, completed_at FROM new_file`,
       fileParams(file, 'file'),
     );
     const { created_at, updated_at, completed_at } = rows[0];

@@ -170,6 +170,22 @@ export function s3StoreContract(current: () => MetadataStore): void {
       expect(await store.referencedChunkIds(first.chunks.map((c) => c.chunkId))).toEqual(new Set());
     });
 
+    test('an object or part written under an upload session ends the session, as a completed file does', async () => {
+      const bucket = bucketName('session');
+      await store.createBucket(bucket, 'alice');
+      const session = (fileId: string) => ({ fileId, filename: 'k', contentType: 'x', gatewayId: 'gw', startedAt: new Date(), expiresAt: new Date(Date.now() - 1000) });
+      const objectBytes = storedBytes([['s1']]);
+      const partBytes = storedBytes([['s1']]);
+      await store.beginUpload(session(objectBytes.fileId));
+      await store.beginUpload(session(partBytes.fileId));
+      await store.putObject(newObject(bucket, 'k', objectBytes));
+      const upload = await store.createMultipartUpload({ bucket, key: 'm', owner: 'alice', metadata: noMetadata, checksumAlgorithm: null, checksumType: null });
+      await store.putPart(upload!, { partNumber: 1, bytes: partBytes, etag: 'e', checksum: null });
+      const expired = (await store.expiredUploads(new Date(), 100_000)).map((s) => s.fileId);
+      expect(expired).not.toContain(objectBytes.fileId);
+      expect(expired).not.toContain(partBytes.fileId);
+    });
+
     test('a put into a missing bucket stores nothing', async () => {
       const bytes = storedBytes([['s1']]);
       expect(await store.putObject(newObject(bucketName('nowhere'), 'k', bytes))).toEqual({ status: 'no-bucket' });
