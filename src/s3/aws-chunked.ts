@@ -17,7 +17,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { checksumAlgorithmOfHeader, parseChecksumValue, type ChecksumAlgorithm } from './checksums';
 import { S3Error } from './errors';
 import type { PayloadMode } from './payload-hash';
-import { hmac, sha256Hex, signaturesEqual } from './sigv4-canonical';
+import { headerValue, hmac, sha256Hex, signaturesEqual, type RequestHeaders } from './sigv4-canonical';
 import type { ChunkSigningContext } from './sigv4-verifier';
 
 const EMPTY_SHA256 = sha256Hex('');
@@ -227,20 +227,16 @@ export class AwsChunkedDecoder extends Transform {
  * (required: MissingContentLength) and x-amz-trailer (checksum trailers only, at most one).
  */
 export function awsChunkedOptions(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
+  headers: RequestHeaders,
   payload: AwsChunkedOptions['payload'],
   signing: ChunkSigningContext | undefined,
 ): AwsChunkedOptions {
-  const single = (name: string) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value.join(',') : value;
-  };
-  const lengthText = single('x-amz-decoded-content-length');
+  const lengthText = headerValue(headers, 'x-amz-decoded-content-length');
   if (lengthText === undefined) throw new S3Error('MissingContentLength', 'You must provide x-amz-decoded-content-length with an aws-chunked body.');
   if (!/^\d{1,15}$/.test(lengthText.trim())) {
     throw new S3Error('InvalidArgument', 'x-amz-decoded-content-length must be a number of bytes.', { ArgumentName: 'x-amz-decoded-content-length', ArgumentValue: lengthText });
   }
-  const declaredTrailers = (single('x-amz-trailer') ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
+  const declaredTrailers = (headerValue(headers, 'x-amz-trailer') ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean);
   for (const name of declaredTrailers) {
     if (checksumAlgorithmOfHeader(name) === undefined) throw new S3Error('InvalidRequest', `The trailer ${name} is not supported: only x-amz-checksum-* trailers are.`);
   }

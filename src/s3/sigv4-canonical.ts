@@ -23,12 +23,21 @@ export function uriEncode(text: string, keepSlash: boolean): string {
   return keepSlash ? encoded.replaceAll('%2F', '/') : encoded;
 }
 
+/** Request headers as the S3 layer takes them: lower-case names, a repeated header as an array. */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/** One header's value, a repeated one joined with ',' as AWS joins it. */
+export function headerValue(headers: RequestHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
 /**
  * The canonical headers and the signed-header list, from the names the client signed (in its
  * order) and the request's headers (lower-case names; a repeated header as an array, joined
  * with ',' as AWS does). Values are trimmed and inner runs of spaces collapse to one.
  */
-export function canonicalHeaders(signedHeaders: readonly string[], headers: Readonly<Record<string, string | string[] | undefined>>): string {
+export function canonicalHeaders(signedHeaders: readonly string[], headers: RequestHeaders): string {
   return signedHeaders
     .map((name) => {
       const value = headers[name];
@@ -45,7 +54,7 @@ export interface CanonicalRequestParts {
   /** The canonical query string (already encoded and sorted). */
   query: string;
   signedHeaders: readonly string[];
-  headers: Readonly<Record<string, string | string[] | undefined>>;
+  headers: RequestHeaders;
   /** Hex SHA-256 of the payload, or the literal x-amz-content-sha256 value (UNSIGNED-PAYLOAD, STREAMING-...). */
   payloadHash: string;
 }

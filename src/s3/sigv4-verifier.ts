@@ -16,11 +16,13 @@ import {
   canonicalRequest,
   credentialScope,
   formatAmzDate,
+  headerValue,
   hmac,
   signaturesEqual,
   SIGV4_ALGORITHM,
   stringToSign,
   uriEncode,
+  type RequestHeaders,
 } from './sigv4-canonical';
 import { SigningKeyCache } from './signing-key-cache';
 
@@ -36,7 +38,7 @@ export interface SigV4Request {
    * Lower-case names. Pass Node's req.headersDistinct so a repeated header joins with ','
    * as AWS signs it (req.headers joins most with ', ').
    */
-  headers: Readonly<Record<string, string | string[] | undefined>>;
+  headers: RequestHeaders;
 }
 
 /** What aws-chunked needs to verify chunk signatures chained from the request's. */
@@ -76,11 +78,6 @@ interface Authorization {
 }
 
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-
-function header(headers: SigV4Request['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-}
 
 function parseAmzDate(value: string): Date | undefined {
   const match = AMZ_DATE.exec(value);
@@ -207,7 +204,7 @@ export class SigV4Verifier {
 
   /** The authenticated request, or an S3Error saying why it is refused. */
   verify(request: SigV4Request): VerifiedRequest {
-    const authorization = header(request.headers, 'authorization');
+    const authorization = headerValue(request.headers, 'authorization');
     const params = queryParams(request.url);
     const presigned = params.has('X-Amz-Signature') || params.has('X-Amz-Algorithm') || params.has('X-Amz-Credential');
     if (authorization !== undefined && presigned) {
@@ -229,7 +226,7 @@ export class SigV4Verifier {
     if (unsigned.length > 0) {
       throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: unsigned.join(', ') });
     }
-    const contentSha256 = header(request.headers, 'x-amz-content-sha256');
+    const contentSha256 = headerValue(request.headers, 'x-amz-content-sha256');
     if (contentSha256 === undefined) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
     const payload = parsePayloadMode(contentSha256);
     return this.checkSignature(request, auth, amzDate, time, payload, contentSha256, 'header', canonicalTargets(request.url));
@@ -266,19 +263,19 @@ export class SigV4Verifier {
       signature: params.get('X-Amz-Signature')!,
     };
     // The AWS SDK's presigner puts X-Amz-Content-Sha256=UNSIGNED-PAYLOAD in the query.
-    const contentSha256 = header(request.headers, 'x-amz-content-sha256') ?? params.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
+    const contentSha256 = headerValue(request.headers, 'x-amz-content-sha256') ?? params.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
     const payload = parsePayloadMode(contentSha256);
     return this.checkSignature(request, auth, amzDate, signedAt, payload, contentSha256, 'presigned', canonicalTargets(request.url, 'X-Amz-Signature'));
   }
 
   /** X-Amz-Date, else the Date header; AccessDenied when neither is a valid date. */
   private requestTime(headers: SigV4Request['headers']): { amzDate: string; time: Date } {
-    const amzDateHeader = header(headers, 'x-amz-date');
+    const amzDateHeader = headerValue(headers, 'x-amz-date');
     if (amzDateHeader !== undefined) {
       const time = parseAmzDate(amzDateHeader);
       if (time) return { amzDate: amzDateHeader, time };
     } else {
-      const dateHeader = header(headers, 'date');
+      const dateHeader = headerValue(headers, 'date');
       const time = dateHeader === undefined ? undefined : new Date(dateHeader);
       if (time && !Number.isNaN(time.getTime())) return { amzDate: formatAmzDate(time), time };
     }
