@@ -12,6 +12,6 @@
  * request objects no longer outlive two scavenges into the old generation). A larger young
  * generation is scavenged less often, which once let dead socket-read buffers pile up during
  * a transfer; the scavenges data frames now force (src/wire/scavenge-pacer.ts) took that
- * cost away. Measured 2026-11-29, see README > Performance.
+ * cost away. Measured 2026-11-29; the latest benchmark figures are in docs/performance.md.
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
