@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ClientError, EXIT } from './exit-codes';
 import { formatBytes, formatRate } from './format';
 import { download, hashPrefix } from './download';
-import { parseClientArgs } from './options';
+import { parseClientArgs, type ClientContext } from './options';
 
 /** A stored name made safe as a local file name: no directories, no control characters. */
 function localName(filename: string): string {
@@ -70,7 +70,7 @@ export async function runGet(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-async function catFile(context: Awaited<ReturnType<typeof parseClientArgs>>['context'], id: string): Promise<number> {
+async function catFile(context: ClientContext, id: string): Promise<number> {
   const meta = await context.client.metadata(id);
   const transfer = { update: () => undefined, done: () => undefined, fail: () => undefined };
   const write = (piece: Buffer) =>

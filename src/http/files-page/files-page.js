@@ -41,9 +41,7 @@
 
   // ---------- listing ----------
   async function load() {
-    const params = new URLSearchParams({ page: String(state.page), per_page: String(PER_PAGE) });
-    if (state.query) params.set('q', state.query);
-    const requested = params.toString();
+    const requested = currentParams();
     const response = await fetch(`/files?${requested}`, { headers: { Accept: 'application/json' } });
     if (!response.ok) return showError(`Listing failed: ${await errorOf(response)}`);
     const body = await response.json();
@@ -54,6 +52,7 @@
     render(body.files, body.total);
   }
 
+  /** The query string for the page and search shown now. */
   function currentParams() {
     const params = new URLSearchParams({ page: String(state.page), per_page: String(PER_PAGE) });
     if (state.query) params.set('q', state.query);
