@@ -51,9 +51,9 @@ describe('ringstore usage', () => {
     expect(output).not.toContain('Usage: ringstore <command>');
   });
 
-  test('`ringstore --version` prints the package version', async () => {
+  test('`ringstore --version` (and `version`, which npx passes on) prints the package version', async () => {
     const { version } = require('../../package.json') as { version: string };
-    for (const flag of ['--version', '-V']) {
+    for (const flag of ['--version', '-V', 'version']) {
       const { code, output } = await run([flag]);
       expect([code, output]).toEqual([0, `ringstore ${version}`]);
     }
