@@ -118,8 +118,9 @@ export class FileService {
     return record;
   }
 
-  listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }> {
-    return this.deps.store.listFiles(page, perPage);
+  /** Newest first; with nameContains, only files whose name contains it (case-insensitive). */
+  listFiles(page: number, perPage: number, nameContains?: string): Promise<{ files: FileSummary[]; total: number }> {
+    return this.deps.store.listFiles(page, perPage, nameContains);
   }
 
   /** Deletes a file; chunks that cannot be removed now stay in pending deletes for cleanup. */

@@ -28,6 +28,16 @@ import { Placement } from '../replicas/placement';
 import { Replicas } from '../replicas/replicas';
 import { ServerRegistry } from '../replicas/registry';
 import { createFilesRouter } from '../http/routes/files';
+import { createFilesPageRouter } from '../http/files-page/router';
+import { atMostEvery } from '../util/at-most-every';
+import { ensurePortFree, isAddressInUse, PortInUseError } from '../util/port-in-use';
+import { errorMessage } from '../util/error-message';
+
+/**
+ * ringstore_files_total is counted from the metadata (so every gateway reports the cluster's
+ * figure) at most this often, however often Prometheus scrapes.
+ */
+const FILES_COUNT_MAX_AGE_MS = 15_000;
 import { createJobsRouter } from '../http/routes/jobs';
 import { createServersRouter } from '../http/routes/servers';
 
@@ -36,8 +46,19 @@ export interface RunningGateway {
   port: number;
   store: MetadataStore;
   metrics: Metrics;
+  /** Storage servers taking traffic now, as /health counts them. */
+  readyServers(): number;
+  /**
+   * Stops talking to storage servers (ring refresh, every connection), deliberately and
+   * quietly: for a shutdown that stops those servers next (`ringstore up`), which would
+   * otherwise log a failed reconnect for each of them.
+   */
+  closeConnections(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What to say when the gateway's port is taken. */
+const GATEWAY_PORT_HINT = 'stop it, or choose another port with PORT=N (or --port N)';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -56,6 +77,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const gatewayId = randomUUID();
   const startedAt = Date.now();
   receiveFramesIntoPool(log);
+  // Before the database is opened (or, on a first start, built): a taken port is one line.
+  await ensurePortFree(config.host, config.port, GATEWAY_PORT_HINT);
   const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
 
@@ -126,6 +149,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     res.json(selfHealing.status());
   });
 
+  const countFiles = atMostEvery(FILES_COUNT_MAX_AGE_MS, () => store.countFiles());
+  const auth = createGatewayAuth(security, { logger: createLogger('auth') });
   const app = createGatewayApp({
     health: {
       metadataBackend: store.kind,
@@ -137,10 +162,11 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     },
     log,
     routes: {
-      ...createGatewayAuth(security, { logger: createLogger('auth') }),
+      adminAuth: auth.adminAuth,
       middleware: [accessLog(createLogger('http')), httpMetrics(metrics)],
       files: createFilesRouter({
         files,
+        auth: auth.filesAuth,
         log,
         maxFileSize: config.maxFileSize,
         maxConcurrentUploads: config.maxConcurrentUploads,
@@ -149,10 +175,17 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         onBytesDownloaded: (bytes) => metrics.bytesDownloaded.inc(bytes),
         onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
       }),
+      filesPage: createFilesPageRouter(auth.filesAuth),
       servers: createServersRouter(registry, supervisor),
       jobs: createJobsRouter(jobs),
       admin: adminRouter,
       metrics: async (_req, res) => {
+        try {
+          metrics.filesTotal.set(await countFiles());
+        } catch (error) {
+          // The scrape still answers (with the last count); /health reports the database.
+          log.debug(`Counting files for ringstore_files_total failed: ${errorMessage(error)}`);
+        }
         res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
       },
     },
@@ -169,7 +202,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   server.setTimeout(socketIdleTimeoutMs(config));
   server.on('clientError', createClientErrorHandler(log));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => reject(isAddressInUse(error) ? new PortInUseError(config.host, config.port, GATEWAY_PORT_HINT) : error));
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
@@ -181,11 +214,20 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;
+  let closingConnections: Promise<void> | null = null;
+  const closeConnections = () =>
+    (closingConnections ??= (async () => {
+      registry.stop();
+      unbindMetrics();
+      await supervisor.close();
+    })());
   return {
     url,
     port,
     store,
     metrics,
+    readyServers: () => supervisor.readyServerIds().length,
+    closeConnections,
     close: () =>
       (closing ??= (async () => {
         registry.stop();
@@ -196,8 +238,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
           server.close(() => resolve());
           server.closeIdleConnections();
         });
-        unbindMetrics();
-        await supervisor.close();
+        await closeConnections();
         inspector?.stop();
         await store.close();
       })()),

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConnectionConfig } from '../connection';
 import { loadSecurityConfig } from '../security';
 import { envInt } from '../util/env';
+import { ensurePortFree, EXIT_PORT_IN_USE } from '../util/port-in-use';
 import { startGateway } from './start';
 import { loadGatewayConfig } from './config';
 import { createLogger } from '../util/logger';
@@ -10,6 +11,7 @@ import { NODE_FLAGS } from '../cli/node-flags';
 import { SupervisedProcess } from './supervised-process';
 
 const CLI = path.join(__dirname, '../cli/ringstore.cjs');
+const READY_POLL_MS = 100;
 
 /**
  * `ringstore up` (npm start): the whole system on one machine. The gateway runs in this
@@ -24,7 +26,15 @@ export async function runUp(args: string[]): Promise<void> {
   const config = loadGatewayConfig(env);
   const serverCount = envInt(env, 'STORAGE_SERVERS', 6, { min: 1, max: 64 });
   const basePort = envInt(env, 'STORAGE_BASE_PORT', 50051, { min: 1, max: 65535 - serverCount });
+  const readyTimeoutMs = envInt(env, 'UP_READY_TIMEOUT_MS', 60_000, { min: 1000 });
   const storageHost = env.GRPC_HOST ?? '127.0.0.1';
+  const ports = Array.from({ length: serverCount }, (_, i) => basePort + i);
+  const portRange = `${storageHost}:${basePort}-${basePort + serverCount - 1}`;
+  const storagePortHint = (port: number) =>
+    `the ${serverCount} storage servers use ports ${basePort}-${basePort + serverCount - 1}: stop what holds ${port}, or move them with STORAGE_BASE_PORT=N`;
+
+  // Every port first, before any database is built or any process started.
+  for (const port of ports) await ensurePortFree(storageHost, port, storagePortHint(port));
 
   const gateway = await startGateway({
     config,
@@ -33,31 +43,53 @@ export async function runUp(args: string[]): Promise<void> {
     inspectUrl: env.RINGSTORE_INSPECT,
   });
   const joinUrl = gateway.url.replace('0.0.0.0', '127.0.0.1');
-  const servers = Array.from({ length: serverCount }, (_, i) => {
-    const port = basePort + i;
+
+  let stopping = false;
+  const stop = async (why: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${why}: stopping storage servers and the gateway`);
+    // The gateway lets go of its connections first, so stopping the servers is no failure to it.
+    await gateway.closeConnections();
+    await Promise.all(servers.map((server) => server.stop()));
+    await gateway.close();
+    log.info(exitCode === 0 ? 'ringstore stopped cleanly' : 'ringstore stopped');
+    process.exit(exitCode);
+  };
+
+  const servers = ports.map((port, i) => {
     const dataDir = path.join(config.dataDir, `storage-${i + 1}`);
     const childArgs = [...NODE_FLAGS, CLI, 'storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl];
     // The children read their settings from flags: the gateway's PORT/DATA_DIR must not leak in.
     const childEnv = { ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
-    return new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log);
+    return new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log, {
+      // Another program took the port since we checked it: restarting cannot help.
+      exitCodes: [EXIT_PORT_IN_USE],
+      onFatal: () => {
+        log.error(`storage-${i + 1} cannot listen: port ${port} on ${storageHost} is already in use; ${storagePortHint(port)}`);
+        void stop('A storage port is taken', EXIT_PORT_IN_USE);
+      },
+    });
   });
   servers.forEach((server) => server.start());
+  process.on('SIGINT', () => void stop('SIGINT received', 0));
+  process.on('SIGTERM', () => void stop('SIGTERM received', 0));
 
-  log.info(
-    `ringstore is up: gateway ${gateway.url}, ${serverCount} storage servers on ${storageHost}:${basePort}-${basePort + serverCount - 1}, ` +
-      `data in ${config.dataDir}, metadata ${config.databaseUrl ? 'PostgreSQL' : 'embedded'}. Ctrl-C stops everything.`,
-  );
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal} received: stopping storage servers and the gateway`);
-    await Promise.all(servers.map((server) => server.stop()));
-    await gateway.close();
-    log.info('ringstore stopped cleanly');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // "Up" means usable: every storage server listening and Ready at the gateway.
+  const deadline = Date.now() + readyTimeoutMs;
+  while (!stopping && gateway.readyServers() < serverCount && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+  if (stopping) return;
+  const ready = gateway.readyServers();
+  const where = `gateway ${gateway.url}, data in ${config.dataDir}, metadata ${config.databaseUrl ? 'PostgreSQL' : 'embedded'}. Ctrl-C stops everything.`;
+  if (ready < serverCount) {
+    log.warn(
+      `ringstore is up but degraded: only ${ready} of ${serverCount} storage servers on ${portRange} were ready after ` +
+        `${readyTimeoutMs / 1000} s (UP_READY_TIMEOUT_MS); see the [storage-N] lines above. ${where}`,
+      { event: 'up', ready, servers: serverCount },
+    );
+  } else {
+    log.info(`ringstore is up: ${serverCount} storage servers on ${portRange}, ${where}`, { event: 'up', ready, servers: serverCount });
+  }
 }

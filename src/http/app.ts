@@ -13,10 +13,10 @@ export interface GatewayRoutes {
   metrics?: express.RequestHandler;
   /** Runs around every request (request metrics, auth...). */
   middleware?: express.RequestHandler[];
-  /** Guards /metrics and /admin (ADMIN_TOKEN). */
+  /** Guards /metrics and /admin (ADMIN_TOKEN). /files guards each of its routes itself. */
   adminAuth?: express.RequestHandler;
-  /** Guards /files (API_TOKENS). */
-  filesAuth?: express.RequestHandler;
+  /** The files page for browsers (GET /files-page). */
+  filesPage?: express.Router;
 }
 
 export interface AppDeps {
@@ -36,7 +36,8 @@ export function createGatewayApp(deps: AppDeps): Express {
 
   const adminAuth = routes.adminAuth ? [routes.adminAuth] : [];
   if (routes.metrics) app.get('/metrics', ...adminAuth, routes.metrics);
-  app.use('/files', ...(routes.filesAuth ? [routes.filesAuth] : []), routes.files);
+  app.use('/files', routes.files);
+  if (routes.filesPage) app.use('/files-page', routes.filesPage);
   const json = express.json({ limit: '64kb' });
   app.use('/admin/servers', ...adminAuth, json, routes.servers);
   app.use('/admin/jobs', ...adminAuth, json, routes.jobs);

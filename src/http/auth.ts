@@ -17,9 +17,14 @@ export interface GuardOptions extends HttpAuthOptions {
   basic?: boolean;
 }
 
-/** A page load or an EventSource, as opposed to an API client: worth a Basic prompt. */
+/**
+ * A page load, an EventSource, or a script on a page (browsers mark every request they make
+ * with Sec-Fetch-Site; Node's fetch sends Sec-Fetch-Mode but not that one), as opposed to an API
+ * client: worth a Basic challenge, which a browser answers with the credentials it already
+ * asked the user for.
+ */
 function fromBrowser(req: Request): boolean {
-  return /text\/html|text\/event-stream/i.test(req.headers.accept ?? '');
+  return /text\/html|text\/event-stream/i.test(req.headers.accept ?? '') || req.headers['sec-fetch-site'] !== undefined;
 }
 
 /**
@@ -60,7 +65,7 @@ export function requireAnyToken(tokens: readonly string[], realm: string, option
 }
 
 /** /files: any of API_TOKENS; open when none is configured. */
-export function requireApiToken(tokens: readonly string[], options: HttpAuthOptions = {}): RequestHandler {
+export function requireApiToken(tokens: readonly string[], options: GuardOptions = {}): RequestHandler {
   return requireAnyToken(tokens, 'ringstore files', options);
 }
 
@@ -70,7 +75,10 @@ export function requireToken(token: string | undefined, realm: string, options: 
 }
 
 export interface GatewayAuth {
-  /** For GatewayRoutes.filesAuth. */
+  /**
+   * The file API and the files page: any of API_TOKENS, as Bearer, or (browsers) as the Basic
+   * password with any username.
+   */
   filesAuth: RequestHandler;
   /**
    * For GatewayRoutes.adminAuth: ADMIN_TOKEN everywhere (Bearer, or Basic password for the
@@ -86,7 +94,7 @@ export function createGatewayAuth(config: SecurityConfig, options: HttpAuthOptio
   const joinTokens = [config.clusterToken, config.adminToken].filter((t): t is string => t !== undefined);
   const join = requireAnyToken(joinTokens, 'ringstore cluster', options);
   return {
-    filesAuth: requireApiToken(config.apiTokens, options),
+    filesAuth: requireApiToken(config.apiTokens, { ...options, basic: true }),
     adminAuth: (req, res, next) => (isJoin(req) ? join(req, res, next) : admin(req, res, next)),
   };
 }

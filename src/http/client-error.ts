@@ -19,7 +19,13 @@ function statusFor(code: string | undefined): [number, string, string] {
  */
 export function createClientErrorHandler(log: Logger): (error: Error & { code?: string }, socket: Socket) => void {
   return (error, socket) => {
-    const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean; shouldKeepAlive?: boolean } })._httpMessage;
+    // The client half-closed in the middle of a request body (less than its Content-Length):
+    // the route handling it answers (400, see upload/client-stream.ts) and closes the connection.
+    if (error.code === 'HPE_INVALID_EOF_STATE' && response && !response.headersSent && socket.writable) {
+      response.shouldKeepAlive = false;
+      return;
+    }
     if (error.code === 'ECONNRESET' || !socket.writable || response?.headersSent) {
       socket.destroy();
       return;

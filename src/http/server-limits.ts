@@ -14,9 +14,15 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** Quiet time after which any connection is cut: never shorter than an upload body may stall. */
 const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+/**
+ * How much longer than BODY_IDLE_TIMEOUT_MS a socket may stay quiet: a stalled upload is
+ * answered with a 408 when its body timer fires, and the socket must still be open to carry it.
+ * With both at 120 s the socket went first, and the client got no answer at all.
+ */
+const BODY_TIMEOUT_MARGIN_MS = 10_000;
 
 export function socketIdleTimeoutMs(config: ServerLimits): number {
-  return Math.max(SOCKET_IDLE_TIMEOUT_MS, config.bodyIdleTimeoutMs);
+  return Math.max(SOCKET_IDLE_TIMEOUT_MS, config.bodyIdleTimeoutMs + BODY_TIMEOUT_MARGIN_MS);
 }
 
 /** Node HTTP server limits against slow and oversized requests. */

@@ -361,15 +361,23 @@ export class SqlMetadataStore implements MetadataStore {
     return { ...toFileFields(rows[0]), chunks: toChunks(rows[0].chunks) };
   }
 
-  /** Newest first; page counts from 1. */
-  async listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }> {
+  async listFiles(page: number, perPage: number, nameContains?: string): Promise<{ files: FileSummary[]; total: number }> {
+    // ILIKE with the user's text taken literally: its own % _ and \ are escaped.
+    const pattern = nameContains === undefined ? undefined : `%${nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const where = pattern === undefined ? "f.kind = 'file'" : `f.kind = 'file' AND f.filename ILIKE $1 ESCAPE '\\'`;
+    const filter = pattern === undefined ? [] : [pattern];
     const rows = await this.db.query<Row>(
       `SELECT f.*, (SELECT count(*) FROM chunks c WHERE c.file_id = f.id) AS chunk_count
-       FROM files f WHERE f.kind = 'file' ORDER BY f.created_at DESC, f.id DESC LIMIT $1 OFFSET $2`,
-      [perPage, (Math.max(1, page) - 1) * perPage],
+       FROM files f WHERE ${where} ORDER BY f.created_at DESC, f.id DESC LIMIT $${filter.length + 1} OFFSET $${filter.length + 2}`,
+      [...filter, perPage, (Math.max(1, page) - 1) * perPage],
     );
-    const [{ total }] = await this.db.query<Row>("SELECT count(*) AS total FROM files WHERE kind = 'file'");
+    const [{ total }] = await this.db.query<Row>(`SELECT count(*) AS total FROM files f WHERE ${where}`, filter);
     return { files: rows.map(toSummary), total: toNumber(total, 'total') };
+  }
+
+  async countFiles(): Promise<number> {
+    const [{ total }] = await this.db.query<Row>("SELECT count(*) AS total FROM files WHERE kind = 'file'");
+    return toNumber(total, 'total');
   }
 
   /**

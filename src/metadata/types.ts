@@ -259,8 +259,13 @@ export interface MetadataStore {
   expiredUploads(now: Date, limit: number): Promise<UploadSession[]>;
 
   getFile(fileId: string): Promise<FileRecord | null>;
-  /** Newest first; page counts from 1. */
-  listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }>;
+  /**
+   * Newest first; page counts from 1. With nameContains, only files whose name contains it
+   * (case-insensitive, taken literally: no wildcards); total counts those.
+   */
+  listFiles(page: number, perPage: number, nameContains?: string): Promise<{ files: FileSummary[]; total: number }>;
+  /** Completed files stored (for the ringstore_files_total gauge). */
+  countFiles(): Promise<number>;
   /**
    * Remove the file and move every replica of its chunks into pending deletes, in one
    * transaction. Returns those replicas, or null when the file does not exist.

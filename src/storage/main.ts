@@ -2,6 +2,7 @@ import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ConfigError } from '../util/env';
+import { isAddressInUse, PortInUseError } from '../util/port-in-use';
 import { createLogger, type Logger } from '../util/logger';
 import { framePool, receiveFramesIntoPool } from '../wire/frame-pool';
 import { storageServerDefinition } from '../wire/storage-service';
@@ -106,7 +107,8 @@ function bind(server: grpc.Server, host: string, port: number, credentials: grpc
   const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
     server.bindAsync(target, credentials, (error, boundPort) => {
-      if (error) reject(new Error(`cannot listen on ${target}: ${error.message}`));
+      if (error && isAddressInUse(error)) reject(new PortInUseError(host, port, 'stop it, or choose another port with --port N (GRPC_PORT)'));
+      else if (error) reject(new Error(`cannot listen on ${target}: ${error.message}`));
       else resolve(boundPort);
     });
   });

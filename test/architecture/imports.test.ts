@@ -135,6 +135,15 @@ describe('architecture: the imports keep to the layers', () => {
     expect(outside).toEqual([]);
   });
 
+  it('the client commands (src/cli/client) talk HTTP to a gateway: they load no server code, only src/util', () => {
+    const client = path.join('src', 'cli', 'client') + path.sep;
+    const broken = imports
+      .filter(({ from, target }) => from.startsWith(client) && target && !target.startsWith(client) && folderOf(target) !== 'util')
+      .map(({ from, specifier }) => `${from} imports ${specifier}`);
+    expect(imports.some(({ from }) => from.startsWith(client))).toBe(true);
+    expect(broken).toEqual([]);
+  });
+
   it('nothing but the CLI reaches the gateway composition root', () => {
     const broken = imports
       .filter(({ from, target }) => target && folderOf(target) === 'gateway' && !['gateway', 'cli'].includes(folderOf(from)))

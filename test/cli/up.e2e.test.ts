@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,12 +66,11 @@ describe('ringstore up', () => {
     const env = { PORT: String(port), STORAGE_BASE_PORT: String(basePort), STORAGE_SERVERS: String(SERVERS), DATA_DIR: dataDir };
     const url = `http://127.0.0.1:${port}`;
     const start = async () => {
-      const proc = new RingstoreProcess(['up'], env);
-      await proc.waitForLine((l) => /ringstore is up/.test(l.message), 60_000, 'ringstore is up');
-      await waitFor(async () => ((await (await fetch(`${url}/health`)).json()) as { storage_servers: number }).storage_servers === SERVERS, {
-        timeoutMs: 30_000,
-        what: `${SERVERS} ready storage servers`,
-      });
+      const proc = new RingstoreProcess(['up'], env, { ownProcessGroup: true });
+      const up = await proc.waitForLine((l) => /ringstore is up/.test(l.message), 60_000, 'ringstore is up');
+      // Said only once it is true: every storage server listening and Ready.
+      expect(up.level).toBe('info');
+      expect(((await (await fetch(`${url}/health`)).json()) as { storage_servers: number }).storage_servers).toBe(SERVERS);
       return proc;
     };
 
@@ -102,7 +101,74 @@ describe('ringstore up', () => {
     const got = await download(url, stored.file_id);
     expect(got.status).toBe(200);
     expect(got.body.equals(data)).toBe(true);
-    up.signal('SIGINT');
+    // Ctrl-C in the terminal: the whole process group gets SIGINT.
+    const before = up.lines.length;
+    up.interruptGroup();
     expect((await up.exited()).code).toBe(0);
+    const shutdown = up.lines.slice(before);
+    expect(shutdown.map((l) => l.message)).toContain('ringstore stopped cleanly');
+    // Servers ringstore stops itself are no failure: no reconnect attempts, no warnings.
+    expect(shutdown.filter((l) => /reconnect/i.test(l.message) || l.level === 'warn' || l.level === 'error')).toEqual([]);
+    for (let i = 0; i < SERVERS; i++) expect(await isListening(basePort + i)).toBe(false);
   }, 180_000);
+
+  /** A port held by another program for the length of fn. */
+  async function withPortTaken<T>(port: number, fn: () => Promise<T>): Promise<T> {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    try {
+      return await fn();
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  }
+
+  async function firstRun(env: Record<string, string>): Promise<{ code: number | null; lines: string[]; dataDir: string }> {
+    const fresh = await mkdtemp(path.join(os.tmpdir(), 'ringstore-first-run-'));
+    try {
+      const proc = new RingstoreProcess(['up'], { DATA_DIR: fresh, STORAGE_SERVERS: String(SERVERS), ...env });
+      const { code } = await proc.exited();
+      const contents = await readdir(fresh);
+      return { code, lines: proc.lines.map((l) => l.message), dataDir: contents.join(',') };
+    } finally {
+      await rm(fresh, { recursive: true, force: true });
+    }
+  }
+
+  it('says in one line that the gateway port is taken, before building any database', async () => {
+    const port = await freePort();
+    const basePort = await freePortRange(SERVERS);
+    const run = await withPortTaken(port, () => firstRun({ PORT: String(port), STORAGE_BASE_PORT: String(basePort) }));
+    expect(run.code).toBe(98);
+    expect(run.lines).toEqual([`ringstore: port ${port} on 127.0.0.1 is already in use (by another program, or a ringstore already running): stop it, or choose another port with PORT=N (or --port N)`]);
+    expect(run.dataDir).toBe('');
+  });
+
+  it('stops with one line naming the port and STORAGE_BASE_PORT when a storage port is taken: no restart loop', async () => {
+    const port = await freePort();
+    const basePort = await freePortRange(SERVERS);
+    const run = await withPortTaken(basePort + 1, () => firstRun({ PORT: String(port), STORAGE_BASE_PORT: String(basePort) }));
+    expect(run.code).toBe(98);
+    expect(run.lines).toHaveLength(1);
+    expect(run.lines[0]).toContain(`port ${basePort + 1} on 127.0.0.1 is already in use`);
+    expect(run.lines[0]).toContain(`use ports ${basePort}-${basePort + SERVERS - 1}: stop what holds ${basePort + 1}, or move them with STORAGE_BASE_PORT=N`);
+    expect(run.dataDir).toBe('');
+  });
+
+  it('a storage server whose port is taken exits 98 with one line, which `up` takes as final', async () => {
+    const port = await freePort();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ringstore-storage-port-'));
+    try {
+      const storage = await withPortTaken(port, async () => {
+        const proc = new RingstoreProcess(['storage', '--port', String(port), '--data', dir]);
+        return { code: (await proc.exited()).code, lines: proc.lines.map((l) => l.message) };
+      });
+      expect(storage.code).toBe(98);
+      expect(storage.lines.filter((l) => l.startsWith('ringstore:'))).toEqual([
+        `ringstore: port ${port} on 127.0.0.1 is already in use (by another program, or a ringstore already running): stop it, or choose another port with --port N (GRPC_PORT)`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

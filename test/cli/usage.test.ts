@@ -14,7 +14,7 @@ describe('ringstore usage', () => {
     const { code, output } = await run(['up', '--bogus']);
     expect(code).toBe(2);
     expect(output).toContain("ringstore: Unknown option '--bogus'");
-    expect(output).toContain('Usage: ringstore <command>');
+    expect(output).toContain('Usage: ringstore up ');
     expect(output).not.toMatch(/^\s+at /m);
   });
 
@@ -25,9 +25,37 @@ describe('ringstore usage', () => {
     expect(output).toContain('Usage: ringstore <command>');
   });
 
-  test.each(['--help', 'up --help', 'storage -h'])('`ringstore %s` prints the usage and exits 0', async (line) => {
-    const { code, output } = await run(line.split(' '));
+  test('`ringstore --help` lists every command and exits 0', async () => {
+    const { code, output } = await run(['--help']);
     expect(code).toBe(0);
     expect(output).toContain('Usage: ringstore <command>');
+    for (const command of ['up', 'gateway', 'storage', 'put', 'get', 'cat', 'ls', 'stat', 'rm']) expect(output).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  test.each([
+    ['up --help', /^Usage: ringstore up \[--data DIR\] \[--port N\]/, /STORAGE_BASE_PORT/],
+    ['gateway --help', /^Usage: ringstore gateway /, /DATABASE_URL/],
+    ['storage -h', /^Usage: ringstore storage /, /--join URL/],
+    ['help storage', /^Usage: ringstore storage /, /--advertise/],
+    ['put --help', /^Usage: ringstore put /, /--parallel/],
+    ['get --help', /^Usage: ringstore get /, /resumes/],
+    ['cat --help', /^Usage: ringstore cat /, /SHA-256/],
+    ['ls --help', /^Usage: ringstore ls /, /--name TEXT/],
+    ['stat --help', /^Usage: ringstore stat /, /--json/],
+    ['rm --help', /^Usage: ringstore rm /, /ID\.\.\./],
+  ])('`ringstore %s` prints that command\'s own usage and exits 0', async (line, usage, detail) => {
+    const { code, output } = await run(line.split(' '));
+    expect(code).toBe(0);
+    expect(output).toMatch(usage);
+    expect(output).toMatch(detail);
+    expect(output).not.toContain('Usage: ringstore <command>');
+  });
+
+  test('`ringstore --version` (and `version`, which npx passes on) prints the package version', async () => {
+    const { version } = require('../../package.json') as { version: string };
+    for (const flag of ['--version', '-V', 'version']) {
+      const { code, output } = await run([flag]);
+      expect([code, output]).toEqual([0, `ringstore ${version}`]);
+    }
   });
 });

@@ -4,20 +4,14 @@ import path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const COMPOSE_FILE = path.join(REPO_ROOT, 'docker/compose.yml');
 
-/** The path of an executable on PATH, or undefined. */
-export function which(command: string): string | undefined {
-  const result = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  return result.status === 0 ? result.stdout.trim() : undefined;
-}
-
 /**
- * Runs `docker-compose config` on docker/compose.yml with the documented docker/.env.example
+ * Runs `docker-compose config` (compose: its path) on docker/compose.yml with the documented docker/.env.example
  * as the env file (so a local docker/.env cannot change the result) plus the given variables,
  * which take precedence over the file as they do for users.
  */
-export function runComposeConfig(vars: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+export function runComposeConfig(compose: string, vars: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
   const args = ['--env-file', path.join(REPO_ROOT, 'docker/.env.example'), '-f', COMPOSE_FILE, 'config'];
-  const result = spawnSync('docker-compose', args, {
+  const result = spawnSync(compose, args, {
     cwd: REPO_ROOT,
     // Only PATH/HOME from the outer environment: a CLUSTER_TOKEN set in the shell must not
     // hide a missing one.

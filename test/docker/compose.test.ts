@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, parseYaml, runComposeConfig, which } from './compose-config';
+import { describeIfFound, toolOrSkip, TOOLS } from '../helpers/tools';
+import { REPO_ROOT, parseYaml, runComposeConfig } from './compose-config';
 
 interface Service {
   image?: string;
@@ -28,11 +29,7 @@ const GATEWAYS = ['gateway-1', 'gateway-2'];
 const RINGSTORE = [...GATEWAYS, ...STORAGE];
 const ALL = ['postgres', 'lb', 'prometheus', 'grafana', ...RINGSTORE];
 
-const hasCompose = which('docker-compose') !== undefined;
-if (!hasCompose) {
-  console.warn('SKIPPED test/docker/compose.test.ts: docker-compose is not installed (apt-get install -y docker-compose)');
-}
-const describeWithCompose = hasCompose ? describe : describe.skip;
+const COMPOSE = toolOrSkip(TOOLS.dockerCompose, 'test/docker/compose.test.ts');
 
 /** Volume entries as {source, target}, whichever syntax docker-compose printed. */
 function mounts(service: Service): Array<{ source: string; target: string }> {
@@ -43,11 +40,11 @@ function mounts(service: Service): Array<{ source: string; target: string }> {
   });
 }
 
-describeWithCompose('docker/compose.yml', () => {
+describeIfFound(COMPOSE)('docker/compose.yml', () => {
   let config: ComposeConfig;
 
   beforeAll(() => {
-    const result = runComposeConfig({ CLUSTER_TOKEN: TOKEN });
+    const result = runComposeConfig(COMPOSE!, { CLUSTER_TOKEN: TOKEN });
     if (result.status !== 0) throw new Error(`docker-compose config failed:\n${result.stderr}`);
     config = parseYaml(result.stdout) as ComposeConfig;
   });
@@ -57,7 +54,7 @@ describeWithCompose('docker/compose.yml', () => {
   });
 
   test('refuses to start without CLUSTER_TOKEN, naming the variable', () => {
-    const result = runComposeConfig({});
+    const result = runComposeConfig(COMPOSE!, {});
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('set CLUSTER_TOKEN');
   });
@@ -123,6 +120,35 @@ describeWithCompose('docker/compose.yml', () => {
       .filter((mount) => path.isAbsolute(mount.source));
     expect(binds.length).toBeGreaterThan(0);
     for (const bind of binds) expect({ source: bind.source, exists: fs.existsSync(bind.source) }).toEqual({ source: bind.source, exists: true });
+  });
+
+  test('Prometheus sends ADMIN_TOKEN on every scrape: compose writes it to the credentials file prometheus.yml reads', () => {
+    const prometheusYml = parseYaml(fs.readFileSync(path.join(REPO_ROOT, 'docker/prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; authorization?: { type?: string; credentials_file?: string } }>;
+    };
+    const jobs = prometheusYml.scrape_configs.filter((job) => job.job_name.startsWith('ringstore'));
+    expect(jobs.length).toBeGreaterThan(0);
+    const files = new Set(jobs.map((job) => job.authorization?.credentials_file));
+    expect(jobs.map((job) => job.authorization?.type ?? 'Bearer')).toEqual(jobs.map(() => 'Bearer'));
+    expect(files.size).toBe(1);
+    const [credentialsFile] = [...files];
+    expect(credentialsFile).toMatch(/^\//);
+
+    const withToken = runComposeConfig(COMPOSE!, { CLUSTER_TOKEN: TOKEN, ADMIN_TOKEN: 'the-admin-token' });
+    expect(withToken.status).toBe(0);
+    const service = (parseYaml(withToken.stdout) as ComposeConfig & { services: Record<string, { entrypoint?: string[] }> }).services.prometheus;
+    expect(service.environment?.ADMIN_TOKEN).toBe('the-admin-token');
+    // `config` prints the escaped `$$`; the container gets a single `$` for its shell to expand.
+    const script = service.entrypoint!.join(' ').replace(/\$\$/g, '$');
+    // The variable is expanded by the container's shell, at start, into that very file.
+    expect(script).toContain(`printf '%s' "$ADMIN_TOKEN" > ${credentialsFile}`);
+    expect(script).toMatch(/exec \/bin\/prometheus --config\.file=\/etc\/prometheus\/prometheus\.yml/);
+    const mounted = mounts(service).find((mount) => mount.target === '/etc/prometheus/prometheus.yml');
+    expect(mounted?.source).toBe(path.join(REPO_ROOT, 'docker/prometheus.yml'));
+
+    // Unset, the file is written empty and /metrics is open: compose still resolves.
+    const without = runComposeConfig(COMPOSE!, { CLUSTER_TOKEN: TOKEN });
+    expect((parseYaml(without.stdout) as ComposeConfig).services.prometheus.environment?.ADMIN_TOKEN ?? '').toBe('');
   });
 
   test('Prometheus scrapes only services of this cluster', () => {

@@ -19,11 +19,13 @@ export class RingstoreProcess {
   private readonly exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
 
-  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+  /** ownProcessGroup: leads a process group of its own, as a command started in a terminal does. */
+  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false } = {}) {
     this.child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: ownProcessGroup,
     });
     RingstoreProcess.running.add(this);
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
@@ -85,6 +87,11 @@ export class RingstoreProcess {
 
   signal(sig: NodeJS.Signals): void {
     this.child.kill(sig);
+  }
+
+  /** Ctrl-C in a terminal: SIGINT to every process of the group (needs ownProcessGroup). */
+  interruptGroup(): void {
+    process.kill(-this.pid, 'SIGINT');
   }
 
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

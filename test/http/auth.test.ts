@@ -133,8 +133,9 @@ describe('HTTP token guards', () => {
     expect((await call(`${url}/admin/connections`, { authorization: basic('', 'admin-token') })).status).toBe(200);
     expect((await call(`${url}/admin/connections`, { authorization: basic('admin-token', '') })).status).toBe(401);
     expect((await call(`${url}/admin/connections`, { authorization: basic('x', 'wrong') })).status).toBe(403);
-    // Basic is for the dashboard only: /files stays Bearer.
-    expect((await call(`${url}/files`, { authorization: basic('x', 'api-token') })).status).toBe(401);
+    // The files page signs in the same way, with an API token as the password.
+    expect((await call(`${url}/files`, { authorization: basic('x', 'api-token') })).status).toBe(200);
+    expect((await call(`${url}/files`, { authorization: basic('x', 'admin-token') })).status).toBe(403);
 
     for (const accept of ['text/html,application/xhtml+xml,*/*;q=0.8', 'text/event-stream']) {
       const none = await call(`${url}/admin`, { accept });
@@ -144,7 +145,10 @@ describe('HTTP token guards', () => {
       expect([wrong.status, wrong.challenge]).toEqual([401, 'Basic realm="ringstore admin", charset="UTF-8"']);
       expect((await call(`${url}/admin/events`, { accept, authorization: basic('x', 'admin-token') })).status).toBe(200);
     }
-    // API clients keep the Bearer challenge.
+    // API clients keep the Bearer challenge; a script on a page (Sec-Fetch-Site) gets Basic,
+    // which the browser answers with the credentials it asked for when the page loaded.
     expect((await call(`${url}/admin/connections`)).challenge).toBe('Bearer realm="ringstore admin"');
+    const fromPage = await fetch(`${url}/files`, { headers: { 'Sec-Fetch-Site': 'same-origin' } });
+    expect([fromPage.status, fromPage.headers.get('www-authenticate')]).toEqual([401, 'Basic realm="ringstore files", charset="UTF-8"']);
   });
 });

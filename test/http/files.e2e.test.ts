@@ -156,6 +156,22 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
     expect((await fetch(`${cluster.gateway.url}/files/${victim.file_id}`, { method: 'DELETE' })).status).toBe(404);
   });
 
+  it('finds files by a piece of their name (?q=) and counts every file in ringstore_files_total', async () => {
+    const tag = `q${Date.now().toString(36)}`;
+    for (const name of [`Invoice-${tag}-1.pdf`, `invoice-${tag}-2.PDF`, `photo-${tag}.jpg`]) await uploadRaw(cluster.gateway.url, testData(100), name);
+    const search = async (q: string) => (await (await fetch(`${cluster.gateway.url}/files?q=${encodeURIComponent(q)}&per_page=1`)).json()) as { files: Array<{ filename: string }>; total: number };
+    const invoices = await search(`INVOICE-${tag}`);
+    expect([invoices.total, invoices.files.map((f) => f.filename)]).toEqual([2, [`invoice-${tag}-2.PDF`]]);
+    expect((await search(`${tag}.jpg`)).total).toBe(1);
+    expect((await search(`%${tag}`)).total).toBe(0);
+
+    const listed = async () => ((await (await fetch(`${cluster.gateway.url}/files?per_page=1`)).json()) as { total: number }).total;
+    const gauge = async () => Number(/^ringstore_files_total (\d+)$/m.exec(await (await fetch(`${cluster.gateway.url}/metrics`)).text())?.[1]);
+    // Counted from the metadata at most every 15 s: wait for the count to catch up.
+    await waitFor(async () => (await gauge()) === (await listed()), { timeoutMs: 40_000, intervalMs: 1000, what: 'ringstore_files_total to equal the files listed' });
+    expect(await gauge()).toBeGreaterThan(0);
+  }, 60_000);
+
   it('leaves nothing behind when a client disconnects mid-upload', async () => {
     // Let the earlier tests' in-flight work settle so the disk listing is stable.
     const before = await allChunksOnDisk(cluster);

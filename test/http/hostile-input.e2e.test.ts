@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster } from '../helpers/cluster';
-import { download, sha256, testData, uploadRaw } from '../helpers/files';
+import { chunkIdsOnDisk, download, sha256, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 import {
@@ -122,6 +122,25 @@ describe('gateway under hostile HTTP input', () => {
       if (cluster.databaseUrl) await waitFor(async () => ((await openUploadSessions(cluster)) ?? 0) > 0, { what: 'the upload under way' });
       connection.destroy();
     }
+    await expectNoLeftovers(cluster);
+  });
+
+  it('cancels the storage streams and removes what was stored at once when a client aborts mid-upload', async () => {
+    const data = randomBytes(3 * MiB);
+    const request = post('/files?filename=aborted.bin', { 'Content-Type': 'application/octet-stream' }, data);
+    const onDisk = async () => new Set((await Promise.all(cluster.storage.map((node) => chunkIdsOnDisk(node.dataDir)))).flatMap((ids) => [...ids]));
+    const before = await onDisk();
+    const connection = new RawConnection(port);
+    // Six chunks of 512 KiB: four stored, the fifth being written when the client goes.
+    connection.write(request.subarray(0, request.length - data.length + 2 * MiB + 100 * KiB));
+    await waitFor(async () => (await onDisk()).size >= before.size + 4, { what: 'chunks of the upload on disk' });
+    const abortedAt = Date.now();
+    connection.destroy();
+    // Not left to an idle timeout (BODY_IDLE_TIMEOUT_MS is 2500 ms here, the storage side's is
+    // longer) nor to cleanup's orphan pass (an hour's grace): the upload's own abort cancels the
+    // open streams (their temp files go) and deletes the stored chunks.
+    await waitFor(async () => [...(await onDisk())].every((id) => before.has(id)), { timeoutMs: 10_000, what: 'every chunk and temp file of the aborted upload gone' });
+    expect(Date.now() - abortedAt).toBeLessThan(2_000);
     await expectNoLeftovers(cluster);
   });
 
@@ -296,6 +315,114 @@ describe('gateway under hostile HTTP input', () => {
     const after = await uploadRaw(cluster.gateway.url, Buffer.from('after the flood'), 'after.bin');
     await fetch(`${cluster.gateway.url}/files/${after.file_id}`, { method: 'DELETE' });
     await expectNoLeftovers(cluster);
+  });
+
+  const accessLogOf = (path: string) => cluster.gateway.proc.lines.filter((l) => l.event === 'http_request' && l.path === path);
+
+  it('refuses a form-encoded body or an empty request that names no file with a 400 saying how to upload', async () => {
+    const form = await rawRequest(port, post('/files', { 'Content-Type': 'application/x-www-form-urlencoded' }, 'name=value&other=1'));
+    expect(form.status).toBe(400);
+    const formError = jsonError(form);
+    expect(formError).toMatch(/form-encoded/);
+    expect(formError).toMatch(/multipart\/form-data in a field named 'file'/);
+    expect(formError).toContain("curl -X POST -T FILE");
+    expect(formError).toContain("--data-binary @FILE -H 'Content-Type: application/octet-stream'");
+
+    const nothing = await rawRequest(port, `POST /files HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    expect(nothing.status).toBe(400);
+    expect(jsonError(nothing)).toMatch(/carries no file: .*multipart/);
+    const zero = await rawRequest(port, post('/files', {}, ''));
+    expect([zero.status, jsonError(zero)]).toEqual([400, expect.stringMatching(/carries no file/)]);
+    await expectNoLeftovers(cluster);
+  });
+
+  it('takes a form-encoded body with a file name as raw bytes, and an explicit empty upload as an empty file', async () => {
+    // What `curl --data-binary @f '/files?filename=f'` sends.
+    const bytes = randomBytes(70 * KiB);
+    const named = await rawRequest(port, post('/files?filename=data.bin', { 'Content-Type': 'application/x-www-form-urlencoded' }, bytes));
+    expect(named.status).toBe(201);
+    const stored = JSON.parse(named.body.toString()) as { file_id: string; size: number; content_type: string };
+    expect([stored.size, stored.content_type]).toEqual([bytes.length, 'application/octet-stream']);
+    expect((await download(cluster.gateway.url, stored.file_id)).body.equals(bytes)).toBe(true);
+
+    for (const request of [post('/files?filename=empty.txt', {}, ''), post('/files', { 'X-Filename': 'empty.bin' }, '')]) {
+      const empty = await rawRequest(port, request);
+      expect(empty.status).toBe(201);
+      const file = JSON.parse(empty.body.toString()) as { file_id: string; size: number; chunks: number };
+      expect([file.size, file.chunks]).toEqual([0, 0]);
+      await fetch(`${cluster.gateway.url}/files/${file.file_id}`, { method: 'DELETE' });
+    }
+    await fetch(`${cluster.gateway.url}/files/${stored.file_id}`, { method: 'DELETE' });
+  });
+
+  it('answers methods a files route does not take with 405 and Allow', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['PUT', '/files', 'GET, HEAD, POST'],
+      ['DELETE', '/files', 'GET, HEAD, POST'],
+      ['PATCH', '/files', 'GET, HEAD, POST'],
+      ['POST', `/files/${known.id}`, 'GET, HEAD, DELETE'],
+      ['PUT', `/files/${known.id}`, 'GET, HEAD, DELETE'],
+      ['DELETE', `/files/${known.id}/metadata`, 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const body = Buffer.from('some bytes');
+      const response = await rawRequest(port, Buffer.concat([Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
+      expect([method, path, response.status, header(response, 'allow')]).toEqual([method, path, 405, [allow]]);
+      expect(jsonError(response)).toContain(`use ${allow}`);
+    }
+    const put = await rawRequest(port, post('/files', {}, 'x').toString('latin1').replace(/^POST/, 'PUT'));
+    expect(jsonError(put)).toMatch(/to upload, POST the file/);
+  });
+
+  it('answers a body shorter than its Content-Length: 408 once it stalls, 400 at once when the client half-closes; the access log says so', async () => {
+    const head = (name: string) => `POST /files?filename=${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n`;
+    const stalled = new RawConnection(port);
+    stalled.write(head('short-stalled.bin') + 'only this');
+    const timedOut = await stalled.response();
+    expect(timedOut.status).toBe(408);
+    expect(jsonError(timedOut)).toMatch(/stalled/);
+    await stalled.serverClosed();
+
+    const halfClosed = new RawConnection(port);
+    const sentAt = Date.now();
+    halfClosed.write(head('short-closed.bin') + 'only this');
+    halfClosed.end();
+    const answered = await halfClosed.response();
+    const waitedMs = Date.now() - sentAt;
+    expect(answered.status).toBe(400);
+    expect(jsonError(answered)).toMatch(/ended early: the client closed its side .* 100000 bytes its Content-Length announced/);
+    // Answered without waiting for the idle timeout (BODY_IDLE_TIMEOUT_MS is 2500 ms here).
+    expect(waitedMs).toBeLessThan(2500);
+    await halfClosed.serverClosed();
+
+    await waitFor(() => accessLogOf('/files?filename=short-closed.bin').length > 0, { what: 'the half-closed upload in the access log' });
+    expect(accessLogOf('/files?filename=short-stalled.bin').map((l) => l.status)).toEqual([408]);
+    expect(accessLogOf('/files?filename=short-closed.bin').map((l) => l.status)).toEqual([400]);
+    await expectNoLeftovers(cluster);
+  });
+
+  it('counts failed requests under the same route label as successful ones', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    expect((await fetch(`${cluster.gateway.url}/files/${missing}`)).status).toBe(404);
+    expect((await fetch(`${cluster.gateway.url}/files/not-a-uuid/metadata`)).status).toBe(400);
+    expect((await fetch(`${cluster.gateway.url}/files/${known.id}/metadata`)).status).toBe(200);
+    expect((await fetch(`${cluster.gateway.url}/files?per_page=0`)).status).toBe(400);
+    expect((await download(cluster.gateway.url, known.id)).status).toBe(200);
+    expect((await fetch(`${cluster.gateway.url}/files`, { method: 'PUT', body: 'x' })).status).toBe(405);
+    const text = await (await fetch(`${cluster.gateway.url}/metrics`)).text();
+    const series = [...text.matchAll(/^ringstore_http_requests_total\{(.*)\} \d+$/gm)].map((m) => Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((p) => [p[1], p[2]])));
+    const routes = (method: string, status: string) => series.filter((s) => s.method === method && s.status === status).map((s) => s.route).sort();
+    expect(routes('GET', '404')).toContain('/files/:id');
+    expect(routes('GET', '200')).toEqual(expect.arrayContaining(['/files/:id', '/files/:id/metadata']));
+    expect(routes('GET', '400')).toEqual(expect.arrayContaining(['/files', '/files/:id/metadata']));
+    expect(routes('PUT', '405')).toContain('/files');
+    for (const { route } of series) expect(['unmatched', '/health', '/metrics'].includes(route) || route.startsWith('/files') || route.startsWith('/admin')).toBe(true);
+  });
+
+  it('logs health checks and heartbeats at debug, every other request at info', () => {
+    const logged = cluster.gateway.proc.lines.filter((l) => l.event === 'http_request');
+    expect(logged.filter((l) => l.path === '/health' || l.path === '/admin/servers')).toEqual([]);
+    expect(logged.filter((l) => String(l.path).startsWith('/files')).length).toBeGreaterThan(10);
   });
 
   it('answered every client mistake with a 4xx, never an internal error', () => {

@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { createGatewayServer } from '../../src/http/https-server';
 import { loadSecurityConfig } from '../../src/security';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
-import { makeTestPki, opensslAvailable, type TestPki } from '../security/test-pki';
+import { makeTestPki, type TestPki } from '../security/test-pki';
+import { describeIfFound, toolOrSkip, TOOLS } from '../helpers/tools';
 
-if (!opensslAvailable()) throw new Error('these tests need the openssl CLI to make throwaway certificates');
+// Throwaway certificates are made with the openssl CLI.
+const OPENSSL = toolOrSkip(TOOLS.openssl, 'test/http/https-server.test.ts');
 
 function get(url: string, ca?: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -20,7 +22,7 @@ function get(url: string, ca?: Buffer): Promise<{ status: number; body: string }
   });
 }
 
-describe('createGatewayServer', () => {
+describeIfFound(OPENSSL)('createGatewayServer', () => {
   let pki: TestPki;
   const servers: Array<http.Server | https.Server> = [];
   beforeAll(async () => {

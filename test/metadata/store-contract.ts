@@ -132,6 +132,35 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect((await store.listFiles(1_000_000, 2)).files).toEqual([]);
   });
 
+  test('files are found by a piece of their name, case-insensitive, with % _ and \\ taken literally', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const names = [`Holiday-${tag}.JPG`, `holiday-${tag}-2.jpg`, `notes-${tag}.txt`, `100%_${tag}\\x.txt`, `100ab${tag}yx.txt`];
+    const ids = new Map<string, string>();
+    for (const filename of names) ids.set(filename, (await store.completeUpload(newFile([['s1']], { filename }))).fileId);
+    const found = async (q: string, perPage = 10, page = 1) => store.listFiles(page, perPage, q);
+
+    const holiday = await found(`HOLIDAY-${tag}`);
+    expect(holiday.total).toBe(2);
+    expect(holiday.files.map((f) => f.filename)).toEqual([names[1], names[0]]);
+    expect((await found(`${tag}.txt`)).files.map((f) => f.fileId)).toEqual([ids.get(names[2])]);
+    // Wildcards of LIKE are plain characters here.
+    expect((await found(`100%_${tag}`)).files.map((f) => f.filename)).toEqual([names[3]]);
+    expect((await found(`${tag}\\x`)).files.map((f) => f.filename)).toEqual([names[3]]);
+    expect((await found(`%${tag}`)).total).toBe(0);
+    // Paged like the full list, total counting the matches only.
+    const page2 = await found(tag, 2, 2);
+    expect([page2.total, page2.files.length]).toEqual([5, 2]);
+    expect((await found(`no-such-${tag}`)).files).toEqual([]);
+  });
+
+  test('counts the files stored', async () => {
+    const before = await store.countFiles();
+    const file = await store.completeUpload(newFile([['s1']]));
+    expect(await store.countFiles()).toBe(before + 1);
+    await store.deleteFile(file.fileId);
+    expect(await store.countFiles()).toBe(before);
+  });
+
   test('deleting a file moves every replica to pending deletes, which are retried until resolved', async () => {
     const [a, b] = [serverId('del'), serverId('del')];
     const file = newFile([[a, b], [b]]);

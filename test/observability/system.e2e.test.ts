@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_ARGS, TOOLS, describeIfFound, toolOrSkip } from '../helpers/tools';
 import { startCluster, type Cluster } from '../helpers/cluster';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = toolOrSkip(TOOLS.chromium, 'test/observability/system.e2e.test.ts');
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 
 interface SseEvent {
@@ -45,7 +46,7 @@ async function metricValue(cluster: Cluster, name: string, labels: Record<string
 }
 
 /** The whole system as an operator sees it: metrics, SSE and the dashboard, on a real cluster. */
-describe('observability of a real cluster', () => {
+describeIfFound(CHROMIUM)('observability of a real cluster', () => {
   let cluster: Cluster;
   let browser: Browser;
 
@@ -53,7 +54,7 @@ describe('observability of a real cluster', () => {
     cluster = await startCluster({ storageServers: 6 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      args: CHROMIUM_ARGS,
     });
   }, 180_000);
 
@@ -64,7 +65,6 @@ describe('observability of a real cluster', () => {
   });
 
   it('shows a killed server leaving Ready and coming back: dashboard, SSE within a second, metrics', async () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await page.goto(`${cluster.gateway.url}/admin`);
     await page.waitForSelector('body[data-ready="true"]');

@@ -4,11 +4,13 @@ import { clusterCallMetadata } from '../../src/connection/channel-credentials';
 import { loadSecurityConfig } from '../../src/security';
 import { grpcServerCredentials, grpcServerTransport } from '../../src/storage/grpc-credentials';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
-import { makeTestPki, opensslAvailable, type TestPki } from './test-pki';
+import { makeTestPki, type TestPki } from './test-pki';
+import { describeIfFound, toolOrSkip, TOOLS } from '../helpers/tools';
 
-if (!opensslAvailable()) throw new Error('these tests need the openssl CLI to make throwaway certificates');
+// Throwaway certificates are made with the openssl CLI.
+const OPENSSL = toolOrSkip(TOOLS.openssl, 'test/security/security-config.test.ts');
 
-describe('loadSecurityConfig', () => {
+describeIfFound(OPENSSL)('loadSecurityConfig', () => {
   let pki: TestPki;
   let dir: string;
 

@@ -14,16 +14,6 @@ export interface TestPki {
   rogueClientKey: string;
 }
 
-/** True when the openssl CLI can be run (the TLS tests need it to make certificates). */
-export function opensslAvailable(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A CA, a server certificate for 127.0.0.1/localhost and client certificates (one from the CA,
  * one from a rogue CA), all EC P-256 and valid for a day, written to dir.

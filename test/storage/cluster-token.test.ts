@@ -12,9 +12,11 @@ import { createGatewayAuth } from '../../src/http/auth';
 import { loadSecurityConfig, type SecurityConfig } from '../../src/security';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer, codeOf } from '../helpers/storage-server';
-import { makeTestPki, opensslAvailable, type TestPki } from '../security/test-pki';
+import { makeTestPki, type TestPki } from '../security/test-pki';
+import { describeIfFound, toolOrSkip, TOOLS } from '../helpers/tools';
 
-if (!opensslAvailable()) throw new Error('these tests need the openssl CLI to make throwaway certificates');
+// Throwaway certificates are made with the openssl CLI.
+const OPENSSL = toolOrSkip(TOOLS.openssl, 'test/storage/cluster-token.test.ts');
 
 const CLUSTER_TOKEN = 'cluster-token-4f1c9a';
 const WRONG_TOKEN = 'cluster-token-wrong-77';
@@ -41,7 +43,7 @@ async function roundTrip(client: StorageClient): Promise<void> {
   expect((await client.healthCheck()).status).toBe('healthy');
 }
 
-describe('storage server authentication and transport security', () => {
+describeIfFound(OPENSSL)('storage server authentication and transport security', () => {
   let pki: TestPki;
   let tokenServer: SpawnedStorageServer;
   let tlsServer: SpawnedStorageServer;

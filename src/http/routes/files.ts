@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import type { ByteRange } from '../../files/byte-range';
 import type { FileService } from '../../files/file-service';
 import type { FileRecord, FileSummary } from '../../metadata/types';
@@ -16,6 +16,11 @@ const MAX_PER_PAGE = 1000;
 
 export interface FilesRouterDeps {
   files: FileService;
+  /**
+   * Guards every route (API_TOKENS). Run per route, not in front of the router, so a refused
+   * request is still counted under its route's pattern.
+   */
+  auth?: RequestHandler;
   log: Logger;
   maxFileSize: number;
   /** Uploads in progress at once (MAX_CONCURRENT_UPLOADS); more get 503. */
@@ -40,7 +45,9 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     return file;
   }
 
-  router.post('/', async (req, res) => {
+  const guard: RequestHandler = deps.auth ?? ((_req, _res, next) => next());
+
+  const upload: RequestHandler = async (req, res) => {
     let release: (() => void) | undefined;
     let record: FileRecord;
     try {
@@ -62,12 +69,12 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       chunks: record.chunks.length,
       status: 'completed',
     });
-  });
+  };
 
-  router.get('/', async (req, res) => {
+  const list: RequestHandler = async (req, res) => {
     const page = positiveInt(req.query.page, 'page', 1);
     const perPage = Math.min(positiveInt(req.query.per_page, 'per_page', 20), MAX_PER_PAGE);
-    const { files: list, total } = await files.listFiles(page, perPage);
+    const { files: list, total } = await files.listFiles(page, perPage, nameFilter(req.query.q));
     res.json({
       files: list.map(summaryJson),
       total,
@@ -75,22 +82,22 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       per_page: perPage,
       pagination: { page, per_page: perPage, total_count: total, total_pages: Math.ceil(total / perPage) },
     });
-  });
+  };
 
-  router.get('/:id/metadata', async (req, res) => {
-    const file = await requireFile(req.params.id);
+  const metadata: RequestHandler = async (req, res) => {
+    const file = await requireFile(req.params.id as string);
     res.json(metadataJson(file, deps.addressOf));
-  });
+  };
 
-  router.head('/:id', async (req, res) => {
-    const file = await requireFile(req.params.id);
+  const head: RequestHandler = async (req, res) => {
+    const file = await requireFile(req.params.id as string);
     setFileHeaders(res, file);
     res.setHeader('Content-Length', file.size);
     res.status(200).end();
-  });
+  };
 
-  router.get('/:id', async (req, res) => {
-    const file = await requireFile(req.params.id);
+  const get: RequestHandler = async (req, res) => {
+    const file = await requireFile(req.params.id as string);
     const notModified = req.headers['if-none-match'] === etag(file);
     // Before any file header is set, so a 416 goes out as a plain JSON error.
     const range = notModified ? undefined : parseRange(req.headers.range, file.size);
@@ -108,19 +115,25 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       return;
     }
     await sendBody(res, file, range ?? { start: 0, end: file.size - 1 });
-  });
+  };
 
-  router.delete('/:id', async (req, res) => {
-    if (!isUuid(req.params.id)) throw new HttpError(400, `malformed file id "${req.params.id.slice(0, 64)}": expected a UUID`);
-    const outcome = await files.deleteFile(req.params.id.toLowerCase());
-    if (!outcome) throw new HttpError(404, `file ${req.params.id} not found`, { file_id: req.params.id });
+  const remove: RequestHandler = async (req, res) => {
+    const id = req.params.id as string;
+    if (!isUuid(id)) throw new HttpError(400, `malformed file id "${id.slice(0, 64)}": expected a UUID`);
+    const outcome = await files.deleteFile(id.toLowerCase());
+    if (!outcome) throw new HttpError(404, `file ${id} not found`, { file_id: id });
     res.json({
       message: outcome.failedChunks === 0 ? 'file deleted' : 'file deleted; some chunks will be removed from storage later',
-      file_id: req.params.id,
+      file_id: id,
       deleted_chunks: outcome.deletedChunks,
       failed_chunks: outcome.failedChunks,
     });
-  });
+  };
+
+  // Every method a path takes; any other gets a 405 naming them (express answers HEAD with GET).
+  router.route('/').get(guard, list).post(guard, upload).all(methodNotAllowed('GET, HEAD, POST'));
+  router.route('/:id').head(guard, head).get(guard, get).delete(guard, remove).all(methodNotAllowed('GET, HEAD, DELETE'));
+  router.route('/:id/metadata').get(guard, metadata).all(methodNotAllowed('GET, HEAD'));
 
   /** A small file goes out whole from memory (read and checked first); a larger one streams. */
   async function sendBody(res: Response, file: FileRecord, range: ByteRange) {
@@ -164,6 +177,22 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   }
 
   return router;
+}
+
+/** 405 with `Allow`; a body the client is still sending is read and dropped so it gets the answer. */
+function methodNotAllowed(allow: string): RequestHandler {
+  return (req) => {
+    discardUnreadBody(req);
+    const hint = req.method === 'PUT' ? ' (to upload, POST the file: curl -X POST -T FILE \'/files?filename=NAME\')' : '';
+    throw new HttpError(405, `method ${req.method} is not allowed on ${req.baseUrl}${req.path === '/' ? '' : req.path}: use ${allow}${hint}`, { allow }, { Allow: allow });
+  };
+}
+
+/** `?q=`: part of a file name to look for (case-insensitive), or undefined for every file. */
+function nameFilter(value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 255) throw new HttpError(400, 'q must be one piece of a file name, at most 255 characters');
+  return value;
 }
 
 /** A download that failed before its first byte: a JSON error instead of the file's headers. */

@@ -2,7 +2,7 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import type { IncomingFile } from '../../files/file-service';
 import { HttpError } from '../http-error';
-import { bodyStalled, clientStream } from './client-stream';
+import { bodyStalled, clientStream, onBodyCutShort } from './client-stream';
 
 const MAX_FILENAME_LENGTH = 255;
 /** Bytes of a multipart body read ahead to find where the file part's data starts. */
@@ -45,28 +45,53 @@ export interface UploadLimits {
   bodyIdleTimeoutMs: number;
 }
 
+/** How to send a file, for every refusal of a request that did not. */
+export const HOW_TO_UPLOAD =
+  "send the file as multipart/form-data in a field named 'file' (curl -F file=@FILE), or as the raw body with a file name: " +
+  "curl -X POST -T FILE '/files?filename=NAME', or curl --data-binary @FILE -H 'Content-Type: application/octet-stream' '/files?filename=NAME'";
+
+/** The file name a raw upload gives in `?filename=` or `X-Filename`, if any. */
+function rawFilename(req: Request): string | undefined {
+  if (typeof req.query.filename === 'string') return req.query.filename;
+  const header = req.headers['x-filename'];
+  return typeof header === 'string' ? decodeHeader(header) : undefined;
+}
+
+/** No body at all: Content-Length 0, or neither a length nor a chunked body. */
+function hasNoBody(req: Request): boolean {
+  return contentLength(req) === 0 || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined);
+}
+
 /**
  * Opens the upload in a request: multipart/form-data (field `file`) via busboy, otherwise
- * the raw body. JSON bodies and other multipart types are refused: almost always a client mistake.
+ * the raw body. JSON bodies and other multipart types are refused: almost always a client
+ * mistake. So are a form-encoded body and an empty request that name no file: an HTML form or
+ * `requests.post(url, data=...)` sent by mistake, not a file (with a file name, a form-encoded
+ * body is raw bytes: curl's --data-binary labels everything that way).
  */
 export async function openIncomingFile(req: Request, limits: UploadLimits): Promise<IncomingFile> {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith('multipart/form-data')) return openMultipart(req, limits);
   if (type.startsWith('application/json')) {
-    throw new HttpError(400, "expected multipart/form-data with a 'file' field, or a raw body (application/octet-stream)");
+    throw new HttpError(400, `a JSON body is not a file upload: ${HOW_TO_UPLOAD}`);
   }
   if (type.startsWith('multipart/')) {
-    throw new HttpError(415, `unsupported content type "${type.slice(0, 100)}": use multipart/form-data with a 'file' field, or a raw body`);
+    throw new HttpError(415, `unsupported content type "${type.slice(0, 100)}": ${HOW_TO_UPLOAD}`);
   }
-  return openRaw(req, limits);
+  const filename = rawFilename(req);
+  if (filename === undefined && type.startsWith('application/x-www-form-urlencoded')) {
+    throw new HttpError(400, `a form-encoded body (application/x-www-form-urlencoded) without a file name is not a file upload: ${HOW_TO_UPLOAD}`);
+  }
+  if (filename === undefined && type === '' && hasNoBody(req)) {
+    throw new HttpError(400, `the request carries no file: ${HOW_TO_UPLOAD}`);
+  }
+  return openRaw(req, filename, limits);
 }
 
-function openRaw(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): IncomingFile {
+function openRaw(req: Request, rawName: string | undefined, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits): IncomingFile {
   const expectedSize = contentLength(req);
   if (expectedSize !== undefined && expectedSize > maxFileSize) throw tooLarge(maxFileSize, expectedSize);
-  const queryName = typeof req.query.filename === 'string' ? req.query.filename : undefined;
-  const headerName = req.headers['x-filename'];
-  const filename = sanitizeFilename(queryName ?? (typeof headerName === 'string' ? decodeHeader(headerName) : undefined), 'upload.bin');
+  const filename = sanitizeFilename(rawName, 'upload.bin');
   const type = req.headers['content-type'];
   // curl --data-binary labels everything form-urlencoded: that says nothing about the file.
   const meaningful = type && !type.startsWith('application/x-www-form-urlencoded') && type.length <= MAX_CONTENT_TYPE_LENGTH && MEDIA_TYPE.test(type);
@@ -76,7 +101,7 @@ function openRaw(req: Request, { maxFileSize, bodyIdleTimeoutMs }: UploadLimits)
     contentType,
     expectedSize,
     sizeIsExact: expectedSize !== undefined,
-    stream: clientStream(req, bodyIdleTimeoutMs),
+    stream: clientStream(req, bodyIdleTimeoutMs, req),
     complete: Promise.resolve(),
   };
 }
@@ -142,7 +167,7 @@ async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: U
         contentType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType : guessContentType(info.filename ?? ''),
         expectedSize,
         sizeIsExact: false,
-        stream: clientStream(stream, bodyIdleTimeoutMs),
+        stream: clientStream(stream, bodyIdleTimeoutMs, req),
         complete,
       });
     });
@@ -166,6 +191,13 @@ async function openMultipart(req: Request, { maxFileSize, bodyIdleTimeoutMs }: U
         fail(error);
       }
     });
+    // Until the file part is found; from then on its clientStream watches for this.
+    const unsubscribe = onBodyCutShort(req, (error) => {
+      if (fileSeen) return;
+      parser.destroy(error);
+      fail(error);
+    });
+    complete.finally(unsubscribe).catch(() => undefined);
     if (prefix.length > 0) parser.write(prefix);
     if (req.readableEnded) parser.end();
     else req.pipe(parser);
@@ -183,6 +215,7 @@ function readMultipartPrefix(req: Request, idleMs: number): Promise<Buffer> {
     let timer: NodeJS.Timeout | undefined;
     const finish = (outcome: () => void) => {
       clearTimeout(timer);
+      unsubscribe();
       req.off('data', onData);
       req.off('end', done);
       req.off('error', done);
@@ -190,6 +223,7 @@ function readMultipartPrefix(req: Request, idleMs: number): Promise<Buffer> {
       outcome();
     };
     const done = () => finish(() => resolve(Buffer.concat(parts)));
+    const unsubscribe = onBodyCutShort(req, (error) => finish(() => reject(error)));
     const armIdleTimer = () => {
       clearTimeout(timer);
       timer = setTimeout(() => finish(() => reject(bodyStalled(idleMs))), idleMs);

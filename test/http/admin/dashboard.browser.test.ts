@@ -1,14 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, TOOLS, describeIfFound, toolOrSkip } from '../../helpers/tools';
 import { startAdminApp } from './admin-app';
 import { FakeSupervisor } from './fake-supervisor';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = toolOrSkip(TOOLS.chromium, 'test/http/admin/dashboard.browser.test.ts');
 const ARTIFACTS = path.join(__dirname, '..', '..', 'test-artifacts');
 const SERVER_IDS = ['storage-1', 'storage-2', 'storage-3', 'storage-4', 'storage-5', 'storage-6'];
 
-describe('admin dashboard in headless Chromium', () => {
+describeIfFound(CHROMIUM)('admin dashboard in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let supervisor: FakeSupervisor;
@@ -16,14 +17,13 @@ describe('admin dashboard in headless Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
     supervisor = new FakeSupervisor(SERVER_IDS.map((serverId) => ({ serverId, since: Date.now() - 90_000 })));
     app = await startAdminApp(supervisor, {
       serverInfo: async () => SERVER_IDS.map((serverId, i) => ({ serverId, totalSpace: 100 * 2 ** 30, availableSpace: (90 - 12 * i) * 2 ** 30 })),
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      args: CHROMIUM_ARGS,
     });
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
