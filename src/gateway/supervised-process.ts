@@ -52,6 +52,7 @@ export class SupervisedProcess {
       if (Date.now() - startedAt > STABLE_AFTER_MS) this.restartDelayMs = RESTART_DELAY_MIN_MS;
       this.log.warn(`${this.name} exited (${signal ?? `code ${code}`}); restarting in ${this.restartDelayMs} ms`);
       this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
         this.restarts++;
         this.start();
       }, this.restartDelayMs);
@@ -66,6 +67,11 @@ export class SupervisedProcess {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** A restart is scheduled (the child exited and will be started again). */
+  get restartPending(): boolean {
+    return this.restartTimer !== null;
   }
 
   /** SIGTERM, then SIGKILL after graceMs; resolves once the child is gone. */
