@@ -7,6 +7,7 @@ Commands:
             (--data DIR, --port N)
   gateway   the HTTP gateway alone (DATABASE_URL for PostgreSQL, else embedded)
   storage   one storage server (--port, --data, --host, --join)
+  admin     cluster changes: servers, drain, undrain, remove, rebalance ("ringstore admin" for more)
 
 Configuration comes from environment variables; see README.md for the table.`;
 
@@ -18,6 +19,7 @@ const commands: Record<string, () => Promise<Command>> = {
   up: async () => (require('../gateway/up') as typeof import('../gateway/up')).runUp,
   gateway: async () => (require('../gateway/command') as typeof import('../gateway/command')).runGateway,
   storage: async () => (require('../storage/main') as typeof import('../storage/main')).runStorage,
+  admin: async () => (require('./admin') as typeof import('./admin')).runAdmin,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createConnectionSupervisor, describeMachine, connectionMachine, breakerMachine } from '../connection';
 import type { ConnectionConfig } from '../connection';
 import { runCleanup, type CleanupReport } from '../jobs/cleanup';
+import { createClusterChanges } from '../jobs/cluster-changes';
 import { loadJobsConfig, type JobsConfig } from '../jobs/config';
 import { PeriodicJob } from '../jobs/periodic';
 import { createSelfHealing } from '../jobs/self-healing';
@@ -113,7 +114,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     config: jobsConfig,
     metrics,
   });
-  const jobs = [cleanup, ...selfHealing.jobs] as Array<PeriodicJob<unknown>>;
+  const clusterChanges = createClusterChanges({ store, replicas, registry, config: jobsConfig.moves, gatewayId, metrics });
+  const jobs = [cleanup, ...selfHealing.jobs, ...clusterChanges.jobs] as Array<PeriodicJob<unknown>>;
 
   const adminRouter = createAdminRouter({
     supervisor,
@@ -149,7 +151,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         onBytesDownloaded: (bytes) => metrics.bytesDownloaded.inc(bytes),
         onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
       }),
-      servers: createServersRouter(registry, supervisor),
+      servers: createServersRouter(registry, supervisor, clusterChanges.admin),
       jobs: createJobsRouter(jobs),
       admin: adminRouter,
       metrics: async (_req, res) => {
@@ -178,6 +180,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
 
   cleanup.start();
   selfHealing.start();
+  clusterChanges.start();
   log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;

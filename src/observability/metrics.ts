@@ -171,6 +171,26 @@ export function createMetrics() {
       registers,
     }),
 
+    // Cluster changes: drain and rebalance (src/jobs/cluster-changes.ts).
+    movedBytes: new Counter({
+      name: 'ringstore_moved_bytes_total',
+      help: 'Chunk bytes drain and rebalance copied to another storage server',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+    movedChunks: new Counter({
+      name: 'ringstore_moved_chunks_total',
+      help: 'Replicas drain and rebalance moved to another server (moved) or could not move in a run (failed)',
+      labelNames: ['job', 'outcome'] as const,
+      registers,
+    }),
+    chunksToMove: new Gauge({
+      name: 'ringstore_chunks_to_move',
+      help: 'Chunks left to move: replicas on draining servers (drain); an estimate from the bytes outside the band, over the mean chunk size (rebalance)',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+
     /** Where the state gauges read the supervisor from at scrape time (bindConnectionMetrics sets it). */
     setConnectionSource(source: ConnectionSource | undefined): void {
       connectionSource = source;
