@@ -39,8 +39,10 @@ export interface RebalanceDeps {
 const BATCH = 200;
 /** Chunks kept in hand per server while looking for one that fits a pair (bounds memory). */
 const MAX_CANDIDATES = 2_000;
-/** A target that fails this many moves in a row is left out for the rest of the run. */
+/** A target that fails this many moves in a row is left out for the rest of the round. */
 const TARGET_FAILURES = 3;
+/** Rounds of one run at most: a cluster under heavy writes is never "done", the next run carries on. */
+const MAX_ROUNDS = 5;
 
 interface Move {
   chunk: ChunkToRepair;
@@ -73,56 +75,82 @@ export class RebalanceJob {
     return this.progress.status();
   }
 
+  /**
+   * Rounds of moves, each planned on fresh usage, until every server is within the band or a
+   * round moves nothing: files uploaded meanwhile, and moves that failed, change the figures.
+   */
   private async pass(report: RebalanceReport, signal?: AbortSignal): Promise<void> {
-    const { registry, store, replicas, config, log } = this.deps;
+    const { store, config, log } = this.deps;
+    const record = new MoveRunRecord(store, 'rebalance', this.deps.gatewayId, report, log);
+    let plan = await this.plan();
+    report.bytesToMove = plan.bytesToMove();
+    report.serversOutsideBand = plan.outsideBand().length;
+    await record.track(async () => {
+      for (let round = 1; report.serversOutsideBand > 0; round++) {
+        log.info(
+          `Rebalance round ${round}: ${report.serversOutsideBand} of ${plan.balances().length} servers outside ${config.rebalanceBandPercent}% of their share; about ${plan.bytesToMove()} bytes to move`,
+        );
+        const moved = await this.round(plan, report, record, signal);
+        plan = await this.plan();
+        report.serversOutsideBand = plan.outsideBand().length;
+        if (moved === 0 || round === MAX_ROUNDS) break;
+      }
+      if (report.serversOutsideBand > 0) {
+        log.warn(
+          `Rebalance: ${report.serversOutsideBand} servers still outside the band: no more chunk could move between them (chunks larger than the band, copies on every candidate, or failed targets)`,
+        );
+      } else {
+        log.info(`Rebalance: every one of ${plan.balances().length} active servers is within ${config.rebalanceBandPercent}% of its share`);
+      }
+    }, signal);
+  }
+
+  /** Where the live, active, reachable servers stand now (draining, removed and silent ones take no part). */
+  private async plan(): Promise<BalancePlan> {
+    const { registry, store, replicas, config } = this.deps;
     await registry.refresh();
     const servers = registry.list().filter((s) => s.live && s.membership === 'active' && replicas.isAvailable(s.id));
     const usage = new Map((await store.serverUsage()).map((u) => [u.serverId, u.bytes]));
     const weights = capacityWeights(servers);
-    const plan = new BalancePlan(
+    return new BalancePlan(
       servers.map((s) => ({ id: s.id, bytes: usage.get(s.id) ?? 0, weight: weights.get(s.id)! })),
       config.rebalanceBandPercent,
     );
-    report.bytesToMove = plan.bytesToMove();
-    report.serversOutsideBand = plan.outsideBand().length;
-    const record = new MoveRunRecord(store, 'rebalance', this.deps.gatewayId, report, log);
-    await record.track(async () => {
-      if (servers.length < 2 || report.serversOutsideBand === 0) {
-        log.info(`Rebalance: ${servers.length} active servers, every one within ${config.rebalanceBandPercent}% of its share; nothing to move`);
-        return;
-      }
-      log.info(`Rebalance: ${report.serversOutsideBand} of ${servers.length} servers outside ${config.rebalanceBandPercent}% of their share; about ${report.bytesToMove} bytes to move`);
-      const readable = registry.list().filter((s) => s.membership !== 'removed').map((s) => s.id);
-      // The ring holds the servers that take new chunks now: live, active (not one drained
-      // since the run began) and not low on space.
-      const takesChunks = (id: string) => registry.currentRing().serverIds.has(id) && !registry.currentRing().isLowOnSpace(id);
-      const planner = new MovePlanner(plan, store, readable, takesChunks);
-      const mover = new ReplicaMover({ store, replicas, bandwidth: this.deps.bandwidth, deleteDelayMs: config.deleteDelayMs, log, job: 'rebalance' });
-      const worker = async (): Promise<void> => {
-        for (let move = await planner.next(); move; move = await planner.next()) {
-          signal?.throwIfAborted();
-          const { outcome, bytes } = await mover.move(move.chunk, move.from, move.to, signal);
-          if (outcome === 'moved') {
-            report.chunksMoved++;
-            report.bytesMoved += bytes;
-            this.deps.onChunk?.('moved', bytes);
-          } else {
-            plan.apply(move.from, move.to, -move.chunk.size);
-            if (outcome !== 'changed') {
-              report.chunksFailed++;
-              this.deps.onChunk?.('failed', 0);
-            }
+  }
+
+  /** Moves what the plan proposes, `concurrency` at a time; returns the chunks moved. */
+  private async round(plan: BalancePlan, report: RebalanceReport, record: MoveRunRecord, signal?: AbortSignal): Promise<number> {
+    const { registry, store, replicas, config, log } = this.deps;
+    const readable = registry.list().filter((s) => s.membership !== 'removed').map((s) => s.id);
+    // The ring holds the servers that take new chunks now: live, active (not one drained
+    // since the run began) and not low on space.
+    const takesChunks = (id: string) => registry.currentRing().serverIds.has(id) && !registry.currentRing().isLowOnSpace(id);
+    const planner = new MovePlanner(plan, store, readable, takesChunks);
+    const mover = new ReplicaMover({ store, replicas, bandwidth: this.deps.bandwidth, deleteDelayMs: config.deleteDelayMs, log, job: 'rebalance' });
+    let moved = 0;
+    const worker = async (): Promise<void> => {
+      for (let move = await planner.next(); move; move = await planner.next()) {
+        signal?.throwIfAborted();
+        const { outcome, bytes } = await mover.move(move.chunk, move.from, move.to, signal);
+        if (outcome === 'moved') {
+          moved++;
+          report.chunksMoved++;
+          report.bytesMoved += bytes;
+          this.deps.onChunk?.('moved', bytes);
+        } else {
+          plan.apply(move.from, move.to, -move.chunk.size);
+          if (outcome !== 'changed') {
+            report.chunksFailed++;
+            this.deps.onChunk?.('failed', 0);
           }
-          planner.targetOutcome(move.to, outcome !== 'target-failed');
-          record.update();
         }
-      };
-      await Promise.all(Array.from({ length: config.concurrency }, worker));
-      report.serversOutsideBand = plan.outsideBand().length;
-      if (report.serversOutsideBand > 0) {
-        log.warn(`Rebalance: ${report.serversOutsideBand} servers still outside the band: no more chunk could move between them (chunks larger than the band, copies on every candidate, or failed targets)`);
+        planner.targetOutcome(move.to, outcome !== 'target-failed');
+        report.serversOutsideBand = plan.outsideBand().length;
+        record.update();
       }
-    }, signal);
+    };
+    await Promise.all(Array.from({ length: config.concurrency }, worker));
+    return moved;
   }
 }
 
