@@ -1,4 +1,4 @@
-import type { ChunkToRepair, MetadataStore } from '../metadata/types';
+import type { ChunkToRepair, MetadataStore, ServerRecord } from '../metadata/types';
 import type { Bandwidth } from '../replicas/chunk-copy';
 import type { ServerRegistry } from '../replicas/registry';
 import type { Replicas } from '../replicas/replicas';
@@ -54,8 +54,12 @@ export class DrainJob {
     this.progress = new JobProgress('drain', emptyDrainReport, deps.log);
   }
 
-  /** One pass under the cluster-wide moves lock; undefined when another gateway holds it. */
+  /**
+   * One pass under the cluster-wide moves lock; undefined when another gateway holds it. Most
+   * runs find no server to drain: those take no lock and leave no trace.
+   */
   async run(signal?: AbortSignal): Promise<DrainReport | undefined> {
+    if ((await this.leavingServers()).length === 0) return emptyDrainReport();
     const report = await this.deps.store.withJobLock(MOVES_LOCK, () => this.progress.track((r) => this.pass(r, signal), signal));
     if (report === undefined) this.progress.noteSkipped();
     return report;
@@ -67,27 +71,37 @@ export class DrainJob {
 
   private async pass(report: DrainReport, signal?: AbortSignal): Promise<void> {
     const { registry, store } = this.deps;
-    // Another gateway may have started or stopped a drain: this gateway's ring must know before anything moves.
-    await registry.refresh();
-    const leaving = registry.list().filter((s) => s.membership === 'draining' || s.membership === 'drained');
+    const leaving = await this.leavingServers();
     if (leaving.length === 0) return;
-    const usage = new Map((await store.serverUsage()).map((u) => [u.serverId, u]));
-    if (leaving.every((s) => s.membership === 'drained' && !usage.get(s.id)?.chunks)) return;
-
     const record = new MoveRunRecord(store, 'drain', this.deps.gatewayId, report, this.deps.log);
     await record.track(async () => {
       const mover = this.mover();
-      for (const server of leaving) {
+      for (const { server, chunks } of leaving) {
         signal?.throwIfAborted();
-        const held = usage.get(server.id)?.chunks ?? 0;
         if (server.membership === 'drained') {
-          if (held === 0) continue;
-          await registry.changeMembership(server.id, 'draining', ['drained'], `${held} chunks were stored on it after it was drained`);
+          await registry.changeMembership(server.id, 'draining', ['drained'], `${chunks} chunks were stored on it after it was drained`);
         }
         report.serversDraining++;
         if (await this.drainServer(server.id, mover, report, record, signal)) await this.markIfDrained(server.id, server.live, report);
       }
     }, signal);
+  }
+
+  /**
+   * Draining servers, and drained ones that got chunks again (a gateway that had not seen the
+   * drain yet placed some there). The registry is refreshed first: another gateway may have
+   * started or stopped a drain, and this gateway's ring must know before anything moves.
+   */
+  private async leavingServers(): Promise<Array<{ server: ServerRecord & { live: boolean }; chunks: number }>> {
+    const { registry, store } = this.deps;
+    await registry.refresh();
+    const leaving: Array<{ server: ServerRecord & { live: boolean }; chunks: number }> = [];
+    for (const server of registry.list()) {
+      if (server.membership !== 'draining' && server.membership !== 'drained') continue;
+      const [usage] = await store.serverUsage(server.id);
+      if (server.membership === 'draining' || (usage?.chunks ?? 0) > 0) leaving.push({ server, chunks: usage?.chunks ?? 0 });
+    }
+    return leaving;
   }
 
   /** Moves every chunk on the server it can; false when the drain was stopped (undrain) meanwhile. */
@@ -154,7 +168,7 @@ export class DrainJob {
    */
   private async markIfDrained(serverId: string, live: boolean, report: DrainReport): Promise<void> {
     const { store, registry, log } = this.deps;
-    const usage = (await store.serverUsage()).find((u) => u.serverId === serverId);
+    const [usage] = await store.serverUsage(serverId);
     const chunks = usage?.chunks ?? 0;
     const toDelete = usage?.pendingDeletes ?? 0;
     if (chunks === 0 && (toDelete === 0 || !live)) {

@@ -173,15 +173,17 @@ export class SqlMetadataStore implements MetadataStore {
     return rows.length === 0 ? null : toServer(rows[0]);
   }
 
-  /** A scan of every replica row: callers cache it (GET /admin/servers, the move jobs once per pass). */
-  async serverUsage(): Promise<ServerUsage[]> {
+  /** Of every server, a scan of every replica row: callers cache it (GET /admin/servers). */
+  async serverUsage(serverId?: string): Promise<ServerUsage[]> {
     const rows = await this.db.query<Row>(
       `SELECT server_id, sum(chunks) AS chunks, sum(bytes) AS bytes, sum(pending) AS pending FROM (
          SELECT r.server_id, count(*) AS chunks, sum(c.size) AS bytes, 0 AS pending
-         FROM chunk_replicas r JOIN chunks c ON c.chunk_id = r.chunk_id GROUP BY r.server_id
+         FROM chunk_replicas r JOIN chunks c ON c.chunk_id = r.chunk_id
+         WHERE $1::text IS NULL OR r.server_id = $1 GROUP BY r.server_id
          UNION ALL
-         SELECT server_id, 0, 0, count(*) FROM pending_deletes GROUP BY server_id
+         SELECT server_id, 0, 0, count(*) FROM pending_deletes WHERE $1::text IS NULL OR server_id = $1 GROUP BY server_id
        ) usage GROUP BY server_id ORDER BY server_id`,
+      [serverId ?? null],
     );
     return rows.map((row) => ({
       serverId: row.server_id as string,

@@ -162,8 +162,11 @@ export interface MetadataStore {
    * the server holds (drainStart); entering 'active' clears it.
    */
   setMembership(serverId: string, to: Membership, from: readonly Membership[]): Promise<ServerRecord | null>;
-  /** Replica rows, bytes and pending deletes per server (a server with none of them is absent). */
-  serverUsage(): Promise<ServerUsage[]>;
+  /**
+   * Replica rows, bytes and pending deletes per server (a server with none of them is absent);
+   * of one server only with serverId (cheap: its index), else of all (a scan of every row).
+   */
+  serverUsage(serverId?: string): Promise<ServerUsage[]>;
   /**
    * Chunks with a replica (any status) on `serverId`, after `after` in chunk id order, with all
    * their replicas: healthy ones are 'stored' on one of liveServerIds.

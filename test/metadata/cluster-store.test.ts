@@ -58,6 +58,9 @@ describe.each(backends)('cluster changes in the %s metadata store', (_name, open
     expect(await usageOf(a)).toEqual({ serverId: a, chunks: 2, bytes: 17, pendingDeletes: 0 });
     expect(await usageOf(b)).toEqual({ serverId: b, chunks: 1, bytes: 10, pendingDeletes: 1 });
     expect(await usageOf(serverId('u-none'))).toBeUndefined();
+    // One server alone.
+    expect(await store.serverUsage(b)).toEqual([{ serverId: b, chunks: 1, bytes: 10, pendingDeletes: 1 }]);
+    expect(await store.serverUsage(serverId('u-none'))).toEqual([]);
   });
 
   test('lists the chunks on a server page by page, in chunk id order, with all their replicas', async () => {
