@@ -56,10 +56,16 @@ export class DrainJob {
 
   /**
    * One pass under the cluster-wide moves lock; undefined when another gateway holds it. Most
-   * runs find no server to drain: those take no lock and leave no trace.
+   * runs have nothing to move (no server drains, or one only waits for its moved copies to be
+   * deleted): those take no lock and log only a change of membership.
    */
   async run(signal?: AbortSignal): Promise<DrainReport | undefined> {
-    if ((await this.leavingServers()).length === 0) return emptyDrainReport();
+    const leaving = await this.leavingServers();
+    if (!leaving.some((l) => l.chunks > 0)) {
+      const report = emptyDrainReport();
+      for (const { server } of leaving) if (await this.markIfDrained(server.id, server.live, false)) report.serversDrained++;
+      return report;
+    }
     const report = await this.deps.store.withJobLock(MOVES_LOCK, () => this.progress.track((r) => this.pass(r, signal), signal));
     if (report === undefined) this.progress.noteSkipped();
     return report;
@@ -82,7 +88,8 @@ export class DrainJob {
           await registry.changeMembership(server.id, 'draining', ['drained'], `${chunks} chunks were stored on it after it was drained`);
         }
         report.serversDraining++;
-        if (await this.drainServer(server.id, mover, report, record, signal)) await this.markIfDrained(server.id, server.live, report);
+        if (!(await this.drainServer(server.id, mover, report, record, signal))) continue;
+        if (await this.markIfDrained(server.id, server.live, true)) report.serversDrained++;
       }
     }, signal);
   }
@@ -166,17 +173,17 @@ export class DrainJob {
    * deleted too (MOVE_DELETE_DELAY_MS after their move, by cleanup): then it holds nothing of
    * ours. A server that is down cannot delete, and its copies are the operator's to wipe.
    */
-  private async markIfDrained(serverId: string, live: boolean, report: DrainReport): Promise<void> {
+  private async markIfDrained(serverId: string, live: boolean, sayWhatIsLeft: boolean): Promise<boolean> {
     const { store, registry, log } = this.deps;
     const [usage] = await store.serverUsage(serverId);
     const chunks = usage?.chunks ?? 0;
     const toDelete = usage?.pendingDeletes ?? 0;
     if (chunks === 0 && (toDelete === 0 || !live)) {
       await registry.changeMembership(serverId, 'drained', ['draining'], 'every chunk it held has its replicas on other servers');
-      report.serversDrained++;
-    } else {
-      log.info(`Drain of server ${serverId}: ${chunks} chunks left to move, ${toDelete} moved copies still to delete`);
+      return true;
     }
+    if (sayWhatIsLeft) log.info(`Drain of server ${serverId}: ${chunks} chunks left to move, ${toDelete} moved copies still to delete`);
+    return false;
   }
 
   private isDraining(serverId: string): boolean {
