@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { runCleanup } from '../../src/jobs/cleanup';
 import { createClusterChanges, type ClusterChanges } from '../../src/jobs/cluster-changes';
 import type { MovesConfig } from '../../src/jobs/config';
+import { ReplicaMover } from '../../src/jobs/replica-mover';
 import { Upload } from '../../src/files/upload';
 import type { MetadataStore } from '../../src/metadata/types';
 import { createMetrics } from '../../src/observability/metrics';
@@ -13,6 +15,7 @@ import { createLogger } from '../../src/util/logger';
 import { chunkIdsOnDisk, sha256, testData } from '../helpers/files';
 import { openTestPglite, type TestStore } from '../helpers/metadata';
 import { RingstoreProcess } from '../helpers/process';
+import { waitFor } from '../helpers/wait';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { FakeSupervisor } from './fakes';
 
@@ -159,6 +162,30 @@ describe('cluster changes', () => {
 
     // A balanced cluster: a rebalance has nothing to do.
     expect(await rebalanceJob().runNow()).toMatchObject({ chunksMoved: 0, bytesToMove: 0, serversOutsideBand: 0 });
+  });
+
+  it('keeps a moved copy readable until its delete is due: the orphan scan leaves it to the log', async () => {
+    const file = await storeFile(120_000);
+    const chunk = (await store.getFile(file.fileId))!.chunks[0];
+    const from = chunk.replicas[0].serverId;
+    const to = ids().find((id) => !chunk.replicas.some((r) => r.serverId === id))!;
+    const onDisk = async (serverId: string) => (await chunkIdsOnDisk(servers.find((s) => s.serverId === serverId)!.dataDir)).has(chunk.chunkId);
+    const [moving] = (await store.chunksOnServer(from, ids(), '', 10_000)).filter((c) => c.chunkId === chunk.chunkId);
+    const mover = new ReplicaMover({ store, replicas, bandwidth: { take: async () => undefined }, deleteDelayMs: 5_000, log, job: 'test' });
+    expect(await mover.move(moving, from, to)).toMatchObject({ outcome: 'moved', bytes: chunk.size });
+
+    // Not due yet: cleanup, orphan scan included, leaves the old copy, and reads still work.
+    const cleanup = () => runCleanup({ store, replicas, log, orphanGraceMs: 0 });
+    await cleanup();
+    expect(await onDisk(from)).toBe(true);
+    expect(await store.pendingDeleteChunkIds([chunk.chunkId], from)).toEqual(new Set([chunk.chunkId]));
+    expect(sha256(await readBack(file.fileId))).toBe(sha256(file.data));
+
+    // Once due, cleanup deletes it; the new copy stays.
+    await waitFor(async () => (await cleanup(), !(await onDisk(from))), { timeoutMs: 20_000, intervalMs: 250, what: 'the old copy deleted once due' });
+    expect(await store.pendingDeleteChunkIds([chunk.chunkId], from)).toEqual(new Set());
+    expect(await onDisk(to)).toBe(true);
+    expect(sha256(await readBack(file.fileId))).toBe(sha256(file.data));
   });
 
   it('places new chunks by disk size and away from a server low on space', async () => {
