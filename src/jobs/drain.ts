@@ -1,13 +1,10 @@
-import type { ChunkToRepair, MetadataStore, ServerRecord } from '../metadata/types';
-import type { Bandwidth } from '../replicas/chunk-copy';
+import type { ChunkToRepair, ServerRecord } from '../metadata/types';
 import type { ServerRegistry } from '../replicas/registry';
 import type { Replicas } from '../replicas/replicas';
-import type { Logger } from '../util/logger';
-import type { MovesConfig } from './config';
 import { forEachLimited } from './for-each-limited';
 import { JobProgress, type JobStatus } from './job-progress';
 import { MoveRunRecord } from './move-run-record';
-import { ReplicaMover } from './replica-mover';
+import { MOVES_LOCK, ReplicaMover, type MoveJobDeps } from './replica-mover';
 
 export interface DrainReport {
   /** Servers whose chunks this run moved (or tried to). */
@@ -20,21 +17,11 @@ export interface DrainReport {
   serversDrained: number;
 }
 
-export interface DrainDeps {
-  store: Pick<MetadataStore, 'withJobLock' | 'serverUsage' | 'chunksOnServer' | 'moveReplica' | 'markReplicaCorrupt' | 'addPendingDeletes' | 'saveMoveRun'>;
-  replicas: Pick<Replicas, 'placement' | 'copyChunk' | 'isAvailable' | 'waitUntilAvailable' | 'discard' | 'delete'>;
+export interface DrainDeps extends MoveJobDeps {
+  replicas: MoveJobDeps['replicas'] & Pick<Replicas, 'placement'>;
   registry: Pick<ServerRegistry, 'refresh' | 'list' | 'changeMembership'>;
-  config: MovesConfig;
-  /** Shared with rebalance: MOVE_BANDWIDTH for both. */
-  bandwidth: Bandwidth;
-  gatewayId: string;
-  log: Logger;
-  /** Each chunk moved or not, for metrics. */
-  onChunk?(outcome: 'moved' | 'failed', bytes: number): void;
 }
 
-/** The lock drain and rebalance share: one of them at a time in the whole cluster. */
-export const MOVES_LOCK = 'moves';
 /** Chunks of a draining server fetched per query. */
 const BATCH = 100;
 
@@ -66,9 +53,7 @@ export class DrainJob {
       for (const { server } of leaving) if (await this.markIfDrained(server.id, server.live, false)) report.serversDrained++;
       return report;
     }
-    const report = await this.deps.store.withJobLock(MOVES_LOCK, () => this.progress.track((r) => this.pass(r, signal), signal));
-    if (report === undefined) this.progress.noteSkipped();
-    return report;
+    return this.progress.runLocked((fn) => this.deps.store.withJobLock(MOVES_LOCK, fn), (r) => this.pass(r, signal), signal);
   }
 
   status(): JobStatus<DrainReport> {

@@ -1,15 +1,10 @@
 import type { ChunkToRepair, MetadataStore } from '../metadata/types';
-import type { Bandwidth } from '../replicas/chunk-copy';
 import type { ServerRegistry } from '../replicas/registry';
-import type { Replicas } from '../replicas/replicas';
 import { capacityWeights } from '../replicas/server-capacity';
-import type { Logger } from '../util/logger';
 import { BalancePlan } from './balance-plan';
-import type { MovesConfig } from './config';
-import { MOVES_LOCK } from './drain';
 import { JobProgress, type JobStatus } from './job-progress';
 import { MoveRunRecord } from './move-run-record';
-import { ReplicaMover } from './replica-mover';
+import { MOVES_LOCK, ReplicaMover, type MoveJobDeps } from './replica-mover';
 
 export interface RebalanceReport {
   /** Bytes that had to move when the run started, for every server to be within the band. */
@@ -22,17 +17,8 @@ export interface RebalanceReport {
   serversOutsideBand: number;
 }
 
-export interface RebalanceDeps {
-  store: Pick<MetadataStore, 'withJobLock' | 'serverUsage' | 'chunksOnServer' | 'moveReplica' | 'markReplicaCorrupt' | 'addPendingDeletes' | 'saveMoveRun'>;
-  replicas: Pick<Replicas, 'copyChunk' | 'isAvailable' | 'waitUntilAvailable' | 'discard' | 'delete'>;
+export interface RebalanceDeps extends MoveJobDeps {
   registry: Pick<ServerRegistry, 'refresh' | 'list' | 'currentRing'>;
-  config: MovesConfig;
-  /** Shared with drain: MOVE_BANDWIDTH for both. */
-  bandwidth: Bandwidth;
-  gatewayId: string;
-  log: Logger;
-  /** Each chunk moved or not, for metrics. */
-  onChunk?(outcome: 'moved' | 'failed', bytes: number): void;
 }
 
 /** Chunks of a server fetched per query while looking for ones to move. */
@@ -66,9 +52,7 @@ export class RebalanceJob {
 
   /** One run under the cluster-wide moves lock; undefined when another gateway holds it (or a drain runs). */
   async run(signal?: AbortSignal): Promise<RebalanceReport | undefined> {
-    const report = await this.deps.store.withJobLock(MOVES_LOCK, () => this.progress.track((r) => this.pass(r, signal), signal));
-    if (report === undefined) this.progress.noteSkipped();
-    return report;
+    return this.progress.runLocked((fn) => this.deps.store.withJobLock(MOVES_LOCK, fn), (r) => this.pass(r, signal), signal);
   }
 
   status(): JobStatus<RebalanceReport> {

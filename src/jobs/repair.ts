@@ -59,9 +59,7 @@ export class RepairJob {
 
   /** One pass under the cluster-wide job lock; undefined when another gateway holds it. */
   async run(signal?: AbortSignal): Promise<RepairReport | undefined> {
-    const report = await this.deps.store.withJobLock('repair', () => this.progress.track((r) => this.pass(r, signal), signal));
-    if (report === undefined) this.progress.noteSkipped();
-    return report;
+    return this.progress.runLocked((fn) => this.deps.store.withJobLock('repair', fn), (r) => this.pass(r, signal), signal);
   }
 
   status(): RepairStatus {

@@ -3,6 +3,7 @@ import type { Bandwidth } from '../replicas/chunk-copy';
 import type { Replicas } from '../replicas/replicas';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
+import type { MovesConfig } from './config';
 import { SourceCopier } from './source-copier';
 
 export interface ReplicaMoverDeps {
@@ -14,6 +15,22 @@ export interface ReplicaMoverDeps {
   log: Logger;
   /** drain or rebalance, for the logs. */
   job: string;
+}
+
+/** The lock drain and rebalance share: one of them at a time in the whole cluster. */
+export const MOVES_LOCK = 'moves';
+
+/** What drain and rebalance both need. */
+export interface MoveJobDeps {
+  store: ReplicaMoverDeps['store'] & Pick<MetadataStore, 'withJobLock' | 'serverUsage' | 'chunksOnServer' | 'saveMoveRun'>;
+  replicas: ReplicaMoverDeps['replicas'];
+  config: MovesConfig;
+  /** Shared by drain and rebalance: MOVE_BANDWIDTH for both. */
+  bandwidth: Bandwidth;
+  gatewayId: string;
+  log: Logger;
+  /** Each chunk moved or not, for metrics. */
+  onChunk?(outcome: 'moved' | 'failed', bytes: number): void;
 }
 
 /**

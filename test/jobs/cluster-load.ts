@@ -1,6 +1,40 @@
+import { startCluster, type Cluster } from '../helpers/cluster';
 import { download, sha256, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
+
+/** Embedded PGlite always; PostgreSQL too when TEST_DATABASE_URL is set (CI). */
+export const BACKENDS: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
+if (process.env.TEST_DATABASE_URL) BACKENDS.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
+
+/**
+ * A real cluster of 6 storage servers (R=2, repair and scrub on demand) holding `count` files
+ * of 100 KB-1 MB, every chunk with its 2 replicas. Chunks of at most ~170 KB are small against
+ * a rebalance's band. Moved copies are deleted 6 s after their move (longer than
+ * FILE_CACHE_TTL_MS, 5 s, so no reader still holds metadata naming a deleted copy), by cleanup
+ * every second.
+ */
+export async function clusterWithFiles(postgresUrl: string | undefined, env: Record<string, string>, count: number): Promise<{ cluster: Cluster; files: StoredFile[] }> {
+  const cluster = await startCluster({
+    storageServers: 6,
+    postgresUrl,
+    env: {
+      REPLICATION_FACTOR: '2',
+      REPAIR_INTERVAL_MS: '0',
+      SCRUB_INTERVAL_MS: '0',
+      MOVE_DELETE_DELAY_MS: '6000',
+      CLEANUP_INTERVAL_MS: '1000',
+      ...env,
+    },
+  });
+  const files: StoredFile[] = [];
+  for (let i = 0; i < count; i++) {
+    const data = testData(100_000 + Math.floor(Math.random() * 900_000));
+    files.push({ fileId: (await uploadRaw(cluster.gateway.url, data)).file_id, data });
+  }
+  await repairUntilReplicated(cluster.gateway.url, files, 2);
+  return { cluster, files };
+}
 
 /** A file the test uploaded, with its bytes to compare. */
 export interface StoredFile {

@@ -1,8 +1,10 @@
-import { startCluster, type Cluster, type StorageNode } from '../helpers/cluster';
-import { chunkIdsOnDisk, testData, uploadRaw } from '../helpers/files';
+import type { Cluster, StorageNode } from '../helpers/cluster';
+import { chunkIdsOnDisk } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
-import { admin, expectAllByteExact, repairUntilReplicated, serversView, startLoad, storedReplicas, type StoredFile } from './cluster-load';
+import {
+  admin, BACKENDS, clusterWithFiles, expectAllByteExact, repairUntilReplicated, serversView, startLoad, storedReplicas, type StoredFile,
+} from './cluster-load';
 
 /**
  * Taking storage servers out on purpose, in a real cluster (gateway + 6 storage servers, R=2):
@@ -10,35 +12,17 @@ import { admin, expectAllByteExact, repairUntilReplicated, serversView, startLoa
  * drain that survives its gateway being killed -9 halfway.
  */
 
-const backends: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
-if (process.env.TEST_DATABASE_URL) backends.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
-
-describe.each(backends)('drain on %s', (_name, postgresUrl) => {
+describe.each(BACKENDS)('drain on %s', (_name, postgresUrl) => {
   let cluster: Cluster;
-  const files: StoredFile[] = [];
+  let files: StoredFile[];
 
   beforeAll(async () => {
-    cluster = await startCluster({
-      storageServers: 6,
-      postgresUrl,
-      env: {
-        REPLICATION_FACTOR: '2',
-        REPAIR_INTERVAL_MS: '0',
-        SCRUB_INTERVAL_MS: '0',
-        DRAIN_INTERVAL_MS: '1000',
-        // Slow enough that a drain takes several seconds: the load runs alongside, and the
-        // gateway can be killed halfway.
-        MOVE_BANDWIDTH: '512KiB',
-        // Longer than FILE_CACHE_TTL_MS (5 s): no reader still holds metadata naming a deleted copy.
-        MOVE_DELETE_DELAY_MS: '6000',
-        CLEANUP_INTERVAL_MS: '1000',
-      },
-    });
-    for (let i = 0; i < 24; i++) {
-      const data = testData(100_000 + Math.floor(Math.random() * 900_000));
-      files.push({ fileId: (await uploadRaw(cluster.gateway.url, data)).file_id, data });
-    }
-    await repairUntilReplicated(cluster.gateway.url, files, 2);
+    ({ cluster, files } = await clusterWithFiles(postgresUrl, {
+      DRAIN_INTERVAL_MS: '1000',
+      // Slow enough that a drain takes several seconds: the load runs alongside, and the
+      // gateway can be killed halfway.
+      MOVE_BANDWIDTH: '512KiB',
+    }, 24));
   }, 300_000);
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
-import { startCluster, type Cluster } from '../helpers/cluster';
-import { chunkIdsOnDisk, testData, uploadRaw } from '../helpers/files';
+import type { Cluster } from '../helpers/cluster';
+import { chunkIdsOnDisk } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
-import { admin, expectAllByteExact, repairUntilReplicated, serversView, startLoad, storedReplicas, type StoredFile } from './cluster-load';
+import { admin, BACKENDS, clusterWithFiles, expectAllByteExact, serversView, startLoad, storedReplicas, type StoredFile } from './cluster-load';
 
 /**
  * A cluster that grows: 6 storage servers hold files, a 7th joins (empty), and a rebalance
@@ -10,35 +10,16 @@ import { admin, expectAllByteExact, repairUntilReplicated, serversView, startLoa
  * the band of its share, while clients download every file byte for byte and upload more.
  */
 
-const backends: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
-if (process.env.TEST_DATABASE_URL) backends.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
-
-describe.each(backends)('rebalance onto a new server on %s', (_name, postgresUrl) => {
+describe.each(BACKENDS)('rebalance onto a new server on %s', (_name, postgresUrl) => {
   let cluster: Cluster;
-  const files: StoredFile[] = [];
+  let files: StoredFile[];
 
   beforeAll(async () => {
-    cluster = await startCluster({
-      storageServers: 6,
-      postgresUrl,
-      env: {
-        REPLICATION_FACTOR: '2',
-        REPAIR_INTERVAL_MS: '0',
-        SCRUB_INTERVAL_MS: '0',
-        DRAIN_INTERVAL_MS: '0',
-        // Slow enough that the load runs alongside the moves.
-        MOVE_BANDWIDTH: '1MiB',
-        // Longer than FILE_CACHE_TTL_MS (5 s): no reader still holds metadata naming a deleted copy.
-        MOVE_DELETE_DELAY_MS: '6000',
-        CLEANUP_INTERVAL_MS: '1000',
-      },
-    });
-    // Chunks of at most ~170 KB: small against the band (10% of ~5 MB per server).
-    for (let i = 0; i < 30; i++) {
-      const data = testData(100_000 + Math.floor(Math.random() * 900_000));
-      files.push({ fileId: (await uploadRaw(cluster.gateway.url, data)).file_id, data });
-    }
-    await repairUntilReplicated(cluster.gateway.url, files, 2);
+    ({ cluster, files } = await clusterWithFiles(postgresUrl, {
+      DRAIN_INTERVAL_MS: '0',
+      // Slow enough that the load runs alongside the moves.
+      MOVE_BANDWIDTH: '1MiB',
+    }, 30));
   }, 300_000);
 
   afterAll(async () => {
