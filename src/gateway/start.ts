@@ -123,9 +123,9 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     serverInfo: async () =>
       registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
   });
-  // Repair and scrub progress and counts.
+  // Repair, scrub, drain and rebalance progress and counts on this gateway.
   adminRouter.get('/repair', (_req, res) => {
-    res.json(selfHealing.status());
+    res.json({ ...selfHealing.status(), ...clusterChanges.status() });
   });
 
   const app = createGatewayApp({

@@ -91,6 +91,7 @@ export interface ClusterChanges {
   jobs: [PeriodicJob<DrainReport>, PeriodicJob<RebalanceReport>];
   /** Schedules the jobs whose interval is not 0. */
   start(): void;
+  /** This gateway's runs of drain and rebalance (GET /admin/repair); every gateway's last run is in holdings(). */
   status(): { drain: JobStatus<DrainReport>; rebalance: JobStatus<RebalanceReport> };
 }
 
@@ -145,14 +146,17 @@ export function createClusterChanges(deps: ClusterChangesDeps): ClusterChanges {
     }
   }
 
+  const holdings = async (): Promise<ClusterHoldings> => {
+    const [rows, runs] = await Promise.all([currentUsage(), store.moveRuns()]);
+    return holdingsOf(registry.list(), rows, runs, config.rebalanceBandPercent, (id) => replicas.isAvailable(id));
+  };
+  metrics.setMovesSource(async () => {
+    const [rows, view] = await Promise.all([currentUsage(), holdings()]);
+    return { drain: drainingChunks(registry.list(), rows), rebalance: rebalanceEstimate(view, rows) };
+  });
+
   const admin: ClusterAdmin = {
-    async holdings() {
-      const [rows, runs] = await Promise.all([currentUsage(), store.moveRuns()]);
-      const view = holdingsOf(registry.list(), rows, runs, config.rebalanceBandPercent, (id) => replicas.isAvailable(id));
-      metrics.chunksToMove.set({ job: 'drain' }, drainingChunks(registry.list(), rows));
-      metrics.chunksToMove.set({ job: 'rebalance' }, rebalanceEstimate(view, rows));
-      return view;
-    },
+    holdings,
 
     async drain(name) {
       const server = registry.resolve(name);
