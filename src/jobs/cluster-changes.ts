@@ -99,7 +99,7 @@ export interface ClusterChanges {
 const USAGE_TTL_MS = 2_000;
 /** A run that recorded no progress for this long ended with its gateway. */
 const STALE_RUN_MS = 30_000;
-/** How long a rebalance request waits to tell "done" or "busy" from "started". */
+/** How long a rebalance request waits before it answers "started" (rather than "done" or "busy"). */
 const START_WAIT_MS = 1_000;
 
 /**

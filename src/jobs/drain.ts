@@ -1,4 +1,5 @@
 import type { ChunkToRepair, ServerRecord } from '../metadata/types';
+import { MembershipError } from '../replicas/membership-errors';
 import type { ServerRegistry } from '../replicas/registry';
 import type { Replicas } from '../replicas/replicas';
 import { forEachLimited } from './for-each-limited';
@@ -164,8 +165,14 @@ export class DrainJob {
     const chunks = usage?.chunks ?? 0;
     const toDelete = usage?.pendingDeletes ?? 0;
     if (chunks === 0 && (toDelete === 0 || !live)) {
-      await registry.changeMembership(serverId, 'drained', ['draining'], 'every chunk it held has its replicas on other servers');
-      return true;
+      try {
+        await registry.changeMembership(serverId, 'drained', ['draining'], 'every chunk it held has its replicas on other servers');
+        return true;
+      } catch (error) {
+        // Undrained meanwhile, or another gateway marked it first: either way not ours to change.
+        if (error instanceof MembershipError) return false;
+        throw error;
+      }
     }
     if (sayWhatIsLeft) log.info(`Drain of server ${serverId}: ${chunks} chunks left to move, ${toDelete} moved copies still to delete`);
     return false;

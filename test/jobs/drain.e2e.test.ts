@@ -92,7 +92,7 @@ describe.each(BACKENDS)('drain on %s', (_name, postgresUrl) => {
       'the removed server told its heartbeats are refused',
     );
     await expectAllByteExact(url(), files);
-  });
+  }, 300_000);
 
   it('resumes a drain after the gateway is killed -9 halfway', async () => {
     const victim = await fullestActive();
@@ -126,5 +126,5 @@ describe.each(BACKENDS)('drain on %s', (_name, postgresUrl) => {
     expect(await chunkIdsOnDisk(node(victim.server_id).dataDir)).toEqual(new Set());
     await expectReplicatedWithout([victim.server_id]);
     await expectAllByteExact(url(), files);
-  });
+  }, 300_000);
 });

@@ -77,5 +77,5 @@ describe.each(BACKENDS)('rebalance onto a new server on %s', (_name, postgresUrl
     expect(listing.code).toBe(0);
     for (const node of cluster.storage) expect(listing.output).toContain(node.serverId);
     expect(listing.output).toContain('balance: every active server within 10% of its share');
-  });
+  }, 300_000);
 });

@@ -6,6 +6,9 @@ interface Servers {
   servers: Array<{ server_id: string; membership: string; chunks: number; drain: { chunks_total: number } | null }>;
 }
 
+/** Files the load must have stored before a drain starts. */
+const FILES_FIRST = 10;
+
 /**
  * Drains a random storage server through the admin API (POST /admin/servers/:id/drain) and
  * kills another one with -9 while it drains, restarting it 2-5 s later: the drain must go
@@ -20,6 +23,8 @@ export const drainFault: Fault = {
     const leaving = storage[randomInt(ctx.random, 0, storage.length - 1)];
     const others = storage.filter((node) => node !== leaving);
     const killed = others[randomInt(ctx.random, 0, others.length - 1)];
+    // Something to drain: the load has stored a few files (or the run is ending).
+    await waitFor(() => signal.aborted || ctx.ledger.liveCount() >= FILES_FIRST, { timeoutMs: 60_000, intervalMs: 250, what: `${FILES_FIRST} files stored` });
     await ctx.timeline.record('drain', leaving.serverId, async () => {
       await ctx.client.json(`/admin/servers/${leaving.serverId}/drain`, 'POST');
       try {
