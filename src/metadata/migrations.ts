@@ -98,6 +98,102 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'S3 buckets, objects and multipart uploads',
+    sql: `
+      -- An S3 object or part is stored exactly like a file (chunks, replicas: repair, scrub and
+      -- cleanup see no difference); kind keeps them out of the file API.
+      ALTER TABLE files ADD COLUMN kind text NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'object', 'part'));
+      DROP INDEX files_listing_idx;
+      CREATE INDEX files_listing_idx ON files (created_at DESC, id DESC) WHERE kind = 'file';
+
+      CREATE TABLE s3_buckets (
+        name text PRIMARY KEY,
+        owner text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- Keys compare as bytes (COLLATE "C" on UTF-8 is code-point order, which is UTF-8 byte
+      -- order): the order S3 lists in, served by the primary key.
+      CREATE TABLE s3_objects (
+        bucket text NOT NULL REFERENCES s3_buckets (name),
+        key text COLLATE "C" NOT NULL,
+        file_id uuid NOT NULL UNIQUE REFERENCES files (id) ON DELETE CASCADE,
+        etag text NOT NULL,
+        size bigint NOT NULL CHECK (size >= 0),
+        content_type text,
+        content_encoding text,
+        content_disposition text,
+        content_language text,
+        cache_control text,
+        expires text,
+        user_metadata jsonb NOT NULL DEFAULT '{}',
+        checksum_algorithm text,
+        checksum_value text,
+        checksum_type text CHECK (checksum_type IN ('FULL_OBJECT', 'COMPOSITE')),
+        last_modified timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (bucket, key)
+      );
+
+      -- Upload ids begin with the creation time in hex, so (key, upload_id) is S3's listing
+      -- order: by key, then oldest upload first.
+      CREATE TABLE s3_multipart_uploads (
+        upload_id text COLLATE "C" PRIMARY KEY,
+        bucket text NOT NULL REFERENCES s3_buckets (name),
+        key text COLLATE "C" NOT NULL,
+        owner text NOT NULL,
+        initiated_at timestamptz NOT NULL DEFAULT now(),
+        -- What the object gets on completion (content headers, user metadata).
+        metadata jsonb NOT NULL,
+        checksum_algorithm text,
+        checksum_type text CHECK (checksum_type IN ('FULL_OBJECT', 'COMPOSITE'))
+      );
+      CREATE INDEX s3_multipart_uploads_listing_idx ON s3_multipart_uploads (bucket, key, upload_id);
+      CREATE INDEX s3_multipart_uploads_age_idx ON s3_multipart_uploads (initiated_at);
+
+      CREATE TABLE s3_parts (
+        upload_id text NOT NULL REFERENCES s3_multipart_uploads (upload_id) ON DELETE CASCADE,
+        part_number integer NOT NULL CHECK (part_number BETWEEN 1 AND 10000),
+        file_id uuid NOT NULL UNIQUE REFERENCES files (id) ON DELETE CASCADE,
+        size bigint NOT NULL CHECK (size >= 0),
+        etag text NOT NULL,
+        checksum_value text,
+        last_modified timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (upload_id, part_number)
+      );
+
+      -- When an object or part row lets go of its file (replaced, deleted, or its upload
+      -- dropped), the file goes too and the replicas of the chunks it still holds move to
+      -- pending deletes, as deleteFile does. A trigger, not the statements themselves, because
+      -- it sees the row actually replaced even when writers race on one key, which a
+      -- statement's snapshot does not. (Chunks moved to another file on completion are no
+      -- longer the part's, so they stay.)
+      CREATE FUNCTION s3_release_file() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'DELETE' OR OLD.file_id IS DISTINCT FROM NEW.file_id THEN
+          INSERT INTO pending_deletes (chunk_id, server_id)
+            SELECT r.chunk_id::text, r.server_id
+            FROM chunks c JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
+            WHERE c.file_id = OLD.file_id
+            ON CONFLICT DO NOTHING;
+          DELETE FROM files WHERE id = OLD.file_id;
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER s3_objects_release_file AFTER UPDATE OF file_id OR DELETE ON s3_objects
+        FOR EACH ROW EXECUTE FUNCTION s3_release_file();
+      CREATE TRIGGER s3_parts_release_file AFTER UPDATE OF file_id OR DELETE ON s3_parts
+        FOR EACH ROW EXECUTE FUNCTION s3_release_file();
+
+      -- Lets one statement give up as a whole, with a reason the store maps to a result
+      -- ('no-bucket', 'no-upload', 'conflict'...): a guard in a WITH clause.
+      CREATE FUNCTION ringstore_abort(reason text) RETURNS boolean LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'ringstore_abort:%', reason USING ERRCODE = 'RS001';
+      END $$;
+    `,
+  },
+  {
     version: 4,
     name: 'server membership (drain, remove) and replica moves',
     sql: `

@@ -1,11 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import { createLogger } from '../util/logger';
+import { delimitedWalkSql, nextCodePoint, prefixUpperBound, rangeSql, type WalkSpec } from './delimited-walk';
 import { runMigrations } from './migrate';
 import { migrations } from './migrations';
 import { isUuid } from '../util/uuid';
 import { toDate, toNullableNumber, toNumber, toStrings } from './row-values';
+import { abortReason, metadataColumns, toBucket, toObject, toObjectSummary, toPart, toUpload } from './s3-rows';
 import type { SqlBackend } from './sql-backend';
 import type {
+  BucketRecord,
   ChunkRecord,
+  CompleteOutcome,
+  CompletePlan,
+  ListQuery,
+  MultipartUploadRecord,
+  NewObject,
+  ObjectListing,
+  ObjectMetadata,
+  ObjectRecord,
+  ObjectWithChunks,
+  PartRecord,
+  StoredBytes,
+  StoredChecksum,
+  UploadListing,
+  UploadListQuery,
   FileRecord,
   FileSummary,
   MetadataStore,
@@ -115,6 +133,167 @@ function toChunk(chunk: ChunkJson): ChunkRecord {
     replicas: chunk.replicas.map((r) => ({ serverId: r.server_id, status: r.status })),
   };
 }
+
+function toChunks(value: unknown): ChunkRecord[] {
+  return (value as ChunkJson[]).map(toChunk);
+}
+
+/** A file's chunks with their replicas (healthy first) as one JSON column, in chunk order. */
+const CHUNKS_JSON = (fileId: string) => `COALESCE((
+  SELECT json_agg(json_build_object(
+    'chunk_number', c.chunk_number, 'chunk_id', c.chunk_id, 'offset', c."offset", 'size', c.size,
+    'checksum', c.checksum,
+    'replicas', COALESCE((
+      SELECT json_agg(json_build_object('server_id', r.server_id, 'status', r.status)
+                      ORDER BY r.status = 'corrupt', r.created_at, r.server_id)
+      FROM chunk_replicas r WHERE r.chunk_id = c.chunk_id), '[]'::json)
+  ) ORDER BY c.chunk_number)
+  FROM chunks c WHERE c.file_id = ${fileId}), '[]'::json)`;
+
+/**
+ * CTEs inserting a complete files row, its chunks and their replicas (multi-row, from JSON),
+ * and dropping the upload session the body was written under, if any:
+ * $1 id, $2 filename, $3 content type, $4 size, $5 checksum, $6 chunks, $7 replicas, $8 kind
+ * (fileParams builds them); a statement using it numbers its own parameters from $9.
+ */
+const INSERT_FILE = `new_file AS (
+    INSERT INTO files (id, filename, content_type, size, checksum, kind) VALUES ($1::uuid, $2, $3, $4, $5, $8)
+    RETURNING created_at, updated_at, completed_at
+  ), new_chunks AS (
+    INSERT INTO chunks (file_id, chunk_number, chunk_id, "offset", size, checksum)
+    SELECT $1::uuid, c.chunk_number, c.chunk_id, c."offset", c.size, c.checksum
+    FROM jsonb_to_recordset($6::jsonb) AS c(chunk_number integer, chunk_id uuid, "offset" bigint, size bigint, checksum text)
+  ), new_replicas AS (
+    INSERT INTO chunk_replicas (chunk_id, server_id, status)
+    SELECT r.chunk_id, r.server_id, r.status
+    FROM jsonb_to_recordset($7::jsonb) AS r(chunk_id uuid, server_id text, status text)
+  ), finished_session AS (
+    DELETE FROM upload_sessions WHERE file_id = $1::uuid
+  )`;
+
+type FileKind = 'file' | 'object' | 'part';
+
+function fileParams(
+  file: { fileId: string; filename: string; contentType: string; size: number; checksum: string; chunks: ChunkRecord[] },
+  kind: FileKind,
+): unknown[] {
+  const chunks = file.chunks.map((c) => ({ chunk_number: c.chunkNumber, chunk_id: c.chunkId, offset: c.offset, size: c.size, checksum: c.checksum }));
+  const replicas = file.chunks.flatMap((c) => c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status })));
+  return [file.fileId, file.filename, file.contentType, file.size, file.checksum, JSON.stringify(chunks), JSON.stringify(replicas), kind];
+}
+
+/** What a files row of an object or part says when the client sent no Content-Type. */
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+/** A completion that keeps racing part uploads gives up after this many tries. */
+const MAX_COMPLETE_ATTEMPTS = 5;
+
+/** The s3_objects columns a put or a completion sets from JSON (jsonb_populate_record). */
+const OBJECT_FIELDS = [
+  'etag', 'content_type', 'content_encoding', 'content_disposition', 'content_language', 'cache_control', 'expires',
+  'user_metadata', 'checksum_algorithm', 'checksum_value', 'checksum_type',
+] as const;
+
+/** ON CONFLICT (bucket, key): the new object takes the row over (the trigger releases the old file). */
+const REPLACE_OBJECT = ['file_id', 'size', ...OBJECT_FIELDS].map((f) => `${f} = EXCLUDED.${f}`).join(', ') + ', last_modified = now()';
+
+function objectFields(etag: string, metadata: ObjectMetadata, checksum: StoredChecksum | null): Record<string, unknown> {
+  return {
+    etag,
+    ...metadataColumns(metadata),
+    checksum_algorithm: checksum?.algorithm ?? null,
+    checksum_value: checksum?.value ?? null,
+    checksum_type: checksum?.type ?? null,
+  };
+}
+
+/** Upload ids: the creation time in hex, then randomness, so their order is the creation order. */
+function newUploadId(): string {
+  return Date.now().toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
+}
+
+const OBJECT_LISTING: WalkSpec = {
+  table: 's3_objects',
+  position: ['key'],
+  carried: ['etag', 'size', 'last_modified', 'checksum_algorithm', 'checksum_value', 'checksum_type'],
+};
+const UPLOAD_LISTING: WalkSpec = {
+  table: 's3_multipart_uploads',
+  position: ['key', 'upload_id'],
+  carried: ['owner', 'initiated_at', 'metadata', 'checksum_algorithm', 'checksum_type'],
+};
+const LISTING_SQL = {
+  objects: { walk: delimitedWalkSql(OBJECT_LISTING), range: rangeSql(OBJECT_LISTING) },
+  uploads: { walk: delimitedWalkSql(UPLOAD_LISTING), range: rangeSql(UPLOAD_LISTING) },
+};
+
+/**
+ * One listing query: the delimited walk, or the plain range when there is no delimiter. Rows
+ * come in listing order, one more than `limit` when there are more.
+ */
+function listingQuery(
+  sql: { walk: string; range: string },
+  listing: { bucket: string; prefix: string; delimiter: string; limit: number; start: unknown[] },
+): [string, unknown[]] {
+  const { bucket, prefix, delimiter, limit, start } = listing;
+  if (delimiter === '') return [sql.range, [bucket, prefix, prefixUpperBound(prefix), limit + 1, ...start]];
+  const delimiterEnd = nextCodePoint([...delimiter].at(-1)!);
+  if (delimiterEnd === null) throw new Error('a delimiter must not end with U+10FFFF');
+  return [sql.walk, [bucket, prefix, prefixUpperBound(prefix), delimiter, delimiterEnd, limit + 1, ...start]];
+}
+
+/**
+ * CompleteMultipartUpload's statement. $1 upload id, $2 bucket, $3 key, $4 listed parts
+ * [{part_number, etag}], $5 the object's new file id, $6 the object's etag and checksum, $7 the
+ * minimum size of every part but the last. The verdict guard refuses the whole statement when
+ * the upload is missing, a listed part is missing or has another ETag, or a part is too small;
+ * the final check refuses it when some chunk rows could not be moved (see the method).
+ */
+const COMPLETE_UPLOAD = `
+  WITH upload AS (
+    SELECT * FROM s3_multipart_uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 FOR UPDATE
+  ), chosen AS (
+    SELECT l.part_number, l.etag AS listed_etag, p.etag, p.file_id, p.size
+    FROM jsonb_to_recordset($4::jsonb) AS l(part_number integer, etag text)
+    LEFT JOIN (SELECT s.* FROM s3_parts s JOIN upload u ON s.upload_id = u.upload_id) p ON p.part_number = l.part_number
+  ), bad_part AS (
+    SELECT min(part_number) AS part_number FROM chosen WHERE file_id IS NULL OR etag <> listed_etag
+  ), small_part AS (
+    SELECT part_number, size FROM chosen
+    WHERE size < $7 AND part_number < (SELECT max(part_number) FROM chosen)
+    ORDER BY part_number LIMIT 1
+  ), verdict AS (
+    SELECT CASE
+      WHEN NOT EXISTS (SELECT 1 FROM upload) THEN ringstore_abort('no-upload')
+      WHEN (SELECT part_number FROM bad_part) IS NOT NULL THEN ringstore_abort('invalid-part:' || (SELECT part_number FROM bad_part))
+      WHEN EXISTS (SELECT 1 FROM small_part) THEN ringstore_abort((SELECT 'too-small:' || part_number || ':' || size FROM small_part))
+      ELSE true END AS ok
+  ), moves AS (
+    SELECT c.chunk_id,
+           (row_number() OVER w - 1)::integer AS new_number,
+           (sum(c.size) OVER w - c.size)::bigint AS new_offset
+    FROM chosen p JOIN chunks c ON c.file_id = p.file_id
+    WINDOW w AS (ORDER BY p.part_number, c.chunk_number)
+  ), new_file AS (
+    INSERT INTO files (id, filename, content_type, size, checksum, kind)
+    SELECT $5::uuid, $3, COALESCE(u.metadata->>'content_type', '${DEFAULT_CONTENT_TYPE}'), (SELECT COALESCE(sum(size), 0) FROM chosen), '', 'object'
+    FROM upload u
+    RETURNING id, size
+  ), moved AS (
+    UPDATE chunks c SET file_id = $5::uuid, chunk_number = m.new_number, "offset" = m.new_offset
+    FROM moves m WHERE c.chunk_id = m.chunk_id
+    RETURNING c.chunk_id
+  ), stored AS (
+    INSERT INTO s3_objects (bucket, key, file_id, size, ${OBJECT_FIELDS.join(', ')})
+    SELECT $2, $3, f.id, f.size, ${OBJECT_FIELDS.map((f) => `o.${f}`).join(', ')}
+    FROM new_file f, upload u, jsonb_populate_record(NULL::s3_objects, u.metadata || $6::jsonb) o
+    ON CONFLICT (bucket, key) DO UPDATE SET ${REPLACE_OBJECT}
+    RETURNING *
+  ), dropped AS (
+    DELETE FROM s3_multipart_uploads WHERE upload_id IN (SELECT upload_id FROM upload)
+  )
+  SELECT stored.*, (SELECT ok FROM verdict) AS ok,
+         CASE WHEN (SELECT count(*) FROM moved) <> (SELECT count(*) FROM moves) THEN ringstore_abort('conflict') END AS consistent
+  FROM (SELECT 1) one LEFT JOIN stored ON true`;
 
 /**
  * Every query of the metadata store, written once for both backends. Ids are uuid columns: a
@@ -331,33 +510,9 @@ export class SqlMetadataStore implements MetadataStore {
    * file, its chunks and replicas (multi-row, from JSON) and drop the upload session.
    */
   async completeUpload(file: Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>): Promise<FileRecord> {
-    const chunks = file.chunks.map((c) => ({
-      chunk_number: c.chunkNumber,
-      chunk_id: c.chunkId,
-      offset: c.offset,
-      size: c.size,
-      checksum: c.checksum,
-    }));
-    const replicas = file.chunks.flatMap((c) =>
-      c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status })),
-    );
     const rows = await this.db.query<Row>(
-      `WITH new_file AS (
-         INSERT INTO files (id, filename, content_type, size, checksum) VALUES ($1::uuid, $2, $3, $4, $5)
-         RETURNING created_at, updated_at, completed_at
-       ), new_chunks AS (
-         INSERT INTO chunks (file_id, chunk_number, chunk_id, "offset", size, checksum)
-         SELECT $1::uuid, c.chunk_number, c.chunk_id, c."offset", c.size, c.checksum
-         FROM jsonb_to_recordset($6::jsonb) AS c(chunk_number integer, chunk_id uuid, "offset" bigint, size bigint, checksum text)
-       ), new_replicas AS (
-         INSERT INTO chunk_replicas (chunk_id, server_id, status)
-         SELECT r.chunk_id, r.server_id, r.status
-         FROM jsonb_to_recordset($7::jsonb) AS r(chunk_id uuid, server_id text, status text)
-       ), finished_session AS (
-         DELETE FROM upload_sessions WHERE file_id = $1::uuid
-       )
-       SELECT created_at, updated_at, completed_at FROM new_file`,
-      [file.fileId, file.filename, file.contentType, file.size, file.checksum, JSON.stringify(chunks), JSON.stringify(replicas)],
+      `WITH ${INSERT_FILE} SELECT created_at, updated_at, completed_at FROM new_file`,
+      fileParams(file, 'file'),
     );
     const { created_at, updated_at, completed_at } = rows[0];
     return {
@@ -385,32 +540,19 @@ export class SqlMetadataStore implements MetadataStore {
   /** One row: the chunks and their replicas come as JSON, faster than a join on PGlite. */
   async getFile(fileId: string): Promise<FileRecord | null> {
     if (!isUuid(fileId)) return null;
-    const rows = await this.db.query<Row>(
-      `SELECT f.*, COALESCE((
-         SELECT json_agg(json_build_object(
-           'chunk_number', c.chunk_number, 'chunk_id', c.chunk_id, 'offset', c."offset", 'size', c.size,
-           'checksum', c.checksum,
-           'replicas', COALESCE((
-             SELECT json_agg(json_build_object('server_id', r.server_id, 'status', r.status)
-                             ORDER BY r.status = 'corrupt', r.created_at, r.server_id)
-             FROM chunk_replicas r WHERE r.chunk_id = c.chunk_id), '[]'::json)
-         ) ORDER BY c.chunk_number)
-         FROM chunks c WHERE c.file_id = f.id), '[]'::json) AS chunks
-       FROM files f WHERE f.id = $1`,
-      [fileId],
-    );
+    const rows = await this.db.query<Row>(`SELECT f.*, ${CHUNKS_JSON('f.id')} AS chunks FROM files f WHERE f.id = $1 AND f.kind = 'file'`, [fileId]);
     if (rows.length === 0) return null;
-    return { ...toFileFields(rows[0]), chunks: (rows[0].chunks as ChunkJson[]).map(toChunk) };
+    return { ...toFileFields(rows[0]), chunks: toChunks(rows[0].chunks) };
   }
 
   /** Newest first; page counts from 1. */
   async listFiles(page: number, perPage: number): Promise<{ files: FileSummary[]; total: number }> {
     const rows = await this.db.query<Row>(
       `SELECT f.*, (SELECT count(*) FROM chunks c WHERE c.file_id = f.id) AS chunk_count
-       FROM files f ORDER BY f.created_at DESC, f.id DESC LIMIT $1 OFFSET $2`,
+       FROM files f WHERE f.kind = 'file' ORDER BY f.created_at DESC, f.id DESC LIMIT $1 OFFSET $2`,
       [perPage, (Math.max(1, page) - 1) * perPage],
     );
-    const [{ total }] = await this.db.query<Row>('SELECT count(*) AS total FROM files');
+    const [{ total }] = await this.db.query<Row>("SELECT count(*) AS total FROM files WHERE kind = 'file'");
     return { files: rows.map(toSummary), total: toNumber(total, 'total') };
   }
 
@@ -430,7 +572,7 @@ export class SqlMetadataStore implements MetadataStore {
          INSERT INTO pending_deletes (chunk_id, server_id) SELECT chunk_id, server_id FROM doomed
          ON CONFLICT DO NOTHING
        ), deleted AS (
-         DELETE FROM files WHERE id = $1 RETURNING id
+         DELETE FROM files WHERE id = $1 AND kind = 'file' RETURNING id
        )
        SELECT doomed.chunk_id, doomed.server_id FROM deleted LEFT JOIN doomed ON true`,
       [fileId],
@@ -570,6 +712,283 @@ export class SqlMetadataStore implements MetadataStore {
   async removeReplica(chunkId: string, serverId: string): Promise<void> {
     if (!isUuid(chunkId)) return;
     await this.db.query('DELETE FROM chunk_replicas WHERE chunk_id = $1 AND server_id = $2', [chunkId, serverId]);
+  }
+
+  // S3 buckets.
+
+  /** A bucket created meanwhile by another gateway is reported with its owner, not created twice. */
+  async createBucket(name: string, owner: string): Promise<{ created: boolean; owner: string }> {
+    const rows = await this.db.query<Row>(
+      'INSERT INTO s3_buckets (name, owner) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING owner',
+      [name, owner],
+    );
+    if (rows.length > 0) return { created: true, owner };
+    const existing = await this.getBucket(name);
+    if (!existing) throw new Error(`bucket ${name} neither created nor found (deleted meanwhile?)`);
+    return { created: false, owner: existing.owner };
+  }
+
+  async getBucket(name: string): Promise<BucketRecord | null> {
+    const rows = await this.db.query<Row>('SELECT * FROM s3_buckets WHERE name = $1', [name]);
+    return rows.length === 0 ? null : toBucket(rows[0]);
+  }
+
+  async listBuckets(owner?: string): Promise<BucketRecord[]> {
+    const rows = await this.db.query<Row>('SELECT * FROM s3_buckets WHERE $1::text IS NULL OR owner = $1 ORDER BY name', [owner ?? null]);
+    return rows.map(toBucket);
+  }
+
+  /**
+   * One statement: the bucket goes only when it holds no object; its uploads go with it (the
+   * parts' files through the release trigger). An object or upload added by a racing request
+   * makes the foreign key refuse the delete: that is 'not-empty' too.
+   */
+  async deleteBucket(name: string): Promise<'deleted' | 'no-bucket' | 'not-empty'> {
+    try {
+      const [row] = await this.db.query<Row>(
+        `WITH target AS (
+           SELECT name, EXISTS (SELECT 1 FROM s3_objects WHERE bucket = $1) AS not_empty
+           FROM s3_buckets WHERE name = $1 FOR UPDATE
+         ), dropped_uploads AS (
+           DELETE FROM s3_multipart_uploads WHERE bucket = $1 AND EXISTS (SELECT 1 FROM target WHERE NOT not_empty)
+         ), deleted AS (
+           DELETE FROM s3_buckets WHERE name IN (SELECT name FROM target WHERE NOT not_empty) RETURNING name
+         )
+         SELECT EXISTS (SELECT 1 FROM target) AS found, EXISTS (SELECT 1 FROM deleted) AS deleted`,
+        [name],
+      );
+      return row.deleted ? 'deleted' : row.found ? 'not-empty' : 'no-bucket';
+    } catch (error) {
+      if ((error as { code?: string }).code === '23503') return 'not-empty';
+      throw error;
+    }
+  }
+
+  // S3 objects.
+
+  /**
+   * One statement: the object's file, chunks and replicas, then the object row, inserted or
+   * replacing the key's (the release trigger retires the replaced file). The guard gives up
+   * the whole statement when the bucket does not exist.
+   */
+  async putObject(object: NewObject): Promise<{ status: 'stored'; object: ObjectRecord } | { status: 'no-bucket' }> {
+    const { bucket, key, bytes } = object;
+    const params = [
+      ...fileParams({ fileId: bytes.fileId, filename: key, contentType: object.metadata.contentType ?? DEFAULT_CONTENT_TYPE, size: bytes.size, checksum: bytes.sha256, chunks: bytes.chunks }, 'object'),
+      bucket,
+      key,
+      JSON.stringify(objectFields(object.etag, object.metadata, object.checksum)),
+    ];
+    try {
+      const [row] = await this.db.query<Row>(
+        `WITH guard AS (
+           SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s3_buckets WHERE name = $9) THEN ringstore_abort('no-bucket') END AS ok
+         ), ${INSERT_FILE}, stored AS (
+           INSERT INTO s3_objects (bucket, key, file_id, size, ${OBJECT_FIELDS.join(', ')})
+           SELECT $9, $10, $1::uuid, $4, ${OBJECT_FIELDS.map((f) => `o.${f}`).join(', ')}
+           FROM jsonb_populate_record(NULL::s3_objects, $11::jsonb) o
+           ON CONFLICT (bucket, key) DO UPDATE SET ${REPLACE_OBJECT}
+           RETURNING *
+         )
+         SELECT stored.*, (SELECT ok FROM guard) AS guard FROM stored`,
+        params,
+      );
+      return { status: 'stored', object: toObject(row) };
+    } catch (error) {
+      if (abortReason(error) === 'no-bucket') return { status: 'no-bucket' };
+      throw error;
+    }
+  }
+
+  async headObject(bucket: string, key: string): Promise<ObjectRecord | null> {
+    const rows = await this.db.query<Row>('SELECT * FROM s3_objects WHERE bucket = $1 AND key = $2', [bucket, key]);
+    return rows.length === 0 ? null : toObject(rows[0]);
+  }
+
+  async getObject(bucket: string, key: string): Promise<ObjectWithChunks | null> {
+    const rows = await this.db.query<Row>(
+      `SELECT o.*, ${CHUNKS_JSON('o.file_id')} AS chunks FROM s3_objects o WHERE o.bucket = $1 AND o.key = $2`,
+      [bucket, key],
+    );
+    return rows.length === 0 ? null : { ...toObject(rows[0]), chunks: toChunks(rows[0].chunks) };
+  }
+
+  /** The release trigger retires the object's file in the same statement. */
+  async deleteObject(bucket: string, key: string): Promise<boolean> {
+    const rows = await this.db.query('DELETE FROM s3_objects WHERE bucket = $1 AND key = $2 RETURNING key', [bucket, key]);
+    return rows.length > 0;
+  }
+
+  async deleteObjects(bucket: string, keys: string[]): Promise<string[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db.query<Row>('DELETE FROM s3_objects WHERE bucket = $1 AND key = ANY($2::text[]) RETURNING key', [bucket, keys]);
+    return rows.map((row) => row.key as string);
+  }
+
+  async listObjects(bucket: string, query: ListQuery): Promise<ObjectListing> {
+    if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false, nextStartAfter: undefined };
+    const rows = await this.db.query<Row>(
+      ...listingQuery(LISTING_SQL.objects, { bucket, prefix: query.prefix, delimiter: query.delimiter, limit: query.maxKeys, start: [query.startAfter] }),
+    );
+    const page = rows.slice(0, query.maxKeys);
+    const last = page.at(-1);
+    return {
+      objects: page.filter((row) => row.common_prefix === null).map(toObjectSummary),
+      commonPrefixes: page.filter((row) => row.common_prefix !== null).map((row) => row.common_prefix as string),
+      isTruncated: rows.length > query.maxKeys,
+      nextStartAfter: last === undefined ? undefined : ((last.common_prefix ?? last.key) as string),
+    };
+  }
+
+  // S3 multipart uploads.
+
+  async createMultipartUpload(upload: Omit<MultipartUploadRecord, 'uploadId' | 'initiatedAt'>): Promise<MultipartUploadRecord | null> {
+    try {
+      const rows = await this.db.query<Row>(
+        `INSERT INTO s3_multipart_uploads (upload_id, bucket, key, owner, metadata, checksum_algorithm, checksum_type)
+         SELECT $1, name, $3, $4, $5::jsonb, $6, $7 FROM s3_buckets WHERE name = $2
+         RETURNING *`,
+        [newUploadId(), upload.bucket, upload.key, upload.owner, JSON.stringify(metadataColumns(upload.metadata)), upload.checksumAlgorithm, upload.checksumType],
+      );
+      return rows.length === 0 ? null : toUpload(rows[0]);
+    } catch (error) {
+      if (abortReason(error) === 'no-bucket') return null;
+      throw error;
+    }
+  }
+
+  async getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUploadRecord | null> {
+    const rows = await this.db.query<Row>('SELECT * FROM s3_multipart_uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3', [uploadId, bucket, key]);
+    return rows.length === 0 ? null : toUpload(rows[0]);
+  }
+
+  /**
+   * One statement, like putObject. The upload row is locked (key share) before the part row,
+   * the order CompleteMultipartUpload and AbortMultipartUpload take them in, so they never
+   * deadlock; when the upload is not this bucket and key's, the statement gives up as a whole.
+   */
+  async putPart(
+    upload: { bucket: string; key: string; uploadId: string },
+    part: { partNumber: number; bytes: StoredBytes; etag: string; checksum: string | null },
+  ): Promise<{ status: 'stored'; part: PartRecord } | { status: 'no-upload' }> {
+    const { bytes } = part;
+    const params = [
+      ...fileParams({ fileId: bytes.fileId, filename: `${upload.key} part ${part.partNumber}`, contentType: DEFAULT_CONTENT_TYPE, size: bytes.size, checksum: bytes.sha256, chunks: bytes.chunks }, 'part'),
+      upload.uploadId,
+      upload.bucket,
+      upload.key,
+      part.partNumber,
+      part.etag,
+      part.checksum,
+    ];
+    try {
+      const [row] = await this.db.query<Row>(
+        `WITH target AS (
+           SELECT upload_id FROM s3_multipart_uploads WHERE upload_id = $9 AND bucket = $10 AND key = $11 FOR KEY SHARE
+         ), ${INSERT_FILE}, stored AS (
+           INSERT INTO s3_parts (upload_id, part_number, file_id, size, etag, checksum_value)
+           SELECT upload_id, $12, $1::uuid, $4, $13, $14 FROM target
+           ON CONFLICT (upload_id, part_number) DO UPDATE SET
+             file_id = EXCLUDED.file_id, size = EXCLUDED.size, etag = EXCLUDED.etag,
+             checksum_value = EXCLUDED.checksum_value, last_modified = now()
+           RETURNING *
+         )
+         SELECT stored.*, CASE WHEN stored.upload_id IS NULL THEN ringstore_abort('no-upload') END AS guard
+         FROM (SELECT 1) one LEFT JOIN stored ON true`,
+        params,
+      );
+      return { status: 'stored', part: toPart(row) };
+    } catch (error) {
+      if (abortReason(error) === 'no-upload') return { status: 'no-upload' };
+      throw error;
+    }
+  }
+
+  async listParts(
+    upload: { bucket: string; key: string; uploadId: string },
+    query: { partNumberMarker: number; maxParts: number },
+  ): Promise<{ parts: PartRecord[]; isTruncated: boolean; nextPartNumberMarker: number | undefined } | null> {
+    const rows = await this.db.query<Row>(
+      `SELECT p.part_number, p.file_id, p.size, p.etag, p.checksum_value, p.last_modified
+       FROM s3_multipart_uploads u
+       LEFT JOIN LATERAL (
+         SELECT * FROM s3_parts WHERE upload_id = u.upload_id AND part_number > $4 ORDER BY part_number LIMIT $5
+       ) p ON true
+       WHERE u.upload_id = $1 AND u.bucket = $2 AND u.key = $3
+       ORDER BY p.part_number`,
+      [upload.uploadId, upload.bucket, upload.key, query.partNumberMarker, query.maxParts + 1],
+    );
+    if (rows.length === 0) return null;
+    const parts = rows.filter((row) => row.part_number !== null).map(toPart);
+    const page = parts.slice(0, query.maxParts);
+    return { parts: page, isTruncated: parts.length > query.maxParts, nextPartNumberMarker: page.at(-1)?.partNumber };
+  }
+
+  async listMultipartUploads(bucket: string, query: UploadListQuery): Promise<UploadListing> {
+    const none = { uploads: [], commonPrefixes: [], isTruncated: false, nextKeyMarker: undefined, nextUploadIdMarker: undefined };
+    if (query.maxUploads <= 0) return none;
+    // Without an upload-id-marker, every upload of the marker key is behind: '~' sorts after any upload id.
+    const uploadIdMarker = query.keyMarker !== '' && query.uploadIdMarker !== '' ? query.uploadIdMarker : '~';
+    const startKey = query.keyMarker;
+    const rows = await this.db.query<Row>(
+      ...listingQuery(LISTING_SQL.uploads, { bucket, prefix: query.prefix, delimiter: query.delimiter, limit: query.maxUploads, start: [startKey, startKey === '' ? '' : uploadIdMarker] }),
+    );
+    const page = rows.slice(0, query.maxUploads);
+    const last = page.at(-1);
+    return {
+      uploads: page.filter((row) => row.common_prefix === null).map((row) => toUpload({ ...row, bucket })),
+      commonPrefixes: page.filter((row) => row.common_prefix !== null).map((row) => row.common_prefix as string),
+      isTruncated: rows.length > query.maxUploads,
+      nextKeyMarker: last === undefined ? undefined : ((last.common_prefix ?? last.key) as string),
+      nextUploadIdMarker: last === undefined || last.common_prefix !== null ? undefined : (last.upload_id as string),
+    };
+  }
+
+  /**
+   * The stitch, in one statement (see the interface). The upload row is locked first; a part
+   * replaced by a racing UploadPart after this statement's snapshot shows up as chunk rows that
+   * could not be moved, and the statement gives up ('conflict') and runs again on fresh data.
+   */
+  async completeMultipartUpload(plan: CompletePlan): Promise<CompleteOutcome> {
+    const params = [
+      plan.uploadId,
+      plan.bucket,
+      plan.key,
+      JSON.stringify(plan.parts.map((p) => ({ part_number: p.partNumber, etag: p.etag }))),
+      plan.fileId,
+      JSON.stringify({ etag: plan.etag, checksum_algorithm: plan.checksum?.algorithm ?? null, checksum_value: plan.checksum?.value ?? null, checksum_type: plan.checksum?.type ?? null }),
+      plan.minPartSize,
+    ];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [row] = await this.db.query<Row>(COMPLETE_UPLOAD, params);
+        return { status: 'completed', object: toObject(row) };
+      } catch (error) {
+        const [reason, partNumber, size] = (abortReason(error) ?? '').split(':');
+        if (reason === 'no-upload') return { status: 'no-upload' };
+        if (reason === 'invalid-part') return { status: 'invalid-part', partNumber: Number(partNumber) };
+        if (reason === 'too-small') return { status: 'too-small', partNumber: Number(partNumber), size: Number(size) };
+        if (reason === 'conflict' && attempt < MAX_COMPLETE_ATTEMPTS) {
+          log.info('multipart completion raced a part upload; completing again on fresh data', { uploadId: plan.uploadId, attempt });
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** The parts' files go through the release trigger as the upload's rows cascade away. */
+  async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      'DELETE FROM s3_multipart_uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3 RETURNING upload_id',
+      [uploadId, bucket, key],
+    );
+    return rows.length > 0;
+  }
+
+  async expiredMultipartUploads(initiatedBefore: Date, limit: number): Promise<MultipartUploadRecord[]> {
+    const rows = await this.db.query<Row>('SELECT * FROM s3_multipart_uploads WHERE initiated_at < $1 ORDER BY initiated_at LIMIT $2', [initiatedBefore, limit]);
+    return rows.map(toUpload);
   }
 
   withJobLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {

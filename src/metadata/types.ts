@@ -142,6 +142,158 @@ export interface ScrubCursor {
   passes: number;
 }
 
+// S3: buckets, objects and multipart uploads. An object or a part is stored as a file row
+// (kind 'object' or 'part') with its chunks and replicas, so repair, scrub and cleanup need no
+// change; the file API never sees those rows.
+
+export interface BucketRecord {
+  name: string;
+  /** The access key id that created it. */
+  owner: string;
+  createdAt: Date;
+}
+
+/** The headers an object keeps and returns (null when not sent). */
+export interface ObjectMetadata {
+  contentType: string | null;
+  contentEncoding: string | null;
+  contentDisposition: string | null;
+  contentLanguage: string | null;
+  cacheControl: string | null;
+  /** The Expires header as sent. */
+  expires: string | null;
+  /** x-amz-meta-* without the prefix, names in lower case. */
+  userMetadata: Record<string, string>;
+}
+
+export type StoredChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
+
+/** A flexible checksum kept with an object: base64 (with `-N` for a composite one). */
+export interface StoredChecksum {
+  algorithm: string;
+  value: string;
+  type: StoredChecksumType;
+}
+
+export interface ObjectRecord extends ObjectMetadata {
+  bucket: string;
+  key: string;
+  /** The files row holding the object's chunks. */
+  fileId: string;
+  /** Without quotes: hex MD5, or MD5-of-MD5s-N for a multipart object. */
+  etag: string;
+  size: number;
+  checksum: StoredChecksum | null;
+  lastModified: Date;
+}
+
+/** An object with the chunks to read it from, as getFile gives them for a file. */
+export interface ObjectWithChunks extends ObjectRecord {
+  chunks: ChunkRecord[];
+}
+
+export type ObjectSummary = Pick<ObjectRecord, 'key' | 'etag' | 'size' | 'lastModified' | 'checksum'>;
+
+/** The bytes of an object or part, as completeUpload takes a file's. */
+export interface StoredBytes {
+  /** A new UUID for its files row. */
+  fileId: string;
+  size: number;
+  /** Hex SHA-256 of the whole body when computed, '' when not. */
+  sha256: string;
+  chunks: ChunkRecord[];
+}
+
+export interface NewObject {
+  bucket: string;
+  key: string;
+  bytes: StoredBytes;
+  etag: string;
+  metadata: ObjectMetadata;
+  checksum: StoredChecksum | null;
+}
+
+export interface ListQuery {
+  /** '' for all. */
+  prefix: string;
+  /** '' for none: every key is listed. */
+  delimiter: string;
+  /** Entries (keys and common prefixes) strictly after this in byte order ('' from the start). */
+  startAfter: string;
+  /** 0 to 1000: keys and common prefixes together. */
+  maxKeys: number;
+}
+
+export interface ObjectListing {
+  objects: ObjectSummary[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned: where the next page starts (startAfter) when truncated. */
+  nextStartAfter: string | undefined;
+}
+
+export interface MultipartUploadRecord {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  owner: string;
+  initiatedAt: Date;
+  metadata: ObjectMetadata;
+  /** The checksum every part carries (x-amz-checksum-algorithm on create), if any. */
+  checksumAlgorithm: string | null;
+  checksumType: StoredChecksumType | null;
+}
+
+export interface PartRecord {
+  partNumber: number;
+  fileId: string;
+  size: number;
+  /** Hex MD5 of the part, without quotes. */
+  etag: string;
+  /** Base64 checksum of the upload's algorithm, if it has one. */
+  checksum: string | null;
+  lastModified: Date;
+}
+
+export interface UploadListQuery {
+  prefix: string;
+  delimiter: string;
+  /** Uploads after this key (or, with uploadIdMarker, after that upload of this key). */
+  keyMarker: string;
+  uploadIdMarker: string;
+  maxUploads: number;
+}
+
+export interface UploadListing {
+  uploads: MultipartUploadRecord[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker: string | undefined;
+  nextUploadIdMarker: string | undefined;
+}
+
+export interface CompletePlan {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  /** The parts the client listed, in ascending order, with the ETags it gave. */
+  parts: { partNumber: number; etag: string }[];
+  /** A new UUID for the object's files row. */
+  fileId: string;
+  /** Computed by the caller from the listed ETags (MD5-of-MD5s-N). */
+  etag: string;
+  checksum: StoredChecksum | null;
+  /** Every part but the last must hold at least this many bytes (S3: 5 MiB). */
+  minPartSize: number;
+}
+
+export type CompleteOutcome =
+  | { status: 'completed'; object: ObjectRecord }
+  | { status: 'no-upload' }
+  /** A listed part was never uploaded, or its ETag is not the one given. */
+  | { status: 'invalid-part'; partNumber: number }
+  | { status: 'too-small'; partNumber: number; size: number };
+
 export interface MetadataStore {
   /** Which backend this is, for /health and logs. */
   readonly kind: 'postgres' | 'pglite';
@@ -241,6 +393,67 @@ export interface MetadataStore {
   /** Where scrub stands on each server it has visited. */
   scrubCursors(): Promise<ScrubCursor[]>;
   saveScrubCursor(cursor: ScrubCursor): Promise<void>;
+
+  // S3 buckets.
+  /** Creates the bucket, or says who owns the one already there (created: false). */
+  createBucket(name: string, owner: string): Promise<{ created: boolean; owner: string }>;
+  getBucket(name: string): Promise<BucketRecord | null>;
+  /** In name order; only those of `owner` when given. */
+  listBuckets(owner?: string): Promise<BucketRecord[]>;
+  /**
+   * Deletes a bucket that holds no object; its unfinished multipart uploads are aborted with it
+   * (their parts to pending deletes), in one statement.
+   */
+  deleteBucket(name: string): Promise<'deleted' | 'no-bucket' | 'not-empty'>;
+
+  // S3 objects. Replaced and deleted objects' files go away with their row, their replicas to
+  // pending deletes (the cleanup job removes them), in the statement that let them go.
+  /** Stores the object (its file, chunks and replicas), replacing any under the same key. */
+  putObject(object: NewObject): Promise<{ status: 'stored'; object: ObjectRecord } | { status: 'no-bucket' }>;
+  /** The object without its chunks (HEAD, conditions, listings of one). */
+  headObject(bucket: string, key: string): Promise<ObjectRecord | null>;
+  /** The object with its chunks and their replicas, to read it. */
+  getObject(bucket: string, key: string): Promise<ObjectWithChunks | null>;
+  /** False when there was no such object. */
+  deleteObject(bucket: string, key: string): Promise<boolean>;
+  /** Deletes those that exist; returns the keys that did. */
+  deleteObjects(bucket: string, keys: string[]): Promise<string[]>;
+  /**
+   * One page of a bucket's keys in byte order from the primary key: keys under `prefix`, those
+   * holding `delimiter` after it rolled up into common prefixes (each found with one index seek
+   * and skipped past with another, never by reading the keys under it).
+   */
+  listObjects(bucket: string, query: ListQuery): Promise<ObjectListing>;
+
+  // S3 multipart uploads.
+  /** Starts an upload (the store makes its id); null when the bucket does not exist. */
+  createMultipartUpload(upload: Omit<MultipartUploadRecord, 'uploadId' | 'initiatedAt'>): Promise<MultipartUploadRecord | null>;
+  /** The upload, if it exists for that bucket and key. */
+  getMultipartUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUploadRecord | null>;
+  /** Records a part; one uploaded again under its number replaces the old (to pending deletes). */
+  putPart(
+    upload: { bucket: string; key: string; uploadId: string },
+    part: { partNumber: number; bytes: StoredBytes; etag: string; checksum: string | null },
+  ): Promise<{ status: 'stored'; part: PartRecord } | { status: 'no-upload' }>;
+  /** Parts after `partNumberMarker` in order, at most maxParts; null when there is no such upload. */
+  listParts(
+    upload: { bucket: string; key: string; uploadId: string },
+    query: { partNumberMarker: number; maxParts: number },
+  ): Promise<{ parts: PartRecord[]; isTruncated: boolean; nextPartNumberMarker: number | undefined } | null>;
+  /** A bucket's unfinished uploads by key, then oldest first, with prefix and delimiter as listObjects. */
+  listMultipartUploads(bucket: string, query: UploadListQuery): Promise<UploadListing>;
+  /**
+   * Completes an upload in one statement, copying no byte: the listed parts' chunk rows move
+   * to the object's new file with chunk numbers and offsets renumbered, the object row is
+   * written (replacing any under the key), the parts not listed go to pending deletes and the
+   * upload is dropped. Nothing changes unless every listed part exists with its ETag and all
+   * but the last are at least minPartSize.
+   */
+  completeMultipartUpload(plan: CompletePlan): Promise<CompleteOutcome>;
+  /** Drops the upload and its parts (to pending deletes); false when there was none. */
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
+  /** Uploads started before `initiatedBefore`, oldest first: for cleanup to abort. */
+  expiredMultipartUploads(initiatedBefore: Date, limit: number): Promise<MultipartUploadRecord[]>;
 
   /**
    * Run fn only if no other gateway holds the named job lock (advisory lock); returns

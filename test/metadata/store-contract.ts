@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FileRecord, MetadataStore } from '../../src/metadata/types';
 import type { TestStore } from '../helpers/metadata';
+import { s3StoreContract } from './s3-store-contract';
 
 type NewFile = Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>;
 
@@ -308,5 +309,9 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect(await first).toBe('first');
     await expect(store.withJobLock('cleanup', async () => { throw new Error('job failed'); })).rejects.toThrow('job failed');
     expect(await store.withJobLock('cleanup', async () => 'again')).toBe('again');
+  });
+
+  describe('S3 buckets, objects and multipart uploads', () => {
+    s3StoreContract(() => store);
   });
 }
