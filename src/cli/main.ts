@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError } from '../util/env';
 import { EXIT_PORT_IN_USE, PortInUseError } from '../util/port-in-use';
 import { ClientError, EXIT } from './client/exit-codes';
+import { ADMIN_USAGE } from './admin-usage';
 import * as CLIENT_USAGE from './client/usage';
 
 /** A command's entry: resolves when it is done (servers: once started), with an exit code or not. */
@@ -94,9 +95,15 @@ ${ENV_NOTE}`,
     usage: CLIENT_USAGE.RM_USAGE,
     load: () => (require('./client/rm') as typeof import('./client/rm')).runRm,
   },
+  admin: {
+    summary: 'cluster changes: servers, drain, undrain, remove, rebalance (ADMIN_TOKEN)',
+    usage: ADMIN_USAGE,
+    load: () => (require('./admin') as typeof import('./admin')).runAdmin,
+  },
 };
 
 const SERVER_COMMANDS = ['up', 'gateway', 'storage'];
+const OPERATOR_COMMANDS = ['admin'];
 
 const USAGE = `Usage: ringstore <command> [options]
        ringstore <command> --help
@@ -106,7 +113,10 @@ Servers:
 ${SERVER_COMMANDS.map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
 
 Files (talk to a gateway: --url or RINGSTORE_URL, token in RINGSTORE_TOKEN):
-${Object.keys(COMMANDS).filter((name) => !SERVER_COMMANDS.includes(name)).map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
+${Object.keys(COMMANDS).filter((name) => !SERVER_COMMANDS.includes(name) && !OPERATOR_COMMANDS.includes(name)).map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
+
+Cluster (talk to a gateway: --url or RINGSTORE_URL, token in ADMIN_TOKEN):
+${OPERATOR_COMMANDS.map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
 
 ${ENV_NOTE}`;
 

@@ -33,6 +33,8 @@ export interface GatewayConfig {
   headersTimeoutMs: number;
   /** Largest request line plus headers accepted; more gets 431. */
   maxHeaderSize: number;
+  /** A server with less free space than this (or 5% of its disk, if smaller) gets new chunks only when others cannot. */
+  placementMinFreeBytes: number;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -63,5 +65,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     bodyIdleTimeoutMs: envInt(env, 'BODY_IDLE_TIMEOUT_MS', 120_000, { min: 100 }),
     headersTimeoutMs: envInt(env, 'HEADERS_TIMEOUT_MS', 60_000, { min: 100 }),
     maxHeaderSize: envBytes(env, 'MAX_HEADER_SIZE', 16 * 1024, { min: 1024 }),
+    placementMinFreeBytes: envBytes(env, 'PLACEMENT_MIN_FREE', 1024 ** 3),
   };
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createConnectionSupervisor, describeMachine, connectionMachine, breakerMachine } from '../connection';
 import type { ConnectionConfig } from '../connection';
 import { runCleanup, type CleanupReport } from '../jobs/cleanup';
+import { createClusterChanges } from '../jobs/cluster-changes';
 import { loadJobsConfig, type JobsConfig } from '../jobs/config';
 import { PeriodicJob } from '../jobs/periodic';
 import { createSelfHealing } from '../jobs/self-healing';
@@ -136,7 +137,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     config: jobsConfig,
     metrics,
   });
-  const jobs = [cleanup, ...selfHealing.jobs] as Array<PeriodicJob<unknown>>;
+  const clusterChanges = createClusterChanges({ store, replicas, registry, config: jobsConfig.moves, gatewayId, metrics });
+  const jobs = [cleanup, ...selfHealing.jobs, ...clusterChanges.jobs] as Array<PeriodicJob<unknown>>;
 
   const adminRouter = createAdminRouter({
     supervisor,
@@ -144,9 +146,9 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     serverInfo: async () =>
       registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
   });
-  // Repair and scrub progress and counts.
+  // Repair, scrub, drain and rebalance progress and counts on this gateway.
   adminRouter.get('/repair', (_req, res) => {
-    res.json(selfHealing.status());
+    res.json({ ...selfHealing.status(), ...clusterChanges.status() });
   });
 
   const countFiles = atMostEvery(FILES_COUNT_MAX_AGE_MS, () => store.countFiles());
@@ -176,7 +178,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         onBytesUploaded: (bytes) => metrics.bytesUploaded.inc(bytes),
       }),
       filesPage: createFilesPageRouter(auth.filesAuth),
-      servers: createServersRouter(registry, supervisor),
+      servers: createServersRouter(registry, supervisor, clusterChanges.admin),
       jobs: createJobsRouter(jobs),
       admin: adminRouter,
       metrics: async (_req, res) => {
@@ -211,6 +213,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
 
   cleanup.start();
   selfHealing.start();
+  clusterChanges.start();
   log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;

@@ -77,9 +77,12 @@ async function deleteOrphans(deps: CleanupDeps, report: CleanupReport): Promise<
     report.serversScanned++;
     let batch: string[] = [];
     const flush = async () => {
-      // Per server: a copy the metadata does not place here is an orphan even if the chunk lives elsewhere.
+      // Per server: a copy the metadata does not place here is an orphan even if the chunk lives
+      // elsewhere. One in the pending-delete log is the log's, deleted when due (a moved
+      // replica's old copy stays readable for MOVE_DELETE_DELAY_MS).
       const referenced = await deps.store.referencedChunkIds(batch, serverId);
-      const orphans = batch.filter((id) => !referenced.has(id));
+      const logged = await deps.store.pendingDeleteChunkIds(batch, serverId);
+      const orphans = batch.filter((id) => !referenced.has(id) && !logged.has(id));
       batch = [];
       if (orphans.length === 0) return;
       const failed = await deps.replicas.delete(orphans.map((chunkId) => ({ chunkId, serverId })));

@@ -78,8 +78,18 @@ export class JobProgress<R extends Counts<R>> {
     }
   }
 
-  noteSkipped(): void {
-    this.skipped++;
+  /**
+   * One pass under a cluster-wide job lock (`withLock`, e.g. store.withJobLock bound to a
+   * name), tracked like track(); undefined, counted as skipped, when another gateway holds it.
+   */
+  async runLocked(
+    withLock: (fn: () => Promise<R>) => Promise<R | undefined>,
+    fn: (report: R) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<R | undefined> {
+    const report = await withLock(() => this.track(fn, signal));
+    if (report === undefined) this.skipped++;
+    return report;
   }
 
   status(): JobStatus<R> {

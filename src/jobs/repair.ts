@@ -1,11 +1,11 @@
 import type { ChunkToRepair, MetadataStore } from '../metadata/types';
-import { ChunkCopyError } from '../replicas/chunk-copy';
 import type { Replicas } from '../replicas/replicas';
 import type { Logger } from '../util/logger';
 import type { RepairConfig } from './config';
 import { forEachLimited } from './for-each-limited';
 import { JobProgress, type JobStatus } from './job-progress';
 import { RateLimiter } from './rate-limiter';
+import { SourceCopier } from './source-copier';
 
 export interface RepairReport {
   /** Under-replicated chunks looked at. */
@@ -35,8 +35,6 @@ export interface RepairDeps {
 
 /** Chunks fetched from the store per query. */
 const BATCH = 500;
-/** How long a copy waits for a source replica's server to become Ready. */
-const SOURCE_WAIT_MS = 2_000;
 
 type CopyOutcome = 'copied' | 'target-failed' | 'no-source' | 'file-deleted';
 
@@ -51,8 +49,8 @@ export class RepairJob {
   private readonly progress: JobProgress<RepairReport>;
   private readonly bandwidth: RateLimiter;
   private underReplicated: number | null = null;
-  /** Servers that did not become Ready when asked during this run: not waited on again. */
-  private unreachable = new Set<string>();
+  /** This run's copier (it remembers servers that did not come back when asked). */
+  private copier!: SourceCopier;
 
   constructor(private readonly deps: RepairDeps) {
     this.progress = new JobProgress('repair', emptyRepairReport, deps.log);
@@ -61,9 +59,7 @@ export class RepairJob {
 
   /** One pass under the cluster-wide job lock; undefined when another gateway holds it. */
   async run(signal?: AbortSignal): Promise<RepairReport | undefined> {
-    const report = await this.deps.store.withJobLock('repair', () => this.progress.track((r) => this.pass(r, signal), signal));
-    if (report === undefined) this.progress.noteSkipped();
-    return report;
+    return this.progress.runLocked((fn) => this.deps.store.withJobLock('repair', fn), (r) => this.pass(r, signal), signal);
   }
 
   status(): RepairStatus {
@@ -76,7 +72,8 @@ export class RepairJob {
   }
 
   private async pass(report: RepairReport, signal?: AbortSignal): Promise<void> {
-    this.unreachable = new Set();
+    const { store, replicas, log } = this.deps;
+    this.copier = new SourceCopier({ store, replicas, bandwidth: this.bandwidth, log, job: 'Repair' });
     const live = await this.liveServerIds();
     const wanted = Math.min(this.deps.replicationFactor, live.size);
     if (wanted === 0) {
@@ -102,11 +99,11 @@ export class RepairJob {
     }
   }
 
-  /** Servers heard from within the grace period: their stored replicas still count. */
+  /** Servers heard from within the grace period and not removed: their stored replicas still count. */
   private async liveServerIds(): Promise<Set<string>> {
     const cutoff = Date.now() - this.deps.config.graceMs;
     const servers = await this.deps.store.listServers();
-    return new Set(servers.filter((s) => s.lastHeartbeatAt.getTime() >= cutoff).map((s) => s.id));
+    return new Set(servers.filter((s) => s.lastHeartbeatAt.getTime() >= cutoff && s.membership !== 'removed').map((s) => s.id));
   }
 
   /** Copies the chunk until it has `wanted` healthy replicas; true when it has them. */
@@ -155,8 +152,9 @@ export class RepairJob {
   }
 
   /**
-   * One copy to `target` from the first source that can be read. A source that turns out
-   * corrupt or missing is marked so, moved to badSources and taken out of `sources`.
+   * One copy to `target` from the first source that can be read, recorded as a replica. A
+   * source that turns out corrupt or missing is marked so, moved to badSources and taken out
+   * of `sources`.
    */
   private async copyToTarget(
     chunk: ChunkToRepair,
@@ -166,42 +164,17 @@ export class RepairJob {
     report: RepairReport,
     signal?: AbortSignal,
   ): Promise<CopyOutcome> {
-    const { replicas, store, log } = this.deps;
-    if (!replicas.isAvailable(target)) return 'target-failed';
-    for (const source of orderByAvailability(sources, replicas)) {
-      if (!(await this.sourceAvailable(source))) continue;
-      let bytes: number;
-      try {
-        bytes = await replicas.copyChunk({
-          chunkId: chunk.chunkId,
-          size: chunk.size,
-          checksum: chunk.checksum,
-          sourceServerId: source,
-          targetServerId: target,
-          bandwidth: this.bandwidth,
-          signal,
-        });
-      } catch (error) {
-        if (!(error instanceof ChunkCopyError)) throw error;
-        log.warn(`Repair of chunk ${chunk.chunkId} from server ${source} to server ${target}: ${error.message}`);
-        if (error.side === 'target') return 'target-failed';
-        if (error.problem === 'corrupt' || error.problem === 'missing') {
-          await store.markReplicaCorrupt(chunk.chunkId, source);
-          sources.splice(sources.indexOf(source), 1);
-          badSources.add(source);
-        }
-        continue;
-      }
-      report.bytesCopied += bytes;
-      if (!(await store.addReplica(chunk.chunkId, target))) {
-        log.info(`Repair of chunk ${chunk.chunkId}: its file was deleted meanwhile; deleting the copy on server ${target}`);
-        await this.deleteFromServer(chunk.chunkId, target);
-        return 'file-deleted';
-      }
-      log.info(`Replica of chunk ${chunk.chunkId} on server ${target}: none -> stored (repair copied ${bytes} bytes from server ${source})`);
-      return 'copied';
+    const { store, log } = this.deps;
+    const copied = await this.copier.copy(chunk, sources, target, badSources, signal);
+    if (typeof copied === 'string') return copied;
+    report.bytesCopied += copied.bytes;
+    if (!(await store.addReplica(chunk.chunkId, target))) {
+      log.info(`Repair of chunk ${chunk.chunkId}: its file was deleted meanwhile; deleting the copy on server ${target}`);
+      await this.deleteFromServer(chunk.chunkId, target);
+      return 'file-deleted';
     }
-    return 'no-source';
+    log.info(`Replica of chunk ${chunk.chunkId} on server ${target}: none -> stored (repair copied ${copied.bytes} bytes from server ${copied.source})`);
+    return 'copied';
   }
 
   private async removeCorruptReplica(chunkId: string, serverId: string, report: RepairReport): Promise<void> {
@@ -222,23 +195,8 @@ export class RepairJob {
     const failed = await this.deps.replicas.delete([item]);
     if (failed.length > 0) this.deps.log.warn(`Could not delete chunk ${chunkId} from server ${serverId} now; cleanup will retry`);
   }
-
-  /** Whether a source can be read from now, waiting briefly once per server and run. */
-  private async sourceAvailable(serverId: string): Promise<boolean> {
-    const { replicas } = this.deps;
-    if (replicas.isAvailable(serverId)) return true;
-    if (this.unreachable.has(serverId)) return false;
-    if (await replicas.waitUntilAvailable(serverId, SOURCE_WAIT_MS)) return true;
-    this.unreachable.add(serverId);
-    return false;
-  }
 }
 
 export function emptyRepairReport(): RepairReport {
   return { checked: 0, repaired: 0, failed: 0, corruptRemoved: 0, bytesCopied: 0 };
-}
-
-/** Ready servers first: they answer without a reconnect. */
-function orderByAvailability(serverIds: string[], replicas: Pick<Replicas, 'isAvailable'>): string[] {
-  return [...serverIds.filter((id) => replicas.isAvailable(id)), ...serverIds.filter((id) => !replicas.isAvailable(id))];
 }

@@ -60,9 +60,7 @@ export class ScrubJob {
 
   /** One slice under the cluster-wide job lock; undefined when another gateway holds it. */
   async run(signal?: AbortSignal): Promise<ScrubReport | undefined> {
-    const report = await this.deps.store.withJobLock('scrub', () => this.progress.track((r) => this.pass(r, signal), signal));
-    if (report === undefined) this.progress.noteSkipped();
-    return report;
+    return this.progress.runLocked((fn) => this.deps.store.withJobLock('scrub', fn), (r) => this.pass(r, signal), signal);
   }
 
   status(): ScrubStatus {

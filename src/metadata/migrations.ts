@@ -193,4 +193,35 @@ export const migrations: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 4,
+    name: 'server membership (drain, remove) and replica moves',
+    sql: `
+      -- What an operator decided for each server, apart from whether it is up: active servers
+      -- take new chunks; a draining one gives its chunks away, a drained one holds none; a
+      -- removed one is out of the cluster (kept as a tombstone, so its heartbeats are refused).
+      ALTER TABLE storage_servers
+        ADD COLUMN membership text NOT NULL DEFAULT 'active'
+          CHECK (membership IN ('active', 'draining', 'drained', 'removed')),
+        ADD COLUMN membership_changed_at timestamptz,
+        -- What it held when its drain began: progress is measured against it.
+        ADD COLUMN drain_chunks bigint,
+        ADD COLUMN drain_bytes bigint;
+
+      -- Pending deletes by server: how many copies a server still has to give up.
+      CREATE INDEX pending_deletes_server_idx ON pending_deletes (server_id);
+
+      -- The last run of each job that moves replicas (drain, rebalance), so every gateway shows
+      -- the progress of the one that runs it.
+      CREATE TABLE move_runs (
+        job text PRIMARY KEY,
+        gateway_id text NOT NULL,
+        started_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        outcome text,
+        report jsonb NOT NULL
+      );
+    `,
+  },
 ];

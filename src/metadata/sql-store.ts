@@ -32,6 +32,11 @@ import type {
   ChunkToRepair,
   ScrubCursor,
   UploadSession,
+  Membership,
+  MoveRun,
+  ReplicaMoveOutcome,
+  ServerRemoval,
+  ServerUsage,
 } from './types';
 
 const log = createLogger('metadata');
@@ -50,6 +55,10 @@ function toServer(row: Row): ServerRecord {
     lastHeartbeatAt: toDate(row.last_heartbeat_at),
     availableSpace: toNullableNumber(row.available_space, 'available_space'),
     totalSpace: toNullableNumber(row.total_space, 'total_space'),
+    membership: row.membership as Membership,
+    membershipChangedAt: row.membership_changed_at === null ? null : toDate(row.membership_changed_at),
+    drainStart:
+      row.drain_chunks === null ? null : { chunks: toNumber(row.drain_chunks, 'drain_chunks'), bytes: toNumber(row.drain_bytes, 'drain_bytes') },
   };
 }
 
@@ -88,6 +97,19 @@ function toPendingDelete(row: Row): PendingDelete {
     serverId: row.server_id as string,
     attempts: toNumber(row.attempts, 'attempts'),
     lastError: (row.last_error as string | null) ?? null,
+  };
+}
+
+/** A chunk with its replicas, as chunksToRepair and chunksOnServer select it. */
+function toChunkReplicas(row: Row): ChunkToRepair {
+  return {
+    fileId: row.file_id as string,
+    chunkId: row.chunk_id as string,
+    size: toNumber(row.size, 'size'),
+    checksum: row.checksum as string,
+    healthyServerIds: toStrings(row.healthy),
+    allServerIds: toStrings(row.everywhere),
+    deletingServerIds: toStrings(row.deleting),
   };
 }
 
@@ -313,6 +335,168 @@ export class SqlMetadataStore implements MetadataStore {
     return rows.map(toServer);
   }
 
+  async setMembership(serverId: string, to: Membership, from: readonly Membership[]): Promise<ServerRecord | null> {
+    const rows = await this.db.query<Row>(
+      `UPDATE storage_servers SET
+         membership = $2, membership_changed_at = now(),
+         drain_chunks = CASE $2::text
+           WHEN 'draining' THEN (SELECT count(*) FROM chunk_replicas WHERE server_id = $1)
+           WHEN 'active' THEN NULL ELSE drain_chunks END,
+         drain_bytes = CASE $2::text
+           WHEN 'draining' THEN (SELECT COALESCE(sum(c.size), 0) FROM chunk_replicas r JOIN chunks c ON c.chunk_id = r.chunk_id WHERE r.server_id = $1)
+           WHEN 'active' THEN NULL ELSE drain_bytes END
+       WHERE id = $1 AND membership = ANY($3::text[])
+       RETURNING *`,
+      [serverId, to, [...from]],
+    );
+    return rows.length === 0 ? null : toServer(rows[0]);
+  }
+
+  /** Of every server, a scan of every replica row: callers cache it (GET /admin/servers). */
+  async serverUsage(serverId?: string): Promise<ServerUsage[]> {
+    const rows = await this.db.query<Row>(
+      `SELECT server_id, sum(chunks) AS chunks, sum(bytes) AS bytes, sum(pending) AS pending FROM (
+         SELECT r.server_id, count(*) AS chunks, sum(c.size) AS bytes, 0 AS pending
+         FROM chunk_replicas r JOIN chunks c ON c.chunk_id = r.chunk_id
+         WHERE $1::text IS NULL OR r.server_id = $1 GROUP BY r.server_id
+         UNION ALL
+         SELECT server_id, 0, 0, count(*) FROM pending_deletes WHERE $1::text IS NULL OR server_id = $1 GROUP BY server_id
+       ) usage GROUP BY server_id ORDER BY server_id`,
+      [serverId ?? null],
+    );
+    return rows.map((row) => ({
+      serverId: row.server_id as string,
+      chunks: toNumber(row.chunks, 'chunks'),
+      bytes: toNumber(row.bytes, 'bytes'),
+      pendingDeletes: toNumber(row.pending, 'pending'),
+    }));
+  }
+
+  /** One page of the server's chunk ids first (its (server_id, chunk_id) index), then their replicas. */
+  async chunksOnServer(serverId: string, liveServerIds: string[], after: string, limit: number): Promise<ChunkToRepair[]> {
+    const rows = await this.db.query<Row>(
+      `WITH page AS (
+         SELECT chunk_id FROM chunk_replicas
+         WHERE server_id = $1 AND ($3::uuid IS NULL OR chunk_id > $3::uuid)
+         ORDER BY chunk_id LIMIT $4
+       )
+       SELECT c.file_id, c.chunk_id, c.size, c.checksum,
+              COALESCE(array_agg(r.server_id ORDER BY r.server_id)
+                FILTER (WHERE r.status = 'stored' AND r.server_id = ANY($2::text[])), '{}') AS healthy,
+              array_agg(r.server_id ORDER BY r.server_id) AS everywhere,
+              COALESCE((SELECT array_agg(p.server_id ORDER BY p.server_id) FROM pending_deletes p
+                        WHERE p.chunk_id = c.chunk_id::text), '{}') AS deleting
+       FROM page JOIN chunks c ON c.chunk_id = page.chunk_id JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
+       GROUP BY c.file_id, c.chunk_number
+       ORDER BY c.chunk_id`,
+      [serverId, liveServerIds, isUuid(after) ? after : null, limit],
+    );
+    return rows.map(toChunkReplicas);
+  }
+
+  /**
+   * The insert happens only when the source row exists and the target has none; the source row
+   * goes only when the insert happened; its copy is queued for deletion only when its row went.
+   */
+  async moveReplica(move: { chunkId: string; from: string; to: string; deleteAfterMs: number }): Promise<ReplicaMoveOutcome> {
+    if (!isUuid(move.chunkId)) return 'chunk-gone';
+    const [row] = await this.db.query<Row>(
+      `WITH source AS (
+         SELECT chunk_id FROM chunk_replicas WHERE chunk_id = $1 AND server_id = $2
+       ), added AS (
+         INSERT INTO chunk_replicas (chunk_id, server_id) SELECT chunk_id, $3 FROM source
+         ON CONFLICT (chunk_id, server_id) DO NOTHING
+         RETURNING chunk_id
+       ), dropped AS (
+         DELETE FROM chunk_replicas r USING added WHERE r.chunk_id = added.chunk_id AND r.server_id = $2
+         RETURNING r.chunk_id
+       ), queued AS (
+         INSERT INTO pending_deletes (chunk_id, server_id, next_attempt_at)
+         SELECT chunk_id::text, $2, now() + make_interval(secs => $4::double precision / 1000) FROM dropped
+         ON CONFLICT DO NOTHING
+       )
+       SELECT EXISTS (SELECT 1 FROM added) AS moved,
+              EXISTS (SELECT 1 FROM chunks WHERE chunk_id = $1) AS chunk_exists,
+              EXISTS (SELECT 1 FROM source) AS had_source`,
+      [move.chunkId, move.from, move.to, move.deleteAfterMs],
+    );
+    if (row.moved) return 'moved';
+    if (!row.chunk_exists) return 'chunk-gone';
+    return row.had_source ? 'target-taken' : 'source-gone';
+  }
+
+  async removeServer(serverId: string, force: boolean): Promise<ServerRemoval | null> {
+    const [row] = await this.db.query<Row>(
+      `WITH known AS (
+         SELECT id FROM storage_servers WHERE id = $1 AND membership <> 'removed'
+       ), held AS (
+         SELECT count(*) AS n FROM chunk_replicas WHERE server_id = $1
+       ), allowed AS (
+         SELECT id FROM known WHERE $2 OR (SELECT n FROM held) = 0
+       ), elsewhere AS (
+         SELECT r.chunk_id FROM chunk_replicas r, allowed
+         WHERE r.server_id = $1 AND EXISTS (
+           SELECT 1 FROM chunk_replicas o WHERE o.chunk_id = r.chunk_id AND o.server_id <> $1 AND o.status = 'stored')
+       ), dropped AS (
+         DELETE FROM chunk_replicas r USING elsewhere e WHERE r.chunk_id = e.chunk_id AND r.server_id = $1
+         RETURNING r.chunk_id
+       ), deletes_dropped AS (
+         DELETE FROM pending_deletes p USING allowed WHERE p.server_id = $1
+         RETURNING p.chunk_id
+       ), removed AS (
+         UPDATE storage_servers s SET membership = 'removed', membership_changed_at = now()
+         FROM allowed WHERE s.id = allowed.id
+         RETURNING s.id
+       )
+       SELECT EXISTS (SELECT 1 FROM known) AS known, EXISTS (SELECT 1 FROM removed) AS removed,
+              (SELECT n FROM held) AS chunks, (SELECT count(*) FROM dropped) AS dropped,
+              (SELECT count(*) FROM deletes_dropped) AS deletes_dropped`,
+      [serverId, force],
+    );
+    if (!row.known) return null;
+    const chunks = toNumber(row.chunks, 'chunks');
+    const replicasDropped = toNumber(row.dropped, 'dropped');
+    const removed = Boolean(row.removed);
+    return {
+      removed,
+      chunks,
+      replicasDropped,
+      chunksOnlyThere: removed ? chunks - replicasDropped : 0,
+      pendingDeletesDropped: toNumber(row.deletes_dropped, 'deletes_dropped'),
+    };
+  }
+
+  async pendingDeleteChunkIds(chunkIds: string[], serverId: string): Promise<Set<string>> {
+    if (chunkIds.length === 0) return new Set();
+    const rows = await this.db.query<{ chunk_id: string }>(
+      'SELECT chunk_id FROM pending_deletes WHERE server_id = $2 AND chunk_id = ANY($1::text[])',
+      [chunkIds, serverId],
+    );
+    return new Set(rows.map((row) => row.chunk_id));
+  }
+
+  async saveMoveRun(run: Omit<MoveRun, 'updatedAt'>): Promise<void> {
+    await this.db.query(
+      `INSERT INTO move_runs (job, gateway_id, started_at, finished_at, outcome, report) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+       ON CONFLICT (job) DO UPDATE SET gateway_id = EXCLUDED.gateway_id, started_at = EXCLUDED.started_at, updated_at = now(),
+         finished_at = EXCLUDED.finished_at, outcome = EXCLUDED.outcome, report = EXCLUDED.report`,
+      [run.job, run.gatewayId, run.startedAt, run.finishedAt, run.outcome, JSON.stringify(run.report)],
+    );
+  }
+
+  async moveRuns(): Promise<MoveRun[]> {
+    const rows = await this.db.query<Row>('SELECT * FROM move_runs ORDER BY job');
+    return rows.map((row) => ({
+      job: row.job as string,
+      gatewayId: row.gateway_id as string,
+      startedAt: toDate(row.started_at),
+      updatedAt: toDate(row.updated_at),
+      finishedAt: row.finished_at === null ? null : toDate(row.finished_at),
+      outcome: (row.outcome as string | null) ?? null,
+      report: { ...(row.report as Record<string, number>) },
+    }));
+  }
+
   async beginUpload(session: UploadSession): Promise<void> {
     await this.db.query(
       `INSERT INTO upload_sessions (file_id, filename, content_type, gateway_id, started_at, expires_at)
@@ -480,15 +664,7 @@ export class SqlMetadataStore implements MetadataStore {
        LIMIT $3`,
       [replicationFactor, liveServerIds, limit],
     );
-    return rows.map((row) => ({
-      fileId: row.file_id as string,
-      chunkId: row.chunk_id as string,
-      size: toNumber(row.size, 'size'),
-      checksum: row.checksum as string,
-      healthyServerIds: toStrings(row.healthy),
-      allServerIds: toStrings(row.everywhere),
-      deletingServerIds: toStrings(row.deleting),
-    }));
+    return rows.map(toChunkReplicas);
   }
 
   async storedChunkIdsOn(serverId: string, after: string, upTo: string | undefined): Promise<string[]> {

@@ -1,5 +1,12 @@
 /** Metadata records and the store interface shared by the PostgreSQL and PGlite backends. */
 
+/**
+ * A storage server's part in the cluster, as an operator decided it (whether it is up is
+ * another matter): active servers take new chunks; a draining one takes none and gives its
+ * chunks away; a drained one holds none; a removed one is out of the cluster for good.
+ */
+export type Membership = 'active' | 'draining' | 'drained' | 'removed';
+
 export interface ServerRecord {
   id: string;
   address: string;
@@ -7,6 +14,56 @@ export interface ServerRecord {
   lastHeartbeatAt: Date;
   availableSpace: number | null;
   totalSpace: number | null;
+  membership: Membership;
+  /** When the membership last changed (null: active since it joined). */
+  membershipChangedAt: Date | null;
+  /** What it held when its drain began (null unless draining or drained): drain progress is measured against it. */
+  drainStart: { chunks: number; bytes: number } | null;
+}
+
+/** What one server holds according to the metadata. */
+export interface ServerUsage {
+  serverId: string;
+  /** Replica rows on it (any status). */
+  chunks: number;
+  /** Bytes of those chunks. */
+  bytes: number;
+  /** Copies on it written down for deletion and not deleted yet (moved away, corrupt, of deleted files). */
+  pendingDeletes: number;
+}
+
+/**
+ * What moveReplica did:
+ * - moved:        the target is recorded in place of the source, whose copy is a pending delete
+ * - chunk-gone:   the chunk's file was deleted meanwhile: the target's copy is an orphan
+ * - target-taken: the target already had a row for the chunk (another job put a copy there): nothing changed
+ * - source-gone:  the source row went meanwhile (repair removed it, another move): nothing changed
+ */
+export type ReplicaMoveOutcome = 'moved' | 'chunk-gone' | 'target-taken' | 'source-gone';
+
+/** What removeServer did. */
+export interface ServerRemoval {
+  removed: boolean;
+  /** Replica rows the server held when asked. */
+  chunks: number;
+  /** With force: rows dropped because their chunk has a stored copy elsewhere (repair restores R). */
+  replicasDropped: number;
+  /** With force: rows kept because the chunk has no stored copy elsewhere (readable again if the server comes back). */
+  chunksOnlyThere: number;
+  /** Pending deletes of copies on it, dropped with it (its disk is the operator's now). */
+  pendingDeletesDropped: number;
+}
+
+/** The last run of a job that moves replicas, kept in the metadata so every gateway can show it. */
+export interface MoveRun {
+  job: string;
+  gatewayId: string;
+  startedAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+  /** null while it runs; 'finished', 'stopped early' or 'failed: ...' once it ended. */
+  outcome: string | null;
+  report: Record<string, number>;
 }
 
 export interface ReplicaRecord {
@@ -249,6 +306,41 @@ export interface MetadataStore {
   // Storage servers (join and heartbeat).
   upsertServer(server: { id: string; address: string; availableSpace?: number; totalSpace?: number }): Promise<void>;
   listServers(): Promise<ServerRecord[]>;
+
+  // Cluster changes: membership (drain, remove), what each server holds, moving replicas.
+  /**
+   * Moves the server to `to` when its membership is one of `from`; returns the updated record,
+   * or null when the server is unknown or in another state. Entering 'draining' records what
+   * the server holds (drainStart); entering 'active' clears it.
+   */
+  setMembership(serverId: string, to: Membership, from: readonly Membership[]): Promise<ServerRecord | null>;
+  /**
+   * Replica rows, bytes and pending deletes per server (a server with none of them is absent);
+   * of one server only with serverId (cheap: its index), else of all (a scan of every row).
+   */
+  serverUsage(serverId?: string): Promise<ServerUsage[]>;
+  /**
+   * Chunks with a replica (any status) on `serverId`, after `after` in chunk id order, with all
+   * their replicas: healthy ones are 'stored' on one of liveServerIds.
+   */
+  chunksOnServer(serverId: string, liveServerIds: string[], after: string, limit: number): Promise<ChunkToRepair[]>;
+  /**
+   * One statement: records `to` as a stored replica of the chunk in place of `from`, and
+   * `from`'s copy as a pending delete due in deleteAfterMs (readers holding older metadata may
+   * still read it until then). Changes nothing unless both the chunk and the `from` row exist
+   * and `to` has no row.
+   */
+  moveReplica(move: { chunkId: string; from: string; to: string; deleteAfterMs: number }): Promise<ReplicaMoveOutcome>;
+  /**
+   * Marks the server removed, when it holds no replica rows or `force` is set; its pending
+   * deletes go with it. With force, rows whose chunk has a stored copy elsewhere are dropped
+   * and the others kept. Null when the server is unknown or already removed.
+   */
+  removeServer(serverId: string, force: boolean): Promise<ServerRemoval | null>;
+  /** Of these chunk ids, those with a pending delete on serverId (the log deletes them when due). */
+  pendingDeleteChunkIds(chunkIds: string[], serverId: string): Promise<Set<string>>;
+  saveMoveRun(run: Omit<MoveRun, 'updatedAt'>): Promise<void>;
+  moveRuns(): Promise<MoveRun[]>;
 
   // Uploads: a session row while chunks are written; the file appears only on completion.
   beginUpload(session: UploadSession): Promise<void>;

@@ -20,6 +20,9 @@ const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 /** What the state gauges read at scrape time. */
 export type ConnectionSource = Pick<ConnectionSupervisor, 'snapshot' | 'readyServerIds'>;
 
+/** Chunks drain and rebalance have left to move, read at scrape time. */
+export type MovesSource = () => Promise<{ drain: number; rebalance: number }>;
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ringstore_' });
@@ -28,6 +31,7 @@ export function createMetrics() {
   // retired from the ring disappear instead of leaving stale series behind.
   let connectionSource: ConnectionSource | undefined;
   const connections = () => connectionSource?.snapshot() ?? [];
+  let movesSource: MovesSource | undefined;
 
   const registers = [registry];
   const metrics = {
@@ -170,6 +174,37 @@ export function createMetrics() {
       help: 'Files stored, as last counted by the gateway',
       registers,
     }),
+
+    // Cluster changes: drain and rebalance (src/jobs/cluster-changes.ts).
+    movedBytes: new Counter({
+      name: 'ringstore_moved_bytes_total',
+      help: 'Chunk bytes drain and rebalance copied to another storage server',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+    movedChunks: new Counter({
+      name: 'ringstore_moved_chunks_total',
+      help: 'Replicas drain and rebalance moved to another server (moved) or could not move in a run (failed)',
+      labelNames: ['job', 'outcome'] as const,
+      registers,
+    }),
+    chunksToMove: new Gauge({
+      name: 'ringstore_chunks_to_move',
+      help: 'Chunks left to move: replicas on draining servers (drain); an estimate from the bytes outside the band, over the mean chunk size (rebalance)',
+      labelNames: ['job'] as const,
+      registers,
+      async collect() {
+        // Read at scrape time; a metadata outage keeps the last figures rather than failing the scrape.
+        const left = await movesSource?.().catch(() => undefined);
+        if (!left) return;
+        this.set({ job: 'drain' }, left.drain);
+        this.set({ job: 'rebalance' }, left.rebalance);
+      },
+    }),
+    /** Where ringstore_chunks_to_move reads from at scrape time (the cluster changes set it). */
+    setMovesSource(source: MovesSource | undefined): void {
+      movesSource = source;
+    },
 
     /** Where the state gauges read the supervisor from at scrape time (bindConnectionMetrics sets it). */
     setConnectionSource(source: ConnectionSource | undefined): void {

@@ -26,6 +26,11 @@ export const CHAOS_ENV: Record<string, string> = {
   SCRUB_RATE: '0',
   SCRUB_CHUNKS_PER_RUN: '1000000',
   CLEANUP_INTERVAL_MS: '10000',
+  // The drain fault: a drain that takes seconds (another server is killed meanwhile), picked up
+  // within a second, its moved copies deleted after 6 s (longer than the file cache's 5 s).
+  DRAIN_INTERVAL_MS: '1000',
+  MOVE_BANDWIDTH: '4MiB',
+  MOVE_DELETE_DELAY_MS: '6000',
 };
 
 /** A filesystem small enough to fill: the diskfull fault's target server keeps its data here. */

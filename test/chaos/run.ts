@@ -3,7 +3,7 @@ import { runChaos } from './chaos-run';
 import { printResult } from './report';
 
 /**
- * npm run chaos -- --scenario <kill|stop|rolling|gateway|postgres|pglite|bitflip|diskfull|mixed|a,b>
+ * npm run chaos -- --scenario <kill|stop|rolling|gateway|postgres|pglite|bitflip|diskfull|drain|mixed|a,b>
  *   --duration <seconds> [--postgres URL] [--seed N] [--workers N] [--strict] [--json-only]
  * Exit 0 when every invariant holds, 1 when one breaks (--strict: goals too), 2 on a harness error.
  */

@@ -55,6 +55,9 @@ export interface GatewayNode {
   proc: RingstoreProcess;
   url: string;
   port: number;
+  host: string;
+  /** Its DATA_DIR (the embedded metadata lives there). */
+  dataDir: string;
 }
 
 export interface Cluster {
@@ -66,6 +69,8 @@ export interface Cluster {
   databaseUrl?: string;
   /** Starts another gateway on the same metadata database. */
   addGateway(): Promise<GatewayNode>;
+  /** Kill -9 a gateway (default: the first) and start it again on its port and data directory. */
+  restartGateway(node?: GatewayNode): Promise<void>;
   addStorage(): Promise<StorageNode>;
   /** Wait until the gateway reports `count` Ready storage servers. */
   waitForReady(count?: number, gateway?: GatewayNode): Promise<void>;
@@ -96,11 +101,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const storage: StorageNode[] = [];
   let storageCount = 0;
 
+  const runGateway = async (host: string, port: number, dataDir: string): Promise<{ proc: RingstoreProcess; port: number }> => {
+    const proc = new RingstoreProcess(['gateway', '--host', host, '--port', String(port), '--data', dataDir], env);
+    const line: LogLine = await proc.waitForLine((l) => l.event === 'listening', 90_000, 'gateway listening');
+    return { proc, port: Number(line.port) };
+  };
   const startGatewayNode = async (index: number): Promise<GatewayNode> => {
     const host = options.gatewayHost?.(index) ?? '127.0.0.1';
-    const proc = new RingstoreProcess(['gateway', '--host', host, '--port', '0', '--data', path.join(root, `gateway-${index}`)], env);
-    const line: LogLine = await proc.waitForLine((l) => l.event === 'listening', 90_000, 'gateway listening');
-    const node = { proc, port: Number(line.port), url: `http://${host}:${line.port}` };
+    const dataDir = path.join(root, `gateway-${index}`);
+    const { proc, port } = await runGateway(host, 0, dataDir);
+    const node = { proc, port, url: `http://${host}:${port}`, host, dataDir };
     gateways.push(node);
     return node;
   };
@@ -122,6 +132,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     env,
     databaseUrl: schema?.databaseUrl,
     addGateway: () => startGatewayNode(gateways.length + 1),
+    async restartGateway(node = gateway) {
+      await node.proc.kill('SIGKILL');
+      node.proc = (await runGateway(node.host, node.port, node.dataDir)).proc;
+    },
     async addStorage() {
       const index = ++storageCount;
       const node = new StorageNode(path.join(root, `storage-${index}`), gateway.url, env, options.storageHost?.(index));

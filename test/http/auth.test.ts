@@ -101,6 +101,11 @@ describe('HTTP token guards', () => {
       ['POST', '/admin/servers/', 'cluster-token', 200],
       ['POST', '/admin/servers', 'admin-token', 200],
       ['POST', '/admin/jobs/cleanup', 'cluster-token', 403],
+      // Cluster changes are the operator's: a storage server's token does not drain or remove.
+      ['POST', '/admin/servers/s1/drain', 'cluster-token', 403],
+      ['POST', '/admin/servers/s1/drain', 'admin-token', 200],
+      ['DELETE', '/admin/servers/s1', 'cluster-token', 403],
+      ['POST', '/admin/servers/rebalance', 'cluster-token', 403],
     ];
     for (const [method, path, token, status] of cases) {
       const result = await call(`${url}${path}`, { method, token });

@@ -29,7 +29,17 @@ export class FakeRepairStore {
   readonly scrubPositions = new Map<string, ScrubCursor>();
 
   addServer(id: string, lastHeartbeatAt = new Date()): void {
-    this.servers.set(id, { id, address: id, joinedAt: new Date(0), lastHeartbeatAt, availableSpace: null, totalSpace: null });
+    this.servers.set(id, {
+      id,
+      address: id,
+      joinedAt: new Date(0),
+      lastHeartbeatAt,
+      availableSpace: null,
+      totalSpace: null,
+      membership: 'active',
+      membershipChangedAt: null,
+      drainStart: null,
+    });
   }
 
   addChunk(chunk: { chunkId: string; size: number; checksum: string; replicas: Record<string, ReplicaStatus> }): void {

@@ -10,7 +10,9 @@ export function loadDashboardPage(): (basePath: string) => string {
   const read = (name: string) => readFileSync(path.join(__dirname, name), 'utf8');
   const page = read('dashboard.html')
     .replace('/* dashboard.css */', () => read('dashboard.css'))
-    .replace('/* dashboard.js */', () => read('dashboard.js'));
+    .replace('/* dashboard.js */', () => read('dashboard.js'))
+    .replace('/* cluster-panel.css */', () => read('cluster-panel.css'))
+    .replace('/* cluster-panel.js */', () => read('cluster-panel.js'));
   return (basePath) => page.replace('{{BASE_PATH}}', () => escapeAttribute(basePath));
 }
 

@@ -1,5 +1,6 @@
 import { bitflipFault } from './bitflip';
 import { diskfullFault } from './diskfull';
+import { drainFault } from './drain';
 import type { Fault } from './fault';
 import { gatewayFault } from './gateway';
 import { killFault } from './kill';
@@ -10,10 +11,10 @@ import { stopFault } from './stop';
 
 export type { Fault, FaultContext } from './fault';
 
-export const FAULTS: Fault[] = [killFault, stopFault, rollingFault, gatewayFault, postgresFault, pgliteFault, bitflipFault, diskfullFault];
+export const FAULTS: Fault[] = [killFault, stopFault, rollingFault, gatewayFault, postgresFault, pgliteFault, bitflipFault, diskfullFault, drainFault];
 
 /** Faults that lose a storage server only: with R=2 these must cost zero failed client requests. */
-export const STORAGE_FAULTS = new Set(['kill', 'stop', 'rolling', 'bitflip', 'diskfull']);
+export const STORAGE_FAULTS = new Set(['kill', 'stop', 'rolling', 'bitflip', 'diskfull', 'drain']);
 
 /** A scenario is one fault's name, `mixed` (all of them), or a comma-separated list. */
 export function faultsOf(scenario: string): Fault[] {
