@@ -43,14 +43,18 @@ export interface TempFileUploadOptions {
   /** 0 = not announced by the client. */
   expectedSize: number;
   tempPath: string;
-  /** Makes the verified, fsynced temp file the chunk; rejects when the id is taken by other content. */
-  publish: (tempPath: string, identity: ChunkIdentity) => Promise<void>;
+  /**
+   * Makes the verified temp file (still open: synced and closed there) the chunk, durably;
+   * rejects when the id is taken by other content.
+   */
+  publish: (file: fs.FileHandle, tempPath: string, identity: ChunkIdentity) => Promise<void>;
 }
 
 /**
  * Streams a chunk into a temp file while checking each message's CRC-32 and computing every
  * block's (one pass), and the whole chunk's SHA-256 only when the client checks by SHA-256;
- * then checks the whole-chunk check, appends the trailer, fsyncs and hands the file over.
+ * then checks the whole-chunk check, appends the trailer and hands the file over to be made
+ * durable (group commit: see group-commit.ts).
  * Nothing under the chunk's real name exists until publish, so a broken stream leaves nothing.
  */
 export class TempFileUpload implements ChunkUpload {
@@ -104,13 +108,11 @@ export class TempFileUpload implements ChunkUpload {
     try {
       const trailer = encodeTrailer(this.size, this.blockChecks.finish(), whole);
       await writeAll(this.file, trailer);
-      await this.file.sync();
     } catch (error) {
       throw asStoreError(error);
     }
-    await this.closeFile();
     const checksum = 'sha256' in whole ? whole.sha256.toString('hex') : crc32Checksum(whole.crc32);
-    await this.options.publish(this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
+    await this.options.publish(this.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
     this.finished = true;
   }
 

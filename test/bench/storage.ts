@@ -31,8 +31,8 @@ export async function run(args: string[]): Promise<Figure[]> {
   const profileDir = option('--profile');
   const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-bench-storage-'));
   const env: Record<string, string> = { MAX_CONCURRENT_PUTS: String(Math.max(64, writers * 2)) };
-  if (profileDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}`;
-  const server = await spawnStorageServer(path.join(work, 'data'), { env });
+  const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
+  const server = await spawnStorageServer(path.join(work, 'data'), { env, nodeFlags });
   const client = StorageClient.connect(server.address);
   const figures: Figure[] = [];
   const figure = (metric: string, value: number, unit: string) => figures.push({ bench: 'storage', metric, value, unit });
