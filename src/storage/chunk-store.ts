@@ -16,7 +16,9 @@ import {
 } from './chunk-file-format';
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
+import { FreeSpaceEstimate } from './free-space-estimate';
 import { GroupCommitter } from './group-commit';
+import { removeFile } from './remove-file';
 import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkIdentity, type ChunkUpload } from './chunk-upload';
 
 export interface StoredChunk {
@@ -65,6 +67,7 @@ export class ChunkStore {
   private count = 0;
   private readonly committer = new GroupCommitter((chunks) =>
     this.logger.debug('Committing chunks together', { event: 'group_commit', chunks }));
+  private readonly freeSpace = new FreeSpaceEstimate(async () => (await this.diskUsage()).available);
 
   private constructor(
     readonly dataDir: string,
@@ -286,9 +289,9 @@ export class ChunkStore {
   }
 
   private async assertSpaceFor(size: number, chunkId: string): Promise<void> {
-    const { available } = await this.diskUsage();
     const needed = size + trailerBytesFor(size);
-    if (needed > available) {
+    const { fits, available } = await this.freeSpace.admit(needed);
+    if (!fits) {
       throw new ChunkStoreError(
         'RESOURCE_EXHAUSTED',
         `disk full: chunk ${chunkId} needs ${needed} bytes but only ${available} are available`,
@@ -312,7 +315,7 @@ export class ChunkStore {
       if (!isNodeError(error, 'EEXIST')) throw asStoreError(error);
       await this.assertSameContent(chunkId, identity);
     } finally {
-      await fs.rm(tempPath, { force: true });
+      await removeFile(tempPath);
     }
     return createdDir ? [shardDir, path.dirname(shardDir), this.chunksDir] : [shardDir];
   }

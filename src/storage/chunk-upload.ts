@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import { crc32Checksum } from '../wire/crc32';
 import { BlockChecksWriter, encodeTrailer, type WholeChunkCheck } from './chunk-file-format';
 import { ChunkStoreError, isNodeError } from './chunk-store-error';
+import { removeFile } from './remove-file';
 
 /** The checks a put's last message may bring. */
 export interface FinalChecks {
@@ -152,7 +153,7 @@ export class TempFileUpload implements ChunkUpload {
     await this.closeFile();
     if (this.finished) return;
     this.finished = true;
-    await fs.rm(this.options.tempPath, { force: true });
+    await removeFile(this.options.tempPath);
   }
 
   private closeFile(): Promise<void> {

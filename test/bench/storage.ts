@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- storage [--seconds S] [--writers N] [--profile DIR]`: one real storage server
+ * `npm run bench -- storage [--seconds S] [--writers N] [--only small|large] [--profile DIR]`: one real storage server
  * (`ringstore storage`) and StorageClient in this process, no gateway:
  * - small puts: 4 KiB chunks from N concurrent writers (default 32): puts/s, p50/p99, the server's
  *   CPU per put;
@@ -29,6 +29,7 @@ export async function run(args: string[]): Promise<Figure[]> {
   const seconds = Number(option('--seconds')) || 8;
   const writers = Number(option('--writers')) || 32;
   const profileDir = option('--profile');
+  const only = option('--only');
   const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-bench-storage-'));
   const env: Record<string, string> = { MAX_CONCURRENT_PUTS: String(Math.max(64, writers * 2)) };
   const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
@@ -49,8 +50,21 @@ export async function run(args: string[]): Promise<Figure[]> {
     figure('load average at start (1 min)', os.loadavg()[0], '');
     await client.putChunkBuffer(randomUUID(), randomBytes(4 * KiB)); // connect and warm up
 
+    if (only !== 'large') await smallPuts();
+    if (only !== 'small') await largePuts();
+    figure('load average at end (1 min)', os.loadavg()[0], '');
+  } finally {
+    client.close();
+    // SIGTERM lets a profiled server write its profile on the way out.
+    await server.process.kill('SIGTERM');
+    await RingstoreProcess.killAll();
+    await rm(work, { recursive: true, force: true });
+  }
+  return figures;
+
+  async function smallPuts(): Promise<void> {
     const small = randomBytes(4 * KiB);
-    let serverBefore = serverCpuMs();
+    const serverBefore = serverCpuMs();
     const smallPuts = await closedLoop(writers, seconds * 1000, async () => {
       const result = await client.putChunkBuffer(randomUUID(), small);
       if (!result.success) throw new Error(result.error_message);
@@ -60,11 +74,13 @@ export async function run(args: string[]): Promise<Figure[]> {
     figure('4 KiB put p99', smallPuts.p99, 'ms');
     figure('4 KiB put server CPU per put', (serverCpuMs() - serverBefore) / Math.max(1, smallPuts.requests), 'ms');
     reportFailures('4 KiB put', smallPuts);
+  }
 
+  async function largePuts(): Promise<void> {
     // Chunk sizes from 1 to 8 MiB, sliced from one random buffer so making data costs nothing.
     const source = randomBytes(8 * MiB);
     let bytes = 0;
-    serverBefore = serverCpuMs();
+    const serverBefore = serverCpuMs();
     const clientBefore = clientCpuMs();
     const started = performance.now();
     const largePuts = await closedLoop(LARGE_WRITERS, seconds * 1000, async (_, n) => {
@@ -78,13 +94,5 @@ export async function run(args: string[]): Promise<Figure[]> {
     figure('1-8 MiB puts server CPU per GiB', (serverCpuMs() - serverBefore) / 1000 / (bytes / GiB), 's');
     figure('1-8 MiB puts client CPU per GiB', (clientCpuMs() - clientBefore) / 1000 / (bytes / GiB), 's');
     reportFailures('1-8 MiB put', largePuts);
-    figure('load average at end (1 min)', os.loadavg()[0], '');
-  } finally {
-    client.close();
-    // SIGTERM lets a profiled server write its profile on the way out.
-    await server.process.kill('SIGTERM');
-    await RingstoreProcess.killAll();
-    await rm(work, { recursive: true, force: true });
   }
-  return figures;
 }
