@@ -50,6 +50,18 @@ export interface ChunkRead {
   close(): Promise<void>;
 }
 
+/** Where the store reads its disk figures; tests inject a fixed one so space checks are deterministic. */
+export type DiskUsageSource = (dataDir: string) => Promise<DiskUsage>;
+
+async function statfsUsage(dataDir: string): Promise<DiskUsage> {
+  const stats = await fs.statfs(dataDir);
+  return {
+    available: stats.bavail * stats.bsize,
+    used: (stats.blocks - stats.bfree) * stats.bsize,
+    total: stats.blocks * stats.bsize,
+  };
+}
+
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
 
 /**
@@ -66,11 +78,12 @@ export class ChunkStore {
     private readonly chunksDir: string,
     private readonly tmpDir: string,
     private readonly logger: Logger,
+    private readonly diskUsageSource: DiskUsageSource,
   ) {}
 
-  static async open(dataDir: string, logger: Logger): Promise<ChunkStore> {
+  static async open(dataDir: string, logger: Logger, diskUsageSource: DiskUsageSource = statfsUsage): Promise<ChunkStore> {
     const root = path.resolve(dataDir);
-    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger);
+    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger, diskUsageSource);
     await fs.mkdir(store.chunksDir, { recursive: true });
     await fs.mkdir(store.tmpDir, { recursive: true });
     await store.clearLeftoverTempFiles();
@@ -188,13 +201,8 @@ export class ChunkStore {
     }
   }
 
-  async diskUsage(): Promise<DiskUsage> {
-    const stats = await fs.statfs(this.dataDir);
-    return {
-      available: stats.bavail * stats.bsize,
-      used: (stats.blocks - stats.bfree) * stats.bsize,
-      total: stats.blocks * stats.bsize,
-    };
+  diskUsage(): Promise<DiskUsage> {
+    return this.diskUsageSource(this.dataDir);
   }
 
   private chunkPath(chunkId: string): string {
