@@ -15,6 +15,7 @@ import {
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
 import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkUpload } from './chunk-upload';
+import type { ChunkRange } from '../wire/chunk-range';
 
 export interface StoredChunk {
   chunkId: string;
@@ -27,12 +28,6 @@ export interface DiskUsage {
   available: number;
   used: number;
   total: number;
-}
-
-export interface ByteRange {
-  offset?: number;
-  /** 0 or absent = to the end of the chunk; longer than the chunk = to the end. */
-  length?: number;
 }
 
 /** An open chunk being read: its size, the range served and the verified bytes of that range. */
@@ -115,7 +110,7 @@ export class ChunkStore {
     });
   }
 
-  async read(rawChunkId: unknown, range: ByteRange = {}): Promise<ChunkRead> {
+  async read(rawChunkId: unknown, range: ChunkRange = {}): Promise<ChunkRead> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
     const file = await this.openChunk(chunkId);
