@@ -3,7 +3,7 @@ import type { FileRecord, FileSummary, MetadataStore } from '../metadata/types';
 import type { Replicas } from '../replicas/replicas';
 import type { Logger } from '../util/logger';
 import type { ByteRange } from './byte-range';
-import { chunkSizeFor } from './chunk-plan';
+import { chunkPlanFor } from './chunk-plan';
 import { readFileRange } from './download';
 import { FileTooLargeError } from './errors';
 import { FileCache } from './file-cache';
@@ -30,6 +30,8 @@ export interface FileServiceConfig {
   maxFileSize: number;
   /** Chunk size when the upload's size is not known in advance. */
   streamChunkSize: number;
+  /** MIN_CHUNK_SIZE: a file of known size gets min(6, ceil(size / this)) chunks. */
+  minChunkSize: number;
   uploadSessionTtlMs: number;
   /** How long completed-file metadata may be served from memory (other gateways' deletes). */
   fileCacheTtlMs: number;
@@ -78,7 +80,7 @@ export class FileService {
     });
     const upload = new Upload(
       (expectedSize) => replicas.openChunk(expectedSize),
-      chunkSizeFor(incoming.expectedSize, config.streamChunkSize),
+      chunkPlanFor(incoming.expectedSize, config),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
     );
     // A small upload is kept for the download that often follows it (see SmallFileCache).

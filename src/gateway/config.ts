@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_MIN_CHUNK_SIZE } from '../files/chunk-plan';
 import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../util/env';
 
 export interface GatewayConfig {
@@ -12,6 +13,8 @@ export interface GatewayConfig {
   maxFileSize: number;
   /** Chunk size when the upload's size is not known in advance. */
   streamChunkSize: number;
+  /** A file of known size gets min(6, ceil(size / minChunkSize)) near-equal chunks. */
+  minChunkSize: number;
   ringRefreshIntervalMs: number;
   serverHeartbeatTimeoutMs: number;
   uploadSessionTtlMs: number;
@@ -51,6 +54,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     replicationFactor: envInt(env, 'REPLICATION_FACTOR', 2, { min: 1, max: 16 }),
     maxFileSize: envBytes(env, 'MAX_FILE_SIZE', 10 * 1024 ** 3, { min: 1 }),
     streamChunkSize: envBytes(env, 'STREAM_CHUNK_SIZE', 64 * 1024 ** 2, { min: 1024 }),
+    minChunkSize: envBytes(env, 'MIN_CHUNK_SIZE', DEFAULT_MIN_CHUNK_SIZE, { min: 1 }),
     ringRefreshIntervalMs: envInt(env, 'RING_REFRESH_INTERVAL_MS', 30_000, { min: 100 }),
     serverHeartbeatTimeoutMs: envInt(env, 'SERVER_HEARTBEAT_TIMEOUT_MS', 30_000, { min: 100 }),
     uploadSessionTtlMs,

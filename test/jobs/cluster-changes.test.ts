@@ -63,7 +63,7 @@ const [drainJob, rebalanceJob] = [() => cluster.jobs[0], () => cluster.jobs[1]];
 /** A file stored as the gateway stores one: chunks written to R servers by placement, then its metadata. */
 async function storeFile(size: number): Promise<{ fileId: string; data: Buffer }> {
   const data = testData(size);
-  const upload = new Upload((expected) => replicas.openChunk(expected), Math.ceil(size / 4), size);
+  const upload = new Upload((expected) => replicas.openChunk(expected), { sizeOf: () => Math.ceil(size / 4) }, size);
   await upload.write(data);
   const content = await upload.finish();
   const file = { fileId: randomUUID(), data };
