@@ -10,6 +10,8 @@ export interface GatewayConfig {
   dataDir: string;
   /** Wanted copies of every chunk (capped by the number of servers available). */
   replicationFactor: number;
+  /** Copies of every chunk fsynced before an upload is answered 201 (1..replicationFactor). */
+  writeQuorum: number;
   maxFileSize: number;
   /** Chunk size when the upload's size is not known in advance. */
   streamChunkSize: number;
@@ -46,12 +48,18 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${databaseUrl}"`);
   }
   const uploadSessionTtlMs = envInt(env, 'UPLOAD_SESSION_TTL_MS', 3_600_000, { min: 1000 });
+  const replicationFactor = envInt(env, 'REPLICATION_FACTOR', 2, { min: 1, max: 16 });
+  const writeQuorum = envInt(env, 'WRITE_QUORUM', replicationFactor, { min: 1 });
+  if (writeQuorum > replicationFactor) {
+    throw new ConfigError(`WRITE_QUORUM must be at most REPLICATION_FACTOR (${replicationFactor}), got ${writeQuorum}`);
+  }
   return {
     host: envString(env, 'HOST', '127.0.0.1'),
     port: envInt(env, 'PORT', 8080, { min: 0, max: 65535 }),
     databaseUrl,
     dataDir: path.resolve(envString(env, 'DATA_DIR', './data')),
-    replicationFactor: envInt(env, 'REPLICATION_FACTOR', 2, { min: 1, max: 16 }),
+    replicationFactor,
+    writeQuorum,
     maxFileSize: envBytes(env, 'MAX_FILE_SIZE', 10 * 1024 ** 3, { min: 1 }),
     streamChunkSize: envBytes(env, 'STREAM_CHUNK_SIZE', 64 * 1024 ** 2, { min: 1024 }),
     minChunkSize: envBytes(env, 'MIN_CHUNK_SIZE', DEFAULT_MIN_CHUNK_SIZE, { min: 1 }),

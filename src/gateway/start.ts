@@ -99,6 +99,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     placement,
     store,
     log: createLogger('replicas'),
+    writeQuorum: config.writeQuorum,
+    clusterSize: () => registry.activeMemberCount(),
     streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     callTimeoutMs: config.callTimeoutMs,
     events: {

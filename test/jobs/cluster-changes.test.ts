@@ -46,7 +46,7 @@ beforeAll(async () => {
   registry = new ServerRegistry(store, supervisor, { ringRefreshIntervalMs: 60_000, serverHeartbeatTimeoutMs: 60_000, placementMinFreeBytes: GiB }, log);
   for (const s of servers) await registry.join({ id: s.serverId, address: s.address, availableSpace: 100 * GiB, totalSpace: 200 * GiB });
   const placement = new Placement(() => registry.currentRing(), supervisor, 2);
-  replicas = new Replicas({ supervisor, placement, store, log, streamIdleTimeoutMs: 10_000, callTimeoutMs: 10_000 });
+  replicas = new Replicas({ supervisor, placement, store, log, writeQuorum: 2, streamIdleTimeoutMs: 10_000, callTimeoutMs: 10_000 });
   cluster = createClusterChanges({ store, replicas, registry, config: MOVES, gatewayId: 'gw-test', metrics: createMetrics() });
 }, 120_000);
 
