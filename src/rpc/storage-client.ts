@@ -19,6 +19,7 @@ import {
 } from '../wire/storage-service';
 import { errorMessage } from '../util/error-message';
 import { limitQueuedMessages } from '../wire/stream-buffer';
+import type { ChunkRange } from '../wire/chunk-range';
 
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Frames a streaming call may queue before backpressure. */
@@ -49,12 +50,6 @@ export interface CallOptions {
   idleTimeoutMs?: number;
   /** Aborting cancels the call; it then fails with CANCELLED. */
   signal?: AbortSignal;
-}
-
-export interface ByteRange {
-  offset?: number;
-  /** 0 or absent = to the end of the chunk. */
-  length?: number;
 }
 
 export interface ChunkWriter {
@@ -208,7 +203,7 @@ export class StorageClient {
   }
 
   /** The chunk's bytes (or a range of them) as a stream of Buffers; errors carry the grpc status code. */
-  getChunk(chunkId: string, range: ByteRange = {}, options: CallOptions = {}): Readable {
+  getChunk(chunkId: string, range: ChunkRange = {}, options: CallOptions = {}): Readable {
     const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset ?? 0, length: range.length ?? 0 };
     const call = this.grpcClient.makeServerStreamRequest<GetChunkRequest, GetChunkResponse>(
       METHODS.GetChunk.path,
@@ -226,7 +221,7 @@ export class StorageClient {
     });
   }
 
-  async getChunkBuffer(chunkId: string, range: ByteRange = {}, options: CallOptions = {}): Promise<Buffer> {
+  async getChunkBuffer(chunkId: string, range: ChunkRange = {}, options: CallOptions = {}): Promise<Buffer> {
     const pieces: Buffer[] = [];
     for await (const piece of this.getChunk(chunkId, range, options)) pieces.push(piece as Buffer);
     return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);

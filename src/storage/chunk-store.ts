@@ -15,6 +15,7 @@ import {
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
 import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkUpload } from './chunk-upload';
+import type { ChunkRange } from '../wire/chunk-range';
 
 export interface StoredChunk {
   chunkId: string;
@@ -27,12 +28,6 @@ export interface DiskUsage {
   available: number;
   used: number;
   total: number;
-}
-
-export interface ByteRange {
-  offset?: number;
-  /** 0 or absent = to the end of the chunk; longer than the chunk = to the end. */
-  length?: number;
 }
 
 /** An open chunk being read: its size, the range served and the verified bytes of that range. */
@@ -48,6 +43,18 @@ export interface ChunkRead {
    */
   blocks(allocate?: BlockAllocator): AsyncGenerator<Buffer>;
   close(): Promise<void>;
+}
+
+/** Where the store reads its disk figures; tests inject a fixed one so space checks are deterministic. */
+export type DiskUsageSource = (dataDir: string) => Promise<DiskUsage>;
+
+async function statfsUsage(dataDir: string): Promise<DiskUsage> {
+  const stats = await fs.statfs(dataDir);
+  return {
+    available: stats.bavail * stats.bsize,
+    used: (stats.blocks - stats.bfree) * stats.bsize,
+    total: stats.blocks * stats.bsize,
+  };
 }
 
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
@@ -66,11 +73,12 @@ export class ChunkStore {
     private readonly chunksDir: string,
     private readonly tmpDir: string,
     private readonly logger: Logger,
+    private readonly diskUsageSource: DiskUsageSource,
   ) {}
 
-  static async open(dataDir: string, logger: Logger): Promise<ChunkStore> {
+  static async open(dataDir: string, logger: Logger, diskUsageSource: DiskUsageSource = statfsUsage): Promise<ChunkStore> {
     const root = path.resolve(dataDir);
-    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger);
+    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger, diskUsageSource);
     await fs.mkdir(store.chunksDir, { recursive: true });
     await fs.mkdir(store.tmpDir, { recursive: true });
     await store.clearLeftoverTempFiles();
@@ -102,7 +110,7 @@ export class ChunkStore {
     });
   }
 
-  async read(rawChunkId: unknown, range: ByteRange = {}): Promise<ChunkRead> {
+  async read(rawChunkId: unknown, range: ChunkRange = {}): Promise<ChunkRead> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
     const file = await this.openChunk(chunkId);
@@ -188,13 +196,8 @@ export class ChunkStore {
     }
   }
 
-  async diskUsage(): Promise<DiskUsage> {
-    const stats = await fs.statfs(this.dataDir);
-    return {
-      available: stats.bavail * stats.bsize,
-      used: (stats.blocks - stats.bfree) * stats.bsize,
-      total: stats.blocks * stats.bsize,
-    };
+  diskUsage(): Promise<DiskUsage> {
+    return this.diskUsageSource(this.dataDir);
   }
 
   private chunkPath(chunkId: string): string {

@@ -255,8 +255,12 @@ describe('ChunkStore', () => {
     expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
   });
 
-  it('refuses a put announcing more bytes than the disk has', async () => {
-    const { available } = await store.diskUsage();
-    expect(await reasonOf(store.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
+  it('refuses a put announcing more bytes than the disk has, and takes one that fits', async () => {
+    // A fixed disk, so nothing else writing to the real one can move the line between checks.
+    const available = 10 * 1024 * 1024;
+    const fixedDisk = await ChunkStore.open(dataDir, silent, async () => ({ available, used: 0, total: available }));
+    expect(await reasonOf(fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
+    const fits = await fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available / 2);
+    await fits.abort();
   });
 });
