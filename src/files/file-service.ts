@@ -32,7 +32,6 @@ export interface FileServiceConfig {
   streamChunkSize: number;
   /** MIN_CHUNK_SIZE: a file of known size gets min(6, ceil(size / this)) chunks. */
   minChunkSize: number;
-  uploadSessionTtlMs: number;
   /** How long completed-file metadata may be served from memory (other gateways' deletes). */
   fileCacheTtlMs: number;
   /** Memory for the bytes of hot small files (0 = off). */
@@ -44,7 +43,6 @@ export interface FileServiceDeps {
   replicas: Replicas;
   config: FileServiceConfig;
   log: Logger;
-  gatewayId: string;
 }
 
 export interface DeleteOutcome {
@@ -69,15 +67,9 @@ export class FileService {
   async upload(incoming: IncomingFile): Promise<FileRecord> {
     const { store, replicas, config, log } = this.deps;
     const fileId = randomUUID();
-    const now = new Date();
-    await store.beginUpload({
-      fileId,
-      filename: incoming.filename,
-      contentType: incoming.contentType,
-      gatewayId: this.deps.gatewayId,
-      startedAt: now,
-      expiresAt: new Date(now.getTime() + config.uploadSessionTtlMs),
-    });
+    // No session row while chunks are written: the one metadata round trip of an upload is its
+    // completion. Chunks of an upload cut short are deleted below, or, if this process dies,
+    // found by the orphan scan (ORPHAN_GRACE_MS is never shorter than an upload may take).
     const upload = new Upload(
       (expectedSize) => replicas.openChunk(expectedSize),
       chunkPlanFor(incoming.expectedSize, config),
@@ -107,7 +99,6 @@ export class FileService {
       return record;
     } catch (error) {
       await upload.abort();
-      await store.abortUpload(fileId).catch((e) => log.warn(`Could not drop upload session ${fileId}: ${e}; cleanup will`));
       throw error;
     }
   }

@@ -109,7 +109,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
       chunkDelete: (outcome) => metrics.chunkOperations.inc({ op: 'delete', outcome }),
     },
   });
-  const files = new FileService({ store, replicas, config, log, gatewayId });
+  const files = new FileService({ store, replicas, config, log });
 
   const cleanup = new PeriodicJob<CleanupReport>(
     'cleanup',
