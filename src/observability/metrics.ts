@@ -168,6 +168,19 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    s3Requests: new Counter({
+      name: 'ringstore_s3_requests_total',
+      help: 'S3 API requests by operation (ListObjectsV2, PutObject...) and status',
+      labelNames: ['operation', 'status'] as const,
+      registers,
+    }),
+    s3RequestDuration: new Histogram({
+      name: 'ringstore_s3_request_duration_seconds',
+      help: 'S3 API request duration by operation',
+      labelNames: ['operation'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
     bytesUploaded: new Counter({
       name: 'ringstore_bytes_uploaded_total',
       help: 'File bytes received from clients',

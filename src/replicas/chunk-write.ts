@@ -1,9 +1,9 @@
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ConnectionSupervisor } from '../connection/types';
-import { encodePutData, type ChunkWriter } from '../rpc/storage-client';
+import { encodePutData, type ChunkWriter, type EncodedPutData } from '../rpc/storage-client';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
-import type { EncodedMessage } from '../wire/bytes-message';
+import { crc32Checksum } from '../wire/crc32';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import { scavengePacer } from '../wire/scavenge-pacer';
 import type { CallOutcomes } from './call-outcome';
@@ -48,7 +48,7 @@ export interface ChunkWriteDeps {
 export interface WrittenChunk {
   chunkId: string;
   size: number;
-  /** Hex SHA-256 of the chunk, checked by every server that stored it. */
+  /** `crc32:<8 hex>`: the chunk's CRC-32, checked by every server that stored it. */
   checksum: string;
   /** The servers that fsynced it: at least the write quorum. */
   serverIds: string[];
@@ -68,16 +68,18 @@ interface ReplicaStream {
  * from the spool while the chunk is small enough to be kept, then fed with the rest of the
  * stream like the others; a bigger chunk is completed on the survivors and copied from one of
  * them to the replacement. commit() resolves only once WRITE_QUORUM servers fsynced the chunk.
+ * Every message and the whole chunk are checked end to end by CRC-32 (see StorageClient.putChunk).
  */
 export class ChunkWrite {
   readonly chunkId = randomUUID();
-  private readonly hash: Hash = createHash('sha256');
   private size = 0;
+  /** The chunk's CRC-32 as the first server that stored it verified it (the same bytes went to all). */
+  private crc: number | undefined;
   private replicas: ReplicaStream[] = [];
   /** Servers that failed this chunk: never tried again for it. */
   private readonly failedServers = new Set<string>();
   /** The messages sent so far while the chunk stays under SPOOL_LIMIT; null once it grew past it. */
-  private spool: EncodedMessage[] | null = [];
+  private spool: EncodedPutData[] | null = [];
   /** Data taken in but not yet sent: gathered into one frame of up to SEND_FRAME_BYTES. */
   private unsent: Buffer[] = [];
   private unsentBytes = 0;
@@ -115,7 +117,6 @@ export class ChunkWrite {
   }
 
   async write(piece: Buffer): Promise<void> {
-    this.hash.update(piece);
     this.size += piece.length;
     // Messages of exactly SEND_FRAME_BYTES: a piece that crosses the limit is split.
     for (let rest = piece; rest.length > 0; ) {
@@ -147,15 +148,14 @@ export class ChunkWrite {
    */
   async commit(): Promise<WrittenChunk> {
     await this.flush();
-    const checksum = this.hash.digest('hex');
-    await Promise.all(this.live().map((replica) => this.end(replica, checksum)));
+    await Promise.all(this.live().map((replica) => this.end(replica)));
     while (this.stored.length < this.wanted) {
       const [target] = this.nextTargets(1);
       if (!target) break;
-      if (this.spool) await this.refill(target, checksum);
-      else if (!(await this.copyToReplacement(target, checksum))) break;
+      if (this.spool) await this.refill(target);
+      else if (!(await this.copyToReplacement(target))) break;
     }
-    if (this.stored.length < this.quorum) {
+    if (this.stored.length < this.quorum || this.crc === undefined) {
       throw new ChunkWriteError(
         `chunk ${this.chunkId} is fsynced on ${this.stored.length} storage server(s) and no other can take it, but WRITE_QUORUM needs ${this.quorum}; retry the upload`,
       );
@@ -164,7 +164,7 @@ export class ChunkWrite {
       // Off the caller's path: the chunk is stored; these copies are extras in no metadata.
       this.deps.deleter.discard(this.dropped.splice(0)).catch((error) => this.deps.log.warn(`Could not discard dropped replicas: ${errorMessage(error)}`));
     }
-    return { chunkId: this.chunkId, size: this.size, checksum, serverIds: [...this.stored] };
+    return { chunkId: this.chunkId, size: this.size, checksum: crc32Checksum(this.crc), serverIds: [...this.stored] };
   }
 
   /** Cancels the streams still open and removes every copy written so far (now, or via pending deletes). */
@@ -214,7 +214,7 @@ export class ChunkWrite {
   }
 
   /** Writes messages to one replica; a failure drops it (to be replaced) rather than the write. */
-  private async send(replica: ReplicaStream, messages: readonly EncodedMessage[]): Promise<boolean> {
+  private async send(replica: ReplicaStream, messages: readonly EncodedPutData[]): Promise<boolean> {
     try {
       for (const message of messages) await replica.writer.write(message);
       return true;
@@ -225,11 +225,12 @@ export class ChunkWrite {
   }
 
   /** Half-closes one replica's stream: the chunk is stored there once the server answers. */
-  private async end(replica: ReplicaStream, checksum: string): Promise<void> {
+  private async end(replica: ReplicaStream): Promise<void> {
     try {
-      const response = await replica.writer.end(checksum);
+      const response = await replica.writer.end();
       if (!response.success) throw new Error(response.error_message || 'storage server refused the chunk');
       replica.open = false;
+      this.crc = response.crc32;
       this.stored.push(replica.serverId);
       this.deps.outcomes.succeeded(replica.serverId);
       this.deps.onReplicaOutcome?.('stored');
@@ -257,25 +258,26 @@ export class ChunkWrite {
   }
 
   /** At the end of a spooled chunk: one more replica, written whole from the spool. */
-  private async refill(serverId: string, checksum: string): Promise<void> {
+  private async refill(serverId: string): Promise<void> {
     const replica = this.openStream(serverId);
     if (!replica) {
       this.failedServers.add(serverId);
       return;
     }
     this.deps.log.warn(`Chunk ${this.chunkId}: writing ${this.size} spooled bytes to ${serverId} in place of a lost replica`);
-    if (await this.send(replica, this.spool!)) await this.end(replica, checksum);
+    if (await this.send(replica, this.spool!)) await this.end(replica);
   }
 
   /**
    * At the end of a chunk too big to spool: a server-to-server copy from a replica that stored
    * it. False when no such replica is reachable now (the quorum check decides then).
    */
-  private async copyToReplacement(target: string, checksum: string): Promise<boolean> {
+  private async copyToReplacement(target: string): Promise<boolean> {
     const { supervisor, outcomes, log, streamIdleTimeoutMs } = this.deps;
     const sourceId = this.stored.find((serverId) => supervisor.clientIfReady(serverId));
     const source = sourceId === undefined ? undefined : supervisor.clientIfReady(sourceId);
-    if (!source) return false;
+    if (!source || this.crc === undefined) return false;
+    const checksum = crc32Checksum(this.crc); // the target refuses other bytes
     this.failedServers.add(target); // tried once, whatever comes of it
     const targetClient = supervisor.clientIfReady(target);
     if (!targetClient) return true;

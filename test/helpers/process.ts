@@ -23,7 +23,8 @@ export class RingstoreProcess {
   constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false } = {}) {
     this.child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
+      // S3_PORT 0 unless a test names one: gateways of tests running side by side must not share 9000.
+      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', S3_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: ownProcessGroup,
     });
