@@ -115,6 +115,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     placement,
     store,
     log: createLogger('replicas'),
+    writeQuorum: config.writeQuorum,
+    clusterSize: () => registry.activeMemberCount(),
     streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     callTimeoutMs: config.callTimeoutMs,
     events: {
@@ -123,7 +125,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
       chunkDelete: (outcome) => metrics.chunkOperations.inc({ op: 'delete', outcome }),
     },
   });
-  const files = new FileService({ store, replicas, config, log, gatewayId });
+  const files = new FileService({ store, replicas, config, log });
   const objects = new MultipartUploads({ store, files }, { minPartSize: MIN_PART_SIZE, log: createLogger('s3') });
 
   const cleanup = new PeriodicJob<CleanupReport>(
