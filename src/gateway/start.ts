@@ -162,8 +162,15 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const adminRouter = createAdminRouter({
     supervisor,
     machines: { connection: describeMachine(connectionMachine), breaker: describeMachine(breakerMachine) },
-    serverInfo: async () =>
-      registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
+    serverInfo: async () => {
+      const held = (await clusterChanges.admin.holdings()).servers;
+      return registry.list().map((s) => ({
+        serverId: s.id,
+        availableSpace: s.availableSpace ?? undefined,
+        totalSpace: s.totalSpace ?? undefined,
+        bytesHeld: held.get(s.id)?.bytes,
+      }));
+    },
   });
   // Repair, scrub, drain and rebalance progress and counts on this gateway.
   adminRouter.get('/repair', (_req, res) => {
