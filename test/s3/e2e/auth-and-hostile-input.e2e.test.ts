@@ -5,7 +5,16 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Cluster } from '../../helpers/cluster';
 import { signWithSmithy, smithySigner } from '../sigv4-signer';
@@ -114,6 +123,19 @@ describe('S3 authentication and hostile input', () => {
     // Still serving.
     const got = await s3.send(new GetObjectCommand({ Bucket: 'hostile', Key: 'object' }));
     expect(await got.Body!.transformToString()).toBe('the content');
+  });
+
+  it('checks a 10,000-part completion plan against the parts, and refuses 10,001', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'hostile', Key: 'plan' }));
+    const plan = (count: number) =>
+      Buffer.from(`<CompleteMultipartUpload>${Array.from({ length: count }, (_, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>"${'0'.repeat(32)}"</ETag></Part>`).join('')}</CompleteMultipartUpload>`);
+    const tenThousand = await signed('POST', '/hostile/plan', { uploadId: UploadId! }, plan(10_000));
+    expect([tenThousand.status, codeOf(tenThousand.body)]).toEqual([400, 'InvalidPart']);
+    const tooMany = await signed('POST', '/hostile/plan', { uploadId: UploadId! }, plan(10_001));
+    expect([tooMany.status, codeOf(tooMany.body)]).toEqual([400, 'MalformedXML']);
+    const part = await s3.send(new UploadPartCommand({ Bucket: 'hostile', Key: 'plan', UploadId, PartNumber: 10_000, Body: 'last' }));
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'hostile', Key: 'plan', UploadId, MultipartUpload: { Parts: [{ PartNumber: 10_000, ETag: part.ETag }] } }));
+    expect(done.ETag).toMatch(/^"[0-9a-f]{32}-1"$/);
   });
 
   it('counts S3 requests by operation and status in /metrics', async () => {
