@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { RingstoreProcess } from '../helpers/process';
+import { DIST, RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
 import { childPids, cmdline } from './proc-stats';
@@ -45,7 +45,7 @@ export async function startUp(options: UpOptions): Promise<UpCluster> {
     REPLICATION_FACTOR: String(options.replication),
     LOG_LEVEL: 'warn',
     ...options.env,
-  });
+  }, { build: DIST });
   const url = `http://127.0.0.1:${port}`;
   const cluster: UpCluster = {
     url,

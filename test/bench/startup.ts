@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RingstoreProcess } from '../helpers/process';
+import { DIST, RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
 import { freePortRun } from './bench-cluster';
@@ -84,7 +84,7 @@ async function startTimed(dataDir: string): Promise<{ ms: number; up: StartedUp 
     STORAGE_SERVERS: String(SERVERS),
     STORAGE_BASE_PORT: String(basePort),
     LOG_LEVEL: 'warn',
-  });
+  }, { build: DIST });
   const up = new StartedUp(proc);
   try {
     await waitFor(async () => {
