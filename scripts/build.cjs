@@ -21,3 +21,9 @@ fs.cpSync(path.join(ROOT, 'src'), path.join(DIST, 'src'), {
   filter: (source) => fs.statSync(source).isDirectory() || !TYPESCRIPT.test(source),
 });
 fs.cpSync(path.join(ROOT, 'proto'), path.join(DIST, 'proto'), { recursive: true });
+
+const { PGLITE_NODE_FLAGS } = require(path.join(DIST, 'src/metadata/pglite-settings.cjs'));
+execFileSync(process.execPath, [...PGLITE_NODE_FLAGS, path.join(DIST, 'src/metadata/pglite-create.cjs'), path.join(DIST, 'pglite-template')], {
+  stdio: 'inherit',
+  env: { ...process.env, PGLITE_SETTINGS: '' }, // the user's settings are for running, not for this
+});

@@ -4,7 +4,8 @@
  * - cold: a first start on an empty data directory (the metadata database is created);
  * - warm: a start on the directory a clean stop left behind;
  * each timed from the spawn of `ringstore up` to a `/health` that answers healthy with every
- * storage server Ready. Medians of N rounds (default 3), with the extremes.
+ * storage server Ready, with the CPU time its processes spent until then (which a busy machine
+ * does not stretch as it does the wall time). Medians of N rounds (default 3), with the extremes.
  * - idle memory: S seconds (default 5) after the last warm start, the RSS of each process of
  *   the tree (gateway, PGlite, each storage server, anything else) and in total, read from
  *   /proc; and the total PSS, which splits the pages processes share (node's code) among them.
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { DIST, RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
-import { freePortRun } from './bench-cluster';
+import { cpuMs, freePortRun } from './bench-cluster';
 import { percentile, type Figure } from './figures';
 import { cmdline, processTree, pssKb, rssKb } from './proc-stats';
 
@@ -37,15 +38,19 @@ export async function run(args: string[]): Promise<Figure[]> {
 
   const cold: number[] = [];
   const warm: number[] = [];
+  const coldCpu: number[] = [];
+  const warmCpu: number[] = [];
   let idle: Array<{ role: string; rssKb: number; pssKb: number }> = [];
   for (let round = 1; round <= rounds; round++) {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringstore-startup-'));
     try {
       const first = await startTimed(dataDir);
       cold.push(first.ms);
+      coldCpu.push(first.cpuMs);
       await first.up.stopCleanly();
       const again = await startTimed(dataDir);
       warm.push(again.ms);
+      warmCpu.push(again.cpuMs);
       if (round === rounds) {
         await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000)); // the figure is "idle after S s"
         idle = measureTree(again.up.pid);
@@ -60,6 +65,8 @@ export async function run(args: string[]): Promise<Figure[]> {
   const spread = (values: number[]) => `median of ${values.length} (${Math.round(Math.min(...values))}-${Math.round(Math.max(...values))} ms)`;
   figure(`cold start (empty data dir) to healthy with ${SERVERS} servers Ready, ${spread(cold)}`, Math.round(percentile(cold, 50)), 'ms');
   figure(`warm start (existing data dir) to healthy with ${SERVERS} servers Ready, ${spread(warm)}`, Math.round(percentile(warm, 50)), 'ms');
+  figure(`CPU time of every process until healthy, cold, ${spread(coldCpu)}`, Math.round(percentile(coldCpu, 50)), 'ms');
+  figure(`CPU time of every process until healthy, warm, ${spread(warmCpu)}`, Math.round(percentile(warmCpu, 50)), 'ms');
   const mb = (kb: number) => Math.round(kb / 1024);
   for (const role of [...new Set(idle.map((p) => p.role))]) {
     const all = idle.filter((p) => p.role === role);
@@ -73,7 +80,7 @@ export async function run(args: string[]): Promise<Figure[]> {
 }
 
 /** Spawns `ringstore up` on dataDir and waits for a healthy /health with every server Ready. */
-async function startTimed(dataDir: string): Promise<{ ms: number; up: StartedUp }> {
+async function startTimed(dataDir: string): Promise<{ ms: number; cpuMs: number; up: StartedUp }> {
   const port = await freePort();
   const basePort = await freePortRun(SERVERS);
   const url = `http://127.0.0.1:${port}/health`;
@@ -96,7 +103,7 @@ async function startTimed(dataDir: string): Promise<{ ms: number; up: StartedUp 
     const tail = proc.lines.slice(-8).map((line) => JSON.stringify(line)).join('\n');
     throw new Error(`ringstore up did not become healthy: ${(error as Error).message}; its last log lines:\n${tail}`);
   }
-  return { ms: performance.now() - t0, up };
+  return { ms: performance.now() - t0, cpuMs: cpuMs(processTree(proc.pid)), up };
 }
 
 class StartedUp {
