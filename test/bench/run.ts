@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Bench> = {
   reconnect: () => require('./reconnect').run,
   supervisor: () => require('./supervisor').run,
   startup: () => require('./startup').run,
+  storage: () => require('./storage').run,
 };
 
 async function main(): Promise<void> {

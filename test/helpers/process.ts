@@ -25,12 +25,14 @@ export class RingstoreProcess {
    * ownProcessGroup: leads a process group of its own, as a command started in a terminal does.
    * build: a build directory (scripts/build.cjs's output, such as DIST) to run with plain node,
    * as users do, rather than the sources through tsx.
+   * nodeFlags: more flags for node (e.g. --cpu-prof, which NODE_OPTIONS does not take).
    */
-  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false, build = '' } = {}) {
+  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false, build = '', nodeFlags = [] as string[] } = {}) {
     const nodeArgs = build ? [...NODE_FLAGS, path.join(build, 'src/cli/ringstore.cjs'), ...args] : ringstoreNodeArgs(args);
-    this.child = spawn(process.execPath, nodeArgs, {
+    this.child = spawn(process.execPath, [...nodeFlags, ...nodeArgs], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', ...env },
+      // S3_PORT 0 unless a test names one: gateways of tests running side by side must not share 9000.
+      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', S3_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: ownProcessGroup,
     });
