@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
 import { guardInspector } from '../../src/connection/guard-inspector';
-import { MapSupervisor } from '../../src/connection/supervisor';
+import { SupervisorHandle } from '../../src/connection/supervisor';
 import type { TransitionEvent } from '../../src/connection/types';
 import { CONNECTING, FakeClient, FakeClock, FakeDialer, IDLE, READY, TRANSIENT_FAILURE } from './fakes';
 
@@ -21,7 +21,7 @@ function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: Insp
   const dialer = new FakeDialer();
   const lines: string[] = [];
   const logger = { info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) } as never;
-  const supervisor = new MapSupervisor<FakeClient>({
+  const supervisor = new SupervisorHandle<FakeClient>({
     config: { ...config, ...overrides },
     dial: dialer.dial,
     clock,
@@ -36,7 +36,7 @@ function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: Insp
 
 const servers = (...ids: string[]) => ids.map((id) => ({ id, address: `${id}.local:1` }));
 
-describe('MapSupervisor', () => {
+describe('connection supervisor', () => {
   it('dials every server once, kicks it, and reports it ready when its channel is', async () => {
     const { dialer, supervisor, lines } = setup();
     expect(lines).toContain('Connection health check loop started (interval: 1s)');
