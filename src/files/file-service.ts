@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { FileRecord, FileSummary, MetadataStore } from '../metadata/types';
+import type { ChunkRecord, FileRecord, FileSummary, MetadataStore } from '../metadata/types';
 import type { Replicas } from '../replicas/replicas';
 import type { Logger } from '../util/logger';
 import type { ByteRange } from './byte-range';
@@ -8,7 +8,7 @@ import { readFileRange } from './download';
 import { FileTooLargeError } from './errors';
 import { FileCache } from './file-cache';
 import { SmallFileCache } from './small-file-cache';
-import { Upload } from './upload';
+import { Upload, type StoredContent } from './upload';
 
 /** The bytes of one file to store, however they arrived. */
 export interface IncomingFile {
@@ -24,6 +24,12 @@ export interface IncomingFile {
   stream: AsyncIterable<Buffer>;
   /** Settles once the whole request was parsed; rejects when the request turned out malformed. */
   complete: Promise<void>;
+}
+
+/** Chunks stored by storeChunks, not recorded yet: what a files row (of any kind) is made of. */
+export interface StoredChunks extends StoredContent {
+  /** A new UUID for the files row that will hold them. */
+  fileId: string;
 }
 
 export interface FileServiceConfig {
@@ -65,6 +71,30 @@ export class FileService {
 
   /** Stores an upload; the file exists (listings, downloads) only once this resolves. */
   async upload(incoming: IncomingFile): Promise<FileRecord> {
+    // A small upload is kept for the download that often follows it (see SmallFileCache).
+    const smallContent: Buffer[] = [];
+    let received = 0;
+    const record = await this.storeChunks(
+      incoming,
+      async (stored) => this.deps.store.completeUpload({ ...stored, filename: incoming.filename, contentType: incoming.contentType }),
+      (data) => {
+        received += data.length;
+        if (this.smallFiles.accepts(received)) smallContent.push(data);
+      },
+    );
+    this.cache.set(record);
+    if (this.smallFiles.accepts(record.size)) this.smallFiles.set(record, Buffer.concat(smallContent));
+    this.deps.log.info(`Stored file ${record.fileId} (${incoming.filename}, ${record.size} bytes, ${record.chunks.length} chunks)`);
+    return record;
+  }
+
+  /**
+   * Stores a stream as chunks on their replicas, under an upload session, then lets `commit`
+   * record them (the metadata statement that makes them reachable also ends the session). When
+   * the stream, a check inside `commit` or the commit itself fails, the chunks are removed and
+   * nothing is recorded. `onData` sees every piece as it is stored (digests).
+   */
+  async storeChunks<T>(incoming: IncomingFile, commit: (stored: StoredChunks) => Promise<T>, onData?: (data: Buffer) => void): Promise<T> {
     const { store, replicas, config, log } = this.deps;
     const fileId = randomUUID();
     const now = new Date();
@@ -81,28 +111,15 @@ export class FileService {
       chunkSizeFor(incoming.expectedSize, config.streamChunkSize),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
     );
-    // A small upload is kept for the download that often follows it (see SmallFileCache).
-    const smallContent: Buffer[] = [];
     try {
       for await (const data of incoming.stream) {
         if (upload.bytesReceived + data.length > config.maxFileSize) throw new FileTooLargeError(config.maxFileSize);
-        if (this.smallFiles.accepts(upload.bytesReceived + data.length)) smallContent.push(data);
+        onData?.(data);
         await upload.write(data);
       }
       await incoming.complete;
       const stored = await upload.finish();
-      const record = await store.completeUpload({
-        fileId,
-        filename: incoming.filename,
-        contentType: incoming.contentType,
-        size: stored.size,
-        checksum: stored.checksum,
-        chunks: stored.chunks,
-      });
-      this.cache.set(record);
-      if (this.smallFiles.accepts(record.size)) this.smallFiles.set(record, Buffer.concat(smallContent));
-      log.info(`Stored file ${fileId} (${incoming.filename}, ${record.size} bytes, ${record.chunks.length} chunks)`);
-      return record;
+      return await commit({ fileId, ...stored });
     } catch (error) {
       await upload.abort();
       await store.abortUpload(fileId).catch((e) => log.warn(`Could not drop upload session ${fileId}: ${e}; cleanup will`));
@@ -136,10 +153,10 @@ export class FileService {
   }
 
   /**
-   * The bytes of `range` of a file, streamed from its replicas. Each piece is handed over once:
+   * The bytes of `range` of a file (or of anything stored as chunks), streamed from its replicas. Each piece is handed over once:
    * give it back with release() as soon as it has been written on.
    */
-  read(file: FileRecord, range: ByteRange): AsyncGenerator<Buffer> {
+  read(file: { chunks: ChunkRecord[] }, range: ByteRange): AsyncGenerator<Buffer> {
     return readFileRange(file.chunks, range, (chunk, offset, length) => this.deps.replicas.readChunk(chunk, offset, length));
   }
 

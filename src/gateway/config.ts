@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { loadS3Config, type S3Config } from '../s3/config';
 import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../util/env';
 
 export interface GatewayConfig {
@@ -35,6 +36,8 @@ export interface GatewayConfig {
   maxHeaderSize: number;
   /** A server with less free space than this (or 5% of its disk, if smaller) gets new chunks only when others cannot. */
   placementMinFreeBytes: number;
+  /** The S3 endpoint (S3_PORT, S3_DOMAIN, S3_REGION, S3_MULTIPART_MAX_AGE_MS). */
+  s3: S3Config;
 }
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -66,5 +69,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     headersTimeoutMs: envInt(env, 'HEADERS_TIMEOUT_MS', 60_000, { min: 100 }),
     maxHeaderSize: envBytes(env, 'MAX_HEADER_SIZE', 16 * 1024, { min: 1024 }),
     placementMinFreeBytes: envBytes(env, 'PLACEMENT_MIN_FREE', 1024 ** 3),
+    s3: loadS3Config(env),
   };
 }

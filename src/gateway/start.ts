@@ -40,11 +40,19 @@ import { errorMessage } from '../util/error-message';
  */
 const FILES_COUNT_MAX_AGE_MS = 15_000;
 import { createJobsRouter } from '../http/routes/jobs';
+import { MultipartUploads } from '../objects/multipart';
+import { loadS3Credentials } from '../s3/credentials';
+import { MIN_PART_SIZE } from '../s3/multipart-operations';
+import { createS3Handler } from '../s3/server';
+import { SigV4Verifier } from '../s3/sigv4-verifier';
 import { createServersRouter } from '../http/routes/servers';
 
 export interface RunningGateway {
   url: string;
   port: number;
+  /** The S3 endpoint. */
+  s3Url: string;
+  s3Port: number;
   store: MetadataStore;
   metrics: Metrics;
   /** Storage servers taking traffic now, as /health counts them. */
@@ -60,6 +68,9 @@ export interface RunningGateway {
 
 /** What to say when the gateway's port is taken. */
 const GATEWAY_PORT_HINT = 'stop it, or choose another port with PORT=N (or --port N)';
+const S3_PORT_HINT = 'stop it, or choose another port for the S3 endpoint with S3_PORT=N';
+/** S3 answers EntityTooLarge to a single PUT over 5 GiB: larger objects go multipart. */
+const S3_MAX_PUT_SIZE = 5 * 1024 ** 3;
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -80,6 +91,11 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   receiveFramesIntoPool(log);
   // Before the database is opened (or, on a first start, built): a taken port is one line.
   await ensurePortFree(config.host, config.port, GATEWAY_PORT_HINT);
+  await ensurePortFree(config.host, config.s3.port, S3_PORT_HINT);
+  const s3Credentials = await loadS3Credentials(process.env, config.dataDir);
+  // The one time a generated secret is shown: to the terminal, never to the log.
+  const notice = s3Credentials.firstStartNotice();
+  if (notice) process.stdout.write(`${notice}\n`);
   const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
 
@@ -108,6 +124,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     },
   });
   const files = new FileService({ store, replicas, config, log, gatewayId });
+  const objects = new MultipartUploads({ store, files }, { minPartSize: MIN_PART_SIZE, log: createLogger('s3') });
 
   const cleanup = new PeriodicJob<CleanupReport>(
     'cleanup',
@@ -120,6 +137,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         orphanGraceMs: config.orphanGraceMs,
       });
       metrics.jobRuns.inc({ job: 'cleanup', outcome: report ? 'ran' : 'skipped' });
+      const abandonedUploads = await objects.abortAbandoned(config.s3.multipartMaxAgeMs);
+      metrics.jobItems.inc({ job: 'cleanup', action: 'multipart_abort' }, abandonedUploads);
       if (report) {
         metrics.jobItems.inc({ job: 'cleanup', action: 'expired_session' }, report.expiredSessions);
         metrics.jobItems.inc({ job: 'cleanup', action: 'pending_delete' }, report.pendingDeleted);
@@ -143,8 +162,15 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const adminRouter = createAdminRouter({
     supervisor,
     machines: { connection: describeMachine(connectionMachine), breaker: describeMachine(breakerMachine) },
-    serverInfo: async () =>
-      registry.list().map((s) => ({ serverId: s.id, availableSpace: s.availableSpace ?? undefined, totalSpace: s.totalSpace ?? undefined })),
+    serverInfo: async () => {
+      const held = (await clusterChanges.admin.holdings()).servers;
+      return registry.list().map((s) => ({
+        serverId: s.id,
+        availableSpace: s.availableSpace ?? undefined,
+        totalSpace: s.totalSpace ?? undefined,
+        bytesHeld: held.get(s.id)?.bytes,
+      }));
+    },
   });
   // Repair, scrub, drain and rebalance progress and counts on this gateway.
   adminRouter.get('/repair', (_req, res) => {
@@ -208,13 +234,35 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const s3Server = createGatewayServer(
+    security,
+    createS3Handler({
+      objects,
+      log: createLogger('s3'),
+      accessLog: createLogger('s3'),
+      metrics,
+      verifier: new SigV4Verifier({ keys: s3Credentials }),
+      region: config.s3.region,
+      domain: config.s3.domain,
+      maxPutSize: Math.min(S3_MAX_PUT_SIZE, config.maxFileSize),
+    }),
+    serverOptions(config),
+  );
+  s3Server.setTimeout(socketIdleTimeoutMs(config));
+  s3Server.on('clientError', createClientErrorHandler(log));
+  await new Promise<void>((resolve, reject) => {
+    s3Server.once('error', (error) => reject(isAddressInUse(error) ? new PortInUseError(config.host, config.s3.port, S3_PORT_HINT) : error));
+    s3Server.listen(config.s3.port, config.host, () => resolve());
+  });
+  const s3Port = (s3Server.address() as AddressInfo).port;
   const scheme = security.gatewayCert ? 'https' : 'http';
   const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   cleanup.start();
   selfHealing.start();
   clusterChanges.start();
-  log.info(`Gateway listening on ${url}`, { event: 'listening', port, host: config.host, gatewayId });
+  const s3Url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${s3Port}`;
+  log.info(`Gateway listening on ${url}, S3 endpoint on ${s3Url}`, { event: 'listening', port, s3Port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;
   let closingConnections: Promise<void> | null = null;
@@ -227,6 +275,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   return {
     url,
     port,
+    s3Url,
+    s3Port,
     store,
     metrics,
     readyServers: () => supervisor.readyServerIds().length,
@@ -237,10 +287,15 @@ export async function startGateway({ config, connection, security, inspectUrl, j
         await Promise.all(jobs.map((job) => job.stop()));
         // Open /admin/events streams would hold the server open forever.
         adminRouter.closeStreams();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await Promise.all(
+          [server, s3Server].map(
+            (listening) =>
+              new Promise<void>((resolve) => {
+                listening.close(() => resolve());
+                listening.closeIdleConnections();
+              }),
+          ),
+        );
         await closeConnections();
         inspector?.stop();
         await store.close();

@@ -82,7 +82,7 @@ export async function runUp(args: string[]): Promise<void> {
   }
   if (stopping) return;
   const ready = gateway.readyServers();
-  const where = `gateway ${gateway.url}, data in ${config.dataDir}, metadata ${config.databaseUrl ? 'PostgreSQL' : 'embedded'}. Ctrl-C stops everything.`;
+  const where = `gateway ${gateway.url}, S3 endpoint ${gateway.s3Url}, data in ${config.dataDir}, metadata ${config.databaseUrl ? 'PostgreSQL' : 'embedded'}. Ctrl-C stops everything.`;
   if (ready < serverCount) {
     log.warn(
       `ringstore is up but degraded: only ${ready} of ${serverCount} storage servers on ${portRange} were ready after ` +

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 /** How a request ended: its duration and status (0 when the client left before any response). */
 export interface RequestEnd {
@@ -10,7 +10,7 @@ export interface RequestEnd {
  * Calls `done` once, when the response finishes or the client goes away (a dropped download
  * is still a request). Started when called, so call it as the request comes in.
  */
-export function onRequestEnd(res: Response, done: (end: RequestEnd) => void): void {
+export function onRequestEnd(res: ServerResponse, done: (end: RequestEnd) => void): void {
   const startedAt = process.hrtime.bigint();
   let ended = false;
   const end = () => {

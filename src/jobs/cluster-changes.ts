@@ -154,6 +154,18 @@ export function createClusterChanges(deps: ClusterChangesDeps): ClusterChanges {
     const [rows, view] = await Promise.all([currentUsage(), holdings()]);
     return { drain: drainingChunks(registry.list(), rows), rebalance: rebalanceEstimate(view, rows) };
   });
+  metrics.setServersSource(async () => {
+    const usageById = new Map((await currentUsage()).map((row) => [row.serverId, row]));
+    return registry.list().map((server) => ({
+      serverId: server.id,
+      address: server.address,
+      membership: server.membership,
+      chunksHeld: usageById.get(server.id)?.chunks ?? 0,
+      bytesHeld: usageById.get(server.id)?.bytes ?? 0,
+      availableSpace: server.availableSpace ?? undefined,
+      totalSpace: server.totalSpace ?? undefined,
+    }));
+  });
 
   const admin: ClusterAdmin = {
     holdings,

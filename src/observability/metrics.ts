@@ -20,6 +20,22 @@ export type ConnectionSource = Pick<ConnectionSupervisor, 'snapshot' | 'readySer
 /** Chunks drain and rebalance have left to move, read at scrape time. */
 export type MovesSource = () => Promise<{ drain: number; rebalance: number }>;
 
+/** One storage server's figures for the per-server gauges. */
+export interface ServerFigures {
+  serverId: string;
+  address: string;
+  membership: string;
+  /** Chunk replicas ringstore recorded on it, and their bytes: its own disk use, not the host's. */
+  chunksHeld: number;
+  bytesHeld: number;
+  /** The host filesystem's figures from its last heartbeat, when it sent them. */
+  availableSpace?: number;
+  totalSpace?: number;
+}
+
+/** The per-server figures, read at scrape time. */
+export type ServersSource = () => Promise<ServerFigures[]>;
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ringstore_' });
@@ -29,6 +45,33 @@ export function createMetrics() {
   let connectionSource: ConnectionSource | undefined;
   const connections = () => connectionSource?.snapshot() ?? [];
   let movesSource: MovesSource | undefined;
+  let serversSource: ServersSource | undefined;
+  // Every per-server gauge reads the same figures: one read per scrape, shared by all of them.
+  let serversRead: { at: number; figures: Promise<ServerFigures[] | undefined> } | undefined;
+  const serverFigures = (): Promise<ServerFigures[] | undefined> => {
+    const now = Date.now();
+    if (!serversRead || now - serversRead.at > 1000) {
+      serversRead = { at: now, figures: serversSource?.().catch(() => undefined) ?? Promise.resolve(undefined) };
+    }
+    return serversRead.figures;
+  };
+  /** A per-server gauge: cleared and refilled at scrape time, so servers that left disappear. */
+  const perServer = (name: string, help: string, value: (server: ServerFigures) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['server_id'] as const,
+      registers,
+      async collect() {
+        const figures = await serverFigures();
+        if (!figures) return; // a metadata outage keeps the last figures rather than failing the scrape
+        this.reset();
+        for (const server of figures) {
+          const v = value(server);
+          if (v !== undefined) this.set({ server_id: server.serverId }, v);
+        }
+      },
+    });
 
   const registers = [registry];
   const metrics = {
@@ -122,6 +165,19 @@ export function createMetrics() {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    s3Requests: new Counter({
+      name: 'ringstore_s3_requests_total',
+      help: 'S3 API requests by operation (ListObjectsV2, PutObject...) and status',
+      labelNames: ['operation', 'status'] as const,
+      registers,
+    }),
+    s3RequestDuration: new Histogram({
+      name: 'ringstore_s3_request_duration_seconds',
+      help: 'S3 API request duration by operation',
+      labelNames: ['operation'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
     bytesUploaded: new Counter({
       name: 'ringstore_bytes_uploaded_total',
       help: 'File bytes received from clients',
@@ -198,6 +254,33 @@ export function createMetrics() {
         this.set({ job: 'rebalance' }, left.rebalance);
       },
     }),
+
+    // Per storage server. Only the info gauge carries the address (the Prometheus "info" pattern:
+    // join on server_id), so an address change does not split every other series.
+    storageServerInfo: new Gauge({
+      name: 'ringstore_storage_server_info',
+      help: 'Always 1, per storage server: its address and membership (active, draining, drained, removed)',
+      labelNames: ['server_id', 'address', 'membership'] as const,
+      registers,
+      async collect() {
+        const figures = await serverFigures();
+        if (!figures) return;
+        this.reset();
+        for (const server of figures) {
+          this.set({ server_id: server.serverId, address: server.address, membership: server.membership }, 1);
+        }
+      },
+    }),
+    storageServerBytesHeld: perServer('ringstore_storage_server_bytes_held', 'Bytes of the chunk replicas ringstore recorded on each storage server (its own disk use)', (s) => s.bytesHeld),
+    storageServerChunksHeld: perServer('ringstore_storage_server_chunks_held', 'Chunk replicas ringstore recorded on each storage server', (s) => s.chunksHeld),
+    storageServerAvailableBytes: perServer('ringstore_storage_server_available_bytes', 'Free bytes on the filesystem of each storage server, from its last heartbeat', (s) => s.availableSpace),
+    storageServerCapacityBytes: perServer('ringstore_storage_server_capacity_bytes', 'Size of the filesystem of each storage server, from its last heartbeat', (s) => s.totalSpace),
+    /** Where the per-server gauges read from at scrape time (the cluster changes set it). */
+    setServersSource(source: ServersSource | undefined): void {
+      serversSource = source;
+      serversRead = undefined;
+    },
+
     /** Where ringstore_chunks_to_move reads from at scrape time (the cluster changes set it). */
     setMovesSource(source: MovesSource | undefined): void {
       movesSource = source;

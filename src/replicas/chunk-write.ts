@@ -1,9 +1,9 @@
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ConnectionSupervisor } from '../connection/types';
-import { encodePutData, type ChunkWriter } from '../rpc/storage-client';
+import { encodePutData, type ChunkWriter, type EncodedPutData } from '../rpc/storage-client';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
-import type { EncodedMessage } from '../wire/bytes-message';
+import { crc32Checksum } from '../wire/crc32';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import { scavengePacer } from '../wire/scavenge-pacer';
 import type { CallOutcomes } from './call-outcome';
@@ -36,7 +36,7 @@ export interface ChunkWriteDeps {
 export interface WrittenChunk {
   chunkId: string;
   size: number;
-  /** Hex SHA-256 of the chunk, checked by every server that stored it. */
+  /** `crc32:<8 hex>`: the chunk's CRC-32, checked by every server that stored it. */
   checksum: string;
   serverIds: string[];
 }
@@ -48,7 +48,8 @@ interface ReplicaStream {
 }
 
 /**
- * One chunk written to several storage servers at once, its SHA-256 computed on the fly.
+ * One chunk written to several storage servers at once, checked end to end by CRC-32 (each
+ * message's, computed once for every replica, and the chunk's: see StorageClient.putChunk).
  * Data is forwarded as it arrives and write() waits for the slowest replica, so memory stays
  * constant. A replica that fails is dropped while another copy survives (repair restores the
  * count later); when every replica fails and the chunk is still small enough to have been
@@ -56,7 +57,6 @@ interface ReplicaStream {
  */
 export class ChunkWrite {
   readonly chunkId = randomUUID();
-  private readonly hash: Hash = createHash('sha256');
   private size = 0;
   private replicas: ReplicaStream[] = [];
   /** Servers that already failed this chunk: never tried again for it. */
@@ -92,7 +92,6 @@ export class ChunkWrite {
   }
 
   async write(piece: Buffer): Promise<void> {
-    this.hash.update(piece);
     this.size += piece.length;
     if (this.replay) {
       if (this.size <= REPLAY_LIMIT) this.replay.push(piece);
@@ -111,13 +110,14 @@ export class ChunkWrite {
   /** Ends every replica stream; resolves once at least one server confirmed the whole chunk. */
   async commit(): Promise<WrittenChunk> {
     await this.flush();
-    const checksum = this.hash.digest('hex');
+    let crc = 0;
     for (;;) {
       const live = this.live();
-      const results = await Promise.allSettled(live.map((replica) => replica.writer.end(checksum)));
+      const results = await Promise.allSettled(live.map((replica) => replica.writer.end()));
       results.forEach((result, index) => {
         const replica = live[index];
         if (result.status === 'fulfilled' && result.value.success) {
+          crc = result.value.crc32; // the same bytes went to every replica
           this.stored.push(replica.serverId);
           this.deps.outcomes.succeeded(replica.serverId);
           this.deps.onReplicaOutcome?.('stored');
@@ -133,7 +133,7 @@ export class ChunkWrite {
       // Off the caller's path: the chunk is stored; these copies are extras in no metadata.
       this.deps.deleter.discard(this.dropped.splice(0)).catch((error) => this.deps.log.warn(`Could not discard dropped replicas: ${errorMessage(error)}`));
     }
-    return { chunkId: this.chunkId, size: this.size, checksum, serverIds: [...this.stored] };
+    return { chunkId: this.chunkId, size: this.size, checksum: crc32Checksum(crc), serverIds: [...this.stored] };
   }
 
   /** Cancels the streams still open and removes every copy written so far (now, or via pending deletes). */
@@ -177,7 +177,7 @@ export class ChunkWrite {
   }
 
   /** Writes pieces to every live replica; when all fail, writes the chunk again on others if it can. */
-  private async sendToReplicas(pieces: Array<Buffer | EncodedMessage>): Promise<void> {
+  private async sendToReplicas(pieces: Array<Buffer | EncodedPutData>): Promise<void> {
     for (;;) {
       await Promise.all(
         this.live().map(async (replica) => {

@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { EncodedMessage, encodeBytesMessage, passEncoded } from '../wire/bytes-message';
+import { EncodedMessage, encodeBytesMessage, encodeFixed32Field, passEncoded } from '../wire/bytes-message';
+import { crc32Combine, parseCrc32Checksum } from '../wire/crc32';
+import { HTTP2_WINDOW_BYTES } from '../wire/http2-window';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import { IdleWatchdog } from '../util/idle-watchdog';
 import {
@@ -19,25 +21,46 @@ import {
 } from '../wire/storage-service';
 import { errorMessage } from '../util/error-message';
 import { limitQueuedMessages } from '../wire/stream-buffer';
+import type { ChunkRange } from '../wire/chunk-range';
 
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Frames a streaming call may queue before backpressure. */
 const QUEUED_FRAMES = 2;
-/** PutChunkRequest.data (proto/storage.proto). */
+/** PutChunkRequest.data and .data_crc32 (proto/storage.proto). */
 const PUT_DATA_FIELD = 2;
+const PUT_DATA_CRC32_FIELD = 5;
+
+/** A PutChunk data message, encoded, with what the writer needs to know of it. */
+export class EncodedPutData extends EncodedMessage {
+  constructor(bytes: Buffer, readonly dataLength: number, readonly dataCrc32: number) {
+    super(bytes);
+  }
+}
 
 /**
- * A PutChunk message carrying only data (the pieces, at most MAX_FRAME_BYTES in all), encoded
- * once: an upload writes the same message to every replica's call, so gathering the HTTP
- * body's pieces and encoding them costs one copy instead of a gather plus one per replica.
+ * A PutChunk message carrying data (the pieces, at most MAX_FRAME_BYTES in all) and its
+ * data_crc32, encoded once: an upload writes the same message to every replica's call, so
+ * gathering the HTTP body's pieces, checking and encoding them costs one CRC and one copy
+ * instead of a gather plus one of each per replica.
  */
-export function encodePutData(pieces: readonly Buffer[]): EncodedMessage {
-  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+export function encodePutData(pieces: readonly Buffer[]): EncodedPutData {
+  let length = 0;
+  let crc = 0;
+  for (const piece of pieces) {
+    crc = crc32(piece, crc);
+    length += piece.length;
+  }
   if (length > MAX_FRAME_BYTES) throw new RangeError(`a PutChunk message holds at most ${MAX_FRAME_BYTES} bytes, got ${length}`);
-  return encodeBytesMessage(PUT_DATA_FIELD, pieces);
+  const { bytes } = encodeBytesMessage(PUT_DATA_FIELD, pieces, encodeFixed32Field(PUT_DATA_CRC32_FIELD, crc));
+  return new EncodedPutData(bytes, length, crc);
 }
 
 type PutMessage = Partial<PutChunkRequest> | EncodedMessage;
+
+/** A put's outcome: the server's response and the CRC-32 of the bytes it verified and stored. */
+export interface PutChunkResult extends PutChunkResponse {
+  crc32: number;
+}
 
 export interface CallOptions {
   /**
@@ -51,23 +74,19 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export interface ByteRange {
-  offset?: number;
-  /** 0 or absent = to the end of the chunk. */
-  length?: number;
-}
-
 export interface ChunkWriter {
   /**
    * Resolves once the call accepted the data (after 'drain' under backpressure). A Buffer is
-   * sent as messages of up to MAX_FRAME_BYTES; an EncodedMessage (encodePutData) as it is.
+   * sent as messages of up to MAX_FRAME_BYTES, each with its CRC-32; an EncodedPutData
+   * (encodePutData) as it is.
    */
-  write(data: Buffer | EncodedMessage): Promise<void>;
+  write(data: Buffer | EncodedPutData): Promise<void>;
   /**
-   * Half-closes the stream; rejects with the grpc ServiceError on failure. A checksum given
-   * here travels in a final message: for writers that hash the chunk while streaming it.
+   * Sends the chunk's CRC-32 in a last message and half-closes the stream; resolves once the
+   * server verified the chunk and made it durable, with the CRC-32 of the bytes sent. Rejects
+   * with the grpc ServiceError on failure.
    */
-  end(trailingChecksum?: string): Promise<PutChunkResponse>;
+  end(): Promise<PutChunkResult>;
   /** Cancels the put; the server keeps nothing. */
   abort(reason?: string): void;
 }
@@ -109,14 +128,23 @@ export class StorageClient {
     this.metadata = options.metadata ?? (() => new grpc.Metadata());
   }
 
-  /** A client on its own channel (insecure unless credentials are given): for tools and tests. */
+  /**
+   * A client on its own channel (insecure unless credentials are given): for tools and tests.
+   * Its HTTP/2 window is the gateway's (http2-window.ts) unless channelOptions say otherwise.
+   */
   static connect(address: string, options: StorageClientConnectOptions = {}): StorageClient {
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
-    return new StorageClient(new StorageServiceClient(address, credentials, options.channelOptions ?? {}), options);
+    const channelOptions = { 'grpc-node.flow_control_window': HTTP2_WINDOW_BYTES, ...options.channelOptions };
+    return new StorageClient(new StorageServiceClient(address, credentials, channelOptions), options);
   }
 
-  /** `checksum` may be '' when it is only known at the end: pass it to end() then. */
-  putChunk(chunkId: string, checksum: string, size: number, options: CallOptions = {}): ChunkWriter {
+  /**
+   * Streams a chunk, every message checked by its CRC-32 and the chunk by the CRC-32 of all the
+   * bytes written. `expected`, the chunk's checksum as recorded, makes the server refuse other
+   * bytes: a hex SHA-256 is sent up front (the server then hashes too), a `crc32:<8 hex>` as the
+   * chunk's CRC-32 in place of the one computed here; '' when there is none (new chunks).
+   */
+  putChunk(chunkId: string, expected: string, size: number, options: CallOptions = {}): ChunkWriter {
     let failure: grpc.ServiceError | undefined;
     let call!: grpc.ClientWritableStream<PutMessage>;
     const response = new Promise<PutChunkResponse>((resolve, reject) => {
@@ -148,7 +176,10 @@ export class StorageClient {
     settled.catch((error: grpc.ServiceError) => (failure ??= error));
 
     limitQueuedMessages(call, QUEUED_FRAMES);
-    call.write({ chunk_id: chunkId, checksum, size, data: Buffer.alloc(0) });
+    const expectedCrc = parseCrc32Checksum(expected);
+    // data_crc32 even here, where it is the CRC of no data: it tells the server every message has one.
+    call.write({ chunk_id: chunkId, checksum: expectedCrc === undefined ? expected : '', size, data: Buffer.alloc(0), data_crc32: 0 });
+    let chunkCrc = 0;
     let ended = false;
 
     const drained = async (): Promise<void> => {
@@ -167,37 +198,40 @@ export class StorageClient {
     };
 
     return {
-      write: async (data: Buffer | EncodedMessage) => {
+      write: async (data: Buffer | EncodedPutData) => {
         if (failure) throw failure;
         if (ended) throw new Error(`PutChunk ${chunkId}: write after end()`);
         let accepted = true;
-        if (data instanceof EncodedMessage) {
+        if (data instanceof EncodedPutData) {
+          chunkCrc = crc32Combine(chunkCrc, data.dataCrc32, data.dataLength);
           accepted = call.write(data);
         } else {
           for (let offset = 0; offset < data.length; offset += MAX_FRAME_BYTES) {
-            accepted = call.write({ data: data.subarray(offset, offset + MAX_FRAME_BYTES) });
+            const frame = data.subarray(offset, offset + MAX_FRAME_BYTES);
+            const frameCrc = crc32(frame);
+            chunkCrc = crc32Combine(chunkCrc, frameCrc, frame.length);
+            accepted = call.write({ data: frame, data_crc32: frameCrc });
           }
         }
         if (!accepted) await drained();
         if (failure) throw failure;
       },
-      end: async (trailingChecksum?: string) => {
+      end: async () => {
         if (!ended) {
           ended = true;
-          if (trailingChecksum) call.write({ checksum: trailingChecksum });
+          call.write({ chunk_crc32: expectedCrc ?? chunkCrc });
           call.end();
         }
         watchdog.touch();
-        return settled;
+        return settled.then((response) => ({ ...response, crc32: chunkCrc }));
       },
       abort: (reason = 'aborted by caller') => cancel(grpc.status.CANCELLED, `PutChunk ${chunkId} aborted: ${reason}`),
     };
   }
 
-  /** Puts a chunk held in memory; the checksum is computed here. */
-  async putChunkBuffer(chunkId: string, data: Buffer, options: CallOptions = {}): Promise<PutChunkResponse> {
-    const checksum = createHash('sha256').update(data).digest('hex');
-    const writer = this.putChunk(chunkId, checksum, data.length, options);
+  /** Puts a chunk held in memory, checked by its CRC-32s. */
+  async putChunkBuffer(chunkId: string, data: Buffer, options: CallOptions = {}): Promise<PutChunkResult> {
+    const writer = this.putChunk(chunkId, '', data.length, options);
     try {
       await writer.write(data);
     } catch (error) {
@@ -208,7 +242,7 @@ export class StorageClient {
   }
 
   /** The chunk's bytes (or a range of them) as a stream of Buffers; errors carry the grpc status code. */
-  getChunk(chunkId: string, range: ByteRange = {}, options: CallOptions = {}): Readable {
+  getChunk(chunkId: string, range: ChunkRange = {}, options: CallOptions = {}): Readable {
     const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset ?? 0, length: range.length ?? 0 };
     const call = this.grpcClient.makeServerStreamRequest<GetChunkRequest, GetChunkResponse>(
       METHODS.GetChunk.path,
@@ -226,7 +260,7 @@ export class StorageClient {
     });
   }
 
-  async getChunkBuffer(chunkId: string, range: ByteRange = {}, options: CallOptions = {}): Promise<Buffer> {
+  async getChunkBuffer(chunkId: string, range: ChunkRange = {}, options: CallOptions = {}): Promise<Buffer> {
     const pieces: Buffer[] = [];
     for await (const piece of this.getChunk(chunkId, range, options)) pieces.push(piece as Buffer);
     return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);

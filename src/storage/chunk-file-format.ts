@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { crc32Checksum, crc32Combine } from '../wire/crc32';
 import { ChunkStoreError } from './chunk-store-error';
 
 /**
@@ -8,18 +9,22 @@ import { ChunkStoreError } from './chunk-store-error';
  *
  *   [data: size bytes][block checks: one per block][footer: 88 bytes]
  *
- * footer = magic | size u64 | block size u32 | block count u32 | SHA-256 of the data
+ * footer = magic | size u64 | block size u32 | block count u32 | whole-chunk check (32 bytes)
  *          | SHA-256 of (block checks + the footer's first 56 bytes), so a damaged footer or
  *          check table is detected instead of trusted.
  *
  * The trailer goes at the end because block checks are only known once the data is written.
- * The magic names how blocks are checked; both formats are read, new chunks are RSCHUNK2:
- * - RSCHUNK1: the SHA-256 of every block (32 bytes).
- * - RSCHUNK2: the CRC-32 of every block (4 bytes). Every read checks every block it sends, so
- *   this check is on the hot path of every download and costs CPU on every put: CRC-32 takes
- *   0.24 s per GiB on our machine where SHA-256 takes 0.61 s. It catches what disks do to data
- *   (every burst of up to 32 bits, and all but 2^-32 of other damage). The whole chunk's SHA-256
- *   stays in the footer: puts are checked against it, and so is every scrub.
+ * The magic names how blocks and the whole chunk are checked; all three formats are read:
+ * - RSCHUNK1: the SHA-256 of every block (32 bytes); the whole chunk's SHA-256.
+ * - RSCHUNK2: the CRC-32 of every block (4 bytes); the whole chunk's SHA-256. Written for puts
+ *   that carry a SHA-256 (`checksum`, the original clients), which the server must compute anyway.
+ * - RSCHUNK3: the CRC-32 of every block; the whole chunk's CRC-32 (big-endian, then 28 zero
+ *   bytes). Written for puts checked by CRC-32 alone (ringstore's gateway): no byte is hashed
+ *   with SHA-256 on the way in.
+ * Every read checks every block it sends, so the block check is on the hot path of every
+ * download and costs CPU on every put: CRC-32 takes 0.24 s per GiB on our machine where SHA-256
+ * takes 0.61 s. It catches what disks do to data (every burst of up to 32 bits, so every
+ * damaged byte, and all but 2^-32 of other damage), which is what scrub relies on.
  */
 export const BLOCK_SIZE = 1024 * 1024;
 export const FOOTER_BYTES = 88;
@@ -30,29 +35,38 @@ interface BlockCheckFormat {
   /** Bytes of one block's check. */
   width: number;
   of(block: Buffer): Buffer;
+  /** What the footer's whole-chunk check is. */
+  whole: 'sha256' | 'crc32';
 }
 
 const SHA256_BLOCKS: BlockCheckFormat = {
   magic: Buffer.from('RSCHUNK1', 'ascii'),
   width: 32,
   of: (block) => createHash('sha256').update(block).digest(),
+  whole: 'sha256',
 };
 
 const CRC32_BLOCKS: BlockCheckFormat = {
   magic: Buffer.from('RSCHUNK2', 'ascii'),
   width: 4,
   of: (block) => crc32Bytes(crc32(block)),
+  whole: 'sha256',
 };
 
-const FORMATS = [CRC32_BLOCKS, SHA256_BLOCKS];
-/** The format new chunks are written in. */
+const CRC32_BLOCKS_CRC32_WHOLE: BlockCheckFormat = { ...CRC32_BLOCKS, magic: Buffer.from('RSCHUNK3', 'ascii'), whole: 'crc32' };
+
+const FORMATS = [CRC32_BLOCKS_CRC32_WHOLE, CRC32_BLOCKS, SHA256_BLOCKS];
+/** How new chunks check their blocks (both formats written share it). */
 const WRITTEN = CRC32_BLOCKS;
+
+/** The whole chunk's check as the footer keeps it: its SHA-256 when the client sent one, else its CRC-32. */
+export type WholeChunkCheck = { sha256: Buffer } | { crc32: number };
 
 export interface ChunkLayout {
   size: number;
   blockSize: number;
   blockCount: number;
-  /** Hex SHA-256 of the whole chunk, as the client sent it. */
+  /** The whole chunk's check: hex SHA-256 (RSCHUNK1, RSCHUNK2) or `crc32:<8 hex>` (RSCHUNK3). */
   checksum: string;
 }
 
@@ -76,20 +90,37 @@ function crc32Bytes(value: number): Buffer {
   return bytes;
 }
 
-/** The check of every BLOCK_SIZE block of a stream written in pieces of any size. */
+/**
+ * The CRC-32 of every BLOCK_SIZE block of a stream written in pieces of any size, and of the
+ * whole stream, in one pass over the bytes: each piece's CRC is computed once (split where it
+ * crosses a block boundary) and combined into its block's, the piece's own (returned, so a
+ * sender's CRC of it can be checked) and the whole stream's.
+ */
 export class BlockChecksWriter {
-  private crc = 0;
+  private blockCrc = 0;
   private bytesInBlock = 0;
+  private wholeCrc = 0;
   private readonly checks: Buffer[] = [];
 
-  update(data: Buffer): void {
+  /** Adds `data`; returns its CRC-32. */
+  update(data: Buffer): number {
+    let dataCrc = 0;
     for (let offset = 0; offset < data.length; ) {
       const take = Math.min(BLOCK_SIZE - this.bytesInBlock, data.length - offset);
-      this.crc = crc32(data.subarray(offset, offset + take), this.crc);
+      const partCrc = crc32(data.subarray(offset, offset + take));
+      this.blockCrc = crc32Combine(this.blockCrc, partCrc, take);
+      dataCrc = crc32Combine(dataCrc, partCrc, take);
       this.bytesInBlock += take;
       offset += take;
       if (this.bytesInBlock === BLOCK_SIZE) this.endBlock();
     }
+    this.wholeCrc = crc32Combine(this.wholeCrc, dataCrc, data.length);
+    return dataCrc;
+  }
+
+  /** The CRC-32 of everything added so far. */
+  get crc32(): number {
+    return this.wholeCrc;
   }
 
   /** The checks of all blocks, the last (short) one included. */
@@ -99,20 +130,21 @@ export class BlockChecksWriter {
   }
 
   private endBlock(): void {
-    this.checks.push(crc32Bytes(this.crc));
-    this.crc = 0;
+    this.checks.push(crc32Bytes(this.blockCrc));
+    this.blockCrc = 0;
     this.bytesInBlock = 0;
   }
 }
 
 /** The bytes written after the data: block checks (from BlockChecksWriter), then the footer. */
-export function encodeTrailer(size: number, blockChecks: Buffer[], wholeDigest: Buffer): Buffer {
+export function encodeTrailer(size: number, blockChecks: Buffer[], whole: WholeChunkCheck): Buffer {
   const footer = Buffer.alloc(FOOTER_BYTES);
-  WRITTEN.magic.copy(footer, 0);
+  (('sha256' in whole) ? CRC32_BLOCKS : CRC32_BLOCKS_CRC32_WHOLE).magic.copy(footer, 0);
   footer.writeBigUInt64BE(BigInt(size), 8);
   footer.writeUInt32BE(BLOCK_SIZE, 16);
   footer.writeUInt32BE(blockChecks.length, 20);
-  wholeDigest.copy(footer, 24);
+  if ('sha256' in whole) whole.sha256.copy(footer, 24);
+  else footer.writeUInt32BE(whole.crc32 >>> 0, 24);
   const checks = Buffer.concat(blockChecks);
   signature(checks, footer).copy(footer, FOOTER_SIGNED_BYTES);
   return Buffer.concat([checks, footer]);
@@ -169,7 +201,8 @@ async function readFooter(file: FileHandle, fileSize: number, what: string): Pro
   if (fileSize !== size + blockCount * format.width + FOOTER_BYTES) {
     throw corrupt(what, `file is ${fileSize} bytes but its footer describes ${size} bytes of data`);
   }
-  return { layout: { size, blockSize, blockCount, checksum: footer.subarray(24, 56).toString('hex') }, format };
+  const checksum = format.whole === 'crc32' ? crc32Checksum(footer.readUInt32BE(24)) : footer.subarray(24, 56).toString('hex');
+  return { layout: { size, blockSize, blockCount, checksum }, format };
 }
 
 /** Footer plus the block check table, with the table's signature checked. */
@@ -188,4 +221,18 @@ export async function readLayoutWithChecks(file: FileHandle, fileSize: number, w
 export function blockIsIntact(layout: ChunkLayoutWithChecks, index: number, block: Buffer): boolean {
   const { format, blockChecks } = layout;
   return format.of(block).equals(blockChecks.subarray(index * format.width, (index + 1) * format.width));
+}
+
+/**
+ * The CRC-32 of the whole chunk from its stored block CRCs (RSCHUNK2, RSCHUNK3), without reading
+ * its data; undefined for RSCHUNK1, whose blocks are checked by SHA-256.
+ */
+export function crc32FromBlockChecks(layout: ChunkLayoutWithChecks): number | undefined {
+  if (layout.format.width !== 4) return undefined;
+  let crc = 0;
+  for (let index = 0; index < layout.blockCount; index += 1) {
+    const length = Math.min(layout.blockSize, layout.size - index * layout.blockSize);
+    crc = crc32Combine(crc, layout.blockChecks.readUInt32BE(index * 4), length);
+  }
+  return crc;
 }

@@ -3,8 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir } from '../util/fsync-dir.cjs';
 import type { Logger } from '../util/logger';
+import { parseCrc32Checksum } from '../wire/crc32';
 import {
   blockIsIntact,
+  crc32FromBlockChecks,
   readExactly,
   readLayout,
   readLayoutWithChecks,
@@ -14,7 +16,11 @@ import {
 } from './chunk-file-format';
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
-import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkUpload } from './chunk-upload';
+import { FreeSpaceEstimate } from './free-space-estimate';
+import { GroupCommitter } from './group-commit';
+import { removeFile } from './remove-file';
+import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkIdentity, type ChunkUpload } from './chunk-upload';
+import type { ChunkRange } from '../wire/chunk-range';
 
 export interface StoredChunk {
   chunkId: string;
@@ -27,12 +33,6 @@ export interface DiskUsage {
   available: number;
   used: number;
   total: number;
-}
-
-export interface ByteRange {
-  offset?: number;
-  /** 0 or absent = to the end of the chunk; longer than the chunk = to the end. */
-  length?: number;
 }
 
 /** An open chunk being read: its size, the range served and the verified bytes of that range. */
@@ -50,6 +50,18 @@ export interface ChunkRead {
   close(): Promise<void>;
 }
 
+/** Where the store reads its disk figures; tests inject a fixed one so space checks are deterministic. */
+export type DiskUsageSource = (dataDir: string) => Promise<DiskUsage>;
+
+async function statfsUsage(dataDir: string): Promise<DiskUsage> {
+  const stats = await fs.statfs(dataDir);
+  return {
+    available: stats.bavail * stats.bsize,
+    used: (stats.blocks - stats.bfree) * stats.bsize,
+    total: stats.blocks * stats.bsize,
+  };
+}
+
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
 
 /**
@@ -60,17 +72,21 @@ export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; mes
  */
 export class ChunkStore {
   private count = 0;
+  private readonly committer = new GroupCommitter((chunks) =>
+    this.logger.debug('Committing chunks together', { event: 'group_commit', chunks }));
+  private readonly freeSpace = new FreeSpaceEstimate(async () => (await this.diskUsage()).available);
 
   private constructor(
     readonly dataDir: string,
     private readonly chunksDir: string,
     private readonly tmpDir: string,
     private readonly logger: Logger,
+    private readonly diskUsageSource: DiskUsageSource,
   ) {}
 
-  static async open(dataDir: string, logger: Logger): Promise<ChunkStore> {
+  static async open(dataDir: string, logger: Logger, diskUsageSource: DiskUsageSource = statfsUsage): Promise<ChunkStore> {
     const root = path.resolve(dataDir);
-    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger);
+    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger, diskUsageSource);
     await fs.mkdir(store.chunksDir, { recursive: true });
     await fs.mkdir(store.tmpDir, { recursive: true });
     await store.clearLeftoverTempFiles();
@@ -82,13 +98,19 @@ export class ChunkStore {
     return this.count;
   }
 
-  /** Starts a put. A stored chunk with the same checksum gives an upload that only drains. */
-  async beginPut(rawChunkId: unknown, rawChecksum: unknown, expectedSize = 0): Promise<ChunkUpload> {
+  /**
+   * Starts a put. A stored chunk with the same SHA-256 gives an upload that only drains.
+   * `framesChecked`: the client sends a CRC-32 with every message (see TempFileUpload).
+   */
+  async beginPut(rawChunkId: unknown, rawChecksum: unknown, expectedSize = 0, framesChecked = false): Promise<ChunkUpload> {
     const chunkId = normalizeChunkId(rawChunkId);
-    // An empty checksum means the client sends it in its last message (it hashes as it streams).
+    // An empty checksum means the client sends one in its last message (SHA-256 or CRC-32).
     const checksum = rawChecksum === '' ? '' : normalizeChecksum(rawChecksum);
-    const existing = await this.statChunk(chunkId);
-    if (existing && checksum) {
+    // Only a checksum sent up front can be compared before the data comes (a chunk stored
+    // with its CRC-32 alone cannot be compared to a SHA-256): else the upload runs and its
+    // publish compares content when the name is taken.
+    const existing = checksum ? await this.statChunk(chunkId) : undefined;
+    if (existing && parseCrc32Checksum(existing.checksum) === undefined) {
       this.assertSameChecksum(existing.checksum, checksum, chunkId);
       return new AlreadyStoredUpload(chunkId);
     }
@@ -96,13 +118,14 @@ export class ChunkStore {
     return TempFileUpload.create({
       chunkId,
       checksum,
+      framesChecked,
       expectedSize,
       tempPath: path.join(this.tmpDir, `${chunkId}.${randomUUID()}`),
-      publish: (tempPath, verified) => this.publish(tempPath, chunkId, verified),
+      publish: (file, tempPath, identity) => this.committer.commit({ file, name: () => this.link(tempPath, chunkId, identity) }),
     });
   }
 
-  async read(rawChunkId: unknown, range: ByteRange = {}): Promise<ChunkRead> {
+  async read(rawChunkId: unknown, range: ChunkRange = {}): Promise<ChunkRead> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
     const file = await this.openChunk(chunkId);
@@ -142,6 +165,8 @@ export class ChunkStore {
   /**
    * Re-reads every block of a chunk against its stored check, and the whole chunk against its
    * SHA-256 (scrub): the block checks find where damage is, the SHA-256 what they could miss.
+   * A chunk stored with a CRC-32 as its whole-chunk check has that compared with its block
+   * CRCs combined: the data itself is checked by the block CRCs, which catch every damaged byte.
    */
   async verify(rawChunkId: unknown): Promise<VerifyResult> {
     const chunkId = normalizeChunkId(rawChunkId);
@@ -149,11 +174,14 @@ export class ChunkStore {
     const file = await this.openChunk(chunkId);
     try {
       const layout = await readLayoutWithChecks(file, (await file.stat()).size, what);
-      const whole = createHash('sha256');
+      const storedCrc = parseCrc32Checksum(layout.checksum);
+      const whole = storedCrc === undefined ? createHash('sha256') : undefined;
       // verifiedBlocks throws at the first block that fails its check.
-      for await (const block of verifiedBlocks(file, layout, 0, layout.size, what)) whole.update(block);
-      if (whole.digest('hex') !== layout.checksum) {
-        return { ok: false, corruptBlock: -1, message: `${what} is damaged on disk: its blocks pass their checks but the chunk does not match its SHA-256` };
+      for await (const block of verifiedBlocks(file, layout, 0, layout.size, what)) whole?.update(block);
+      const intact = whole ? whole.digest('hex') === layout.checksum : crc32FromBlockChecks(layout) === storedCrc;
+      if (!intact) {
+        const kind = whole ? 'SHA-256' : 'CRC-32';
+        return { ok: false, corruptBlock: -1, message: `${what} is damaged on disk: its blocks pass their checks but the chunk does not match its ${kind}` };
       }
       return { ok: true };
     } catch (error) {
@@ -188,13 +216,8 @@ export class ChunkStore {
     }
   }
 
-  async diskUsage(): Promise<DiskUsage> {
-    const stats = await fs.statfs(this.dataDir);
-    return {
-      available: stats.bavail * stats.bsize,
-      used: (stats.blocks - stats.bfree) * stats.bsize,
-      total: stats.blocks * stats.bsize,
-    };
+  diskUsage(): Promise<DiskUsage> {
+    return this.diskUsageSource(this.dataDir);
   }
 
   private chunkPath(chunkId: string): string {
@@ -248,10 +271,30 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * A put of a stored id succeeds only with the same content: the same SHA-256 or CRC-32 text,
+   * or else the same CRC-32, the stored one taken from its block checks when its footer keeps
+   * a SHA-256 (a chunk first put by an original client, now copied by ringstore).
+   */
+  private async assertSameContent(chunkId: string, offered: ChunkIdentity): Promise<void> {
+    const existing = await this.statChunk(chunkId);
+    if (!existing || existing.checksum === offered.checksum) return;
+    let storedCrc = parseCrc32Checksum(existing.checksum);
+    if (storedCrc === undefined && parseCrc32Checksum(offered.checksum) !== undefined) {
+      const file = await this.openChunk(chunkId);
+      try {
+        storedCrc = crc32FromBlockChecks(await readLayoutWithChecks(file, (await file.stat()).size, `chunk ${chunkId}`));
+      } finally {
+        await file.close().catch(() => undefined);
+      }
+    }
+    if (storedCrc !== offered.crc32) this.assertSameChecksum(existing.checksum, offered.checksum, chunkId);
+  }
+
   private async assertSpaceFor(size: number, chunkId: string): Promise<void> {
-    const { available } = await this.diskUsage();
     const needed = size + trailerBytesFor(size);
-    if (needed > available) {
+    const { fits, available } = await this.freeSpace.admit(needed);
+    if (!fits) {
       throw new ChunkStoreError(
         'RESOURCE_EXHAUSTED',
         `disk full: chunk ${chunkId} needs ${needed} bytes but only ${available} are available`,
@@ -260,10 +303,11 @@ export class ChunkStore {
   }
 
   /**
-   * link() never replaces an existing name, so two puts of one id racing each other cannot
-   * overwrite a stored chunk: the loser sees EEXIST and compares checksums.
+   * Gives a synced temp file its chunk name; returns the directories to fsync (group commit
+   * does, once per batch). link() never replaces an existing name, so two puts of one id racing
+   * each other cannot overwrite a stored chunk: the loser sees EEXIST and compares content.
    */
-  private async publish(tempPath: string, chunkId: string, checksum: string): Promise<void> {
+  private async link(tempPath: string, chunkId: string, identity: ChunkIdentity): Promise<string[]> {
     const finalPath = this.chunkPath(chunkId);
     const shardDir = path.dirname(finalPath);
     const createdDir = await fs.mkdir(shardDir, { recursive: true });
@@ -272,16 +316,11 @@ export class ChunkStore {
       this.count += 1;
     } catch (error) {
       if (!isNodeError(error, 'EEXIST')) throw asStoreError(error);
-      const existing = await this.statChunk(chunkId);
-      if (existing) this.assertSameChecksum(existing.checksum, checksum, chunkId);
+      await this.assertSameContent(chunkId, identity);
     } finally {
-      await fs.rm(tempPath, { force: true });
+      await removeFile(tempPath);
     }
-    await fsyncDir(shardDir);
-    if (createdDir) {
-      await fsyncDir(path.dirname(shardDir));
-      await fsyncDir(this.chunksDir);
-    }
+    return createdDir ? [shardDir, path.dirname(shardDir), this.chunksDir] : [shardDir];
   }
 
   private async clearLeftoverTempFiles(): Promise<void> {

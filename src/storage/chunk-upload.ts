@@ -1,41 +1,75 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { BlockChecksWriter, encodeTrailer } from './chunk-file-format';
+import { crc32Checksum } from '../wire/crc32';
+import { BlockChecksWriter, encodeTrailer, type WholeChunkCheck } from './chunk-file-format';
 import { ChunkStoreError, isNodeError } from './chunk-store-error';
+import { removeFile } from './remove-file';
+
+/** The checks a put's last message may bring. */
+export interface FinalChecks {
+  /** Hex SHA-256 of the whole chunk, sent last by a writer that hashes while streaming. */
+  checksum?: string;
+  /** CRC-32 of the whole chunk (PutChunkRequest.chunk_crc32). */
+  crc32?: number;
+}
 
 /** One PutChunk in progress, as the gRPC layer drives it. */
 export interface ChunkUpload {
   readonly chunkId: string;
-  write(data: Buffer): Promise<void>;
-  /** Verifies and publishes the chunk; the checksum comes here when the client sent it last. */
-  commit(trailingChecksum?: string): Promise<void>;
+  /** `dataCrc32`: the client's CRC-32 of `data`, checked before anything is written. */
+  write(data: Buffer, dataCrc32?: number): Promise<void>;
+  /** Verifies and publishes the chunk. */
+  commit(final?: FinalChecks): Promise<void>;
   /** Drops everything written so far; safe to call more than once or after commit. */
   abort(): Promise<void>;
 }
 
+/** What a verified chunk is known by: compared when its id is already taken. */
+export interface ChunkIdentity {
+  /** What the footer records and ListChunks reports: hex SHA-256, or `crc32:<8 hex>`. */
+  checksum: string;
+  /** CRC-32 of the whole chunk (always known: the block checks are CRC-32). */
+  crc32: number;
+}
+
 export interface TempFileUploadOptions {
   chunkId: string;
-  /** '' when the client sends the checksum in its last message instead of its first. */
+  /** Hex SHA-256 from the first message; '' when none came there. */
   checksum: string;
+  /**
+   * The first message carried data_crc32: this client checks every message with a CRC-32 (and
+   * the chunk with chunk_crc32), so no SHA-256 is computed unless it sent one up front.
+   */
+  framesChecked: boolean;
   /** 0 = not announced by the client. */
   expectedSize: number;
   tempPath: string;
-  /** Makes the verified temp file the chunk; rejects when the id is taken by other content. */
-  publish: (tempPath: string, checksum: string) => Promise<void>;
+  /**
+   * Makes the verified temp file (still open: synced and closed there) the chunk, durably;
+   * rejects when the id is taken by other content.
+   */
+  publish: (file: fs.FileHandle, tempPath: string, identity: ChunkIdentity) => Promise<void>;
 }
 
 /**
- * Streams a chunk into a temp file while hashing the whole chunk and checking every block,
- * then checks the client's checksum, appends the trailer, fsyncs and hands the file over.
+ * Streams a chunk into a temp file while checking each message's CRC-32 and computing every
+ * block's (one pass), and the whole chunk's SHA-256 only when the client checks by SHA-256;
+ * then checks the whole-chunk check, appends the trailer and hands the file over to be made
+ * durable (group commit: see group-commit.ts).
  * Nothing under the chunk's real name exists until publish, so a broken stream leaves nothing.
  */
 export class TempFileUpload implements ChunkUpload {
-  private readonly whole = createHash('sha256');
+  /** Only for puts checked by SHA-256: the original clients, and ringstore's copies of old chunks. */
+  private readonly sha256: Hash | undefined;
   private readonly blockChecks = new BlockChecksWriter();
   private size = 0;
+  private messages = 0;
   private finished = false;
 
-  private constructor(private readonly options: TempFileUploadOptions, private readonly file: fs.FileHandle) {}
+  private constructor(private readonly options: TempFileUploadOptions, private readonly file: fs.FileHandle) {
+    // A client without frame CRCs may still send its SHA-256 last, so it is hashed from the start.
+    if (options.checksum || !options.framesChecked) this.sha256 = createHash('sha256');
+  }
 
   get chunkId(): string {
     return this.options.chunkId;
@@ -48,10 +82,20 @@ export class TempFileUpload implements ChunkUpload {
     return new TempFileUpload(options, file);
   }
 
-  async write(data: Buffer): Promise<void> {
-    if (data.length === 0) return;
-    this.whole.update(data);
-    this.blockChecks.update(data);
+  async write(data: Buffer, dataCrc32?: number): Promise<void> {
+    this.messages += 1;
+    if (data.length === 0 && !dataCrc32) return;
+    if (this.options.framesChecked && dataCrc32 === undefined) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `chunk ${this.chunkId}: message ${this.messages} has data but no data_crc32, though the first message had one`);
+    }
+    const actual = this.blockChecks.update(data);
+    if (dataCrc32 !== undefined && actual !== dataCrc32 >>> 0) {
+      throw new ChunkStoreError(
+        'DATA_LOSS',
+        `chunk ${this.chunkId}: message ${this.messages} (${data.length} bytes) has CRC-32 ${hex8(actual)}, but the client sent ${hex8(dataCrc32)}; nothing kept`,
+      );
+    }
+    this.sha256?.update(data);
     this.size += data.length;
     try {
       await writeAll(this.file, data);
@@ -60,50 +104,65 @@ export class TempFileUpload implements ChunkUpload {
     }
   }
 
-  async commit(trailingChecksum = ''): Promise<void> {
-    const wholeDigest = this.whole.digest();
-    const actual = wholeDigest.toString('hex');
-    const checksum = this.options.checksum || trailingChecksum;
-    if (!checksum) {
-      throw new ChunkStoreError('INVALID_ARGUMENT', `chunk ${this.chunkId}: no checksum was sent, in the first message or the last`);
-    }
-    if (this.options.checksum && trailingChecksum && trailingChecksum !== this.options.checksum) {
-      throw new ChunkStoreError('INVALID_ARGUMENT', `chunk ${this.chunkId}: the last message's checksum differs from the first's`);
-    }
-    if (this.options.expectedSize > 0 && this.size !== this.options.expectedSize) {
-      throw new ChunkStoreError(
-        'INVALID_ARGUMENT',
-        `chunk ${this.chunkId}: the client announced ${this.options.expectedSize} bytes but sent ${this.size}`,
-      );
-    }
-    if (actual !== checksum) {
-      throw new ChunkStoreError(
-        'DATA_LOSS',
-        `chunk ${this.chunkId}: checksum mismatch, client said ${checksum} but the ${this.size} bytes received hash to ${actual}`,
-      );
-    }
+  async commit(final: FinalChecks = {}): Promise<void> {
+    const whole = this.verifyWhole(final);
     try {
-      const trailer = encodeTrailer(this.size, this.blockChecks.finish(), wholeDigest);
+      const trailer = encodeTrailer(this.size, this.blockChecks.finish(), whole);
       await writeAll(this.file, trailer);
-      await this.file.sync();
     } catch (error) {
       throw asStoreError(error);
     }
-    await this.closeFile();
-    await this.options.publish(this.options.tempPath, checksum);
+    const checksum = 'sha256' in whole ? whole.sha256.toString('hex') : crc32Checksum(whole.crc32);
+    await this.options.publish(this.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
     this.finished = true;
+  }
+
+  /** Checks the size and every whole-chunk check the client sent; returns what the footer keeps. */
+  private verifyWhole(final: FinalChecks): WholeChunkCheck {
+    const what = `chunk ${this.chunkId}`;
+    const { checksum: first } = this.options;
+    const sha256 = first || final.checksum;
+    if (!sha256 && final.crc32 === undefined) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `${what}: no checksum was sent (checksum in the first message or the last, or chunk_crc32 in the last)`);
+    }
+    if (first && final.checksum && final.checksum !== first) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `${what}: the last message's checksum differs from the first's`);
+    }
+    if (sha256 && !this.sha256) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `${what}: a put that sends data_crc32 must send its SHA-256 checksum in the first message, not the last`);
+    }
+    if (this.options.expectedSize > 0 && this.size !== this.options.expectedSize) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `${what}: the client announced ${this.options.expectedSize} bytes but sent ${this.size}`);
+    }
+    const crc = this.blockChecks.crc32;
+    if (final.crc32 !== undefined && final.crc32 >>> 0 !== crc) {
+      throw new ChunkStoreError('DATA_LOSS', `${what}: CRC-32 mismatch, client said ${hex8(final.crc32)} but the ${this.size} bytes received have ${hex8(crc)}; nothing kept`);
+    }
+    if (!sha256) return { crc32: crc };
+    const digest = this.sha256!.digest();
+    if (digest.toString('hex') !== sha256) {
+      throw new ChunkStoreError(
+        'DATA_LOSS',
+        `${what}: checksum mismatch, client said ${sha256} but the ${this.size} bytes received hash to ${digest.toString('hex')}; nothing kept`,
+      );
+    }
+    return { sha256: digest };
   }
 
   async abort(): Promise<void> {
     await this.closeFile();
     if (this.finished) return;
     this.finished = true;
-    await fs.rm(this.options.tempPath, { force: true });
+    await removeFile(this.options.tempPath);
   }
 
   private closeFile(): Promise<void> {
     return this.file.close().catch(() => undefined);
   }
+}
+
+function hex8(crc: number): string {
+  return (crc >>> 0).toString(16).padStart(8, '0');
 }
 
 /**

@@ -20,7 +20,7 @@ import type { MessageBufferPool } from '../wire/message-buffer-pool';
 import { limitQueuedMessages } from '../wire/stream-buffer';
 import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
 import type { ChunkStore } from './chunk-store';
-import type { ChunkUpload } from './chunk-upload';
+import type { ChunkUpload, FinalChecks } from './chunk-upload';
 import { normalizeChecksum } from './chunk-id';
 
 /** Messages a call may queue in memory before backpressure (frames are up to 1 MiB each). */
@@ -112,8 +112,9 @@ export function createStorageHandlers(
   }
 
   /**
-   * PutChunk: the first message names the chunk (and usually its checksum); a checksum in a
-   * later message (writers that hash while streaming) makes that message the last one.
+   * PutChunk: the first message names the chunk (and usually its checksum); a checksum or a
+   * chunk_crc32 in a later message (writers that check while streaming) makes that message the
+   * last one. Each message's data_crc32 is checked before its data is written.
    */
   async function putChunk(
     call: grpc.ServerReadableStream<PutChunkRequest, PutChunkResponse>,
@@ -126,32 +127,37 @@ export function createStorageHandlers(
     }
     putsInProgress += 1;
     let upload: ChunkUpload | undefined;
-    let trailingChecksum = '';
+    const final: FinalChecks = {};
+    let ended = false;
     // Counts only time spent waiting for the client, not our own disk writes.
     const idle = new IdleWatchdog(limits.putIdleTimeoutMs, () =>
       call.destroy(new ChunkStoreError('DEADLINE_EXCEEDED', `PutChunk ${upload?.chunkId ?? '(no chunk id yet)'}: the client sent nothing for ${limits.putIdleTimeoutMs} ms; nothing kept`)));
     try {
       idle.touch();
-      for await (const message of call as AsyncIterable<PutChunkRequest>) {
+      // destroyOnReturn false: the call's stream must stay open for the response (and on a
+      // normal end, destroying it made an AbortError with a stack trace on every put).
+      for await (const message of call.iterator({ destroyOnReturn: false }) as AsyncIterable<PutChunkRequest>) {
         idle.pause();
-        if (trailingChecksum) {
-          throw new ChunkStoreError('INVALID_ARGUMENT', `PutChunk ${upload?.chunkId}: a message came after the one carrying the checksum, which must be the last`);
+        if (ended) {
+          throw new ChunkStoreError('INVALID_ARGUMENT', `PutChunk ${upload?.chunkId}: a message came after the one carrying the final checksum, which must be the last`);
         }
         if (!upload) {
-          upload = await store.beginPut(message.chunk_id, message.checksum, message.size);
+          upload = await store.beginPut(message.chunk_id, message.checksum, message.size, message.data_crc32 !== undefined);
         } else {
           if (message.chunk_id && message.chunk_id.toLowerCase() !== upload.chunkId) {
             throw new ChunkStoreError('INVALID_ARGUMENT', `PutChunk stream for ${upload.chunkId} switched to chunk_id ${JSON.stringify(message.chunk_id)}`);
           }
-          if (message.checksum) trailingChecksum = normalizeChecksum(message.checksum);
+          if (message.checksum) final.checksum = normalizeChecksum(message.checksum);
         }
-        await upload.write(message.data);
+        if (message.chunk_crc32 !== undefined) final.crc32 = message.chunk_crc32;
+        ended = final.checksum !== undefined || final.crc32 !== undefined;
+        await upload.write(message.data, message.data_crc32);
         frames.release(message.data);
         idle.touch();
       }
       idle.stop();
       if (!upload) throw new ChunkStoreError('INVALID_ARGUMENT', 'PutChunk stream ended without any message (chunk_id and checksum are required)');
-      await upload.commit(trailingChecksum);
+      await upload.commit(final);
       logger.debug('Stored chunk', { event: 'chunk_stored', chunkId: upload.chunkId });
       callback(null, { chunk_id: upload.chunkId, success: true, error_message: '' });
     } catch (error) {

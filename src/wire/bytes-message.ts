@@ -24,15 +24,27 @@ function fieldHeader(fieldNumber: number, length: number): number[] {
   }
 }
 
-/** A message holding only bytes field `fieldNumber`: the pieces, in order, copied once. */
-export function encodeBytesMessage(fieldNumber: number, pieces: readonly Buffer[]): EncodedMessage {
+/**
+ * A message holding bytes field `fieldNumber`: the pieces, in order, copied once; then
+ * `trailer`, other fields already encoded (fields may come in any order).
+ */
+export function encodeBytesMessage(fieldNumber: number, pieces: readonly Buffer[], trailer?: Uint8Array): EncodedMessage {
   const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
   const header = fieldHeader(fieldNumber, length);
-  const bytes = Buffer.allocUnsafe(header.length + length);
+  const bytes = Buffer.allocUnsafe(header.length + length + (trailer?.length ?? 0));
   bytes.set(header);
   let offset = header.length;
   for (const piece of pieces) offset += piece.copy(bytes, offset);
+  if (trailer) bytes.set(trailer, offset);
   return new EncodedMessage(bytes);
+}
+
+/** A fixed32 field (wire type 5): its key and 4 little-endian bytes, to append to a message. */
+export function encodeFixed32Field(fieldNumber: number, value: number): Buffer {
+  const field = Buffer.allocUnsafe(5);
+  field[0] = (fieldNumber << 3) | 5;
+  field.writeUInt32LE(value >>> 0, 1);
+  return field;
 }
 
 /** Room kept in front of data read for wrapBytesMessage: a key byte and a varint of up to 2^28. */

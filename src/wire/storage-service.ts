@@ -27,7 +27,15 @@ export const storageServerDefinition: grpc.ServiceDefinition = {
   GetChunk: { ...storageServiceDefinition.GetChunk, responseSerialize: passEncoded(storageServiceDefinition.GetChunk.responseSerialize) },
 };
 
-export interface PutChunkRequest { chunk_id: string; data: Buffer; checksum: string; size: number }
+export interface PutChunkRequest {
+  chunk_id: string;
+  data: Buffer;
+  checksum: string;
+  size: number;
+  /** Absent (undefined) unless the sender set it: 0 is a valid CRC. */
+  data_crc32?: number;
+  chunk_crc32?: number;
+}
 export interface PutChunkResponse { chunk_id: string; success: boolean; error_message: string }
 export interface GetChunkRequest { chunk_id: string; offset: number; length: number }
 export interface GetChunkResponse { data: Buffer }

@@ -21,7 +21,7 @@ const ALLOWED: Record<string, { uses: string[]; typesFrom?: string[] }> = {
   jobs: { uses: ['replicas', 'metadata', 'observability', 'util'] },
   observability: { uses: ['connection', 'machines', 'util'] },
   http: { uses: ['files', 'observability', 'security', 'util'], typesFrom: ['connection', 'machines', 'metadata', 'jobs'] },
-  s3: { uses: ['files', 'objects', 'observability', 'security', 'util'], typesFrom: ['metadata'] },
+  s3: { uses: ['http', 'files', 'objects', 'observability', 'security', 'util'], typesFrom: ['metadata'] },
   objects: { uses: ['files', 'replicas', 'metadata', 'util'] },
   storage: { uses: ['wire', 'security', 'util'] },
   gateway: { uses: ['*'] },

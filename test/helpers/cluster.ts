@@ -55,6 +55,9 @@ export interface GatewayNode {
   proc: RingstoreProcess;
   url: string;
   port: number;
+  /** Its S3 endpoint (S3_PORT: any free port, kept across restarts). */
+  s3Url: string;
+  s3Port: number;
   host: string;
   /** Its DATA_DIR (the embedded metadata lives there). */
   dataDir: string;
@@ -101,16 +104,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const storage: StorageNode[] = [];
   let storageCount = 0;
 
-  const runGateway = async (host: string, port: number, dataDir: string): Promise<{ proc: RingstoreProcess; port: number }> => {
-    const proc = new RingstoreProcess(['gateway', '--host', host, '--port', String(port), '--data', dataDir], env);
+  const runGateway = async (host: string, port: number, s3Port: number, dataDir: string): Promise<{ proc: RingstoreProcess; port: number; s3Port: number }> => {
+    const proc = new RingstoreProcess(['gateway', '--host', host, '--port', String(port), '--data', dataDir], { S3_PORT: String(s3Port), ...env });
     const line: LogLine = await proc.waitForLine((l) => l.event === 'listening', 90_000, 'gateway listening');
-    return { proc, port: Number(line.port) };
+    return { proc, port: Number(line.port), s3Port: Number(line.s3Port) };
   };
   const startGatewayNode = async (index: number): Promise<GatewayNode> => {
     const host = options.gatewayHost?.(index) ?? '127.0.0.1';
     const dataDir = path.join(root, `gateway-${index}`);
-    const { proc, port } = await runGateway(host, 0, dataDir);
-    const node = { proc, port, url: `http://${host}:${port}`, host, dataDir };
+    const { proc, port, s3Port } = await runGateway(host, 0, 0, dataDir);
+    const node = { proc, port, url: `http://${host}:${port}`, s3Port, s3Url: `http://${host}:${s3Port}`, host, dataDir };
     gateways.push(node);
     return node;
   };
@@ -134,7 +137,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     addGateway: () => startGatewayNode(gateways.length + 1),
     async restartGateway(node = gateway) {
       await node.proc.kill('SIGKILL');
-      node.proc = (await runGateway(node.host, node.port, node.dataDir)).proc;
+      node.proc = (await runGateway(node.host, node.port, node.s3Port, node.dataDir)).proc;
     },
     async addStorage() {
       const index = ++storageCount;

@@ -172,6 +172,34 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
     expect(await gauge()).toBeGreaterThan(0);
   }, 60_000);
 
+  it('shows each storage server with its address and the bytes ringstore holds on it, in /metrics and on the dashboard', async () => {
+    const scrape = async () => {
+      const text = await (await fetch(`${cluster.gateway.url}/metrics`)).text();
+      const addresses = new Map([...text.matchAll(/^ringstore_storage_server_info\{server_id="([^"]+)",address="([^"]+)",membership="active"\} 1$/gm)].map((m) => [m[1], m[2]]));
+      const held = new Map([...text.matchAll(/^ringstore_storage_server_bytes_held\{server_id="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+      return { addresses, held };
+    };
+    const before = await scrape();
+    expect(Object.fromEntries(before.addresses)).toEqual(Object.fromEntries(cluster.storage.map((node) => [node.serverId, node.address])));
+
+    const created = await uploadRaw(cluster.gateway.url, testData(3 * MiB), 'held.bin');
+    const grown = new Map<string, number>();
+    for (const chunk of (await metadata(cluster, created.file_id)).chunks) {
+      for (const replica of chunk.replicas) grown.set(replica.server_id, (grown.get(replica.server_id) ?? 0) + chunk.size);
+    }
+    // Usage is read from the metadata at most every 2 s: wait for the gauges to show the new file.
+    await waitFor(
+      async () => {
+        const { held } = await scrape();
+        return cluster.storage.every((node) => held.get(node.serverId) === (before.held.get(node.serverId) ?? 0) + (grown.get(node.serverId) ?? 0));
+      },
+      { timeoutMs: 20_000, what: "every server's bytes_held to grow by the new file's chunks on it" },
+    );
+    const { held } = await scrape();
+    const tiles = (await (await fetch(`${cluster.gateway.url}/admin/connections`)).json()) as { servers: Array<{ server_id: string; bytes_held?: number }> };
+    expect(Object.fromEntries(tiles.servers.map((s) => [s.server_id, s.bytes_held]))).toEqual(Object.fromEntries(held));
+  }, 60_000);
+
   it('leaves nothing behind when a client disconnects mid-upload', async () => {
     // Let the earlier tests' in-flight work settle so the disk listing is stable.
     const before = await allChunksOnDisk(cluster);

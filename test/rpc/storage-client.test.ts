@@ -1,6 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { StorageClient } from '../../src/rpc/storage-client';
+import { crc32 } from 'node:zlib';
+import { StorageClient, encodePutData } from '../../src/rpc/storage-client';
+import { crc32Checksum } from '../../src/wire/crc32';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 
@@ -71,11 +73,11 @@ describe('StorageClient deadlines, idle watchdog and cancellation', () => {
   });
 });
 
-describe('PutChunk with the checksum in the last message (hash-while-streaming writers)', () => {
+describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
   let client: StorageClient;
 
   beforeAll(async () => {
-    const server = await spawnStorageServer(await makeTempDir('ringstore-trailing-'));
+    const server = await spawnStorageServer(await makeTempDir('ringstore-crc-client-'));
     client = StorageClient.connect(server.address);
   });
 
@@ -85,38 +87,42 @@ describe('PutChunk with the checksum in the last message (hash-while-streaming w
     await removeTempDirs();
   });
 
-  const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-  async function putTrailing(id: string, data: Buffer, checksum: string | undefined) {
-    const writer = client.putChunk(id, '', data.length);
-    await writer.write(data);
-    return writer.end(checksum);
+  /** Written in uneven pieces, half of them pre-encoded (as an upload sends them). */
+  async function put(id: string, data: Buffer, expected = '') {
+    const writer = client.putChunk(id, expected, data.length);
+    let half = true;
+    for (let offset = 0; offset < data.length; offset += 700_000, half = !half) {
+      const piece = data.subarray(offset, offset + 700_000);
+      await writer.write(half ? encodePutData([piece]) : piece);
+    }
+    return writer.end();
   }
 
-  it('stores the chunk when the trailing checksum matches, idempotently', async () => {
+  it('resolves with the CRC-32 of the bytes the server verified and stored, idempotently', async () => {
     const id = randomUUID();
     const data = randomBytes(2 * MiB + 3);
-    expect((await putTrailing(id, data, sha(data))).success).toBe(true);
-    expect((await putTrailing(id, data, sha(data))).success).toBe(true);
+    expect(await put(id, data)).toMatchObject({ success: true, crc32: crc32(data) });
+    expect(await put(id, data)).toMatchObject({ success: true, crc32: crc32(data) });
     expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+    const listed = [];
+    for await (const info of client.listChunks()) listed.push(info);
+    expect(listed).toEqual([expect.objectContaining({ chunk_id: id, checksum: crc32Checksum(crc32(data)) })]);
   });
 
-  it('refuses a wrong or missing trailing checksum and keeps nothing', async () => {
+  it('with an expected crc32: checksum (a copy), stores only bytes that match it', async () => {
     const data = randomBytes(1000);
+    const copy = randomUUID();
+    expect((await put(copy, data, crc32Checksum(crc32(data)))).success).toBe(true);
     const wrong = randomUUID();
-    expect((await failureOf(putTrailing(wrong, data, sha(Buffer.from('other'))))).code).toBe(grpc.status.DATA_LOSS);
+    expect((await failureOf(put(wrong, data, crc32Checksum(crc32(data) ^ 1)))).code).toBe(grpc.status.DATA_LOSS);
     expect((await failureOf(client.getChunkBuffer(wrong))).code).toBe(grpc.status.NOT_FOUND);
-    const missing = randomUUID();
-    expect((await failureOf(putTrailing(missing, data, undefined))).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect((await failureOf(client.getChunkBuffer(missing))).code).toBe(grpc.status.NOT_FOUND);
   });
 
   it('refuses different content under an existing id with ALREADY_EXISTS', async () => {
     const id = randomUUID();
     const data = randomBytes(5000);
-    await putTrailing(id, data, sha(data));
-    const other = randomBytes(5000);
-    expect((await failureOf(putTrailing(id, other, sha(other)))).code).toBe(grpc.status.ALREADY_EXISTS);
+    await put(id, data);
+    expect((await failureOf(put(id, randomBytes(5000)))).code).toBe(grpc.status.ALREADY_EXISTS);
     expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
   });
 });

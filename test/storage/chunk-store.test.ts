@@ -23,6 +23,21 @@ async function put(store: ChunkStore, chunkId: string, data: Buffer, checksum = 
   }
 }
 
+/** A put as ringstore's gateway makes it: a CRC-32 per piece and the chunk's CRC-32 at the end, no SHA-256. */
+async function putByCrc(store: ChunkStore, chunkId: string, data: Buffer, chunkCrc = crc32(data)): Promise<void> {
+  const upload = await store.beginPut(chunkId, '', data.length, true);
+  try {
+    for (let offset = 0; offset < data.length; offset += 300_001) {
+      const piece = data.subarray(offset, offset + 300_001);
+      await upload.write(piece, crc32(piece));
+    }
+    await upload.commit({ crc32: chunkCrc });
+  } catch (error) {
+    await upload.abort();
+    throw error;
+  }
+}
+
 async function readAll(store: ChunkStore, chunkId: string, range?: { offset?: number; length?: number }): Promise<Buffer> {
   const read = await store.read(chunkId, range);
   const pieces: Buffer[] = [];
@@ -49,7 +64,7 @@ function uint32(value: number): Buffer {
  * A chunk file built here from the format's description (chunk-file-format.ts), independently
  * of the store's own encoder: data, one check per 1 MiB block, then the 88-byte footer.
  */
-function chunkFile(data: Buffer, format: { magic: string; check: (block: Buffer) => Buffer; checksum?: string }): Buffer {
+function chunkFile(data: Buffer, format: { magic: string; check: (block: Buffer) => Buffer; checksum?: string; wholeCrc?: number }): Buffer {
   const checks: Buffer[] = [];
   for (let offset = 0; offset < data.length; offset += BLOCK_SIZE) checks.push(format.check(data.subarray(offset, offset + BLOCK_SIZE)));
   const table = Buffer.concat(checks);
@@ -58,7 +73,8 @@ function chunkFile(data: Buffer, format: { magic: string; check: (block: Buffer)
   footer.writeBigUInt64BE(BigInt(data.length), 8);
   footer.writeUInt32BE(BLOCK_SIZE, 16);
   footer.writeUInt32BE(checks.length, 20);
-  Buffer.from(format.checksum ?? sha256(data), 'hex').copy(footer, 24);
+  if (format.wholeCrc !== undefined) footer.writeUInt32BE(format.wholeCrc >>> 0, 24);
+  else Buffer.from(format.checksum ?? sha256(data), 'hex').copy(footer, 24);
   createHash('sha256').update(table).update(footer.subarray(0, 56)).digest().copy(footer, 56);
   return Buffer.concat([data, table, footer]);
 }
@@ -228,6 +244,56 @@ describe('ChunkStore', () => {
     expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: -1, message: expect.stringMatching(/does not match its SHA-256/) });
   });
 
+  it('stores a put checked by CRC-32 alone in RSCHUNK3, listed as crc32:<hex>, and scrub finds every flipped byte', async () => {
+    const data = randomBytes(2 * BLOCK_SIZE + 77);
+    const id = randomUUID();
+    await putByCrc(store, id, data);
+    const file = chunkPath(dataDir, id);
+    expect((await fs.readFile(file)).equals(chunkFile(data, { magic: 'RSCHUNK3', check: (block) => uint32(crc32(block)), wholeCrc: crc32(data) }))).toBe(true);
+    const listed = [];
+    for await (const chunk of store.list()) listed.push(chunk);
+    expect(listed).toEqual([expect.objectContaining({ chunkId: id, size: data.length, checksum: `crc32:${crc32(data).toString(16).padStart(8, '0')}` })]);
+    expect((await readAll(store, id)).equals(data)).toBe(true);
+    expect(await store.verify(id)).toEqual({ ok: true });
+
+    // Every byte of the data is covered by its block's CRC-32: a flip anywhere is found and located.
+    for (const position of [0, BLOCK_SIZE - 1, BLOCK_SIZE, 2 * BLOCK_SIZE + 76]) {
+      await flipByte(file, position);
+      expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: Math.floor(position / BLOCK_SIZE) });
+      await flipByte(file, position);
+    }
+    // A footer whose whole-chunk CRC disagrees with its (signed) block CRCs is damaged too.
+    await fs.writeFile(file, chunkFile(data, { magic: 'RSCHUNK3', check: (block) => uint32(crc32(block)), wholeCrc: crc32(data) ^ 1 }));
+    expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: -1, message: expect.stringMatching(/does not match its CRC-32/) });
+  });
+
+  it('refuses a message whose CRC-32 is wrong, or a wrong chunk CRC-32, and keeps nothing', async () => {
+    const data = randomBytes(BLOCK_SIZE + 5);
+    const badFrame = randomUUID();
+    const upload = await store.beginPut(badFrame, '', data.length, true);
+    await upload.write(data.subarray(0, 1000), crc32(data.subarray(0, 1000)));
+    expect(await reasonOf(upload.write(data.subarray(1000), crc32(data.subarray(1000)) ^ 4))).toBe('DATA_LOSS');
+    await upload.abort();
+    const badChunk = randomUUID();
+    expect(await reasonOf(putByCrc(store, badChunk, data, crc32(data) ^ 0x80000000))).toBe('DATA_LOSS');
+    for (const id of [badFrame, badChunk]) expect(await reasonOf(store.read(id))).toBe('NOT_FOUND');
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+    expect(store.chunkCount).toBe(0);
+  });
+
+  it('compares a chunk put by SHA-256 and again by CRC-32 by content: the same bytes are accepted, others refused', async () => {
+    const data = randomBytes(3000);
+    const id = randomUUID();
+    await put(store, id, data);
+    await putByCrc(store, id, data);
+    expect(await reasonOf(putByCrc(store, id, randomBytes(3000)))).toBe('ALREADY_EXISTS');
+    const byCrc = randomUUID();
+    await putByCrc(store, byCrc, data);
+    await put(store, byCrc, data);
+    expect(await reasonOf(put(store, byCrc, randomBytes(3000)))).toBe('ALREADY_EXISTS');
+    expect(store.chunkCount).toBe(2);
+  });
+
   it('lists chunks in id order with paging, and counts them again on open', async () => {
     const chunks = new Map<string, Buffer>();
     for (let i = 0; i < 7; i += 1) chunks.set(randomUUID(), randomBytes(i * 100));
@@ -255,8 +321,12 @@ describe('ChunkStore', () => {
     expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
   });
 
-  it('refuses a put announcing more bytes than the disk has', async () => {
-    const { available } = await store.diskUsage();
-    expect(await reasonOf(store.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
+  it('refuses a put announcing more bytes than the disk has, and takes one that fits', async () => {
+    // A fixed disk, so nothing else writing to the real one can move the line between checks.
+    const available = 10 * 1024 * 1024;
+    const fixedDisk = await ChunkStore.open(dataDir, silent, async () => ({ available, used: 0, total: available }));
+    expect(await reasonOf(fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
+    const fits = await fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available / 2);
+    await fits.abort();
   });
 });

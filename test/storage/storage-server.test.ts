@@ -1,12 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { StorageClient } from '../../src/rpc/storage-client';
+import { crc32Checksum } from '../../src/wire/crc32';
 import { RingstoreProcess } from '../helpers/process';
 import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer, codeOf } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
 import { BAD_CHUNK_IDS } from './bad-chunk-ids';
+import { RawPutChunkCall } from './raw-grpc-call';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -36,12 +39,12 @@ describe('ringstore storage', () => {
   it.each([0, 1, MiB + 1, 64 * MiB])('round-trips a %i byte chunk byte-exact (put, get, list, delete)', async (size) => {
     const id = randomUUID();
     const data = randomBytes(size);
-    expect(await client.putChunkBuffer(id, data)).toMatchObject({ chunk_id: id, success: true });
+    expect(await client.putChunkBuffer(id, data)).toMatchObject({ chunk_id: id, success: true, crc32: crc32(data) });
     expect(sha256(await client.getChunkBuffer(id))).toBe(sha256(data));
 
     const listed = [];
     for await (const info of client.listChunks()) listed.push(info);
-    expect(listed.find((info) => info.chunk_id === id)).toMatchObject({ size, checksum: sha256(data) });
+    expect(listed.find((info) => info.chunk_id === id)).toMatchObject({ size, checksum: crc32Checksum(crc32(data)) });
 
     expect(await client.deleteChunk(id)).toMatchObject({ success: true });
     expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
@@ -159,5 +162,100 @@ describe('ringstore storage', () => {
     await Promise.all(chunks.map(({ id, data }) => client.putChunkBuffer(id, data)));
     const got = await Promise.all(chunks.map(({ id }) => client.getChunkBuffer(id)));
     got.forEach((data, i) => expect(sha256(data)).toBe(sha256(chunks[i].data)));
+  });
+});
+
+describe('PutChunk end-to-end checks: CRC-32 per message and per chunk, SHA-256 for the original clients', () => {
+  let server: SpawnedStorageServer;
+  let client: StorageClient;
+
+  beforeAll(async () => {
+    server = await spawnStorageServer(await makeTempDir('ringstore-crc-'));
+    client = StorageClient.connect(server.address);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await RingstoreProcess.killAll();
+    await removeTempDirs();
+  });
+
+  /** A put spoken message by message, as a client other than StorageClient might. */
+  async function rawPut(messages: Array<Record<string, unknown>>): Promise<{ code: number; details: string }> {
+    const call = new RawPutChunkCall(RawPutChunkCall.connect(server.address));
+    for (const message of messages) call.send(message);
+    call.end();
+    return call.status;
+  }
+
+  async function expectNothingKept(id: string): Promise<void> {
+    expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
+    await expect(fs.stat(chunkPath(server.dataDir, id))).rejects.toMatchObject({ code: 'ENOENT' });
+    await waitFor(async () => (await fs.readdir(path.join(server.dataDir, 'tmp'))).length === 0, { what: 'no temp file left' });
+  }
+
+  const data = randomBytes(2 * MiB + 17);
+  const first = data.subarray(0, MiB);
+  const rest = data.subarray(MiB);
+
+  it('refuses a message whose data does not match its data_crc32 with DATA_LOSS, keeping nothing', async () => {
+    const id = randomUUID();
+    const status = await rawPut([
+      { chunk_id: id, data_crc32: 0 },
+      { data: first, data_crc32: crc32(first) },
+      { data: rest, data_crc32: crc32(rest) ^ 0x100 },
+      { chunk_crc32: crc32(data) },
+    ]);
+    expect(status.code).toBe(grpc.status.DATA_LOSS);
+    expect(status.details).toMatch(/message 3 .* has CRC-32/);
+    await expectNothingKept(id);
+  });
+
+  it('refuses a chunk whose bytes do not match chunk_crc32 with DATA_LOSS, keeping nothing', async () => {
+    const id = randomUUID();
+    const status = await rawPut([
+      { chunk_id: id, data_crc32: 0 },
+      { data: first, data_crc32: crc32(first) },
+      { data: rest, data_crc32: crc32(rest), chunk_crc32: crc32(data) ^ 1 },
+    ]);
+    expect(status.code).toBe(grpc.status.DATA_LOSS);
+    await expectNothingKept(id);
+    // The client refuses bytes that differ from an expected crc32: checksum the same way.
+    const writer = client.putChunk(id, crc32Checksum(crc32(data) ^ 1), data.length);
+    await writer.write(data);
+    expect(await codeOf(writer.end())).toBe(grpc.status.DATA_LOSS);
+    await expectNothingKept(id);
+  });
+
+  it('refuses data without data_crc32 once the first message had one, and a trailing SHA-256 it did not hash for', async () => {
+    const unchecked = randomUUID();
+    expect((await rawPut([{ chunk_id: unchecked, data_crc32: 0 }, { data: first }, { chunk_crc32: crc32(first) }])).code).toBe(grpc.status.INVALID_ARGUMENT);
+    await expectNothingKept(unchecked);
+    const trailingSha = randomUUID();
+    expect((await rawPut([{ chunk_id: trailingSha, data_crc32: 0 }, { data: first, data_crc32: crc32(first) }, { checksum: sha256(first) }])).code).toBe(grpc.status.INVALID_ARGUMENT);
+    await expectNothingKept(trailingSha);
+  });
+
+  it('still verifies the SHA-256 of the original clients (first message or last) and keeps nothing on a mismatch', async () => {
+    const wrongFirst = randomUUID();
+    expect((await rawPut([{ chunk_id: wrongFirst, checksum: sha256(rest) }, { data: first }, { data: rest }])).code).toBe(grpc.status.DATA_LOSS);
+    await expectNothingKept(wrongFirst);
+    const wrongLast = randomUUID();
+    expect((await rawPut([{ chunk_id: wrongLast }, { data: first }, { data: rest, checksum: sha256(first) }])).code).toBe(grpc.status.DATA_LOSS);
+    await expectNothingKept(wrongLast);
+    // A SHA-256 put that also sends CRC-32s is checked against both.
+    const bothWrongCrc = randomUUID();
+    expect((await rawPut([{ chunk_id: bothWrongCrc, checksum: sha256(data), data_crc32: 0 }, { data, data_crc32: crc32(data) }, { chunk_crc32: crc32(data) ^ 2 }])).code).toBe(grpc.status.DATA_LOSS);
+    await expectNothingKept(bothWrongCrc);
+
+    const good = randomUUID();
+    expect((await rawPut([{ chunk_id: good, checksum: sha256(data) }, { data: first }, { data: rest }])).code).toBe(grpc.status.OK);
+    expect((await client.getChunkBuffer(good)).equals(data)).toBe(true);
+    const listed = [];
+    for await (const info of client.listChunks()) listed.push(info);
+    expect(listed.find((info) => info.chunk_id === good)).toMatchObject({ checksum: sha256(data) });
+    expect(await client.verifyChunk(good)).toMatchObject({ ok: true });
+    // ringstore copies such a chunk by its recorded SHA-256 (repair): the same bytes are accepted.
+    expect((await client.putChunkBuffer(good, data)).success).toBe(true);
   });
 });

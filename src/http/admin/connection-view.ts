@@ -1,10 +1,12 @@
 import type { ConnectionSnapshot, TransitionEvent } from '../../connection/types';
 
-/** Disk figures a storage server reported in its last health check. */
+/** A storage server's disk: the host filesystem from its last heartbeat, and what ringstore keeps on it. */
 export interface ServerDiskInfo {
   serverId: string;
   availableSpace?: number;
   totalSpace?: number;
+  /** Bytes of the chunk replicas recorded on it. */
+  bytesHeld?: number;
 }
 
 /** One storage server as /admin/connections and the `snapshot` SSE event show it. */
@@ -18,6 +20,7 @@ export interface ConnectionView {
   last_error: string | null;
   available_space?: number;
   total_space?: number;
+  bytes_held?: number;
 }
 
 export function toConnectionView(server: ConnectionSnapshot, disk?: ServerDiskInfo): ConnectionView {
@@ -31,6 +34,7 @@ export function toConnectionView(server: ConnectionSnapshot, disk?: ServerDiskIn
     last_error: server.lastError,
     ...(disk?.availableSpace !== undefined && { available_space: disk.availableSpace }),
     ...(disk?.totalSpace !== undefined && { total_space: disk.totalSpace }),
+    ...(disk?.bytesHeld !== undefined && { bytes_held: disk.bytesHeld }),
   };
 }
 

@@ -109,16 +109,21 @@
   function breakerLabel(breaker) {
     return breaker === 'halfOpen' ? 'half-open' : breaker;
   }
+  // The bar is the server's filesystem: ringstore's own chunks, then everything else on that disk.
   function diskBlock(server) {
     if (!server.total_space) return el('div', { class: 'disk-text', text: 'disk: not reported yet' });
-    const used = Math.max(0, server.total_space - (server.available_space || 0));
-    const percent = Math.min(100, (used / server.total_space) * 100);
-    const bar = el('span', { style: 'width:' + percent.toFixed(1) + '%' });
-    if (percent >= 95) bar.classList.add('full');
-    else if (percent >= 80) bar.classList.add('high');
+    const total = server.total_space;
+    const used = Math.max(0, total - (server.available_space || 0));
+    const held = Math.min(used, server.bytes_held || 0);
+    const percent = (n) => Math.min(100, (n / total) * 100).toFixed(1) + '%';
+    const ours = el('span', { class: 'held', style: 'width:' + percent(held) });
+    const others = el('span', { class: 'other', style: 'width:' + percent(used - held) });
+    const usedShare = used / total;
+    if (usedShare >= 0.95) ours.classList.add('full');
+    else if (usedShare >= 0.8) ours.classList.add('high');
     return el('div', { class: 'disk' }, [
-      el('div', { class: 'disk-bar', title: percent.toFixed(1) + '% used' }, [bar]),
-      el('div', { class: 'disk-text', text: bytes(used) + ' used of ' + bytes(server.total_space) + ' · ' + bytes(server.available_space || 0) + ' free' }),
+      el('div', { class: 'disk-bar', title: percent(used) + ' of the disk used, ' + percent(held) + ' by ringstore' }, [ours, others]),
+      el('div', { class: 'disk-text', text: bytes(held) + ' held · ' + bytes(server.available_space || 0) + ' free of ' + bytes(total) }),
     ]);
   }
   function renderAllTiles() {

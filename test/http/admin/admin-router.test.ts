@@ -46,10 +46,10 @@ describe('admin router', () => {
 
   it('GET /connections lists every server with its disk figures', async () => {
     supervisor = new FakeSupervisor([{ serverId: 's1', since: Date.UTC(2026, 0, 1) }, { serverId: 's2', state: 'TransientFailure', lastError: 'connect ECONNREFUSED' }]);
-    app = await startAdminApp(supervisor, { serverInfo: async () => [{ serverId: 's1', availableSpace: 10, totalSpace: 40 }] });
+    app = await startAdminApp(supervisor, { serverInfo: async () => [{ serverId: 's1', availableSpace: 10, totalSpace: 40, bytesHeld: 7 }] });
     const body = await (await fetch(`${app.url}/admin/connections`)).json();
     expect(body.servers).toEqual([
-      { server_id: 's1', address: '127.0.0.1:50051', state: 'Ready', breaker: 'closed', since: '2026-01-01T00:00:00.000Z', reconnects: 0, last_error: null, available_space: 10, total_space: 40 },
+      { server_id: 's1', address: '127.0.0.1:50051', state: 'Ready', breaker: 'closed', since: '2026-01-01T00:00:00.000Z', reconnects: 0, last_error: null, available_space: 10, total_space: 40, bytes_held: 7 },
       expect.objectContaining({ server_id: 's2', state: 'TransientFailure', last_error: 'connect ECONNREFUSED' }),
     ]);
     expect(body.servers[1]).not.toHaveProperty('total_space');

@@ -1,0 +1,152 @@
+import type { FileService } from '../files/file-service';
+import type { ByteRange } from '../files/byte-range';
+import type {
+  BucketRecord,
+  ListQuery,
+  MetadataStore,
+  ObjectListing,
+  ObjectMetadata,
+  ObjectRecord,
+  ObjectWithChunks,
+  StoredBytes,
+} from '../metadata/types';
+import type { BodyDigest, IncomingBody, SealedBody } from './body';
+import { BucketExistsError, BucketNotEmptyError, NoSuchBucketError, NoSuchObjectError } from './errors';
+
+export interface ObjectLocation {
+  bucket: string;
+  key: string;
+}
+
+/** The source of a server-side copy: the object, optionally a byte range of it, and a check of its record. */
+export interface CopySource extends ObjectLocation {
+  range?: (size: number) => ByteRange | undefined;
+  /** Runs on the source's record before any byte is read (copy-source conditions); throws to refuse. */
+  check?: (source: ObjectRecord) => void;
+}
+
+export interface ObjectsDeps {
+  store: MetadataStore;
+  files: FileService;
+}
+
+/**
+ * The objects model: buckets and objects (keys naming files of kind 'object') over the files
+ * model and the metadata store. Bodies stream into chunks through the files model and are
+ * recorded only once whole, checked (BodyDigest.seal) and durable. Refusals are domain errors.
+ */
+export class Objects {
+  constructor(protected readonly deps: ObjectsDeps) {}
+
+  async createBucket(name: string, owner: string): Promise<void> {
+    const outcome = await this.deps.store.createBucket(name, owner);
+    if (!outcome.created) throw new BucketExistsError(name, outcome.owner === owner);
+  }
+
+  async headBucket(name: string): Promise<BucketRecord> {
+    const bucket = await this.deps.store.getBucket(name);
+    if (!bucket) throw new NoSuchBucketError(name);
+    return bucket;
+  }
+
+  listBuckets(): Promise<BucketRecord[]> {
+    return this.deps.store.listBuckets();
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    const outcome = await this.deps.store.deleteBucket(name);
+    if (outcome === 'no-bucket') throw new NoSuchBucketError(name);
+    if (outcome === 'not-empty') throw new BucketNotEmptyError(name);
+  }
+
+  /** Stores the body under the key, replacing any object there, once it is whole and checked. */
+  async putObject(target: ObjectLocation, metadata: ObjectMetadata, body: IncomingBody, digest: BodyDigest): Promise<ObjectRecord> {
+    await this.headBucket(target.bucket); // before any byte is stored
+    return this.storeBody(target.key, metadata.contentType, body, digest, async (bytes, sealed) => {
+      const outcome = await this.deps.store.putObject({ ...target, bytes, metadata, etag: sealed.etag, checksum: sealed.checksum });
+      if (outcome.status === 'no-bucket') throw new NoSuchBucketError(target.bucket);
+      return outcome.object;
+    });
+  }
+
+  /** The object's record (HEAD, conditions). */
+  async headObject(bucket: string, key: string): Promise<ObjectRecord> {
+    return (await this.deps.store.headObject(bucket, key)) ?? (await this.missing(bucket, key));
+  }
+
+  /** The object with its chunks, to read. */
+  async getObject(bucket: string, key: string): Promise<ObjectWithChunks> {
+    return (await this.deps.store.getObject(bucket, key)) ?? (await this.missing(bucket, key));
+  }
+
+  /** Bytes of `range` of an object; give each piece back with release() once written on. */
+  read(object: ObjectWithChunks, range: ByteRange): AsyncGenerator<Buffer> {
+    return this.deps.files.read(object, range);
+  }
+
+  release(piece: Buffer): void {
+    this.deps.files.release(piece);
+  }
+
+  /** Deleting a key that is not there is no error (as S3); a bucket that is not there is. */
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    if (!(await this.deps.store.deleteObject(bucket, key))) await this.headBucket(bucket);
+  }
+
+  /** The keys that existed and are gone now. */
+  async deleteObjects(bucket: string, keys: string[]): Promise<string[]> {
+    await this.headBucket(bucket);
+    return this.deps.store.deleteObjects(bucket, keys);
+  }
+
+  async listObjects(bucket: string, query: ListQuery): Promise<ObjectListing> {
+    await this.headBucket(bucket);
+    return this.deps.store.listObjects(bucket, query);
+  }
+
+  /**
+   * A server-side copy: the source's bytes stream from its replicas into new chunks (no byte
+   * passes the client). `metadata` undefined keeps the source's.
+   */
+  async copyObject(source: CopySource, target: ObjectLocation, metadata: ObjectMetadata | undefined, digest: BodyDigest): Promise<ObjectRecord> {
+    await this.headBucket(target.bucket);
+    const { object, body } = await this.openSource(source);
+    return this.putObject(target, metadata ?? object, body, digest);
+  }
+
+  /** The source of a copy, checked, with its bytes (or those of its range) as a body. */
+  protected async openSource(source: CopySource): Promise<{ object: ObjectWithChunks; body: IncomingBody }> {
+    const object = await this.getObject(source.bucket, source.key);
+    source.check?.(object);
+    const range = source.range?.(object.size) ?? { start: 0, end: object.size - 1 };
+    const size = range.end - range.start + 1;
+    // Pieces are not given back to the read pool: the chunk write may keep them for a replay.
+    return { object, body: { size, stream: size > 0 ? this.deps.files.read(object, range) : emptyStream() } };
+  }
+
+  /** Stores a body as chunks, seals its digests, then lets `commit` record it (else the chunks go). */
+  protected storeBody<T>(
+    name: string,
+    contentType: string | null,
+    body: IncomingBody,
+    digest: BodyDigest,
+    commit: (bytes: StoredBytes, sealed: SealedBody) => Promise<T>,
+  ): Promise<T> {
+    return this.deps.files.storeChunks(
+      { filename: name, contentType: contentType ?? 'application/octet-stream', expectedSize: body.size, sizeIsExact: body.size !== undefined, stream: body.stream, complete: Promise.resolve() },
+      (stored) => {
+        const sealed = digest.seal();
+        return commit({ fileId: stored.fileId, size: stored.size, sha256: stored.checksum, chunks: stored.chunks }, sealed);
+      },
+      (data) => digest.update(data),
+    );
+  }
+
+  /** NoSuchBucket when the bucket is missing, else NoSuchKey. */
+  private async missing(bucket: string, key: string): Promise<never> {
+    await this.headBucket(bucket);
+    throw new NoSuchObjectError(bucket, key);
+  }
+}
+
+async function* emptyStream(): AsyncGenerator<Buffer> {}

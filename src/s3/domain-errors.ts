@@ -1,0 +1,30 @@
+/** The objects model's domain errors (and the layers' below it) as S3 errors. */
+import { FileTooLargeError } from '../files/errors';
+import {
+  BucketExistsError,
+  BucketNotEmptyError,
+  InvalidPartError,
+  NoSuchBucketError,
+  NoSuchObjectError,
+  NoSuchUploadError,
+  PartTooSmallError,
+} from '../objects/errors';
+import { DomainError } from '../util/domain-error';
+import { S3Error } from './errors';
+
+export function toS3Error(error: unknown): S3Error {
+  if (error instanceof S3Error) return error;
+  if (error instanceof NoSuchBucketError) return new S3Error('NoSuchBucket', undefined, { BucketName: error.bucket });
+  if (error instanceof NoSuchObjectError) return new S3Error('NoSuchKey', undefined, { Key: error.key });
+  if (error instanceof NoSuchUploadError) return new S3Error('NoSuchUpload', undefined, { UploadId: error.uploadId });
+  if (error instanceof BucketExistsError) return new S3Error(error.ownedByRequester ? 'BucketAlreadyOwnedByYou' : 'BucketAlreadyExists', undefined, { BucketName: error.bucket });
+  if (error instanceof BucketNotEmptyError) return new S3Error('BucketNotEmpty', undefined, { BucketName: error.bucket });
+  if (error instanceof InvalidPartError) return new S3Error('InvalidPart', undefined, { PartNumber: error.partNumber });
+  if (error instanceof PartTooSmallError) {
+    return new S3Error('EntityTooSmall', undefined, { PartNumber: error.partNumber, ProposedSize: error.size, MinSizeAllowed: error.minSize });
+  }
+  if (error instanceof FileTooLargeError) return new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: error.maxFileSize });
+  if (error instanceof DomainError && error.kind === 'unavailable') return new S3Error('ServiceUnavailable', error.publicMessage);
+  if (error instanceof DomainError) return new S3Error('InvalidRequest', error.publicMessage);
+  return S3Error.from(error);
+}

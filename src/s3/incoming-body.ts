@@ -1,0 +1,118 @@
+/**
+ * A request body as the objects model takes it: the bytes (aws-chunked framing removed, with
+ * its chunk signatures checked as they pass) and a BodyDigest that computes MD5 and the
+ * flexible checksum while they stream, then, once the body is whole, checks every digest the
+ * client announced (signed SHA-256, Content-MD5, x-amz-checksum-* header or trailer).
+ */
+import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream';
+import type { BodyDigest, IncomingBody } from '../objects/body';
+import { AwsChunkedDecoder, awsChunkedOptions } from './aws-chunked';
+import {
+  BodyDigests,
+  CHECKSUM_ALGORITHMS,
+  checkDigest,
+  checksumAlgorithmOfHeader,
+  parseChecksumAlgorithm,
+  parseChecksumValue,
+  parseContentMd5,
+  type ChecksumAlgorithm,
+} from './checksums';
+import { S3Error } from './errors';
+import { createPayloadHashCheck, isStreamingPayload } from './payload-hash';
+import { headerValue } from './sigv4-canonical';
+import type { VerifiedRequest } from './sigv4-verifier';
+import { singlePartEtag } from './etag';
+
+export interface RequestBody {
+  body: IncomingBody;
+  digest: BodyDigest;
+}
+
+/** The flexible checksum a request carries in a header (at most one), with its value. */
+function headerChecksum(req: IncomingMessage): { algorithm: ChecksumAlgorithm; digest: Buffer } | undefined {
+  const sent = Object.values(CHECKSUM_ALGORITHMS).filter((info) => req.headersDistinct[info.header] !== undefined);
+  if (sent.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  if (sent.length === 0) return undefined;
+  return { algorithm: sent[0].name, digest: parseChecksumValue(sent[0].name, headerValue(req.headersDistinct, sent[0].header)!) };
+}
+
+/**
+ * The body of a PUT (object or part). `storedAlgorithm` is the checksum a multipart upload
+ * keeps for every part, when it has one. Refuses up front what cannot be accepted (no length,
+ * over maxSize); the digests are checked by seal().
+ */
+export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options: { maxSize: number; storedAlgorithm?: ChecksumAlgorithm }): RequestBody {
+  const headers = req.headersDistinct;
+  const payload = auth.payload;
+  const announced = headerChecksum(req);
+  const requested = headerValue(headers, 'x-amz-sdk-checksum-algorithm') ?? headerValue(headers, 'x-amz-checksum-algorithm');
+  const contentMd5 = headerValue(headers, 'content-md5');
+  const md5 = contentMd5 === undefined ? undefined : parseContentMd5(contentMd5);
+
+  let stream: AsyncIterable<Buffer>;
+  let size: number | undefined;
+  let decoder: AwsChunkedDecoder | undefined;
+  let trailerAlgorithm: ChecksumAlgorithm | undefined;
+  if (isStreamingPayload(payload)) {
+    const chunked = awsChunkedOptions(headers, payload as Parameters<typeof awsChunkedOptions>[1], payload.kind === 'streaming-signed' ? auth.signing : undefined);
+    decoder = new AwsChunkedDecoder(chunked);
+    // pipeline: a request that fails (client gone) fails the decoder its reader iterates.
+    stream = pipeline(req, decoder, () => undefined);
+    size = chunked.decodedContentLength;
+    trailerAlgorithm = chunked.declaredTrailers.length > 0 ? checksumAlgorithmOfHeader(chunked.declaredTrailers[0]) : undefined;
+  } else {
+    const length = headerValue(headers, 'content-length');
+    if (length === undefined && headerValue(headers, 'transfer-encoding') === undefined) throw new S3Error('MissingContentLength');
+    size = length === undefined ? undefined : Number(length);
+    stream = req;
+  }
+  if (size !== undefined && size > options.maxSize) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: options.maxSize });
+  }
+  const algorithm = announced?.algorithm ?? trailerAlgorithm ?? (requested ? parseChecksumAlgorithm(requested) : options.storedAlgorithm);
+  const hashCheck = createPayloadHashCheck(payload);
+  const digests = new BodyDigests(algorithm ? [algorithm] : []);
+
+  const digest: BodyDigest = {
+    update(data) {
+      hashCheck.update(data);
+      digests.update(data);
+    },
+    seal() {
+      hashCheck.verify();
+      const computed = digests.finish();
+      if (size !== undefined && computed.size !== size) {
+        throw new S3Error('IncompleteBody', `You did not provide the number of bytes announced (${size}); ${computed.size} arrived.`);
+      }
+      if (md5) checkDigest('Content-MD5', md5, computed.md5);
+      if (announced) checkDigest(announced.algorithm, announced.digest, computed.checksums[announced.algorithm]!);
+      const trailer = decoder?.trailerChecksum;
+      if (trailer) checkDigest(trailer.algorithm, trailer.digest, computed.checksums[trailer.algorithm]!);
+      return {
+        etag: singlePartEtag(computed.md5),
+        checksum: algorithm ? { algorithm, value: computed.checksums[algorithm]!.toString('base64'), type: 'FULL_OBJECT' } : null,
+      };
+    },
+  };
+  return { body: { stream, size }, digest };
+}
+
+/**
+ * A small request body (an XML document) read whole, at most `limit` bytes
+ * (MaxMessageLengthExceeded beyond), its digests checked.
+ */
+export async function readSmallBody(req: IncomingMessage, auth: VerifiedRequest, limit: number): Promise<Buffer> {
+  const { body, digest } = requestBody(req, auth, { maxSize: Number.MAX_SAFE_INTEGER });
+  if (body.size !== undefined && body.size > limit) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: at most ${limit} bytes.`);
+  const pieces: Buffer[] = [];
+  let received = 0;
+  for await (const piece of body.stream) {
+    received += piece.length;
+    if (received > limit) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: at most ${limit} bytes.`);
+    digest.update(piece);
+    pieces.push(piece);
+  }
+  digest.seal();
+  return Buffer.concat(pieces);
+}
