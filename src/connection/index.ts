@@ -24,7 +24,7 @@ export interface CreateConnectionSupervisorOptions {
   config?: ConnectionConfig;
   channelCredentials?: grpc.ChannelCredentials;
   callMetadata?: () => grpc.Metadata;
-  /** XState inspection of every connection and breaker actor; a throwing observer is contained. */
+  /** XState inspection of the whole actor tree (supervisor, servers, connections, breakers); a throwing observer is contained. */
   inspect?: InspectObserver;
   logger?: ConnectionLogger;
   clock?: Clock;
