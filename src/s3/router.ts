@@ -21,6 +21,8 @@ export interface Route {
   /** S3's name for it (metrics, logs). */
   name: string;
   run: Operation;
+  /** Stores bytes (a body or a copy): takes one of the upload slots (MAX_CONCURRENT_UPLOADS). */
+  stores?: boolean;
 }
 
 /** Sub-resources of S3 that this endpoint does not serve: NotImplemented rather than a wrong answer. */
@@ -71,14 +73,15 @@ export function routeOf(method: string, target: RequestTarget, hasCopySource: bo
     }
   }
   if (subresource) return unsupported(`${method} object ?${subresource}`);
+  if ((method === 'GET' || method === 'HEAD') && has('partNumber')) return unsupported(`${method} object by partNumber`);
   switch (method) {
     case 'GET': return has('uploadId') ? { name: 'ListParts', run: listParts } : { name: 'GetObject', run: getObject };
     case 'HEAD': return { name: 'HeadObject', run: headObject };
     case 'PUT':
       if (has('uploadId') || has('partNumber')) {
-        return hasCopySource ? { name: 'UploadPartCopy', run: uploadPartCopy } : { name: 'UploadPart', run: uploadPart };
+        return hasCopySource ? { name: 'UploadPartCopy', run: uploadPartCopy, stores: true } : { name: 'UploadPart', run: uploadPart, stores: true };
       }
-      return hasCopySource ? { name: 'CopyObject', run: copyObject } : { name: 'PutObject', run: putObject };
+      return hasCopySource ? { name: 'CopyObject', run: copyObject, stores: true } : { name: 'PutObject', run: putObject, stores: true };
     case 'POST':
       if (has('uploads')) return { name: 'CreateMultipartUpload', run: createMultipartUpload };
       if (has('uploadId')) return { name: 'CompleteMultipartUpload', run: completeMultipartUpload };
