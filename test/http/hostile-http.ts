@@ -179,7 +179,8 @@ async function chunksOfListedFiles(cluster: Cluster): Promise<Set<string>> {
   return ids;
 }
 
-async function chunksOnDisk(cluster: Cluster): Promise<Set<string>> {
+/** Every chunk id on any storage server's disk. */
+export async function chunksOnDisk(cluster: Cluster): Promise<Set<string>> {
   const all = new Set<string>();
   for (const node of cluster.storage) for (const id of await chunkIdsOnDisk(node.dataDir)) all.add(id);
   return all;
