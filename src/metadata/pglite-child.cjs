@@ -21,7 +21,7 @@ const { fsyncDir } = require('../util/fsync-dir.cjs');
 const { pgliteStartParams, PGLITE_NODE_FLAGS } = require('./pglite-settings.cjs');
 
 const [dataDir, schema, lockWaitMs] = process.argv.slice(2);
-/** The build's empty database (dist/pglite-template, see scripts/build.cjs); absent in the sources. */
+/** The build's empty database (dist/pglite-template, see src/cli/build.cjs); absent in the sources. */
 const TEMPLATE = path.join(__dirname, '../../pglite-template');
 /** How long a database that will not close may hold up the exit (its lock is then stale). */
 const CLOSE_DEADLINE_MS = 10_000;

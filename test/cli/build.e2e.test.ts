@@ -1,5 +1,5 @@
 /**
- * The build users run (`npm ci` makes it through the prepare script): scripts/build.cjs
+ * The build users run (`npm ci` makes it through the prepare script): src/cli/build.cjs
  * compiles the sources, and `ringstore up` then runs from it with plain node, every process of
  * it, finding the files the compiled code reads (the .cjs modules, proto/, the pages). Built
  * here into a directory of its own, from the current sources, so it is never a stale dist/.
@@ -24,7 +24,7 @@ describe('the build', () => {
     await mkdir(path.join(REPO_ROOT, '.tmp'), { recursive: true });
     build = await mkdtemp(path.join(REPO_ROOT, '.tmp', 'build-'));
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'ringstore-build-'));
-    execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts/build.cjs'), build], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(REPO_ROOT, 'src/cli/build.cjs'), build], { stdio: 'inherit' });
   }, 180_000);
 
   afterAll(async () => {

@@ -23,7 +23,7 @@ export class RingstoreProcess {
 
   /**
    * ownProcessGroup: leads a process group of its own, as a command started in a terminal does.
-   * build: a build directory (scripts/build.cjs's output, such as DIST) to run with plain node,
+   * build: a build directory (src/cli/build.cjs's output, such as DIST) to run with plain node,
    * as users do, rather than the sources through tsx.
    * nodeFlags: more flags for node (e.g. --cpu-prof, which NODE_OPTIONS does not take).
    */

@@ -10,7 +10,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(__dirname, '../..');
 const DIST = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist'));
 const TYPESCRIPT = /\.[cm]?ts$/; // .ts, and the .d.cts declarations of the .cjs modules
 
