@@ -71,6 +71,7 @@ export function routeOf(method: string, target: RequestTarget, hasCopySource: bo
     }
   }
   if (subresource) return unsupported(`${method} object ?${subresource}`);
+  if ((method === 'GET' || method === 'HEAD') && has('partNumber')) return unsupported(`${method} object by partNumber`);
   switch (method) {
     case 'GET': return has('uploadId') ? { name: 'ListParts', run: listParts } : { name: 'GetObject', run: getObject };
     case 'HEAD': return { name: 'HeadObject', run: headObject };

@@ -47,6 +47,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: S3Handler
       path,
       status,
       durationMs: Math.round(seconds * 10_000) / 10,
+      requestId,
       remote: req.socket.remoteAddress,
     });
   });
