@@ -3,7 +3,7 @@ import type { ChunkRecord, FileRecord, FileSummary, MetadataStore } from '../met
 import type { Replicas } from '../replicas/replicas';
 import type { Logger } from '../util/logger';
 import type { ByteRange } from './byte-range';
-import { chunkSizeFor } from './chunk-plan';
+import { chunkPlanFor } from './chunk-plan';
 import { readFileRange } from './download';
 import { FileTooLargeError } from './errors';
 import { FileCache } from './file-cache';
@@ -36,7 +36,8 @@ export interface FileServiceConfig {
   maxFileSize: number;
   /** Chunk size when the upload's size is not known in advance. */
   streamChunkSize: number;
-  uploadSessionTtlMs: number;
+  /** MIN_CHUNK_SIZE: a file of known size gets min(6, ceil(size / this)) chunks. */
+  minChunkSize: number;
   /** How long completed-file metadata may be served from memory (other gateways' deletes). */
   fileCacheTtlMs: number;
   /** Memory for the bytes of hot small files (0 = off). */
@@ -48,7 +49,6 @@ export interface FileServiceDeps {
   replicas: Replicas;
   config: FileServiceConfig;
   log: Logger;
-  gatewayId: string;
 }
 
 export interface DeleteOutcome {
@@ -89,26 +89,19 @@ export class FileService {
   }
 
   /**
-   * Stores a stream as chunks on their replicas, under an upload session, then lets `commit`
-   * record them (the metadata statement that makes them reachable also ends the session). When
-   * the stream, a check inside `commit` or the commit itself fails, the chunks are removed and
-   * nothing is recorded. `onData` sees every piece as it is stored (digests).
+   * Stores a stream as chunks on their replicas, then lets `commit` record them: the one
+   * metadata write of an upload. When the stream, a check inside `commit` or the commit itself
+   * fails, the chunks are removed and nothing is recorded. `onData` sees every piece as it is stored (digests).
    */
   async storeChunks<T>(incoming: IncomingFile, commit: (stored: StoredChunks) => Promise<T>, onData?: (data: Buffer) => void): Promise<T> {
-    const { store, replicas, config, log } = this.deps;
+    const { replicas, config } = this.deps;
     const fileId = randomUUID();
-    const now = new Date();
-    await store.beginUpload({
-      fileId,
-      filename: incoming.filename,
-      contentType: incoming.contentType,
-      gatewayId: this.deps.gatewayId,
-      startedAt: now,
-      expiresAt: new Date(now.getTime() + config.uploadSessionTtlMs),
-    });
+    // No session row while chunks are written. Chunks of an upload cut short are deleted below,
+    // or, if this process dies, found by the orphan scan (ORPHAN_GRACE_MS is never shorter than
+    // an upload may take).
     const upload = new Upload(
       (expectedSize) => replicas.openChunk(expectedSize),
-      chunkSizeFor(incoming.expectedSize, config.streamChunkSize),
+      chunkPlanFor(incoming.expectedSize, config),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
     );
     try {
@@ -122,7 +115,6 @@ export class FileService {
       return await commit({ fileId, ...stored });
     } catch (error) {
       await upload.abort();
-      await store.abortUpload(fileId).catch((e) => log.warn(`Could not drop upload session ${fileId}: ${e}; cleanup will`));
       throw error;
     }
   }

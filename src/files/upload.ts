@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChunkRecord } from '../metadata/types';
 import type { ChunkWrite, WrittenChunk } from '../replicas/chunk-write';
+import type { ChunkPlan } from './chunk-plan';
 
 /** A file received so far, ready for its metadata. */
 export interface StoredContent {
@@ -26,7 +27,7 @@ export class Upload {
 
   constructor(
     private readonly openChunk: OpenChunk,
-    private readonly chunkSize: number,
+    private readonly plan: ChunkPlan,
     /** The exact upload size when known: each chunk's size is announced to its servers. */
     private readonly expectedSize?: number,
   ) {}
@@ -39,13 +40,14 @@ export class Upload {
     let rest = data;
     while (rest.length > 0) {
       const chunk = this.current ?? (this.current = await this.openChunk(this.nextChunkSize()));
-      const room = this.chunkSize - chunk.bytesWritten;
+      const chunkSize = this.plan.sizeOf(this.committed.length);
+      const room = chunkSize - chunk.bytesWritten;
       const piece = rest.length > room ? rest.subarray(0, room) : rest;
       rest = rest.length > room ? rest.subarray(room) : Buffer.alloc(0);
       this.fileHash.update(piece);
       this.size += piece.length;
       await chunk.write(piece);
-      if (chunk.bytesWritten === this.chunkSize) {
+      if (chunk.bytesWritten === chunkSize) {
         await chunk.flush(); // the source waits for the chunk's last frame, as for every other
         this.closeChunk();
       }
@@ -91,7 +93,7 @@ export class Upload {
 
   private nextChunkSize(): number {
     if (this.expectedSize === undefined) return 0;
-    return Math.min(this.chunkSize, Math.max(0, this.expectedSize - this.size));
+    return Math.min(this.plan.sizeOf(this.committed.length), Math.max(0, this.expectedSize - this.size));
   }
 
   /** Starts committing the current chunk; finish()/abort() observe the outcome. */

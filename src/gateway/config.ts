@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_MIN_CHUNK_SIZE } from '../files/chunk-plan';
 import { loadS3Config, type S3Config } from '../s3/config';
 import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../util/env';
 
@@ -10,9 +11,13 @@ export interface GatewayConfig {
   dataDir: string;
   /** Wanted copies of every chunk (capped by the number of servers available). */
   replicationFactor: number;
+  /** Copies of every chunk fsynced before an upload is answered 201 (1..replicationFactor). */
+  writeQuorum: number;
   maxFileSize: number;
   /** Chunk size when the upload's size is not known in advance. */
   streamChunkSize: number;
+  /** A file of known size gets min(6, ceil(size / minChunkSize)) near-equal chunks. */
+  minChunkSize: number;
   ringRefreshIntervalMs: number;
   serverHeartbeatTimeoutMs: number;
   uploadSessionTtlMs: number;
@@ -46,14 +51,21 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${databaseUrl}"`);
   }
   const uploadSessionTtlMs = envInt(env, 'UPLOAD_SESSION_TTL_MS', 3_600_000, { min: 1000 });
+  const replicationFactor = envInt(env, 'REPLICATION_FACTOR', 2, { min: 1, max: 16 });
+  const writeQuorum = envInt(env, 'WRITE_QUORUM', replicationFactor, { min: 1 });
+  if (writeQuorum > replicationFactor) {
+    throw new ConfigError(`WRITE_QUORUM must be at most REPLICATION_FACTOR (${replicationFactor}), got ${writeQuorum}`);
+  }
   return {
     host: envString(env, 'HOST', '127.0.0.1'),
     port: envInt(env, 'PORT', 8080, { min: 0, max: 65535 }),
     databaseUrl,
     dataDir: path.resolve(envString(env, 'DATA_DIR', './data')),
-    replicationFactor: envInt(env, 'REPLICATION_FACTOR', 2, { min: 1, max: 16 }),
+    replicationFactor,
+    writeQuorum,
     maxFileSize: envBytes(env, 'MAX_FILE_SIZE', 10 * 1024 ** 3, { min: 1 }),
     streamChunkSize: envBytes(env, 'STREAM_CHUNK_SIZE', 64 * 1024 ** 2, { min: 1024 }),
+    minChunkSize: envBytes(env, 'MIN_CHUNK_SIZE', DEFAULT_MIN_CHUNK_SIZE, { min: 1 }),
     ringRefreshIntervalMs: envInt(env, 'RING_REFRESH_INTERVAL_MS', 30_000, { min: 100 }),
     serverHeartbeatTimeoutMs: envInt(env, 'SERVER_HEARTBEAT_TIMEOUT_MS', 30_000, { min: 100 }),
     uploadSessionTtlMs,

@@ -44,6 +44,7 @@ import { MultipartUploads } from '../objects/multipart';
 import { loadS3Credentials } from '../s3/credentials';
 import { MIN_PART_SIZE } from '../s3/multipart-operations';
 import { createS3Handler } from '../s3/server';
+import { UploadSlots } from '../http/upload/upload-slots';
 import { SigV4Verifier } from '../s3/sigv4-verifier';
 import { createServersRouter } from '../http/routes/servers';
 
@@ -115,6 +116,8 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     placement,
     store,
     log: createLogger('replicas'),
+    writeQuorum: config.writeQuorum,
+    clusterSize: () => registry.activeMemberCount(),
     streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     callTimeoutMs: config.callTimeoutMs,
     events: {
@@ -123,7 +126,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
       chunkDelete: (outcome) => metrics.chunkOperations.inc({ op: 'delete', outcome }),
     },
   });
-  const files = new FileService({ store, replicas, config, log, gatewayId });
+  const files = new FileService({ store, replicas, config, log });
   const objects = new MultipartUploads({ store, files }, { minPartSize: MIN_PART_SIZE, log: createLogger('s3') });
 
   const cleanup = new PeriodicJob<CleanupReport>(
@@ -245,6 +248,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
       region: config.s3.region,
       domain: config.s3.domain,
       maxPutSize: Math.min(S3_MAX_PUT_SIZE, config.maxFileSize),
+      uploadSlots: new UploadSlots(config.maxConcurrentUploads, createLogger('s3')),
     }),
     serverOptions(config),
   );

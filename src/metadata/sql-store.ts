@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../util/logger';
+import { Batcher } from './batcher';
 import { delimitedWalkSql, nextCodePoint, prefixUpperBound, rangeSql, type WalkSpec } from './delimited-walk';
 import { runMigrations } from './migrate';
 import { migrations } from './migrations';
@@ -182,6 +183,39 @@ function fileParams(
   return [file.fileId, file.filename, file.contentType, file.size, file.checksum, JSON.stringify(chunks), JSON.stringify(replicas), kind];
 }
 
+type NewFile = Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>;
+
+/**
+ * Completes several uploads in one statement (so one transaction and one round trip): files,
+ * chunks and replicas inserted multi-row from JSON ($1 files, $2 chunks, $3 replicas), upload
+ * sessions of those files dropped. Returns each file's timestamps.
+ */
+const INSERT_FILES = `WITH new_files AS (
+    INSERT INTO files (id, filename, content_type, size, checksum, kind)
+    SELECT f.id, f.filename, f.content_type, f.size, f.checksum, 'file'
+    FROM jsonb_to_recordset($1::jsonb) AS f(id uuid, filename text, content_type text, size bigint, checksum text)
+    RETURNING id, created_at, updated_at, completed_at
+  ), new_chunks AS (
+    INSERT INTO chunks (file_id, chunk_number, chunk_id, "offset", size, checksum)
+    SELECT c.file_id, c.chunk_number, c.chunk_id, c."offset", c.size, c.checksum
+    FROM jsonb_to_recordset($2::jsonb) AS c(file_id uuid, chunk_number integer, chunk_id uuid, "offset" bigint, size bigint, checksum text)
+  ), new_replicas AS (
+    INSERT INTO chunk_replicas (chunk_id, server_id, status)
+    SELECT r.chunk_id, r.server_id, r.status
+    FROM jsonb_to_recordset($3::jsonb) AS r(chunk_id uuid, server_id text, status text)
+  ), finished_sessions AS (
+    DELETE FROM upload_sessions WHERE file_id IN (SELECT id FROM new_files)
+  )
+  SELECT id, created_at, updated_at, completed_at FROM new_files`;
+
+function filesParams(files: NewFile[]): unknown[] {
+  const rows = files.map((f) => ({ id: f.fileId, filename: f.filename, content_type: f.contentType, size: f.size, checksum: f.checksum }));
+  const chunks = files.flatMap((f) =>
+    f.chunks.map((c) => ({ file_id: f.fileId, chunk_number: c.chunkNumber, chunk_id: c.chunkId, offset: c.offset, size: c.size, checksum: c.checksum })));
+  const replicas = files.flatMap((f) => f.chunks.flatMap((c) => c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status }))));
+  return [JSON.stringify(rows), JSON.stringify(chunks), JSON.stringify(replicas)];
+}
+
 /** What a files row of an object or part says when the client sent no Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** A completion that keeps racing part uploads gives up after this many tries. */
@@ -301,6 +335,10 @@ const COMPLETE_UPLOAD = `
  */
 export class SqlMetadataStore implements MetadataStore {
   readonly kind: 'postgres' | 'pglite';
+  /** Concurrent completions share one statement (group commit). */
+  private readonly completions = new Batcher<NewFile, FileRecord>((files) => this.completeUploads(files));
+  /** Concurrent lookups of files share one query. */
+  private readonly lookups = new Batcher<string, FileRecord | null>((ids) => this.getFiles(ids));
 
   constructor(private readonly db: SqlBackend) {
     this.kind = db.kind;
@@ -506,22 +544,20 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   /**
-   * One statement, hence one transaction and one round trip: data-modifying CTEs insert the
-   * file, its chunks and replicas (multi-row, from JSON) and drop the upload session.
+   * Batched with the completions that arrive while one runs: one statement, hence one
+   * transaction and one round trip, for all of them. Resolves once it is committed.
    */
-  async completeUpload(file: Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>): Promise<FileRecord> {
-    const rows = await this.db.query<Row>(
-      `WITH ${INSERT_FILE} SELECT created_at, updated_at, completed_at FROM new_file`,
-      fileParams(file, 'file'),
-    );
-    const { created_at, updated_at, completed_at } = rows[0];
-    return {
-      ...file,
-      status: 'completed',
-      createdAt: toDate(created_at),
-      updatedAt: toDate(updated_at),
-      completedAt: toDate(completed_at),
-    };
+  completeUpload(file: NewFile): Promise<FileRecord> {
+    return this.completions.submit(file);
+  }
+
+  private async completeUploads(files: NewFile[]): Promise<FileRecord[]> {
+    const rows = await this.db.query<Row>(INSERT_FILES, filesParams(files));
+    const byId = new Map(rows.map((row) => [row.id as string, row]));
+    return files.map((file) => {
+      const { created_at, updated_at, completed_at } = byId.get(file.fileId)!;
+      return { ...file, status: 'completed', createdAt: toDate(created_at), updatedAt: toDate(updated_at), completedAt: toDate(completed_at) };
+    });
   }
 
   async abortUpload(fileId: string): Promise<void> {
@@ -537,12 +573,23 @@ export class SqlMetadataStore implements MetadataStore {
     return rows.map(toSession);
   }
 
-  /** One row: the chunks and their replicas come as JSON, faster than a join on PGlite. */
+  /** Batched with the lookups that arrive while one runs (see getFiles). */
   async getFile(fileId: string): Promise<FileRecord | null> {
     if (!isUuid(fileId)) return null;
-    const rows = await this.db.query<Row>(`SELECT f.*, ${CHUNKS_JSON('f.id')} AS chunks FROM files f WHERE f.id = $1 AND f.kind = 'file'`, [fileId]);
-    if (rows.length === 0) return null;
-    return { ...toFileFields(rows[0]), chunks: toChunks(rows[0].chunks) };
+    return this.lookups.submit(fileId.toLowerCase());
+  }
+
+  /** One row per file: the chunks and their replicas come as JSON, faster than a join on PGlite. */
+  private async getFiles(fileIds: string[]): Promise<Array<FileRecord | null>> {
+    const rows = await this.db.query<Row>(
+      `SELECT f.*, ${CHUNKS_JSON('f.id')} AS chunks FROM files f WHERE f.id = ANY($1::uuid[]) AND f.kind = 'file'`,
+      [fileIds],
+    );
+    const byId = new Map(rows.map((row) => [String(row.id), row]));
+    return fileIds.map((id) => {
+      const row = byId.get(id);
+      return row ? { ...toFileFields(row), chunks: toChunks(row.chunks) } : null;
+    });
   }
 
   async listFiles(page: number, perPage: number, nameContains?: string): Promise<{ files: FileSummary[]; total: number }> {

@@ -106,12 +106,18 @@ export class Objects {
 
   /**
    * A server-side copy: the source's bytes stream from its replicas into new chunks (no byte
-   * passes the client). `metadata` undefined keeps the source's.
+   * passes the client). `metadata` undefined keeps the source's; the digest is chosen knowing
+   * the source (its checksum algorithm carries over).
    */
-  async copyObject(source: CopySource, target: ObjectLocation, metadata: ObjectMetadata | undefined, digest: BodyDigest): Promise<ObjectRecord> {
+  async copyObject(
+    source: CopySource,
+    target: ObjectLocation,
+    metadata: ObjectMetadata | undefined,
+    digestFor: (source: ObjectRecord) => BodyDigest,
+  ): Promise<ObjectRecord> {
     await this.headBucket(target.bucket);
     const { object, body } = await this.openSource(source);
-    return this.putObject(target, metadata ?? object, body, digest);
+    return this.putObject(target, metadata ?? object, body, digestFor(object));
   }
 
   /** The source of a copy, checked, with its bytes (or those of its range) as a body. */

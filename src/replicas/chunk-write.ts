@@ -7,18 +7,26 @@ import { crc32Checksum } from '../wire/crc32';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import { scavengePacer } from '../wire/scavenge-pacer';
 import type { CallOutcomes } from './call-outcome';
+import { ChunkCopyError, copyChunk } from './chunk-copy';
 import { ChunkWriteError, NoStorageServerError } from './errors';
 import type { Placement } from './placement';
 import type { ChunkLocation, ReplicaDeleter } from './replica-deleter';
 
-/** Bytes of the chunk kept so it can be written again if every replica fails. */
-const REPLAY_LIMIT = 4 * 1024 * 1024;
+/**
+ * The gateway spool: the frames of the chunk being written are kept (by reference: they are
+ * the very messages sent) while the chunk stays under this size, so a replica lost mid-chunk is
+ * replaced by replaying them to the next server. A bigger chunk is completed on the survivors
+ * and copied from one of them to the replacement, server to server.
+ */
+export const SPOOL_LIMIT = 4 * 1024 * 1024;
 /**
  * HTTP bodies arrive in pieces of 16-64 KiB. Sending each as its own PutChunk message costs a
  * message, a drain wait and a storage-side disk write per piece; gathering them into frames of
  * this size (the largest frame) cuts that per-byte overhead by 16x or more.
  */
 const SEND_FRAME_BYTES = MAX_FRAME_BYTES;
+/** A copy to a replacement replica is not paced: the upload waits for it. */
+const UNPACED = { take: async () => undefined };
 
 export interface ChunkWriteDeps {
   supervisor: Pick<ConnectionSupervisor, 'clientIfReady' | 'getClient'>;
@@ -26,6 +34,10 @@ export interface ChunkWriteDeps {
   outcomes: CallOutcomes;
   deleter: ReplicaDeleter;
   log: Logger;
+  /** WRITE_QUORUM: fsynced copies of every chunk before it counts as stored. */
+  writeQuorum: number;
+  /** Servers in the cluster, up or not: caps the quorum for a cluster smaller than it. */
+  clusterSize(): number;
   /** A storage stream with no progress for this long is abandoned. */
   streamIdleTimeoutMs: number;
   /** Outcome of each replica write, for metrics. */
@@ -38,31 +50,36 @@ export interface WrittenChunk {
   size: number;
   /** `crc32:<8 hex>`: the chunk's CRC-32, checked by every server that stored it. */
   checksum: string;
+  /** The servers that fsynced it: at least the write quorum. */
   serverIds: string[];
 }
 
 interface ReplicaStream {
   serverId: string;
   writer: ChunkWriter;
-  failed: boolean;
+  /** Still streaming: neither stored (answered) nor dropped. */
+  open: boolean;
 }
 
 /**
- * One chunk written to several storage servers at once, checked end to end by CRC-32 (each
- * message's, computed once for every replica, and the chunk's: see StorageClient.putChunk).
- * Data is forwarded as it arrives and write() waits for the slowest replica, so memory stays
- * constant. A replica that fails is dropped while another copy survives (repair restores the
- * count later); when every replica fails and the chunk is still small enough to have been
- * kept, it is written again on other servers.
+ * One chunk written to R storage servers at once, as a pipeline that recovers (as HDFS does):
+ * data is forwarded as it arrives and write() waits for the slowest replica, so memory stays
+ * constant. A replica lost mid-chunk is replaced by the next server of the ring walk, filled
+ * from the spool while the chunk is small enough to be kept, then fed with the rest of the
+ * stream like the others; a bigger chunk is completed on the survivors and copied from one of
+ * them to the replacement. commit() resolves only once WRITE_QUORUM servers fsynced the chunk.
+ * Every message and the whole chunk are checked end to end by CRC-32 (see StorageClient.putChunk).
  */
 export class ChunkWrite {
   readonly chunkId = randomUUID();
   private size = 0;
+  /** The chunk's CRC-32 as the first server that stored it verified it (the same bytes went to all). */
+  private crc: number | undefined;
   private replicas: ReplicaStream[] = [];
-  /** Servers that already failed this chunk: never tried again for it. */
+  /** Servers that failed this chunk: never tried again for it. */
   private readonly failedServers = new Set<string>();
-  /** The chunk's data while it stays under REPLAY_LIMIT; null once it grew past it. */
-  private replay: Buffer[] | null = [];
+  /** The messages sent so far while the chunk stays under SPOOL_LIMIT; null once it grew past it. */
+  private spool: EncodedPutData[] | null = [];
   /** Data taken in but not yet sent: gathered into one frame of up to SEND_FRAME_BYTES. */
   private unsent: Buffer[] = [];
   private unsentBytes = 0;
@@ -78,12 +95,20 @@ export class ChunkWrite {
     private readonly deps: ChunkWriteDeps,
     /** The chunk's exact size when known (0 otherwise): announced to its servers. */
     private readonly expectedSize: number,
+    /** Copies wanted: REPLICATION_FACTOR capped by the ring, and never fewer than the quorum. */
+    private readonly wanted: number,
+    /** Copies needed before commit() resolves: WRITE_QUORUM capped by the cluster's size. */
+    private readonly quorum: number,
   ) {}
 
-  /** Opens put streams to the chunk's servers; throws NoStorageServerError when none can take it. */
+  /**
+   * Opens put streams to the chunk's servers; throws NoStorageServerError when fewer than the
+   * write quorum can take it.
+   */
   static async open(deps: ChunkWriteDeps, expectedSize: number): Promise<ChunkWrite> {
-    const write = new ChunkWrite(deps, expectedSize);
-    await write.addReplicas();
+    const quorum = Math.max(1, Math.min(deps.writeQuorum, deps.clusterSize()));
+    const write = new ChunkWrite(deps, expectedSize, Math.max(quorum, deps.placement.wantedReplicas()), quorum);
+    await write.openReplicas();
     return write;
   }
 
@@ -93,10 +118,6 @@ export class ChunkWrite {
 
   async write(piece: Buffer): Promise<void> {
     this.size += piece.length;
-    if (this.replay) {
-      if (this.size <= REPLAY_LIMIT) this.replay.push(piece);
-      else this.replay = null;
-    }
     // Messages of exactly SEND_FRAME_BYTES: a piece that crosses the limit is split.
     for (let rest = piece; rest.length > 0; ) {
       const part = rest.subarray(0, SEND_FRAME_BYTES - this.unsentBytes);
@@ -107,33 +128,43 @@ export class ChunkWrite {
     }
   }
 
-  /** Ends every replica stream; resolves once at least one server confirmed the whole chunk. */
+  /** Sends the data gathered so far as one message, encoded once for every replica. */
+  async flush(): Promise<void> {
+    if (this.unsentBytes === 0) return;
+    const message = encodePutData(this.unsent);
+    const bytes = this.unsentBytes;
+    this.unsent = [];
+    this.unsentBytes = 0;
+    if (this.spool && this.size <= SPOOL_LIMIT) this.spool.push(message);
+    else this.spool = null;
+    await Promise.all(this.live().map((replica) => this.send(replica, [message])));
+    await this.replaceLost();
+    scavengePacer.moved(bytes); // sent on: the socket-read buffers these bytes came in are garbage now
+  }
+
+  /**
+   * Ends every replica stream and brings the chunk to its wanted copies (replacing the ones
+   * lost at the end); resolves once the write quorum has it fsynced.
+   */
   async commit(): Promise<WrittenChunk> {
     await this.flush();
-    let crc = 0;
-    for (;;) {
-      const live = this.live();
-      const results = await Promise.allSettled(live.map((replica) => replica.writer.end()));
-      results.forEach((result, index) => {
-        const replica = live[index];
-        if (result.status === 'fulfilled' && result.value.success) {
-          crc = result.value.crc32; // the same bytes went to every replica
-          this.stored.push(replica.serverId);
-          this.deps.outcomes.succeeded(replica.serverId);
-          this.deps.onReplicaOutcome?.('stored');
-        } else {
-          this.dropReplica(replica, result.status === 'rejected' ? result.reason : new Error(result.value.error_message));
-        }
-      });
-      if (this.stored.length > 0) break;
-      await this.reopen();
-      await this.sendToReplicas(this.replay!);
+    await Promise.all(this.live().map((replica) => this.end(replica)));
+    while (this.stored.length < this.wanted) {
+      const [target] = this.nextTargets(1);
+      if (!target) break;
+      if (this.spool) await this.refill(target);
+      else if (!(await this.copyToReplacement(target))) break;
+    }
+    if (this.stored.length < this.quorum || this.crc === undefined) {
+      throw new ChunkWriteError(
+        `chunk ${this.chunkId} is fsynced on ${this.stored.length} storage server(s) and no other can take it, but WRITE_QUORUM needs ${this.quorum}; retry the upload`,
+      );
     }
     if (this.dropped.length > 0) {
       // Off the caller's path: the chunk is stored; these copies are extras in no metadata.
       this.deps.deleter.discard(this.dropped.splice(0)).catch((error) => this.deps.log.warn(`Could not discard dropped replicas: ${errorMessage(error)}`));
     }
-    return { chunkId: this.chunkId, size: this.size, checksum: crc32Checksum(crc), serverIds: [...this.stored] };
+    return { chunkId: this.chunkId, size: this.size, checksum: crc32Checksum(this.crc), serverIds: [...this.stored] };
   }
 
   /** Cancels the streams still open and removes every copy written so far (now, or via pending deletes). */
@@ -145,66 +176,134 @@ export class ChunkWrite {
   }
 
   private live(): ReplicaStream[] {
-    return this.replicas.filter((replica) => !replica.failed);
+    return this.replicas.filter((replica) => replica.open);
   }
 
-  private async addReplicas(): Promise<void> {
+  /** The first servers of the ring walk that are available and have not had this chunk yet. */
+  private nextTargets(count: number): string[] {
+    const taken = new Set([...this.failedServers, ...this.replicas.map((r) => r.serverId), ...this.stored]);
+    return this.deps.placement.targets(this.chunkId, taken, count);
+  }
+
+  private async openReplicas(): Promise<void> {
     const { placement, supervisor } = this.deps;
-    let targets = placement.targets(this.chunkId, this.failedServers);
-    if (targets.length === 0) {
-      // Nothing Ready right now: give the ring's candidates a bounded chance to reconnect.
+    let targets = this.nextTargets(this.wanted);
+    if (targets.length < this.quorum) {
+      // Not enough Ready right now: give the ring's candidates a bounded chance to reconnect.
       await Promise.allSettled(placement.candidates(this.chunkId, this.failedServers).map((id) => supervisor.getClient(id)));
-      targets = placement.targets(this.chunkId, this.failedServers);
+      targets = this.nextTargets(this.wanted);
     }
-    for (const serverId of targets) {
-      const client = supervisor.clientIfReady(serverId);
-      if (!client) continue;
-      const writer = client.putChunk(this.chunkId, '', this.expectedSize, { idleTimeoutMs: this.deps.streamIdleTimeoutMs });
-      this.replicas.push({ serverId, writer, failed: false });
-    }
-    if (this.live().length === 0) throw new NoStorageServerError('no storage server is available to store the file; retry shortly');
-  }
-
-  /** Sends the data gathered so far as one message, encoded once for every replica. */
-  async flush(): Promise<void> {
-    if (this.unsentBytes === 0) return;
-    const message = encodePutData(this.unsent);
-    const bytes = this.unsentBytes;
-    this.unsent = [];
-    this.unsentBytes = 0;
-    await this.sendToReplicas([message]);
-    scavengePacer.moved(bytes); // sent on: the socket-read buffers these bytes came in are garbage now
-  }
-
-  /** Writes pieces to every live replica; when all fail, writes the chunk again on others if it can. */
-  private async sendToReplicas(pieces: Array<Buffer | EncodedPutData>): Promise<void> {
-    for (;;) {
-      await Promise.all(
-        this.live().map(async (replica) => {
-          try {
-            for (const piece of pieces) await replica.writer.write(piece);
-          } catch (error) {
-            this.dropReplica(replica, error);
-          }
-        }),
+    if (targets.length < this.quorum) {
+      throw new NoStorageServerError(
+        targets.length === 0
+          ? 'no storage server is available to store the file; retry shortly'
+          : `only ${targets.length} storage server(s) can take the file, but WRITE_QUORUM needs ${this.quorum} copies of every chunk; retry shortly`,
+        { ready_servers: targets.length, write_quorum: this.quorum },
       );
-      if (this.live().length > 0) return;
-      await this.reopen();
-      pieces = this.replay!; // reopen() wrote nothing yet: send the whole replay buffer
+    }
+    for (const serverId of targets) this.openStream(serverId);
+  }
+
+  private openStream(serverId: string): ReplicaStream | undefined {
+    const client = this.deps.supervisor.clientIfReady(serverId);
+    if (!client) return undefined;
+    const writer = client.putChunk(this.chunkId, '', this.expectedSize, { idleTimeoutMs: this.deps.streamIdleTimeoutMs });
+    const replica = { serverId, writer, open: true };
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  /** Writes messages to one replica; a failure drops it (to be replaced) rather than the write. */
+  private async send(replica: ReplicaStream, messages: readonly EncodedPutData[]): Promise<boolean> {
+    try {
+      for (const message of messages) await replica.writer.write(message);
+      return true;
+    } catch (error) {
+      this.dropReplica(replica, error);
+      return false;
     }
   }
 
-  /** Every replica failed: start over on other servers from the replay buffer. */
-  private async reopen(): Promise<void> {
-    if (!this.replay) throw new ChunkWriteError(`storage servers failed while storing chunk ${this.chunkId}; retry the upload`);
-    this.replicas = [];
-    await this.addReplicas();
-    this.deps.log.warn(`Chunk ${this.chunkId} lost every replica mid-stream; replaying ${this.size} bytes to ${this.live().map((r) => r.serverId).join(', ')}`);
+  /** Half-closes one replica's stream: the chunk is stored there once the server answers. */
+  private async end(replica: ReplicaStream): Promise<void> {
+    try {
+      const response = await replica.writer.end();
+      if (!response.success) throw new Error(response.error_message || 'storage server refused the chunk');
+      replica.open = false;
+      this.crc = response.crc32;
+      this.stored.push(replica.serverId);
+      this.deps.outcomes.succeeded(replica.serverId);
+      this.deps.onReplicaOutcome?.('stored');
+    } catch (error) {
+      this.dropReplica(replica, error);
+    }
+  }
+
+  /**
+   * Mid-chunk: every replica lost so far is replaced by the next server of the ring walk, filled
+   * from the spool. Without a spool the chunk goes on on the survivors (commit() then copies it
+   * to a replacement); with no survivor either, the chunk cannot be written.
+   */
+  private async replaceLost(): Promise<void> {
+    while (this.spool && this.live().length < this.wanted) {
+      const targets = this.nextTargets(this.wanted - this.live().length);
+      const opened = targets.map((serverId) => this.openStream(serverId)).filter((r): r is ReplicaStream => r !== undefined);
+      if (opened.length === 0) break;
+      this.deps.log.warn(`Chunk ${this.chunkId}: replaying ${this.spooledBytes()} spooled bytes to ${opened.map((r) => r.serverId).join(', ')} in place of lost replicas`);
+      await Promise.all(opened.map((replica) => this.send(replica, this.spool!)));
+    }
+    if (this.live().length === 0) {
+      throw new ChunkWriteError(`storage servers failed while storing chunk ${this.chunkId} and none could take it over; retry the upload`);
+    }
+  }
+
+  /** At the end of a spooled chunk: one more replica, written whole from the spool. */
+  private async refill(serverId: string): Promise<void> {
+    const replica = this.openStream(serverId);
+    if (!replica) {
+      this.failedServers.add(serverId);
+      return;
+    }
+    this.deps.log.warn(`Chunk ${this.chunkId}: writing ${this.size} spooled bytes to ${serverId} in place of a lost replica`);
+    if (await this.send(replica, this.spool!)) await this.end(replica);
+  }
+
+  /**
+   * At the end of a chunk too big to spool: a server-to-server copy from a replica that stored
+   * it. False when no such replica is reachable now (the quorum check decides then).
+   */
+  private async copyToReplacement(target: string): Promise<boolean> {
+    const { supervisor, outcomes, log, streamIdleTimeoutMs } = this.deps;
+    const sourceId = this.stored.find((serverId) => supervisor.clientIfReady(serverId));
+    const source = sourceId === undefined ? undefined : supervisor.clientIfReady(sourceId);
+    if (!source || this.crc === undefined) return false;
+    const checksum = crc32Checksum(this.crc); // the target refuses other bytes
+    this.failedServers.add(target); // tried once, whatever comes of it
+    const targetClient = supervisor.clientIfReady(target);
+    if (!targetClient) return true;
+    log.warn(`Chunk ${this.chunkId}: copying ${this.size} bytes from ${sourceId} to ${target} in place of a lost replica`);
+    try {
+      await copyChunk({ chunkId: this.chunkId, size: this.size, checksum, source, target: targetClient, bandwidth: UNPACED, idleTimeoutMs: streamIdleTimeoutMs });
+      this.stored.push(target);
+      outcomes.succeeded(target);
+      this.deps.onReplicaOutcome?.('stored');
+    } catch (error) {
+      this.dropped.push({ chunkId: this.chunkId, serverId: target });
+      const failedSide = error instanceof ChunkCopyError && error.side === 'source' ? sourceId! : target;
+      outcomes.failed(failedSide, error instanceof ChunkCopyError ? error.cause : error);
+      this.deps.onReplicaOutcome?.('failed');
+      log.warn(`Copy of chunk ${this.chunkId} to ${target} failed: ${errorMessage(error)}`);
+    }
+    return true;
+  }
+
+  private spooledBytes(): number {
+    return Math.min(this.size, SPOOL_LIMIT);
   }
 
   private dropReplica(replica: ReplicaStream, error: unknown): void {
-    if (replica.failed) return;
-    replica.failed = true;
+    if (!replica.open) return;
+    replica.open = false;
     this.failedServers.add(replica.serverId);
     this.dropped.push({ chunkId: this.chunkId, serverId: replica.serverId });
     replica.writer.abort('replica dropped');

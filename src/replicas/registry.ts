@@ -47,6 +47,17 @@ export class ServerRegistry {
     return this.ring;
   }
 
+  /**
+   * Servers that take new chunks when they are up: active members, live or not. A server that
+   * stopped heartbeating leaves the ring but still counts here until an operator drains or
+   * removes it, so a write quorum is never lowered by servers going down.
+   */
+  activeMemberCount(): number {
+    let count = 0;
+    for (const server of this.known.values()) if (server.membership === 'active') count++;
+    return count;
+  }
+
   ringServerIds(): ReadonlySet<string> {
     return this.ring.serverIds;
   }

@@ -22,6 +22,14 @@ export interface ReplicasDeps {
   /** Pending deletes, and replicas found bad on read. */
   store: PendingDeleteLog & Pick<MetadataStore, 'markReplicaCorrupt'>;
   log: Logger;
+  /** WRITE_QUORUM: fsynced copies of every chunk before a write counts as stored. */
+  writeQuorum: number;
+  /**
+   * Servers that are members of the cluster, up or not (default: the ring's): the write quorum
+   * is capped by it, so a cluster smaller than WRITE_QUORUM still stores, while servers that
+   * are down never lower it.
+   */
+  clusterSize?: () => number;
   /** A storage stream with no progress for this long is abandoned. */
   streamIdleTimeoutMs: number;
   /** Deadline of unary storage calls (delete). */
@@ -70,6 +78,8 @@ export class Replicas {
       outcomes: this.outcomes,
       deleter: this.deleter,
       log,
+      writeQuorum: deps.writeQuorum,
+      clusterSize: deps.clusterSize ?? (() => placement.wantedReplicas()),
       streamIdleTimeoutMs: deps.streamIdleTimeoutMs,
       onReplicaOutcome: events?.replicaWrite,
     };

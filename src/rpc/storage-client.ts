@@ -3,6 +3,7 @@ import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { EncodedMessage, encodeBytesMessage, encodeFixed32Field, passEncoded } from '../wire/bytes-message';
 import { crc32Combine, parseCrc32Checksum } from '../wire/crc32';
+import { HTTP2_WINDOW_BYTES } from '../wire/http2-window';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import { IdleWatchdog } from '../util/idle-watchdog';
 import {
@@ -127,10 +128,14 @@ export class StorageClient {
     this.metadata = options.metadata ?? (() => new grpc.Metadata());
   }
 
-  /** A client on its own channel (insecure unless credentials are given): for tools and tests. */
+  /**
+   * A client on its own channel (insecure unless credentials are given): for tools and tests.
+   * Its HTTP/2 window is the gateway's (http2-window.ts) unless channelOptions say otherwise.
+   */
   static connect(address: string, options: StorageClientConnectOptions = {}): StorageClient {
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
-    return new StorageClient(new StorageServiceClient(address, credentials, options.channelOptions ?? {}), options);
+    const channelOptions = { 'grpc-node.flow_control_window': HTTP2_WINDOW_BYTES, ...options.channelOptions };
+    return new StorageClient(new StorageServiceClient(address, credentials, channelOptions), options);
   }
 
   /**

@@ -1,5 +1,6 @@
-/** The objects model's domain errors (and the layers' below it) as S3 errors. */
+/** The objects model's domain errors (and the layers' below it, and the upload slots' 503) as S3 errors. */
 import { FileTooLargeError } from '../files/errors';
+import { HttpError } from '../http/http-error';
 import {
   BucketExistsError,
   BucketNotEmptyError,
@@ -23,6 +24,8 @@ export function toS3Error(error: unknown): S3Error {
   if (error instanceof PartTooSmallError) {
     return new S3Error('EntityTooSmall', undefined, { PartNumber: error.partNumber, ProposedSize: error.size, MinSizeAllowed: error.minSize });
   }
+  // The upload slots (shared with the file API's limit) refuse with a 503: S3 says SlowDown.
+  if (error instanceof HttpError && error.status === 503) return new S3Error('SlowDown');
   if (error instanceof FileTooLargeError) return new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: error.maxFileSize });
   if (error instanceof DomainError && error.kind === 'unavailable') return new S3Error('ServiceUnavailable', error.publicMessage);
   if (error instanceof DomainError) return new S3Error('InvalidRequest', error.publicMessage);

@@ -5,7 +5,6 @@
  * client announced (signed SHA-256, Content-MD5, x-amz-checksum-* header or trailer).
  */
 import type { IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { BodyDigest, IncomingBody } from '../objects/body';
 import { AwsChunkedDecoder, awsChunkedOptions } from './aws-chunked';
 import {
@@ -57,8 +56,13 @@ export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options
   if (isStreamingPayload(payload)) {
     const chunked = awsChunkedOptions(headers, payload as Parameters<typeof awsChunkedOptions>[1], payload.kind === 'streaming-signed' ? auth.signing : undefined);
     decoder = new AwsChunkedDecoder(chunked);
-    // pipeline: a request that fails (client gone) fails the decoder its reader iterates.
-    stream = pipeline(req, decoder, () => undefined);
+    // A request that fails (client gone) fails the decoder its reader iterates. Not pipeline():
+    // a framing error must leave the request (and its socket) alive to carry the S3 error.
+    req.on('error', (error) => decoder!.destroy(error));
+    // The reader sees a framing error when it iterates (it may not have started yet: the bucket
+    // is looked up first); an 'error' event with no listener would end the process.
+    decoder.on('error', () => undefined);
+    stream = req.pipe(decoder);
     size = chunked.decodedContentLength;
     trailerAlgorithm = chunked.declaredTrailers.length > 0 ? checksumAlgorithmOfHeader(chunked.declaredTrailers[0]) : undefined;
   } else {
@@ -103,6 +107,11 @@ export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options
  * (MaxMessageLengthExceeded beyond), its digests checked.
  */
 export async function readSmallBody(req: IncomingMessage, auth: VerifiedRequest, limit: number): Promise<Buffer> {
+  // A request without a length or any framing has no body (curl -X PUT sends none).
+  if (!isStreamingPayload(auth.payload) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
+    createPayloadHashCheck(auth.payload).verify();
+    return Buffer.alloc(0);
+  }
   const { body, digest } = requestBody(req, auth, { maxSize: Number.MAX_SAFE_INTEGER });
   if (body.size !== undefined && body.size > limit) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: at most ${limit} bytes.`);
   const pieces: Buffer[] = [];

@@ -54,7 +54,9 @@ export async function copyObject(ctx: S3Context, deps: S3Deps): Promise<void> {
   const requested = ctx.header('x-amz-checksum-algorithm');
   const algorithm = requested ? parseChecksumAlgorithm(requested) : undefined;
   const metadata = directive === 'REPLACE' ? metadataFromHeaders(ctx.req) : undefined;
-  const object = await deps.objects.copyObject(source, { bucket: ctx.bucket, key: ctx.key }, metadata, copyDigest(algorithm));
+  // Without x-amz-checksum-algorithm the copy keeps the source's algorithm, as S3 does.
+  const object = await deps.objects.copyObject(source, { bucket: ctx.bucket, key: ctx.key }, metadata, (from) =>
+    copyDigest(algorithm ?? (from.checksum?.algorithm as ChecksumAlgorithm | undefined)));
   sendXml(ctx.res, 'CopyObjectResult', { ETag: quoteEtag(object.etag), LastModified: object.lastModified, ...checksumElements(object.checksum) });
 }
 

@@ -22,6 +22,8 @@ export interface Route {
   /** S3's name for it (metrics, logs). */
   name: string;
   run: Operation;
+  /** Stores bytes (a body or a copy): takes one of the upload slots (MAX_CONCURRENT_UPLOADS). */
+  stores?: boolean;
 }
 
 /** Sub-resources of S3 that this endpoint does not serve: NotImplemented rather than a wrong answer. */
@@ -80,9 +82,9 @@ export function routeOf(method: string, target: RequestTarget, hasCopySource: bo
     case 'HEAD': return { name: 'HeadObject', run: headObject };
     case 'PUT':
       if (has('uploadId') || has('partNumber')) {
-        return hasCopySource ? { name: 'UploadPartCopy', run: uploadPartCopy } : { name: 'UploadPart', run: uploadPart };
+        return hasCopySource ? { name: 'UploadPartCopy', run: uploadPartCopy, stores: true } : { name: 'UploadPart', run: uploadPart, stores: true };
       }
-      return hasCopySource ? { name: 'CopyObject', run: copyObject } : { name: 'PutObject', run: putObject };
+      return hasCopySource ? { name: 'CopyObject', run: copyObject, stores: true } : { name: 'PutObject', run: putObject, stores: true };
     case 'POST':
       if (has('uploads')) return { name: 'CreateMultipartUpload', run: createMultipartUpload };
       if (has('uploadId')) return { name: 'CompleteMultipartUpload', run: completeMultipartUpload };

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { onRequestEnd } from '../http/request-end';
+import type { UploadSlots } from '../http/upload/upload-slots';
 import type { Metrics } from '../observability/metrics';
 import type { Logger } from '../util/logger';
 import { S3Context, type S3Deps } from './context';
@@ -24,6 +25,8 @@ export interface S3HandlerDeps extends S3Deps {
   accessLog: Logger;
   /** S3_DOMAIN: virtual-hosted-style requests name the bucket in Host (`bucket.domain`). */
   domain?: string;
+  /** Caps requests storing bytes at once; past it they get SlowDown before any byte is read. */
+  uploadSlots: UploadSlots;
 }
 
 export function createS3Handler(deps: S3HandlerDeps): RequestListener {
@@ -58,7 +61,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: S3Handler
     const auth = deps.verifier.verify({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headersDistinct });
     if (target.bucket !== undefined) validateBucketName(target.bucket);
     if (target.key !== undefined) validateObjectKey(target.key);
-    await route.run(new S3Context(req, res, target, auth, requestId), deps);
+    const release = route.stores ? deps.uploadSlots.acquire() : undefined;
+    try {
+      await route.run(new S3Context(req, res, target, auth, requestId), deps);
+    } finally {
+      release?.();
+    }
   } catch (error) {
     sendError(req, res, deps, toS3Error(error), error, target, requestId);
   }
@@ -70,10 +78,9 @@ function sendError(req: IncomingMessage, res: ServerResponse, deps: S3HandlerDep
     res.destroy();
     return;
   }
-  // A body the client is still sending is read and dropped, so it gets to read the answer; the
-  // connection closes after it.
-  if (!req.complete) {
-    res.setHeader('Connection', 'close');
+  // A body the client is still sending is read and dropped, so it gets to read the answer (a
+  // client that stops sending is cut by the socket's idle timeout), as the file API does.
+  if (!req.complete && !req.destroyed) {
     req.unpipe();
     req.resume();
   }

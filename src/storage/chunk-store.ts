@@ -16,6 +16,9 @@ import {
 } from './chunk-file-format';
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
+import { FreeSpaceEstimate } from './free-space-estimate';
+import { GroupCommitter } from './group-commit';
+import { removeFile } from './remove-file';
 import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkIdentity, type ChunkUpload } from './chunk-upload';
 import type { ChunkRange } from '../wire/chunk-range';
 
@@ -69,6 +72,9 @@ export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; mes
  */
 export class ChunkStore {
   private count = 0;
+  private readonly committer = new GroupCommitter((chunks) =>
+    this.logger.debug('Committing chunks together', { event: 'group_commit', chunks }));
+  private readonly freeSpace = new FreeSpaceEstimate(async () => (await this.diskUsage()).available);
 
   private constructor(
     readonly dataDir: string,
@@ -100,10 +106,11 @@ export class ChunkStore {
     const chunkId = normalizeChunkId(rawChunkId);
     // An empty checksum means the client sends one in its last message (SHA-256 or CRC-32).
     const checksum = rawChecksum === '' ? '' : normalizeChecksum(rawChecksum);
-    const existing = await this.statChunk(chunkId);
-    // A chunk stored with its CRC-32 alone cannot be compared to a SHA-256 up front: the
-    // upload runs and publish compares CRCs.
-    if (existing && checksum && parseCrc32Checksum(existing.checksum) === undefined) {
+    // Only a checksum sent up front can be compared before the data comes (a chunk stored
+    // with its CRC-32 alone cannot be compared to a SHA-256): else the upload runs and its
+    // publish compares content when the name is taken.
+    const existing = checksum ? await this.statChunk(chunkId) : undefined;
+    if (existing && parseCrc32Checksum(existing.checksum) === undefined) {
       this.assertSameChecksum(existing.checksum, checksum, chunkId);
       return new AlreadyStoredUpload(chunkId);
     }
@@ -114,7 +121,7 @@ export class ChunkStore {
       framesChecked,
       expectedSize,
       tempPath: path.join(this.tmpDir, `${chunkId}.${randomUUID()}`),
-      publish: (tempPath, identity) => this.publish(tempPath, chunkId, identity),
+      publish: (file, tempPath, identity) => this.committer.commit({ file, name: () => this.link(tempPath, chunkId, identity) }),
     });
   }
 
@@ -285,9 +292,9 @@ export class ChunkStore {
   }
 
   private async assertSpaceFor(size: number, chunkId: string): Promise<void> {
-    const { available } = await this.diskUsage();
     const needed = size + trailerBytesFor(size);
-    if (needed > available) {
+    const { fits, available } = await this.freeSpace.admit(needed);
+    if (!fits) {
       throw new ChunkStoreError(
         'RESOURCE_EXHAUSTED',
         `disk full: chunk ${chunkId} needs ${needed} bytes but only ${available} are available`,
@@ -296,10 +303,11 @@ export class ChunkStore {
   }
 
   /**
-   * link() never replaces an existing name, so two puts of one id racing each other cannot
-   * overwrite a stored chunk: the loser sees EEXIST and compares checksums.
+   * Gives a synced temp file its chunk name; returns the directories to fsync (group commit
+   * does, once per batch). link() never replaces an existing name, so two puts of one id racing
+   * each other cannot overwrite a stored chunk: the loser sees EEXIST and compares content.
    */
-  private async publish(tempPath: string, chunkId: string, identity: ChunkIdentity): Promise<void> {
+  private async link(tempPath: string, chunkId: string, identity: ChunkIdentity): Promise<string[]> {
     const finalPath = this.chunkPath(chunkId);
     const shardDir = path.dirname(finalPath);
     const createdDir = await fs.mkdir(shardDir, { recursive: true });
@@ -310,13 +318,9 @@ export class ChunkStore {
       if (!isNodeError(error, 'EEXIST')) throw asStoreError(error);
       await this.assertSameContent(chunkId, identity);
     } finally {
-      await fs.rm(tempPath, { force: true });
+      await removeFile(tempPath);
     }
-    await fsyncDir(shardDir);
-    if (createdDir) {
-      await fsyncDir(path.dirname(shardDir));
-      await fsyncDir(this.chunksDir);
-    }
+    return createdDir ? [shardDir, path.dirname(shardDir), this.chunksDir] : [shardDir];
   }
 
   private async clearLeftoverTempFiles(): Promise<void> {

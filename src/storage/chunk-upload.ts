@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import { crc32Checksum } from '../wire/crc32';
 import { BlockChecksWriter, encodeTrailer, type WholeChunkCheck } from './chunk-file-format';
 import { ChunkStoreError, isNodeError } from './chunk-store-error';
+import { removeFile } from './remove-file';
 
 /** The checks a put's last message may bring. */
 export interface FinalChecks {
@@ -43,14 +44,18 @@ export interface TempFileUploadOptions {
   /** 0 = not announced by the client. */
   expectedSize: number;
   tempPath: string;
-  /** Makes the verified, fsynced temp file the chunk; rejects when the id is taken by other content. */
-  publish: (tempPath: string, identity: ChunkIdentity) => Promise<void>;
+  /**
+   * Makes the verified temp file (still open: synced and closed there) the chunk, durably;
+   * rejects when the id is taken by other content.
+   */
+  publish: (file: fs.FileHandle, tempPath: string, identity: ChunkIdentity) => Promise<void>;
 }
 
 /**
  * Streams a chunk into a temp file while checking each message's CRC-32 and computing every
  * block's (one pass), and the whole chunk's SHA-256 only when the client checks by SHA-256;
- * then checks the whole-chunk check, appends the trailer, fsyncs and hands the file over.
+ * then checks the whole-chunk check, appends the trailer and hands the file over to be made
+ * durable (group commit: see group-commit.ts).
  * Nothing under the chunk's real name exists until publish, so a broken stream leaves nothing.
  */
 export class TempFileUpload implements ChunkUpload {
@@ -104,13 +109,11 @@ export class TempFileUpload implements ChunkUpload {
     try {
       const trailer = encodeTrailer(this.size, this.blockChecks.finish(), whole);
       await writeAll(this.file, trailer);
-      await this.file.sync();
     } catch (error) {
       throw asStoreError(error);
     }
-    await this.closeFile();
     const checksum = 'sha256' in whole ? whole.sha256.toString('hex') : crc32Checksum(whole.crc32);
-    await this.options.publish(this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
+    await this.options.publish(this.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
     this.finished = true;
   }
 
@@ -150,7 +153,7 @@ export class TempFileUpload implements ChunkUpload {
     await this.closeFile();
     if (this.finished) return;
     this.finished = true;
-    await fs.rm(this.options.tempPath, { force: true });
+    await removeFile(this.options.tempPath);
   }
 
   private closeFile(): Promise<void> {

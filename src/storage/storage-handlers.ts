@@ -134,7 +134,9 @@ export function createStorageHandlers(
       call.destroy(new ChunkStoreError('DEADLINE_EXCEEDED', `PutChunk ${upload?.chunkId ?? '(no chunk id yet)'}: the client sent nothing for ${limits.putIdleTimeoutMs} ms; nothing kept`)));
     try {
       idle.touch();
-      for await (const message of call as AsyncIterable<PutChunkRequest>) {
+      // destroyOnReturn false: the call's stream must stay open for the response (and on a
+      // normal end, destroying it made an AbortError with a stack trace on every put).
+      for await (const message of call.iterator({ destroyOnReturn: false }) as AsyncIterable<PutChunkRequest>) {
         idle.pause();
         if (ended) {
           throw new ChunkStoreError('INVALID_ARGUMENT', `PutChunk ${upload?.chunkId}: a message came after the one carrying the final checksum, which must be the last`);

@@ -1,10 +1,11 @@
 /**
- * `npm run bench -- small [--seconds S] [--clients N]`: 4 KiB files through `ringstore up`
- * (R=2) with 32 concurrent keep-alive clients: uploads/s, downloads/s (bytes checked),
- * metadata reads/s with p50/p99 latency; then the reference server's static GET rate of a
- * 4 KiB file with the same client in the same run. Downloads are measured twice: with the
- * gateway's small-file cache (default settings: uploaded files are hot) and on a second cluster
- * with SMALL_FILE_CACHE_BYTES=0, where every download reads its six chunks from storage.
+ * `npm run bench -- small [--seconds S] [--clients N]`: small files through `ringstore up` (R=2)
+ * with 32 concurrent keep-alive clients, for 4 KiB, 64 KiB and 1 MiB files: uploads/s and
+ * downloads/s (bytes checked) with p50/p99 latency and the server CPU per request, then metadata
+ * reads/s and the reference server's static GET rate of a 4 KiB file with the same client in the
+ * same run. Downloads are measured twice: with the gateway's small-file cache (default settings:
+ * uploaded files of up to 64 KiB are hot) and on a second cluster with SMALL_FILE_CACHE_BYTES=0,
+ * where every download reads its chunk from a storage server.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
 import { startReference } from './reference-server';
 
 const FILE_BYTES = 4096;
+const SIZES: Array<[string, number]> = [['4 KiB', 4096], ['64 KiB', 64 * 1024], ['1 MiB', 1024 * 1024]];
 
 interface StoredFile {
   id: string;
@@ -51,26 +53,35 @@ export async function run(args: string[]): Promise<Figure[]> {
   };
   try {
     await writeFile(path.join(reference.root, 'small.bin'), randomBytes(FILE_BYTES));
-    let stored: StoredFile[] = [];
-    const uploads = () => closedLoop(clients, phaseMs, async () => {
-      const data = randomBytes(FILE_BYTES);
-      const reply = await request(agent, `${cluster.url}/files?filename=small.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream' } });
-      if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
-      stored.push({ id: (JSON.parse(reply.body.toString()) as { file_id: string }).file_id, data });
-    });
-    const pick = (n: number) => stored[(n * 7919) % stored.length];
-    const downloadLoad = () => {
-      if (stored.length === 0) throw new Error('no upload succeeded');
-      return closedLoop(clients, phaseMs, async (_, n) => {
-        const file = pick(n);
-        const reply = await request(agent, `${cluster.url}/files/${file.id}`);
-        if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
+    const stored = new Map<number, StoredFile[]>();
+    const uploads = (size: number) => {
+      const files: StoredFile[] = [];
+      stored.set(size, files);
+      return closedLoop(clients, phaseMs, async () => {
+        const data = randomBytes(size);
+        const reply = await request(agent, `${cluster.url}/files?filename=small.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+        if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
+        files.push({ id: (JSON.parse(reply.body.toString()) as { file_id: string }).file_id, data });
       });
     };
-    await measured('4 KiB uploads', ringstorePids, uploads);
-    const downloads = await measured('4 KiB downloads', ringstorePids, downloadLoad);
+    const pick = (size: number, n: number) => {
+      const files = stored.get(size) ?? [];
+      if (files.length === 0) throw new Error('no upload succeeded');
+      return files[(n * 7919) % files.length];
+    };
+    const downloads = (size: number) => closedLoop(clients, phaseMs, async (_, n) => {
+      const file = pick(size, n);
+      const reply = await request(agent, `${cluster.url}/files/${file.id}`);
+      if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
+    });
+    let smallDownloads: LoadResult | undefined;
+    for (const [label, size] of SIZES) {
+      await measured(`${label} uploads`, ringstorePids, () => uploads(size));
+      const result = await measured(`${label} downloads`, ringstorePids, () => downloads(size));
+      smallDownloads ??= result;
+    }
     await measured('metadata reads', ringstorePids, () => closedLoop(clients, phaseMs, async (_, n) => {
-      const file = pick(n);
+      const file = pick(FILE_BYTES, n);
       const reply = await request(agent, `${cluster.url}/files/${file.id}/metadata`);
       if (reply.status !== 200) throw new Error(`metadata of ${file.id} answered ${reply.status}`);
     }));
@@ -78,14 +89,17 @@ export async function run(args: string[]): Promise<Figure[]> {
       const reply = await request(agent, `${reference.url}/small.bin`);
       if (reply.status !== 200 || reply.body.length !== FILE_BYTES) throw new Error(`${reference.kind} answered ${reply.status}`);
     }));
-    figures.push({ bench: 'small', metric: `downloads / ${reference.kind} GET`, value: downloads.perSecond / referenceGets.perSecond, unit: 'x' });
+    figures.push({ bench: 'small', metric: `4 KiB downloads / ${reference.kind} GET`, value: smallDownloads!.perSecond / referenceGets.perSecond, unit: 'x' });
 
     await cluster.stop();
     cluster = await startUp({ replication: 2, env: { SMALL_FILE_CACHE_BYTES: '0' } });
-    stored = [];
-    await uploads();
-    const uncached = await measured('4 KiB downloads, cache off', ringstorePids, downloadLoad);
-    figures.push({ bench: 'small', metric: `downloads with cache off / ${reference.kind} GET`, value: uncached.perSecond / referenceGets.perSecond, unit: 'x' });
+    for (const [label, size] of SIZES) {
+      await uploads(size);
+      const uncached = await measured(`${label} downloads, cache off`, ringstorePids, () => downloads(size));
+      if (size === FILE_BYTES) {
+        figures.push({ bench: 'small', metric: `4 KiB downloads with cache off / ${reference.kind} GET`, value: uncached.perSecond / referenceGets.perSecond, unit: 'x' });
+      }
+    }
   } finally {
     agent.destroy();
     await cluster.stop();

@@ -108,6 +108,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       failureKinds: stats.failureKinds(),
       checks,
       wrongBytes: stats.wrongBytes,
+      acksBelowR: stats.acksBelowR,
       lost,
       crashes,
       invariants,

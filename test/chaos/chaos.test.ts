@@ -63,6 +63,11 @@ describe.each([
     expect(result.lost).toEqual([]);
   });
 
+  test('every 201 named R servers for every chunk', () => {
+    expect(result.acksBelowR).toEqual([]);
+    expect(invariant('201s naming fewer than R servers for a chunk')).toBe(0);
+  });
+
   test('every chunk is back to R replicas after repair, and every stored replica is on disk', () => {
     expect(result.checks.belowR).toEqual([]);
     expect(result.checks.missingOnDisk).toEqual([]);

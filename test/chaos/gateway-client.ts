@@ -53,6 +53,9 @@ export interface UploadAck {
   file_id: string;
   size: number;
   checksum: string;
+  chunks: number;
+  /** Per chunk, the servers that fsynced it. */
+  replicas: Array<{ chunk_id: string; server_ids: string[] }>;
 }
 
 /** The gateway's file API, as a client sees it. */

@@ -28,6 +28,7 @@ export interface ChaosResult {
   failureKinds: FailureKind[];
   checks: FinalChecks;
   wrongBytes: string[];
+  acksBelowR: string[];
   lost: string[];
   crashes: string[];
   invariants: Invariant[];
@@ -55,6 +56,7 @@ export function evaluate(stats: RequestStats, checks: FinalChecks, crashes: stri
       row('wrong bytes served', stats.wrongBytes.length),
       row('processes crashed', crashes.length),
       row('acknowledged files lost', lost.length),
+      row('201s naming fewer than R servers for a chunk', stats.acksBelowR.length),
       row('chunks below R after repair', checks.belowR.length),
       row('stored replicas missing on disk', checks.missingOnDisk.length),
       row('orphan chunks after cleanup', checks.orphans.length),
@@ -97,6 +99,7 @@ export function printResult(result: ChaosResult, write: (line: string) => void =
   }
   const details: Array<[string, string[]]> = [
     ['wrong bytes', result.wrongBytes],
+    ['201s below R', result.acksBelowR],
     ['crashes', result.crashes],
     ['lost', result.lost],
     ['below R', result.checks.belowR],

@@ -27,6 +27,8 @@ export class RequestStats {
   readonly failures: FailedRequest[] = [];
   /** Responses whose bytes differed from what was uploaded (must stay 0). */
   readonly wrongBytes: string[] = [];
+  /** 201s that named fewer than R distinct servers for some chunk (must stay 0: WRITE_QUORUM is R). */
+  readonly acksBelowR: string[] = [];
   /** Acknowledged, not-deleted files answered with 404 during the run (must stay 0). */
   readonly missingDuringRun: string[] = [];
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { REPLICATION_FACTOR } from './chaos-cluster';
 import { fileContent, sha256Hex } from './file-content';
 import { GatewayClient, RequestFailed } from './gateway-client';
 import type { Ledger, LedgerFile } from './ledger';
@@ -61,6 +62,10 @@ export async function runWorkload(
     if (!ack) return;
     if (ack.size !== size || ack.checksum !== sha256) {
       stats.wrongBytes.push(`upload of ${size} bytes acknowledged as ${ack.size} bytes with checksum ${ack.checksum} (sent ${sha256}) for file ${ack.file_id}`);
+    }
+    const short = ack.replicas.filter((chunk) => new Set(chunk.server_ids).size < REPLICATION_FACTOR);
+    if (short.length > 0 || ack.replicas.length !== ack.chunks) {
+      stats.acksBelowR.push(`file ${ack.file_id}: ${ack.chunks} chunks, ${short.length} of them acknowledged on fewer than ${REPLICATION_FACTOR} servers`);
     }
     ledger.acknowledge({ fileId: ack.file_id, seed, size, sha256 });
   };

@@ -20,7 +20,7 @@ const GATEWAY_HOST = (n: number) => `127.0.0.${9 + n}`; // 127.0.0.10, 127.0.0.1
 const STORAGE_HOST = (n: number) => `127.0.0.${1 + n}`; // 127.0.0.2 ... 127.0.0.7
 const FIRST_STORAGE_SERVERS = 5; // the sixth, 127.0.0.7, joins while uploads run
 const REPLICATION_FACTOR = 2; // the gateway's default
-const CHUNKS_PER_FILE = 6; // a file whose size is known is cut into 6 chunks
+const CHUNKS_PER_FILE = 6; // files of 4 KiB and more with MIN_CHUNK_SIZE 512 bytes: 6 chunks each
 const FILES_AFTER_JOIN = 40; // 240 chunks: enough to tell a fair share from none or all
 
 interface ServersResponse {
@@ -95,6 +95,7 @@ describeWithPostgres('many hosts: storage servers and gateways on their own loop
       gatewayHost: GATEWAY_HOST,
       storageHost: STORAGE_HOST,
       storagePort,
+      env: { MIN_CHUNK_SIZE: '512' },
     });
   }, 90_000);
 

@@ -19,9 +19,12 @@ export class RingstoreProcess {
   private readonly exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
 
-  /** ownProcessGroup: leads a process group of its own, as a command started in a terminal does. */
-  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false } = {}) {
-    this.child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
+  /**
+   * ownProcessGroup: leads a process group of its own, as a command started in a terminal does.
+   * nodeFlags: more flags for node (e.g. --cpu-prof, which NODE_OPTIONS does not take).
+   */
+  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false, nodeFlags = [] as string[] } = {}) {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, CLI, ...args], {
       cwd: REPO_ROOT,
       // S3_PORT 0 unless a test names one: gateways of tests running side by side must not share 9000.
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', S3_PORT: '0', ...env },

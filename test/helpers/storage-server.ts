@@ -15,9 +15,9 @@ export interface SpawnedStorageServer {
 /** A real `ringstore storage` process on a free port, resolved once it logs that it listens. */
 export async function spawnStorageServer(
   dataDir: string,
-  options: { port?: number; env?: Record<string, string> } = {},
+  options: { port?: number; env?: Record<string, string>; nodeFlags?: string[] } = {},
 ): Promise<SpawnedStorageServer> {
-  const child = new RingstoreProcess(['storage', '--port', String(options.port ?? 0), '--data', dataDir], options.env);
+  const child = new RingstoreProcess(['storage', '--port', String(options.port ?? 0), '--data', dataDir], options.env, { nodeFlags: options.nodeFlags });
   const line = await child.waitForLine((l) => l.event === 'listening', 20_000, 'storage server listening');
   const port = line.port as number;
   return { process: child, port, address: `127.0.0.1:${port}`, serverId: line.serverId as string, dataDir };

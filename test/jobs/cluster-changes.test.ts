@@ -46,7 +46,7 @@ beforeAll(async () => {
   registry = new ServerRegistry(store, supervisor, { ringRefreshIntervalMs: 60_000, serverHeartbeatTimeoutMs: 60_000, placementMinFreeBytes: GiB }, log);
   for (const s of servers) await registry.join({ id: s.serverId, address: s.address, availableSpace: 100 * GiB, totalSpace: 200 * GiB });
   const placement = new Placement(() => registry.currentRing(), supervisor, 2);
-  replicas = new Replicas({ supervisor, placement, store, log, streamIdleTimeoutMs: 10_000, callTimeoutMs: 10_000 });
+  replicas = new Replicas({ supervisor, placement, store, log, writeQuorum: 2, streamIdleTimeoutMs: 10_000, callTimeoutMs: 10_000 });
   cluster = createClusterChanges({ store, replicas, registry, config: MOVES, gatewayId: 'gw-test', metrics: createMetrics() });
 }, 120_000);
 
@@ -63,7 +63,7 @@ const [drainJob, rebalanceJob] = [() => cluster.jobs[0], () => cluster.jobs[1]];
 /** A file stored as the gateway stores one: chunks written to R servers by placement, then its metadata. */
 async function storeFile(size: number): Promise<{ fileId: string; data: Buffer }> {
   const data = testData(size);
-  const upload = new Upload((expected) => replicas.openChunk(expected), Math.ceil(size / 4), size);
+  const upload = new Upload((expected) => replicas.openChunk(expected), { sizeOf: () => Math.ceil(size / 4) }, size);
   await upload.write(data);
   const content = await upload.finish();
   const file = { fileId: randomUUID(), data };

@@ -169,6 +169,7 @@ export function replicasFor(supervisor: FakeSupervisor, store: FakeRepairStore, 
     placement: new Placement(() => ring, supervisor, replicationFactor),
     store: store.asStore(),
     log: createLogger('replicas-test'),
+    writeQuorum: replicationFactor,
     streamIdleTimeoutMs: 10_000,
     callTimeoutMs: 10_000,
   });

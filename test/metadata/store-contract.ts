@@ -111,6 +111,25 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect(await store.deleteFile('not-a-uuid')).toBeNull();
   });
 
+  test('concurrent completions share batches: each resolves committed, and a bad one fails alone', async () => {
+    const files = Array.from({ length: 40 }, (_, i) => newFile([['s1', 's2'], ['s2', 's3']], { filename: `batch-${i}.bin` }));
+    const taken = newFile([['s1']]);
+    await store.completeUpload(taken);
+    const outcomes = await Promise.allSettled([...files, taken].map((file) => store.completeUpload(file)));
+    expect(outcomes.map((o) => o.status)).toEqual([...files.map(() => 'fulfilled'), 'rejected']);
+    for (const [i, outcome] of outcomes.slice(0, files.length).entries()) {
+      expect((outcome as PromiseFulfilledResult<FileRecord>).value).toMatchObject({ fileId: files[i].fileId, filename: `batch-${i}.bin`, status: 'completed' });
+    }
+    // Read back through concurrent (batched) lookups, mixed with ids that do not exist.
+    const missing = randomUUID();
+    const read = await Promise.all([...files.map((f) => store.getFile(f.fileId)), store.getFile(missing), store.getFile(files[0].fileId.toUpperCase())]);
+    expect(read.slice(0, files.length).map((r) => [r?.fileId, r?.filename, r?.chunks.map((c) => c.chunkId)])).toEqual(
+      files.map((f) => [f.fileId, f.filename, f.chunks.map((c) => c.chunkId)]),
+    );
+    expect(read[files.length]).toBeNull();
+    expect(read[files.length + 1]?.fileId).toBe(files[0].fileId);
+  });
+
   test('completing the same file twice is refused', async () => {
     const file = newFile([['s1']]);
     await store.completeUpload(file);

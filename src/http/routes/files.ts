@@ -68,6 +68,12 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       checksum: record.checksum,
       chunks: record.chunks.length,
       status: 'completed',
+      // Where every chunk is fsynced: at least WRITE_QUORUM servers each.
+      replicas: record.chunks.map((chunk) => ({
+        chunk_number: chunk.chunkNumber,
+        chunk_id: chunk.chunkId,
+        server_ids: chunk.replicas.map((r) => r.serverId),
+      })),
     });
   };
 

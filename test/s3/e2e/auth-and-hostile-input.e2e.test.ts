@@ -5,9 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Cluster } from '../../helpers/cluster';
+import { waitFor } from '../../helpers/wait';
 import { signWithSmithy, smithySigner } from '../sigv4-signer';
 import { S3_KEYS, s3Client, s3ErrorCode, startS3Cluster } from '../s3-cluster';
 
@@ -49,7 +59,7 @@ describe('S3 authentication and hostile input', () => {
   }
 
   beforeAll(async () => {
-    cluster = await startS3Cluster({ storageServers: 2 });
+    cluster = await startS3Cluster({ storageServers: 2, env: { MAX_CONCURRENT_UPLOADS: '2' } });
     s3 = s3Client(cluster);
     base = new URL(cluster.gateway.s3Url);
     await s3.send(new CreateBucketCommand({ Bucket: 'hostile' }));
@@ -107,6 +117,19 @@ describe('S3 authentication and hostile input', () => {
     const wrongSha = await signed('PUT', '/hostile/sha', {}, Buffer.from('body'), { 'x-amz-content-sha256': createHash('sha256').update('other').digest('hex') });
     expect(codeOf(wrongSha.body)).toBe('XAmzContentSHA256Mismatch');
     expect(await s3ErrorCode(s3.send(new GetObjectCommand({ Bucket: 'hostile', Key: 'sha' })))).toBe('NoSuchKey');
+    const chunked = (body: string) => signed('PUT', '/hostile/chunked', {}, Buffer.from(body), {
+      'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      'content-encoding': 'aws-chunked',
+      'x-amz-decoded-content-length': '5',
+      'x-amz-trailer': 'x-amz-checksum-crc32',
+    });
+    const wrongTrailer = await chunked(`5\r\nhello\r\n0\r\nx-amz-checksum-crc32:${Buffer.from([1, 2, 3, 4]).toString('base64')}\r\n\r\n`);
+    expect([wrongTrailer.status, codeOf(wrongTrailer.body)]).toEqual([400, 'BadDigest']);
+    const badFraming = await chunked('zz\r\nhello\r\n0\r\n\r\n');
+    expect([badFraming.status, codeOf(badFraming.body)]).toEqual([400, 'InvalidRequest']);
+    const goodTrailer = await chunked('5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n');
+    expect(goodTrailer.status).toBe(200);
+    expect(goodTrailer.headers['x-amz-checksum-crc32']).toBe('NhCmhg==');
     const acl = await signed('GET', '/hostile', { acl: '' });
     expect([acl.status, codeOf(acl.body)]).toEqual([501, 'NotImplemented']);
     const badKey = await signed('PUT', '/hostile/%FF', {}, Buffer.from('x'));
@@ -116,10 +139,60 @@ describe('S3 authentication and hostile input', () => {
     expect(await got.Body!.transformToString()).toBe('the content');
   });
 
+  it('checks a 10,000-part completion plan against the parts, and refuses 10,001', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'hostile', Key: 'plan' }));
+    const plan = (count: number) =>
+      Buffer.from(`<CompleteMultipartUpload>${Array.from({ length: count }, (_, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>"${'0'.repeat(32)}"</ETag></Part>`).join('')}</CompleteMultipartUpload>`);
+    const tenThousand = await signed('POST', '/hostile/plan', { uploadId: UploadId! }, plan(10_000));
+    expect([tenThousand.status, codeOf(tenThousand.body)]).toEqual([400, 'InvalidPart']);
+    const tooMany = await signed('POST', '/hostile/plan', { uploadId: UploadId! }, plan(10_001));
+    expect([tooMany.status, codeOf(tooMany.body)]).toEqual([400, 'MalformedXML']);
+    const part = await s3.send(new UploadPartCommand({ Bucket: 'hostile', Key: 'plan', UploadId, PartNumber: 10_000, Body: 'last' }));
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'hostile', Key: 'plan', UploadId, MultipartUpload: { Parts: [{ PartNumber: 10_000, ETag: part.ETag }] } }));
+    expect(done.ETag).toMatch(/^"[0-9a-f]{32}-1"$/);
+  });
+
+  it('answers SlowDown past MAX_CONCURRENT_UPLOADS before reading the body, and takes uploads again after', async () => {
+    const slow = await Promise.all([1, 2].map(async (n) => {
+      const request = await signWithSmithy(
+        { method: 'PUT', path: `/hostile/slow-${n}`, headers: { host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '20' } },
+        new Date(),
+        smithySigner('us-east-1', S3_KEYS),
+      );
+      let answered!: Promise<number>;
+      const req = http.request(new URL(request.url, base), { method: 'PUT', headers: request.headers });
+      answered = new Promise((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+      });
+      // Headers and the first bytes are on their way before the third upload starts.
+      await new Promise<void>((resolve, reject) => req.write('first ten.', (error) => (error ? reject(error) : resolve())));
+      return { req, answered };
+    }));
+    // Until both slow uploads hold their slot, a third one may still get through.
+    await waitFor(async () => {
+      try {
+        await s3.send(new PutObjectCommand({ Bucket: 'hostile', Key: 'third', Body: 'x' }));
+        return false;
+      } catch (error) {
+        const { name, $metadata } = error as { name: string; $metadata?: { httpStatusCode?: number } };
+        if (name === 'SlowDown' && $metadata?.httpStatusCode === 503) return true;
+        throw error;
+      }
+    }, { timeoutMs: 20_000, what: 'a third upload refused with SlowDown' });
+    for (const { req } of slow) req.end('last ten..');
+    expect(await Promise.all(slow.map((s) => s.answered))).toEqual([200, 200]);
+    await s3.send(new PutObjectCommand({ Bucket: 'hostile', Key: 'third', Body: 'x' }));
+  });
+
   it('counts S3 requests by operation and status in /metrics', async () => {
     const metrics = await (await fetch(`${cluster.gateway.url}/metrics`)).text();
     expect(metrics).toMatch(/ringstore_s3_requests_total\{operation="PutObject",status="200"\} [1-9]/);
     expect(metrics).toMatch(/ringstore_s3_requests_total\{operation="DeleteObjects",status="400"\} [1-9]/);
     expect(metrics).toMatch(/ringstore_s3_request_duration_seconds_count\{operation="GetObject"\} [1-9]/);
+    expect(metrics).toMatch(/ringstore_s3_requests_total\{operation="PutObject",status="503"\} [1-9]/);
   });
 });

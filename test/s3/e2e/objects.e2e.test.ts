@@ -133,9 +133,11 @@ describe.each(BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
   it('copies server-side, keeping or replacing the metadata', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'copies' }));
     const body = randomBytes(200_000);
-    await s3.send(new PutObjectCommand({ Bucket: 'copies', Key: 'source key', Body: body, ContentType: 'image/png', Metadata: { a: '1' } }));
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'copies', Key: 'source key', Body: body, ContentType: 'image/png', Metadata: { a: '1' }, ChecksumAlgorithm: 'SHA256' }));
     const kept = await s3.send(new CopyObjectCommand({ Bucket: 'copies', Key: 'copy-1', CopySource: `copies/${encodeURIComponent('source key')}` }));
     expect(kept.CopyObjectResult?.ETag).toBe(`"${md5(body)}"`);
+    expect(kept.CopyObjectResult?.ChecksumSHA256).toBe(put.ChecksumSHA256);
+    expect(put.ChecksumSHA256).toBe(createHash('sha256').update(body).digest('base64'));
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'copies', Key: 'copy-1' }));
     expect(head.ContentType).toBe('image/png');
     expect(head.Metadata).toEqual({ a: '1' });
