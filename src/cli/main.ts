@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// tsc copies the manifest into the build (dist/package.json), where this import finds it.
+import manifest from '../../package.json';
 import { ConfigError } from '../util/env';
 import { EXIT_PORT_IN_USE, PortInUseError } from '../util/port-in-use';
 import { ClientError, EXIT } from './client/exit-codes';
@@ -17,9 +17,10 @@ interface CommandEntry {
 
 const ENV_NOTE = 'Configuration comes from environment variables (docs/configuration.md has the table).';
 
-// require(), not import(): tsx/cjs hooks require() only, and a dynamic import() goes to Node's
-// ESM loader, which cannot resolve extensionless .ts paths (ERR_MODULE_NOT_FOUND). Each command
-// loads only its own code: the client commands never load the gateway.
+// Each command loads only its own code, when chosen: the client commands never load the gateway,
+// and a storage server loads no gateway code. require(), not import(): from the sources, tsx/cjs
+// hooks require() only, and a dynamic import() goes to Node's ESM loader, which cannot resolve
+// extensionless .ts paths (ERR_MODULE_NOT_FOUND).
 const COMMANDS: Record<string, CommandEntry> = {
   up: {
     summary: 'the whole system on one machine: gateway on :8080, 6 storage servers, embedded metadata',
@@ -121,7 +122,6 @@ ${OPERATOR_COMMANDS.map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary
 ${ENV_NOTE}`;
 
 function version(): string {
-  const manifest = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as { version: string };
   return `ringstore ${manifest.version}`;
 }
 

@@ -7,20 +7,19 @@ import { connectivityStateName, type ProbeClient, type ServerChannel } from './s
  * real state is read right before each watch; the deadline is Infinity (no timer); watching a
  * closed channel throws synchronously, which reads as Shutdown. When the link swaps channels the
  * loop moves to the new one and the old channel's last callback is ignored (generation check).
- * Returns a function that stops watching.
  */
 export function watchChannel<C extends ProbeClient>(
   link: ServerChannel<C>,
-  report: (state: ConnectionStateName) => void,
-): () => void {
+  report: (state: ConnectionStateName, reason?: string) => void,
+): ChannelWatch {
   let generation = 0;
   let stopped = false;
   let lastReported: ConnectionStateName | undefined;
 
-  const emit = (state: ConnectionStateName) => {
+  const emit = (state: ConnectionStateName, reason?: string) => {
     if (state === lastReported) return;
     lastReported = state;
-    report(state);
+    report(state, reason);
   };
 
   const follow = () => {
@@ -47,8 +46,21 @@ export function watchChannel<C extends ProbeClient>(
 
   const stopFollowingReplacements = link.onReplaced(follow);
   follow();
-  return () => {
-    stopped = true;
-    stopFollowingReplacements();
+  return {
+    stop: () => {
+      stopped = true;
+      stopFollowingReplacements();
+    },
+    recheck: () => {
+      if (stopped || link.isClosed) return;
+      const state = link.state();
+      emit(state, `reconciled on tick: channel is ${state}`);
+    },
   };
+}
+
+export interface ChannelWatch {
+  stop(): void;
+  /** Read the channel's state now and report it if the watch missed a change. */
+  recheck(): void;
 }

@@ -22,7 +22,7 @@ export interface ConnectionConfig {
   shutdownBackoffMaxMs: number;
   /** Default deadline of storage calls made through the pooled clients. */
   callTimeoutMs: number;
-  /** grpc-js channel tuning (see DESIGN.md, "Connection layer: facts"). */
+  /** grpc-js channel tuning (docs/architecture.md, "Connection layer": the grpc-js facts). */
   initialReconnectBackoffMs: number;
   maxReconnectBackoffMs: number;
   keepaliveTimeMs: number;

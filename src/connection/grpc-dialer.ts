@@ -5,7 +5,7 @@ import { StorageServiceClient } from '../wire/storage-service';
 import type { ConnectionConfig } from './config';
 import type { Dialer } from './server-channel';
 
-/** Channel options from DESIGN.md "Connection layer: facts from @grpc/grpc-js". */
+/** Channel options for the grpc-js facts in docs/architecture.md, "Connection layer". */
 export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOptions {
   return {
     // A server back after minutes must not wait grpc-js's default 120 s backoff.

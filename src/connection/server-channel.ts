@@ -1,4 +1,4 @@
-import type { ConnectionStateName } from '../../machines/connection';
+import { CONNECTION_STATES, type ConnectionStateName } from '../../machines/connection';
 
 /** The part of a grpc-js Channel the connection layer uses (a fake implements it in tests). */
 export interface ChannelLike {
@@ -21,11 +21,9 @@ export interface Dialled<C extends ProbeClient> {
 
 export type Dialer<C extends ProbeClient> = (address: string) => Dialled<C>;
 
-/** grpc-js ConnectivityState numbering. */
-const STATE_NAMES: readonly ConnectionStateName[] = ['Idle', 'Connecting', 'Ready', 'TransientFailure', 'Shutdown'];
-
+/** grpc-js numbers its ConnectivityState in the order of CONNECTION_STATES. */
 export function connectivityStateName(state: number): ConnectionStateName {
-  return STATE_NAMES[state] ?? 'Shutdown';
+  return CONNECTION_STATES[state] ?? 'Shutdown';
 }
 
 /**

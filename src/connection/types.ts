@@ -1,3 +1,5 @@
+import type { BreakerStateName } from '../../machines/breaker';
+import type { ConnectionStateName } from '../../machines/connection';
 import type { StorageClient } from '../rpc/storage-client';
 
 /** A storage server as the ring knows it. */
@@ -7,8 +9,8 @@ export interface StorageServerInfo {
   address: string;
 }
 
-export type ConnectionState = 'Idle' | 'Connecting' | 'Ready' | 'TransientFailure' | 'Shutdown';
-export type BreakerState = 'closed' | 'open' | 'halfOpen';
+export type ConnectionState = ConnectionStateName;
+export type BreakerState = BreakerStateName;
 
 export interface ConnectionSnapshot {
   serverId: string;
@@ -46,12 +48,12 @@ export interface ProbeEvent {
  * every call fed back so breakers and probes know what real traffic saw.
  */
 export interface ConnectionSupervisor {
-  /** Replace the set of servers (spawns, retires and re-dials connection actors as needed). */
+  /** Replace the set of servers (spawns, retires and re-dials server actors as needed). */
   update(servers: StorageServerInfo[]): void;
   /** Servers whose connection is Ready and whose breaker admits traffic. */
   readyServerIds(): string[];
   isAvailable(serverId: string): boolean;
-  /** The client of a server if it is available right now. */
+  /** The client of a server if it is available right now (half-open: the one trial call). */
   clientIfReady(serverId: string): StorageClient | undefined;
   /**
    * The client of a server, waiting up to waitMs for it to become Ready (a non-Ready server is

@@ -7,10 +7,9 @@ import { ensurePortFree, EXIT_PORT_IN_USE } from '../util/port-in-use';
 import { startGateway } from './start';
 import { loadGatewayConfig } from './config';
 import { createLogger } from '../util/logger';
-import { NODE_FLAGS } from '../cli/node-flags';
+import { ringstoreNodeArgs } from '../cli/launch';
 import { SupervisedProcess } from './supervised-process';
 
-const CLI = path.join(__dirname, '../cli/ringstore.cjs');
 const READY_POLL_MS = 100;
 
 /**
@@ -59,7 +58,7 @@ export async function runUp(args: string[]): Promise<void> {
 
   const servers = ports.map((port, i) => {
     const dataDir = path.join(config.dataDir, `storage-${i + 1}`);
-    const childArgs = [...NODE_FLAGS, CLI, 'storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl];
+    const childArgs = ringstoreNodeArgs(['storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl]);
     // The children read their settings from flags: the gateway's PORT/DATA_DIR must not leak in.
     const childEnv = { ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
     return new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log, {

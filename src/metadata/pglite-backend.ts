@@ -4,6 +4,7 @@ import { createLogger } from '../util/logger';
 import { withDeadline } from '../util/deadline';
 import { MetadataUnavailableError } from './errors';
 import { NamedLocks } from './named-locks';
+import { PGLITE_NODE_FLAGS } from './pglite-settings.cjs';
 import type { LockMode, SqlBackend } from './sql-backend';
 
 type Reply = { id: number; rows: unknown[] } | { id: number; error: ChildError };
@@ -215,7 +216,9 @@ function startChild(dataDir: string, schema: string | undefined, lockWaitMs: num
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // The gateway's own flags (a TypeScript loader, --inspect, a profiler) are not the child's.
-    execArgv: [],
+    execArgv: PGLITE_NODE_FLAGS,
+    // PGLITE_SETTINGS among it. Given explicitly: under jest, process.env is the test file's own.
+    env: process.env,
   });
   const gone = whenGone(child);
   return new Promise((resolve, reject) => {

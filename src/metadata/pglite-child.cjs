@@ -18,8 +18,11 @@ const path = require('node:path');
 const { PGlite } = require('@electric-sql/pglite');
 const { lockDataDir } = require('../util/data-dir-lock.cjs');
 const { fsyncDir } = require('../util/fsync-dir.cjs');
+const { pgliteStartParams, PGLITE_NODE_FLAGS } = require('./pglite-settings.cjs');
 
 const [dataDir, schema, lockWaitMs] = process.argv.slice(2);
+/** The build's empty database (dist/pglite-template, see scripts/build.cjs); absent in the sources. */
+const TEMPLATE = path.join(__dirname, '../../pglite-template');
 /** How long a database that will not close may hold up the exit (its lock is then stale). */
 const CLOSE_DEADLINE_MS = 10_000;
 let db;
@@ -33,6 +36,7 @@ function plain(error) {
 }
 
 async function start() {
+  const startParams = pgliteStartParams(process.env); // a bad PGLITE_SETTINGS fails here, first
   // Before PGlite touches the directory: two instances on one data directory would corrupt it.
   // The holder may be the child of a gateway killed a moment ago, still closing: wait for it.
   unlock = await lockDataDir(dataDir, {
@@ -40,11 +44,18 @@ async function start() {
     owner: 'ringstore metadata database (the child process of a gateway on the same DATA_DIR)',
     waitMs: Number(lockWaitMs) || 0,
   });
-  await createIfMissing();
-  // A data directory on disk uses Emscripten's NODEFS: every write goes straight to the OS, so a
-  // commit that returned survives a crash of this process. (relaxedDurability only changes
-  // browser filesystems that sync in batches; it would not buy anything here.)
-  db = await PGlite.create({ dataDir });
+  try {
+    await createIfMissing();
+    // A data directory on disk uses Emscripten's NODEFS: every write goes straight to the OS, so a
+    // commit that returned survives a crash of this process. (relaxedDurability only changes
+    // browser filesystems that sync in batches; it would not buy anything here.)
+    db = await PGlite.create({ dataDir, startParams });
+  } catch (error) {
+    // PGlite says only that it "failed to initialize": name the likely cause when there is one.
+    const settings = process.env.PGLITE_SETTINGS?.trim();
+    if (settings) error.message += ` (with PGLITE_SETTINGS="${settings}": a setting PostgreSQL does not know, or a value it refuses, stops it from starting)`;
+    throw error;
+  }
   if (schema) {
     // The single connection keeps this search_path for its whole life.
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}`);
@@ -52,25 +63,20 @@ async function start() {
 }
 
 /**
- * A directory without a database gets one, made by pglite-create.cjs in a process of its own
- * (see there for why) inside `.creating/`, then moved into place with PG_VERSION last. So a
- * database is complete exactly when PG_VERSION is there: a first start cut short leaves only
- * `.creating/` or a partial move behind, which the next start replaces.
+ * A directory without a database gets one inside `.creating/`, then moved into place with
+ * PG_VERSION last. So a database is complete exactly when PG_VERSION is there: a first start cut
+ * short leaves only `.creating/` or a partial move behind, which the next start replaces.
+ *
+ * The new database is a copy of the build's empty one (TEMPLATE, made by `npm run build`), which
+ * takes a fraction of a second where PostgreSQL's initdb takes seconds of CPU; without a build
+ * (the sources run through tsx) pglite-create.cjs makes one.
  */
 async function createIfMissing() {
   const staging = path.join(dataDir, '.creating');
   await fs.rm(staging, { recursive: true, force: true }); // what a first start cut short left
   if (existsSync(path.join(dataDir, 'PG_VERSION'))) return;
-  await new Promise((resolve, reject) => {
-    const creator = fork(path.join(__dirname, 'pglite-create.cjs'), [staging], { execArgv: [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
-    let stderr = '';
-    creator.stderr.on('data', (text) => (stderr += text));
-    creator.on('error', reject);
-    creator.on('exit', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`creating a new database failed (${signal ? `killed by ${signal}` : `exit code ${code}`}): ${stderr.trim() || 'no reason given'}`));
-    });
-  });
+  if (existsSync(path.join(TEMPLATE, 'PG_VERSION'))) await fs.cp(TEMPLATE, staging, { recursive: true });
+  else await createWithInitdb(staging);
   const moveIn = async (name) => {
     await fs.rm(path.join(dataDir, name), { recursive: true, force: true }); // left by a move cut short
     await fs.rename(path.join(staging, name), path.join(dataDir, name));
@@ -80,6 +86,20 @@ async function createIfMissing() {
   await moveIn('PG_VERSION');
   await fsyncDir(dataDir);
   await fs.rmdir(staging);
+}
+
+/** initdb by pglite-create.cjs, in a process of its own (see there for why), into `staging`. */
+function createWithInitdb(staging) {
+  return new Promise((resolve, reject) => {
+    const creator = fork(path.join(__dirname, 'pglite-create.cjs'), [staging], { execArgv: PGLITE_NODE_FLAGS, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    let stderr = '';
+    creator.stderr.on('data', (text) => (stderr += text));
+    creator.on('error', reject);
+    creator.on('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`creating a new database failed (${signal ? `killed by ${signal}` : `exit code ${code}`}): ${stderr.trim() || 'no reason given'}`));
+    });
+  });
 }
 
 /** Send to the parent; if it is gone already, the 'disconnect' handler takes care of the rest. */

@@ -9,11 +9,12 @@
  */
 'use strict';
 const { PGlite } = require('@electric-sql/pglite');
+const { pgliteStartParams } = require('./pglite-settings.cjs');
 
 const [dir] = process.argv.slice(2);
 process.on('disconnect', () => process.exit(1));
 
-PGlite.create({ dataDir: dir })
+PGlite.create({ dataDir: dir, startParams: pgliteStartParams(process.env) })
   .then((db) => db.close())
   .then(
     () => process.exit(0),

@@ -1,16 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BreakerState, ConnectionSupervisor, ConnectionState } from '../connection/types';
+import { BREAKER_STATES } from '../../machines/breaker';
+import { CONNECTION_STATES } from '../../machines/connection';
+import type { ConnectionSupervisor } from '../connection/types';
 
 /**
  * Every Prometheus instrument ringstore exposes, on a registry of its own (never the global one,
  * so several gateways in one test process do not collide). Labels are bounded: server ids,
  * states, routes, outcomes — never file or chunk ids.
  */
-
-export const CONNECTION_STATES: readonly ConnectionState[] = [
-  'Idle', 'Connecting', 'Ready', 'TransientFailure', 'Shutdown',
-];
-export const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'halfOpen'];
 
 /** Buckets for reconnects: a restart takes about a second, a backoff can take minutes. */
 const RECONNECT_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
@@ -102,7 +99,7 @@ export function createMetrics() {
     }),
     reconnectAttempts: new Counter({
       name: 'ringstore_reconnect_attempts_total',
-      help: 'Attempts to connect again to a storage server after its first dial',
+      help: 'Connection attempts seen as state changes after a server\'s first dial: entering Connecting, or TransientFailure -> Ready; grpc-js retries inside TransientFailure are not seen, and a connect timeout that rebuilds a channel still Connecting is not counted',
       labelNames: ['server_id'] as const,
       registers,
     }),

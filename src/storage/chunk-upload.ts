@@ -13,6 +13,9 @@ export interface FinalChecks {
   crc32?: number;
 }
 
+/** The largest last piece of a chunk that is held back to be written with the trailer. */
+const HOLD_BACK_BYTES = 64 * 1024;
+
 /** One PutChunk in progress, as the gRPC layer drives it. */
 export interface ChunkUpload {
   readonly chunkId: string;
@@ -64,6 +67,8 @@ export class TempFileUpload implements ChunkUpload {
   private readonly blockChecks = new BlockChecksWriter();
   private size = 0;
   private messages = 0;
+  /** The last piece of data when it is small: written with the trailer (see write()). */
+  private heldBack: Buffer | undefined;
   private finished = false;
 
   private constructor(private readonly options: TempFileUploadOptions, private readonly file: fs.FileHandle) {
@@ -98,7 +103,11 @@ export class TempFileUpload implements ChunkUpload {
     this.sha256?.update(data);
     this.size += data.length;
     try {
-      await writeAll(this.file, data);
+      if (this.heldBack) await writeAll(this.file, this.takeHeldBack());
+      // The last piece of a small chunk goes out with the trailer in one write: a file system
+      // call less per small put. Copied, since the caller may reuse `data` once this returns.
+      if (this.size === this.options.expectedSize && data.length <= HOLD_BACK_BYTES) this.heldBack = Buffer.from(data);
+      else await writeAll(this.file, data);
     } catch (error) {
       throw asStoreError(error);
     }
@@ -108,13 +117,19 @@ export class TempFileUpload implements ChunkUpload {
     const whole = this.verifyWhole(final);
     try {
       const trailer = encodeTrailer(this.size, this.blockChecks.finish(), whole);
-      await writeAll(this.file, trailer);
+      await writeAll(this.file, Buffer.concat([this.takeHeldBack(), trailer]));
     } catch (error) {
       throw asStoreError(error);
     }
     const checksum = 'sha256' in whole ? whole.sha256.toString('hex') : crc32Checksum(whole.crc32);
     await this.options.publish(this.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
     this.finished = true;
+  }
+
+  private takeHeldBack(): Buffer {
+    const held = this.heldBack ?? Buffer.alloc(0);
+    this.heldBack = undefined;
+    return held;
   }
 
   /** Checks the size and every whole-chunk check the client sent; returns what the footer keeps. */

@@ -1,11 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { RingstoreProcess } from '../helpers/process';
+import { DIST, RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
+import { childPids, cmdline } from './proc-stats';
+
+export { childPids } from './proc-stats';
 
 export interface UpCluster {
   url: string;
@@ -42,7 +45,7 @@ export async function startUp(options: UpOptions): Promise<UpCluster> {
     REPLICATION_FACTOR: String(options.replication),
     LOG_LEVEL: 'warn',
     ...options.env,
-  });
+  }, { build: DIST });
   const url = `http://127.0.0.1:${port}`;
   const cluster: UpCluster = {
     url,
@@ -76,7 +79,7 @@ export async function startUp(options: UpOptions): Promise<UpCluster> {
 }
 
 /** `count` consecutive free loopback ports (up wants STORAGE_BASE_PORT..+count-1). */
-async function freePortRun(count: number): Promise<number> {
+export async function freePortRun(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
     const free = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)));
@@ -91,30 +94,6 @@ function isFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
-}
-
-export function childPids(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {

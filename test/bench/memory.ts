@@ -5,11 +5,12 @@
  * 100 MiB and at the large size (5 GiB), each on a fresh cluster. RSS is sampled from
  * /proc/<pid>/status every 100 ms; the goal is a flat figure whatever the file size.
  */
-import { readFileSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { childPids, startUp } from './bench-cluster';
+import { startUp } from './bench-cluster';
+import { childPids, cmdline, rssKb } from './proc-stats';
 import type { Figure } from './figures';
 import { downloadToNull, MiB, sizeArg, upload, writeTestFile } from './transfer';
 
@@ -97,23 +98,5 @@ class PeakSampler {
       if (command.includes('pglite-child.cjs')) this.metadata = Math.max(this.metadata, rssKb(pid));
       else if (command.includes('\0storage\0')) this.storage = Math.max(this.storage, rssKb(pid));
     }
-  }
-}
-
-/** NUL-separated arguments of a process ('' once it is gone). */
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function rssKb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
   }
 }

@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Bench> = {
   restart: () => require('./restart').run,
   reconnect: () => require('./reconnect').run,
   supervisor: () => require('./supervisor').run,
+  startup: () => require('./startup').run,
   storage: () => require('./storage').run,
   s3: () => require('./s3').run,
 };

@@ -4,7 +4,7 @@
  * update() with the full list, and through add/remove), one shared tick, memory per connection.
  */
 import { DEFAULT_CONNECTION_CONFIG } from '../../src/connection/config';
-import { MapSupervisor } from '../../src/connection/supervisor';
+import { SupervisorHandle } from '../../src/connection/supervisor';
 import { v8Gc, type V8Gc } from '../../src/wire/scavenge-pacer';
 import { FakeClient, FakeClock, FakeDialer, READY, silentLogger } from '../connection/fakes';
 import type { Figure } from './figures';
@@ -37,7 +37,7 @@ export async function run(args: string[]): Promise<Figure[]> {
     const figure = (metric: string, value: number, unit: string) => figures.push({ bench: 'supervisor', metric: `${metric} (${size} servers)`, value, unit });
     const clock = new FakeClock();
     const dialer = new FakeDialer();
-    const supervisor = new MapSupervisor<FakeClient>({ config: DEFAULT_CONNECTION_CONFIG, dial: dialer.dial, clock, logger: silentLogger });
+    const supervisor = new SupervisorHandle<FakeClient>({ config: DEFAULT_CONNECTION_CONFIG, dial: dialer.dial, clock, logger: silentLogger });
     const servers = Array.from({ length: size }, (_, i) => ({ id: `s${i}`, address: `10.0.${i >> 8}.${i & 255}:50051` }));
 
     gc();

@@ -10,10 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCluster, type Cluster } from '../helpers/cluster';
 import { sha256, testData } from '../helpers/files';
+import { ringstoreNodeArgs } from '../../src/cli/launch';
 import { REPO_ROOT, RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 
-const CLI = path.join(REPO_ROOT, 'src/cli/ringstore.cjs');
 const TOKEN = `api-${randomBytes(12).toString('hex')}`;
 const MiB = 1024 * 1024;
 
@@ -25,7 +25,7 @@ interface CliRun {
 
 /** Starts the binary as a user's shell would; `done` resolves with its exit and output. */
 function startCli(args: string[], options: { env?: Record<string, string>; input?: Buffer; cwd?: string } = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, ringstoreNodeArgs(args), {
     cwd: options.cwd ?? REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ const read = (file: string): string => fs.readFileSync(path.join(REPO_ROOT, file
 describe('node flags of ringstore processes', () => {
   test('npm start runs `up` with them', () => {
     const { scripts } = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-    expect(scripts.start).toBe(`node ${NODE_FLAGS.join(' ')} src/cli/ringstore.cjs up`);
+    expect(scripts.start).toBe(`node ${NODE_FLAGS.join(' ')} dist/src/cli/ringstore.cjs up`);
   });
 
   test('the ringstore command carries them in its shebang', () => {
@@ -22,7 +22,7 @@ describe('node flags of ringstore processes', () => {
 
   test('the Docker image starts the CLI with them', () => {
     const entrypoint = read('docker/Dockerfile').split('\n').find((line) => line.startsWith('ENTRYPOINT '));
-    expect(JSON.parse(entrypoint!.slice('ENTRYPOINT '.length))).toEqual(['node', ...NODE_FLAGS, 'src/cli/ringstore.cjs']);
+    expect(JSON.parse(entrypoint!.slice('ENTRYPOINT '.length))).toEqual(['node', ...NODE_FLAGS, 'dist/src/cli/ringstore.cjs']);
   });
 
   test('they are flags node accepts', () => {

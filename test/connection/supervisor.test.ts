@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { InspectionEvent } from 'xstate';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
 import { guardInspector } from '../../src/connection/guard-inspector';
-import { MapSupervisor } from '../../src/connection/supervisor';
+import { SupervisorHandle } from '../../src/connection/supervisor';
 import type { TransitionEvent } from '../../src/connection/types';
 import { CONNECTING, FakeClient, FakeClock, FakeDialer, IDLE, READY, TRANSIENT_FAILURE } from './fakes';
 
@@ -21,7 +21,7 @@ function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: Insp
   const dialer = new FakeDialer();
   const lines: string[] = [];
   const logger = { info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) } as never;
-  const supervisor = new MapSupervisor<FakeClient>({
+  const supervisor = new SupervisorHandle<FakeClient>({
     config: { ...config, ...overrides },
     dial: dialer.dial,
     clock,
@@ -36,7 +36,7 @@ function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: Insp
 
 const servers = (...ids: string[]) => ids.map((id) => ({ id, address: `${id}.local:1` }));
 
-describe('MapSupervisor', () => {
+describe('connection supervisor', () => {
   it('dials every server once, kicks it, and reports it ready when its channel is', async () => {
     const { dialer, supervisor, lines } = setup();
     expect(lines).toContain('Connection health check loop started (interval: 1s)');
@@ -260,3 +260,114 @@ describe('MapSupervisor', () => {
     expect(dialer.latest('a.local:1').state).toBe(CONNECTING);
   });
 });
+
+describe('the breaker and probe keep their promises', () => {
+  const failing = (supervisor: SupervisorHandle<FakeClient>, times: number) => {
+    for (let i = 0; i < times; i++) supervisor.recordFailure('a', new Error('INTERNAL: handler crashed'));
+  };
+
+  it('probes a quiet Ready server on every tick, not every other one (a probe answer is no call)', async () => {
+    const { clock, dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    const probes: number[] = [];
+    const answerAfterMs = 5;
+    clock.advance(config.healthCheckIntervalMs - answerAfterMs);
+    for (let tick = 1; tick <= 6; tick++) {
+      clock.advance(answerAfterMs); // the tick
+      const client = supervisor.clientIfReady('a') as FakeClient;
+      probes.push(client.probes.length);
+      // Answered 5 ms later: an answer is no call, so the next tick probes again.
+      clock.advance(answerAfterMs);
+      client.probes.splice(0).forEach((probe) => probe.resolve());
+      await flush();
+      clock.advance(config.healthCheckIntervalMs - 2 * answerAfterMs);
+    }
+    expect(probes).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('a reconnect does not close a breaker that RPC failures opened; a successful probe after the cool-down does', async () => {
+    const { clock, dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    failing(supervisor, 3);
+    expect(supervisor.snapshot()[0].breaker).toBe('open');
+
+    // The tick's probe fails too: the channel is rebuilt and connects at once (the server accepts
+    // connections, it only fails its calls).
+    clock.advance(config.healthCheckIntervalMs);
+    const probe = currentClient(supervisor, 'a').probes[0];
+    probe.reject(new Error('INTERNAL: handler crashed'));
+    await flush();
+    const rebuilt = dialer.latest('a.local:1');
+    rebuilt.setState(READY);
+    expect(supervisor.snapshot()[0]).toMatchObject({ state: 'Ready', breaker: 'open' });
+    expect(supervisor.isAvailable('a')).toBe(false);
+
+    clock.advance(config.breakerCooldownMs); // cool-down over: half-open, and the tick probes
+    expect(supervisor.snapshot()[0].breaker).toBe('halfOpen');
+    const trial = currentClient(supervisor, 'a').probes;
+    expect(trial.length).toBeGreaterThan(0);
+    trial.splice(0).forEach((p) => p.resolve());
+    await flush();
+    expect(supervisor.snapshot()[0].breaker).toBe('closed');
+  });
+
+  it('a reconnect closes a breaker that opened because the connection was lost', () => {
+    const { dialer, supervisor } = setup();
+    supervisor.update(servers('a'));
+    const channel = dialer.latest('a.local:1');
+    channel.setState(READY);
+    failing(supervisor, 3); // calls in flight when the server died
+    channel.setState(IDLE); // and the connection drops: kicked at once
+    expect(supervisor.snapshot()[0]).toMatchObject({ state: 'Connecting', breaker: 'open' });
+    channel.setState(READY);
+    expect(supervisor.snapshot()[0]).toMatchObject({ state: 'Ready', breaker: 'closed' });
+    expect(supervisor.isAvailable('a')).toBe(true);
+  });
+
+  it('half-open admits one trial call and routes the rest elsewhere until it answers', () => {
+    const { clock, dialer, supervisor } = setup();
+    supervisor.update(servers('a', 'b'));
+    dialer.latest('a.local:1').setState(READY);
+    dialer.latest('b.local:1').setState(READY);
+    failing(supervisor, 3);
+    clock.advance(config.breakerCooldownMs);
+    expect(supervisor.snapshot()[0].breaker).toBe('halfOpen');
+
+    expect(supervisor.clientIfReady('a')).toBeInstanceOf(FakeClient); // the trial
+    expect(supervisor.clientIfReady('a')).toBeUndefined();
+    expect(supervisor.isAvailable('a')).toBe(false);
+    expect(supervisor.readyServerIds()).toEqual(['b']);
+
+    supervisor.recordSuccess('a'); // the trial answered
+    expect(supervisor.snapshot()[0].breaker).toBe('closed');
+    expect(supervisor.readyServerIds()).toEqual(['a', 'b']);
+  });
+
+  it('a failed trial opens the breaker again, for a longer cool-down', () => {
+    const { clock, dialer, supervisor, transitions } = setup();
+    supervisor.update(servers('a'));
+    dialer.latest('a.local:1').setState(READY);
+    failing(supervisor, 3);
+    clock.advance(config.breakerCooldownMs);
+    expect(supervisor.clientIfReady('a')).toBeInstanceOf(FakeClient);
+    failing(supervisor, 1);
+    expect(supervisor.snapshot()[0].breaker).toBe('open');
+    clock.advance(config.breakerCooldownMs);
+    expect(supervisor.snapshot()[0].breaker).toBe('open'); // 2 x the cool-down now
+    clock.advance(config.breakerCooldownMs);
+    expect(supervisor.snapshot()[0].breaker).toBe('halfOpen');
+    expect(transitions.filter((t) => t.machine === 'breaker').map((t) => t.to)).toEqual(['open', 'halfOpen', 'open', 'halfOpen']);
+  });
+});
+
+/** The client of a server's current channel, whether or not it takes traffic. */
+function currentClient(supervisor: SupervisorHandle<FakeClient>, serverId: string): FakeClient {
+  const server = supervisor.actor.getSnapshot().context.servers.get(serverId);
+  return (server?.getSnapshot().context.effects as unknown as { link: { client: FakeClient } }).link.client;
+}
+
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -39,12 +39,18 @@ const dockerfile = instructions(fs.readFileSync(path.join(REPO_ROOT, 'docker/Doc
 const ofKind = (keyword: string) => dockerfile.filter((instruction) => instruction.keyword === keyword);
 
 describe('docker/Dockerfile', () => {
-  test('is multi-stage: production dependencies are installed in their own stage', () => {
+  test('is multi-stage: production dependencies and the build each have their own stage', () => {
     const stages = ofKind('FROM').map((from) => from.args);
-    expect(stages).toHaveLength(2);
+    expect(stages).toHaveLength(3);
     expect(stages[0]).toMatch(/ AS deps$/i);
-    expect(ofKind('RUN').map((run) => run.args).join('\n')).toContain('npm ci --omit=dev');
-    expect(ofKind('COPY').map((copy) => copy.args)).toContain('--from=deps /app/node_modules ./node_modules');
+    expect(stages[1]).toMatch(/ AS build$/i);
+    const runs = ofKind('RUN').map((run) => run.args).join('\n');
+    expect(runs).toContain('npm ci --omit=dev');
+    expect(runs).toContain('npm run build');
+    expect(ofKind('COPY').map((copy) => copy.args)).toEqual(expect.arrayContaining([
+      '--from=deps /app/node_modules ./node_modules',
+      '--from=build /app/dist ./dist',
+    ]));
   });
 
   test('binds every interface, as a container must to be reachable', () => {
@@ -66,7 +72,8 @@ describe('docker/Dockerfile', () => {
   });
 
   test('starts the ringstore CLI, the gateway by default', () => {
-    expect(ofKind('ENTRYPOINT').map((entry) => JSON.parse(entry.args))).toEqual([['node', ...NODE_FLAGS, 'src/cli/ringstore.cjs']]);
+    // The compiled entry point (dist/ is built in the image): the source of its copy must exist.
+    expect(ofKind('ENTRYPOINT').map((entry) => JSON.parse(entry.args))).toEqual([['node', ...NODE_FLAGS, 'dist/src/cli/ringstore.cjs']]);
     expect(ofKind('CMD').map((cmd) => JSON.parse(cmd.args))).toEqual([['gateway']]);
     expect(fs.existsSync(path.join(REPO_ROOT, 'src/cli/ringstore.cjs'))).toBe(true);
   });
@@ -76,7 +83,7 @@ describe('docker/Dockerfile', () => {
     const sources = ofKind('COPY')
       .filter((copy) => !copy.args.startsWith('--from='))
       .flatMap((copy) => copy.args.split(/\s+/).slice(0, -1));
-    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'machines', 'proto']));
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'src', 'machines', 'proto']));
     for (const source of sources) {
       expect({ source, exists: fs.existsSync(path.join(REPO_ROOT, source)) }).toEqual({ source, exists: true });
       expect({ source, inContext: includedInContext(ignoreLines, source) }).toEqual({ source, inContext: true });

@@ -9,7 +9,7 @@ import { REPO_ROOT } from './compose-config';
 
 const RUNTIME_FOLDERS = ['src', 'machines', 'docker'];
 const SOURCE_FILE = /\.(ts|cts|mts|js|cjs|mjs)$/;
-// Type-only imports are erased by tsx, so they need no installed package.
+// Type-only imports are erased by the compiler, so they need no installed package.
 const TYPE_ONLY_IMPORT = /^\s*(?:import|export)\s+type\b[^;]*;/gm;
 const IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
 

@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { NODE_FLAGS } from '../../src/cli/node-flags';
+import { ringstoreNodeArgs } from '../../src/cli/launch';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(REPO_ROOT, 'src/cli/ringstore.cjs');
+/** The build `npm start` runs (`npm run build` makes it; `npm run bench` does first). */
+export const DIST = path.join(REPO_ROOT, 'dist');
 
 export interface LogLine { message: string; [key: string]: unknown }
 
@@ -21,10 +23,13 @@ export class RingstoreProcess {
 
   /**
    * ownProcessGroup: leads a process group of its own, as a command started in a terminal does.
+   * build: a build directory (scripts/build.cjs's output, such as DIST) to run with plain node,
+   * as users do, rather than the sources through tsx.
    * nodeFlags: more flags for node (e.g. --cpu-prof, which NODE_OPTIONS does not take).
    */
-  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false, nodeFlags = [] as string[] } = {}) {
-    this.child = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, CLI, ...args], {
+  constructor(args: string[], env: Record<string, string | undefined> = {}, { ownProcessGroup = false, build = '', nodeFlags = [] as string[] } = {}) {
+    const nodeArgs = build ? [...NODE_FLAGS, path.join(build, 'src/cli/ringstore.cjs'), ...args] : ringstoreNodeArgs(args);
+    this.child = spawn(process.execPath, [...nodeFlags, ...nodeArgs], {
       cwd: REPO_ROOT,
       // S3_PORT 0 unless a test names one: gateways of tests running side by side must not share 9000.
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info', S3_PORT: '0', ...env },

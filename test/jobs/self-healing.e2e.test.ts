@@ -42,6 +42,8 @@ describe.each(backends)('self-healing on %s', (_name, postgresUrl) => {
         CLEANUP_INTERVAL_MS: '3600000',
         SCRUB_RATE: '0',
         FILE_CACHE_TTL_MS: '0',
+        // Six chunks per 3 MiB test file (the default 1 MiB would make four).
+        MIN_CHUNK_SIZE: '1KiB',
       },
     });
   }, 180_000);
@@ -101,9 +103,8 @@ describe.each(backends)('self-healing on %s', (_name, postgresUrl) => {
   }
 
   /**
-   * An uploaded file with R replicas of every chunk. On a loaded machine an upload may keep
-   * fewer copies of a chunk (it then succeeds with one); repair brings those back first, so
-   * each test starts from a known state.
+   * An uploaded file with R replicas of every chunk (WRITE_QUORUM is R); repair runs until it
+   * has nothing to do, so each test starts from a known state.
    */
   async function uploadReplicated(): Promise<{ fileId: string; data: Buffer }> {
     const data = testData(SIZE);

@@ -1,9 +1,12 @@
 import { breakerMachine } from '../../machines/breaker';
-import { CONNECTION_STATES, connectionMachine, type ConnectionStateName } from '../../machines/connection';
+import { CONNECTION_STATES, connectionMachine, type ConnectionEffects, type ConnectionStateName } from '../../machines/connection';
+import { serverAdmitsTraffic, type ServerChildren } from '../../machines/server';
+import type { ServerActorRef } from '../../machines/supervisor';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
-import { ServerConnection } from '../../src/connection/server-connection';
-import { FakeClient, FakeClock, FakeDialer, IDLE, READY, silentLogger } from '../connection/fakes';
+import { SupervisorHandle } from '../../src/connection/supervisor';
+import { FakeClient, FakeClock, FakeDialer, READY, silentLogger, type FakeChannel } from '../connection/fakes';
 import { allTransitions, atOf, edgePaths, reportCoverage, timedLogic, transitionKey, transitionRecorder, type ModelEvent, type TimedSnapshot } from './model';
+import { BREAKER_RULES, BreakerOracle, breakerAdmitsBySpec, CONNECTION_RULES, ConnectionOracle, predict, ruleName } from './rules';
 
 /** Small thresholds: a "late" step (LATE_MS) passes every timeout, 1 ms steps none. */
 const config: ConnectionConfig = {
@@ -16,41 +19,43 @@ const config: ConnectionConfig = {
   breakerFailureThreshold: 3,
   breakerCooldownMs: 1_000,
   breakerMaxCooldownMs: 3_000,
+  callTimeoutMs: 1_000,
 };
 const GRPC_STATE: Record<ConnectionStateName, number> = { Idle: 0, Connecting: 1, Ready: 2, TransientFailure: 3, Shutdown: 4 };
+/** The machines in a pure traversal have no parent to tell and no channel. */
+const inertEffects: ConnectionEffects = { open: () => () => undefined, kick: () => undefined, recreate: () => undefined, probe: () => undefined, now: () => 0 };
 
-/** The real runtime for one server, on a fake channel the test drives, and a simulated clock. */
+/** The real runtime, one server 's' under a real supervisor, on a fake channel the test drives, and a simulated clock. */
 function systemUnderTest(machineId: string) {
   const clock = new FakeClock();
+  // The model's TICK events are the only ticks: the supervisor's own interval never fires.
+  clock.setInterval = () => 0;
   const dialer = new FakeDialer(true);
   const recorder = transitionRecorder(machineId);
-  const connection = new ServerConnection<FakeClient>({
-    server: { id: 's', address: 's:1' },
-    dial: dialer.dial,
-    config,
-    clock,
-    logger: silentLogger,
-    onTransition: () => undefined,
-    inspect: recorder.inspect,
-    random: () => 0.5, // jitter factor exactly 1
+  const supervisor = new SupervisorHandle<FakeClient>({
+    config, dial: dialer.dial, clock, logger: silentLogger, inspect: recorder.inspect, random: () => 0.5, // jitter factor exactly 1
   });
-  connection.start();
-  const channel = () => connection.link.channel as unknown as import('../connection/fakes').FakeChannel;
+  supervisor.update([{ id: 's', address: 's:1' }]);
+  const server = () => supervisor.actor.getSnapshot().context.servers.get('s') as ServerActorRef;
+  const children = () => server().getSnapshot().children as unknown as ServerChildren & { breaker: { send(event: unknown): void } };
+  const channel = () => dialer.dialled.at(-1) as FakeChannel;
+  const client = () => supervisor.clientIfReady('s') as FakeClient | undefined;
   const moveClockTo = (at: number) => clock.advance(at - clock.now());
-  return { clock, dialer, recorder, connection, channel, moveClockTo };
+  return { clock, dialer, recorder, supervisor, server, children, channel, client, moveClockTo };
 }
 
-describe('connection machine, model-based', () => {
+describe('connection machine, model-based, against the rules table', () => {
   const start = new FakeClock().now();
-  const input = { serverId: 's', address: 's:1', at: start, jitter: 1, settings: {
+  const input = { serverId: 's', address: 's:1', at: start, jitter: 1, effects: inertEffects, settings: {
     connectTimeoutMs: config.connectTimeoutMs,
-    probeIntervalMs: config.healthCheckIntervalMs,
+    quietMs: config.healthCheckIntervalMs,
     minReconnectIntervalMs: config.minReconnectIntervalMs,
     shutdownBackoffBaseMs: config.shutdownBackoffBaseMs,
     shutdownBackoffMaxMs: config.shutdownBackoffMaxMs,
   } };
-  const logic = timedLogic(connectionMachine, input, start);
-  type Snap = TimedSnapshot<typeof connectionMachine>;
+  const machine = connectionMachine.provide({ actions: { announce: () => undefined, reportProbe: () => undefined } });
+  const logic = timedLogic(machine, input, start);
+  type Snap = TimedSnapshot<typeof machine>;
 
   const events = (snapshot: Snap): ModelEvent[] => [
     ...CONNECTION_STATES.map((state) => ({ type: 'CHANNEL_STATE', state })),
@@ -70,51 +75,70 @@ describe('connection machine, model-based', () => {
       probeInFlight: c.probeInFlight,
       everReady: c.everReady,
       attemptOld: now - c.attemptStartedAt >= c.settings.connectTimeoutMs,
-      activityOld: now - c.lastActivityAt >= c.settings.probeIntervalMs,
+      callOld: now - c.lastCallOkAt >= c.settings.quietMs,
       requestOld: now - c.lastReconnectRequestAt >= c.settings.minReconnectIntervalMs,
       retryDue: now >= c.retryAt,
     });
 
-  it('replays every edge of the model on the real actor and covers every transition', async () => {
+  it('has transitions to cover', () => {
+    expect(allTransitions(connectionMachine).size).toBeGreaterThan(0);
+    expect(CONNECTION_RULES.length).toBeGreaterThan(0);
+  });
+
+  it('agrees with the rules table on every edge of the model, replayed on the real actor, covering every transition', async () => {
     const paths = edgePaths(logic, events, serialize);
     const covered = new Set<string>();
-    for (const path of paths) await replay(path, covered);
-    process.stdout.write(`connection machine: replayed ${paths.length} paths, ${paths.reduce((n, p) => n + p.length, 0)} steps\n`);
+    const rulesUsed = new Set<string>();
+    for (const path of paths) await replay(path, covered, rulesUsed);
+    process.stdout.write(`connection machine: replayed ${paths.length} paths, ${paths.reduce((n, p) => n + p.length, 0)} steps, ${rulesUsed.size} table rows used\n`);
     const missing = reportCoverage('connection machine', covered, allTransitions(connectionMachine));
     expect(missing).toEqual([]);
   });
 
-  async function replay(path: ModelEvent[], covered: Set<string>): Promise<void> {
+  async function replay(path: ModelEvent[], covered: Set<string>, rulesUsed: Set<string>): Promise<void> {
     const sut = systemUnderTest('connection');
     sut.recorder.start();
+    const oracle = new ConnectionOracle({
+      connectTimeoutMs: config.connectTimeoutMs,
+      quietMs: config.healthCheckIntervalMs,
+      minReconnectIntervalMs: config.minReconnectIntervalMs,
+      shutdownBackoffMs: config.shutdownBackoffBaseMs,
+    }, sut.clock.now());
     let model = logic.getInitialSnapshot(null as never, input);
-    for (const event of path) {
-      const before = { dialled: sut.dialer.dialled.length, kicks: sut.channel().kicks, client: sut.connection.link.client };
+    for (const [step, event] of path.entries()) {
+      const channel = sut.channel();
+      const before = { dialled: sut.dialer.dialled.length, kicks: channel.kicks };
+      const probesBefore = probesOn(sut);
       const at = atOf(model.now, event);
       model = logic.transition(model, event, null as never);
       sut.moveClockTo(at);
+      const expected = predict(CONNECTION_RULES, oracle, { ...event, type: event.type === 'CHANNEL_STATE' ? `CHANNEL_STATE ${event.state}` : event.type, at });
+      rulesUsed.add(expected.rule);
       await perform(sut, event, at);
 
-      const real = sut.connection.snapshot();
-      const { reconnects, lastError, since } = model.machine.context;
-      if (real.state !== model.machine.value || real.reconnects !== reconnects || real.lastError !== lastError || real.since !== since) {
+      const rebuilt = sut.dialer.dialled.length > before.dialled;
+      const effects = [
+        ...(rebuilt ? ['rebuild'] : []),
+        ...(!rebuilt && channel.kicks > before.kicks ? ['kick'] : []),
+        ...(probesOn(sut) > probesBefore ? ['probe'] : []),
+      ];
+      const real = sut.supervisor.snapshot()[0];
+      const where = { step, path: path.slice(0, step + 1), rule: expected.rule };
+      if (real.state !== expected.to || real.state !== model.machine.value || effects.join() !== expected.effects.join()) {
         // Only built on a mismatch: the path is what makes the failure readable.
-        expect({ ...real, path }).toEqual({ ...real, state: model.machine.value, reconnects, lastError, since, path });
+        throw new Error(`disagreement: ${JSON.stringify({ state: real.state, machine: model.machine.value, effects, expected, ...where })}`);
       }
-      for (const taken of sut.recorder.drain()) {
-        covered.add(transitionKey(taken));
-        const actions = taken.actions.map((action) => (typeof action === 'string' ? action : (action as { type?: string }).type));
-        // The effects the transition asked for really happened.
-        if (actions.includes('recreateChannel')) {
-          expect(sut.dialer.dialled.length).toBe(before.dialled + 1);
-          expect(sut.dialer.dialled[before.dialled - 1].closed).toBe(true);
-        }
-        if (actions.includes('kickChannel')) expect(sut.dialer.dialled.at(-1)!.kicks).toBeGreaterThan(before.kicks);
-        if (actions.includes('startProbe')) expect((sut.connection.link.client as FakeClient).probes.length).toBe(1);
-      }
+      if (rebuilt) expect(sut.dialer.dialled[before.dialled - 1].closed).toBe(true);
+      for (const taken of sut.recorder.drain()) covered.add(transitionKey(taken));
     }
-    sut.connection.retire();
+    await sut.supervisor.close();
   }
+
+  /** Probes started on the current channel's client (a rebuilt channel has a fresh client). */
+  function probesOn(sut: ReturnType<typeof systemUnderTest>): number {
+    return (sut.server().getSnapshot().context.effects as unknown as { link: { client: FakeClient } }).link.client.probes.length + probesAnswered;
+  }
+  let probesAnswered = 0;
 
   async function perform(sut: ReturnType<typeof systemUnderTest>, event: ModelEvent, at: number): Promise<void> {
     switch (event.type) {
@@ -126,15 +150,17 @@ describe('connection machine, model-based', () => {
         return;
       }
       case 'TICK':
-        return sut.connection.tick(at);
+        return sut.supervisor.tick();
       case 'REQUEST_CONNECT':
-        return sut.connection.requestConnect(at);
+        return void sut.server().send({ type: 'REQUEST_CONNECT', at });
       case 'CALL_OK':
-        return sut.connection.recordSuccess(at);
+        return void sut.server().send({ type: 'CALL_OK', at });
       case 'PROBE_OK':
       case 'PROBE_FAILED': {
-        const probe = (sut.connection.link.client as FakeClient).probes.shift();
+        const link = (sut.server().getSnapshot().context.effects as unknown as { link: { client: FakeClient } }).link;
+        const probe = link.client.probes.shift();
         if (!probe) throw new Error('the model has a probe in flight, the runtime has none');
+        probesAnswered++;
         if (event.type === 'PROBE_OK') probe.resolve();
         else probe.reject(new Error(String(event.error)));
         return flushPromises();
@@ -145,46 +171,66 @@ describe('connection machine, model-based', () => {
   }
 });
 
-describe('breaker machine, model-based', () => {
+describe('breaker machine, model-based, against the rules table', () => {
   const start = new FakeClock().now();
-  const input = { settings: { failureThreshold: config.breakerFailureThreshold, cooldownMs: config.breakerCooldownMs, maxCooldownMs: config.breakerMaxCooldownMs } };
-  const logic = timedLogic(breakerMachine, input, start);
-  type Snap = TimedSnapshot<typeof breakerMachine>;
+  const settings = {
+    failureThreshold: config.breakerFailureThreshold, cooldownMs: config.breakerCooldownMs,
+    maxCooldownMs: config.breakerMaxCooldownMs, trialTimeoutMs: config.callTimeoutMs,
+  };
+  const machine = breakerMachine.provide({ actions: { announce: () => undefined } });
+  const logic = timedLogic(machine, { settings }, start);
+  type Snap = TimedSnapshot<typeof machine>;
   const events = (): ModelEvent[] => [
     { type: 'FAILURE', error: 'UNAVAILABLE' },
     { type: 'SUCCESS' },
+    { type: 'TRIAL_STARTED' },
+    { type: 'CONNECTION_LOST' },
     { type: 'RECONNECTED' },
     { type: 'TICK' },
     { type: 'TICK', late: true },
   ];
   const serialize = ({ machine: { value, context: c } }: Snap) =>
-    JSON.stringify({ value, failures: c.consecutiveFailures, opens: Math.min(c.opens, 4) });
+    JSON.stringify({ value, failures: c.consecutiveFailures, opens: Math.min(c.opens, 4), lost: c.connectionLost, trial: c.trialStartedAt !== null });
 
-  it('replays every edge of the model on the real actor and covers every transition', () => {
+  it('has transitions to cover', () => {
+    expect(allTransitions(breakerMachine).size).toBeGreaterThan(0);
+    expect(BREAKER_RULES.length).toBeGreaterThan(0);
+  });
+
+  it('agrees with the rules table on every edge of the model, replayed on the real actor, covering every transition', async () => {
     const paths = edgePaths(logic, events, serialize);
     const covered = new Set<string>();
+    const rulesUsed = new Set<string>();
     for (const path of paths) {
       const sut = systemUnderTest('breaker');
       sut.channel().setState(READY);
       sut.recorder.start();
-      let model = logic.getInitialSnapshot(null as never, input);
-      for (const event of path) {
+      const oracle = new BreakerOracle(settings);
+      let model = logic.getInitialSnapshot(null as never, { settings });
+      for (const [step, event] of path.entries()) {
         const at = atOf(model.now, event);
         model = logic.transition(model, event, null as never);
         sut.moveClockTo(at);
-        if (event.type === 'FAILURE') sut.connection.recordFailure(at, new Error(String(event.error)));
-        else if (event.type === 'SUCCESS') sut.connection.recordSuccess(at);
-        else if (event.type === 'TICK') sut.connection.tick(at);
-        else {
-          // A good reconnect: the channel drops and comes back.
-          sut.channel().setState(IDLE);
-          sut.channel().setState(READY);
+        const expected = predict(BREAKER_RULES, oracle, { ...event, at });
+        rulesUsed.add(expected.rule);
+        // Straight to the real breaker actor, in its real place under its server.
+        sut.children().breaker.send({ ...event, at });
+        const real = {
+          breaker: sut.children().breaker.getSnapshot().value,
+          // The server heard about it (the breaker's announcement is its one effect).
+          serverKnows: sut.server().getSnapshot().context.breaker,
+          admits: serverAdmitsTraffic(sut.server()),
+        };
+        const wanted = { breaker: expected.to, serverKnows: expected.to, admits: breakerAdmitsBySpec(oracle) };
+        if (JSON.stringify(real) !== JSON.stringify(wanted)) {
+          expect({ ...real, step, path: path.slice(0, step + 1), rule: expected.rule }).toEqual({ ...wanted, step, path: path.slice(0, step + 1), rule: expected.rule });
         }
-        expect({ breaker: sut.connection.snapshot().breaker, path }).toEqual({ breaker: model.machine.value, path });
         for (const taken of sut.recorder.drain()) covered.add(transitionKey(taken));
       }
-      sut.connection.retire();
+      await sut.supervisor.close();
     }
+    const unused = BREAKER_RULES.map(ruleName).filter((name) => !rulesUsed.has(name));
+    expect(unused).toEqual([]);
     const missing = reportCoverage('breaker machine', covered, allTransitions(breakerMachine));
     expect(missing).toEqual([]);
   });

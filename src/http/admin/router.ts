@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { MachineDescription } from '../../../machines/describe';
-import type { ConnectionSupervisor } from '../../connection/types';
+import type { ConnectionSnapshot, ConnectionSupervisor } from '../../connection/types';
 import { createLogger, type Logger } from '../../util/logger';
 import { loadDashboardPage } from './dashboard-page';
 import { eventStream } from './event-stream';
@@ -27,6 +27,7 @@ export type AdminRouter = Router & {
  * GET /connections JSON snapshot of every storage server connection
  * GET /events      Server-Sent Events: `snapshot` first, then every `transition`
  * GET /machines    the connection and breaker machine descriptions the page draws
+ * GET /actors      the live actor tree: supervisor -> server -> connection and breaker
  */
 export function createAdminRouter({
   supervisor,
@@ -53,5 +54,25 @@ export function createAdminRouter({
     res.json(machines);
   });
 
+  router.get('/actors', (_req, res) => {
+    res.json(actorTree(supervisor.snapshot()));
+  });
+
   return Object.assign(router, { closeStreams: events.closeAll });
+}
+
+/** How the connection layer's actors nest, with each leaf's current state. */
+function actorTree(servers: ConnectionSnapshot[]) {
+  return {
+    actor: 'supervisor',
+    children: servers.map((server) => ({
+      actor: 'server',
+      id: server.serverId,
+      address: server.address,
+      children: [
+        { actor: 'connection', state: server.state },
+        { actor: 'breaker', state: server.breaker },
+      ],
+    })),
+  };
 }

@@ -63,6 +63,18 @@ describe('admin router', () => {
     expect((await response.json()).servers.map((s: { server_id: string }) => s.server_id)).toEqual(['s1']);
   });
 
+  it('GET /actors shows the tree: supervisor -> server -> connection and breaker', async () => {
+    supervisor = new FakeSupervisor([{ serverId: 's1' }, { serverId: 's2', state: 'Connecting', breaker: 'open' }]);
+    app = await startAdminApp(supervisor);
+    expect(await (await fetch(`${app.url}/admin/actors`)).json()).toEqual({
+      actor: 'supervisor',
+      children: [
+        { actor: 'server', id: 's1', address: '127.0.0.1:50051', children: [{ actor: 'connection', state: 'Ready' }, { actor: 'breaker', state: 'closed' }] },
+        { actor: 'server', id: 's2', address: '127.0.0.1:50052', children: [{ actor: 'connection', state: 'Connecting' }, { actor: 'breaker', state: 'open' }] },
+      ],
+    });
+  });
+
   it('GET /machines and GET / serve the machine descriptions and the dashboard page', async () => {
     supervisor = new FakeSupervisor([]);
     app = await startAdminApp(supervisor);

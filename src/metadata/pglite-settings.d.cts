@@ -1,0 +1,2 @@
+export declare function pgliteStartParams(env: NodeJS.ProcessEnv): string[];
+export declare const PGLITE_NODE_FLAGS: string[];
