@@ -15,6 +15,8 @@ export const DEFAULT_OBJECT_TYPE = 'binary/octet-stream';
 
 export function metadataFromHeaders(req: IncomingMessage): ObjectMetadata {
   const header = (name: string) => headerValue(req.headersDistinct, name) ?? null;
+  // Tags would be dropped, and GetObjectTagging answers that no object has any.
+  if (header('x-amz-tagging')) throw new S3Error('NotImplemented', 'Object tags (x-amz-tagging) are not kept by ringstore.');
   const userMetadata: Record<string, string> = {};
   let bytes = 0;
   for (const [name, values] of Object.entries(req.headersDistinct)) {

@@ -14,6 +14,7 @@ import {
   uploadPart,
   uploadPartCopy,
 } from './multipart-operations';
+import { getBucketVersioning, getObjectTagging } from './unconfigured-features';
 
 export type Operation = (ctx: S3Context, deps: S3Deps) => Promise<void>;
 
@@ -58,6 +59,7 @@ export function routeOf(method: string, target: RequestTarget, hasCopySource: bo
     return method === 'GET' || method === 'HEAD' ? { name: 'ListBuckets', run: listBuckets } : notAllowed(method);
   }
   if (target.key === undefined) {
+    if (method === 'GET' && subresource === 'versioning') return { name: 'GetBucketVersioning', run: getBucketVersioning };
     if (subresource) return unsupported(`${method} bucket ?${subresource}`);
     switch (method) {
       case 'GET':
@@ -72,6 +74,7 @@ export function routeOf(method: string, target: RequestTarget, hasCopySource: bo
       default: return notAllowed(method);
     }
   }
+  if (method === 'GET' && subresource === 'tagging') return { name: 'GetObjectTagging', run: getObjectTagging };
   if (subresource) return unsupported(`${method} object ?${subresource}`);
   if ((method === 'GET' || method === 'HEAD') && has('partNumber')) return unsupported(`${method} object by partNumber`);
   switch (method) {

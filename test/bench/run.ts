@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Bench> = {
   supervisor: () => require('./supervisor').run,
   startup: () => require('./startup').run,
   storage: () => require('./storage').run,
+  s3: () => require('./s3').run,
 };
 
 async function main(): Promise<void> {

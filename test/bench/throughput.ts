@@ -10,10 +10,11 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuMs, startUp, type UpCluster } from './bench-cluster';
+import { startUp } from './bench-cluster';
+import { CpuSpent } from './cpu-spent';
 import type { Figure } from './figures';
 import { startReference } from './reference-server';
-import { downloadToNull, mbPerSecond, MiB, sizeArg, upload, writeTestFile, type Transfer } from './transfer';
+import { downloadToNull, expectOk, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
 
 const TIMEOUT_MS = 600_000;
 
@@ -75,35 +76,8 @@ export async function run(args: string[]): Promise<Figure[]> {
   return figures;
 }
 
-function expectOk(transfer: Transfer, size: number, what: string): Transfer {
-  if (transfer.status < 200 || transfer.status >= 300) throw new Error(`${what} answered ${transfer.status}: ${transfer.body.slice(0, 300)}`);
-  if (transfer.bytes !== size) throw new Error(`${what} moved ${transfer.bytes} bytes, expected ${size}`);
-  return transfer;
-}
-
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
   return hash.digest('hex');
-}
-
-/**
- * CPU time (user + system, from /proc) the gateway and the storage servers spent on ringstore's
- * transfers, averaged over the rounds: where the work per byte goes, which the MB/s alone hide.
- */
-class CpuSpent {
-  private readonly samples: Array<{ gateway: number; storage: number }> = [];
-
-  async during<T>(cluster: UpCluster, transfer: () => Promise<T>): Promise<T> {
-    const storagePids = cluster.storagePorts.map((port) => cluster.storagePid(port));
-    const before = { gateway: cpuMs([cluster.proc.pid]), storage: cpuMs(storagePids) };
-    const result = await transfer();
-    this.samples.push({ gateway: cpuMs([cluster.proc.pid]) - before.gateway, storage: cpuMs(storagePids) - before.storage });
-    return result;
-  }
-
-  /** Mean ms per transfer. */
-  mean(side: 'gateway' | 'storage'): number {
-    return this.samples.reduce((sum, sample) => sum + sample[side], 0) / Math.max(1, this.samples.length);
-  }
 }

@@ -63,3 +63,10 @@ export function sizeArg(args: string[], defaultMiB: number): number {
   if (!(value > 0)) throw new Error(`--size wants a positive number of MiB, got ${args[at + 1]}`);
   return Math.round(value * MiB);
 }
+
+/** The transfer, or an error when it was refused or moved another number of bytes. */
+export function expectOk(transfer: Transfer, size: number, what: string): Transfer {
+  if (transfer.status < 200 || transfer.status >= 300) throw new Error(`${what} answered ${transfer.status}: ${transfer.body.slice(0, 300)}`);
+  if (transfer.bytes !== size) throw new Error(`${what} moved ${transfer.bytes} bytes, expected ${size}`);
+  return transfer;
+}

@@ -50,11 +50,14 @@ describe('which S3 operation a request is', () => {
     expect(route('POST', '/b/k?uploadId=u')).toBe('CompleteMultipartUpload');
     expect(route('DELETE', '/b/k?uploadId=u')).toBe('AbortMultipartUpload');
     expect(route('GET', '/b/k?uploadId=u')).toBe('ListParts');
+    expect(route('GET', '/b?versioning')).toBe('GetBucketVersioning');
+    expect(route('GET', '/b/k?tagging')).toBe('GetObjectTagging');
   });
 
   it('answers NotImplemented for sub-resources it does not serve and MethodNotAllowed for the rest', async () => {
-    for (const url of ['/b?acl', '/b?versioning', '/b?lifecycle', '/b/k?tagging', '/b/k?partNumber=1']) {
-      const found = routeOf('GET', parseRequestTarget(url, 'h', undefined), false);
+    const unserved = [['GET', '/b?acl'], ['PUT', '/b?versioning'], ['GET', '/b?lifecycle'], ['PUT', '/b/k?tagging'], ['DELETE', '/b/k?tagging'], ['GET', '/b/k?partNumber=1']];
+    for (const [method, url] of unserved) {
+      const found = routeOf(method, parseRequestTarget(url, 'h', undefined), false);
       await expect(found.run(undefined as never, undefined as never)).rejects.toMatchObject({ code: 'NotImplemented' });
     }
     for (const [method, url] of [['POST', '/'], ['PATCH', '/b'], ['POST', '/b'], ['POST', '/b/k'], ['OPTIONS', '/b/k']]) {

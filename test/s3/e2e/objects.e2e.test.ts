@@ -11,13 +11,17 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketLocationCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
+  PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Cluster } from '../../helpers/cluster';
@@ -198,5 +202,20 @@ describe.each(BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
     expect(result.Deleted?.map((d) => d.Key).sort()).toEqual(['never', 'y', 'z']);
     expect(result.Errors ?? []).toEqual([]);
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'deletes' }))).KeyCount).toBe(0);
+  });
+
+  // Tools read these before acting (aws s3 cp/mv of a multipart object between buckets, rclone purge).
+  it('answers versioning and tag reads as S3 does where none were set, and refuses to set them', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'unconfigured' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'unconfigured', Key: 'k', Body: 'x' }));
+    const versioning = await s3.send(new GetBucketVersioningCommand({ Bucket: 'unconfigured' }));
+    expect([versioning.$metadata.httpStatusCode, versioning.Status]).toEqual([200, undefined]);
+    expect((await s3.send(new GetObjectTaggingCommand({ Bucket: 'unconfigured', Key: 'k' }))).TagSet).toEqual([]);
+    expect(await s3ErrorCode(s3.send(new GetBucketVersioningCommand({ Bucket: 'no-such-bucket' })))).toBe('NoSuchBucket');
+    expect(await s3ErrorCode(s3.send(new GetObjectTaggingCommand({ Bucket: 'unconfigured', Key: 'missing' })))).toBe('NoSuchKey');
+    expect(await s3ErrorCode(s3.send(new PutBucketVersioningCommand({ Bucket: 'unconfigured', VersioningConfiguration: { Status: 'Enabled' } })))).toBe('NotImplemented');
+    expect(await s3ErrorCode(s3.send(new PutObjectTaggingCommand({ Bucket: 'unconfigured', Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })))).toBe('NotImplemented');
+    expect(await s3ErrorCode(s3.send(new PutObjectCommand({ Bucket: 'unconfigured', Key: 'tagged', Body: 'x', Tagging: 'a=b' })))).toBe('NotImplemented');
+    expect(await s3ErrorCode(s3.send(new HeadObjectCommand({ Bucket: 'unconfigured', Key: 'tagged' })))).toBe('NotFound');
   });
 });

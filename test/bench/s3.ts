@@ -1,0 +1,142 @@
+/**
+ * `npm run bench -- s3 [--size MiB] [--rounds N] [--seconds S] [--clients N]`: the S3 endpoint
+ * beside the file API, on one `ringstore up` (R=2) in the same run, interleaved so load drifts
+ * hit both alike:
+ * - one large object (1 GiB): S3 PutObject and GetObject by curl (signed by its --aws-sigv4,
+ *   UNSIGNED-PAYLOAD) against the file API's upload and download by curl; best of the rounds,
+ *   with the gateway's CPU per GiB;
+ * - 4 KiB objects with 32 concurrent keep-alive clients: signed S3 PUTs and GETs (bytes checked)
+ *   against file API uploads and downloads, with p50/p99 and the gateway's CPU per request.
+ * Ratios are S3 / file API: the goal is at least 0.9.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../helpers/ports';
+import { childPids, cpuMs, startUp } from './bench-cluster';
+import { CpuSpent } from './cpu-spent';
+import type { Figure } from './figures';
+import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
+import { S3RequestSigner } from './s3-request-signer';
+import { curl, downloadToNull, expectOk, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
+
+const TIMEOUT_MS = 600_000;
+const SMALL_BYTES = 4096;
+const KEYS = { accessKeyId: 'ringstore-bench', secretAccessKey: 'bench-secret-0123456789-abcdefghijklmnop' };
+const BUCKET = 'bench';
+
+export async function run(args: string[]): Promise<Figure[]> {
+  const size = sizeArg(args, 1024);
+  const rounds = Math.max(1, Number(args[args.indexOf('--rounds') + 1]) || 1);
+  const seconds = Number(args[args.indexOf('--seconds') + 1]) || 8;
+  const clients = Number(args[args.indexOf('--clients') + 1]) || 32;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-s3-bench-'));
+  const s3Port = await freePort();
+  const cluster = await startUp({ replication: 2, env: { S3_PORT: String(s3Port), S3_ACCESS_KEY: KEYS.accessKeyId, S3_SECRET_KEY: KEYS.secretAccessKey } });
+  const s3Url = `http://127.0.0.1:${s3Port}`;
+  const signer = new S3RequestSigner(KEYS);
+  const agent = keepAliveAgent(clients);
+  const figures: Figure[] = [];
+  const add = (metric: string, value: number, unit: string) => figures.push({ bench: 's3', metric, value, unit });
+  const s3Request = (method: string, key: string, body?: Buffer) => {
+    const url = new URL(`${s3Url}/${BUCKET}${key === '' ? '' : `/${key}`}`);
+    const headers = { ...signer.headers(method, url), ...(body ? { 'content-length': String(body.length) } : {}) };
+    return request(agent, url.href, { method, body, headers });
+  };
+  try {
+    const created = await s3Request('PUT', '', Buffer.alloc(0));
+    if (created.status !== 200) throw new Error(`CreateBucket answered ${created.status}: ${created.body.toString()}`);
+
+    // One large object.
+    const source = path.join(work, 'source.bin');
+    await writeTestFile(source, size);
+    const md5 = await md5File(source);
+    const label = `${Math.round(size / MiB)} MiB`;
+    const best = { filePut: 0, fileGet: 0, s3Put: 0, s3Get: 0 };
+    const cpu = { filePut: new CpuSpent(), fileGet: new CpuSpent(), s3Put: new CpuSpent(), s3Get: new CpuSpent() };
+    const sigv4 = ['--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${KEYS.accessKeyId}:${KEYS.secretAccessKey}`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD'];
+    for (let round = 0; round < rounds; round++) {
+      const filePut = expectOk(await cpu.filePut.during(cluster, () => upload(`${cluster.url}/files?filename=bench.bin`, source, 'POST', TIMEOUT_MS)), size, 'file API upload');
+      best.filePut = Math.max(best.filePut, mbPerSecond(size, filePut.ms));
+      const fileId = (JSON.parse(filePut.body) as { file_id: string }).file_id;
+      const s3Put = expectOk(await cpu.s3Put.during(cluster, () => curl([...sigv4, '-T', source, `${s3Url}/${BUCKET}/large.bin`], TIMEOUT_MS)), size, 'S3 PutObject');
+      best.s3Put = Math.max(best.s3Put, mbPerSecond(size, s3Put.ms));
+      const head = await curl([...sigv4, '-I', `${s3Url}/${BUCKET}/large.bin`], 30_000);
+      if (!head.body.includes(`"${md5}"`)) throw new Error(`S3 stored another ETag than the file's MD5 ${md5}: ${head.body}`);
+      const fileGet = expectOk(await cpu.fileGet.during(cluster, () => downloadToNull(`${cluster.url}/files/${fileId}`, TIMEOUT_MS)), size, 'file API download');
+      best.fileGet = Math.max(best.fileGet, mbPerSecond(size, fileGet.ms));
+      const s3Get = expectOk(await cpu.s3Get.during(cluster, () => curl([...sigv4, '-o', '/dev/null', `${s3Url}/${BUCKET}/large.bin`], TIMEOUT_MS)), size, 'S3 GetObject');
+      best.s3Get = Math.max(best.s3Get, mbPerSecond(size, s3Get.ms));
+      await fetch(`${cluster.url}/files/${fileId}`, { method: 'DELETE' });
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+    const perGiB = (spent: CpuSpent) => Math.round((spent.mean('gateway') / 1000 / (size / 1024 / MiB)) * 100) / 100;
+    add(`S3 PUT ${label}`, best.s3Put, 'MB/s');
+    add(`file API upload ${label}`, best.filePut, 'MB/s');
+    add(`S3 PUT / file API upload, ${label}`, best.s3Put / best.filePut, 'x');
+    add(`S3 GET ${label}`, best.s3Get, 'MB/s');
+    add(`file API download ${label}`, best.fileGet, 'MB/s');
+    add(`S3 GET / file API download, ${label}`, best.s3Get / best.fileGet, 'x');
+    add(`S3 PUT: gateway CPU per GiB`, perGiB(cpu.s3Put), 's');
+    add(`file API upload: gateway CPU per GiB`, perGiB(cpu.filePut), 's');
+    add(`S3 GET: gateway CPU per GiB`, perGiB(cpu.s3Get), 's');
+    add(`file API download: gateway CPU per GiB`, perGiB(cpu.fileGet), 's');
+
+    // 4 KiB objects.
+    const phaseMs = seconds * 1000;
+    const pids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
+    const measured = async (what: string, phase: () => Promise<LoadResult>): Promise<LoadResult> => {
+      const before = cpuMs(pids());
+      const result = await phase();
+      if (result.errors.length > 0) process.stderr.write(`${what}: ${result.failed} failed, e.g. ${result.errors.join(' | ')}\n`);
+      add(`${what}/s (${clients} clients)`, result.perSecond, 'req/s');
+      add(`${what} p50`, result.p50, 'ms');
+      add(`${what} p99`, result.p99, 'ms');
+      add(`${what} failed`, result.failed, 'requests');
+      add(`${what} server CPU per request`, (cpuMs(pids()) - before) / Math.max(1, result.requests), 'ms');
+      return result;
+    };
+    const files: Array<{ id: string; data: Buffer }> = [];
+    const objects: Array<{ key: string; data: Buffer }> = [];
+    const fileUploads = await measured('file API 4 KiB uploads', () => closedLoop(clients, phaseMs, async () => {
+      const data = randomBytes(SMALL_BYTES);
+      const reply = await request(agent, `${cluster.url}/files?filename=small.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length) } });
+      if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
+      files.push({ id: (JSON.parse(reply.body.toString()) as { file_id: string }).file_id, data });
+    }));
+    const s3Puts = await measured('S3 4 KiB PUTs', () => closedLoop(clients, phaseMs, async (worker, n) => {
+      const key = `small/${worker}-${n}`;
+      const data = randomBytes(SMALL_BYTES);
+      const reply = await s3Request('PUT', key, data);
+      if (reply.status !== 200) throw new Error(`PutObject answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
+      objects.push({ key, data });
+    }));
+    if (files.length === 0 || objects.length === 0) throw new Error('no small upload succeeded');
+    const fileDownloads = await measured('file API 4 KiB downloads', () => closedLoop(clients, phaseMs, async (_, n) => {
+      const file = files[(n * 7919) % files.length];
+      const reply = await request(agent, `${cluster.url}/files/${file.id}`);
+      if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
+    }));
+    const s3Gets = await measured('S3 4 KiB GETs', () => closedLoop(clients, phaseMs, async (_, n) => {
+      const object = objects[(n * 7919) % objects.length];
+      const reply = await s3Request('GET', object.key);
+      if (reply.status !== 200 || !reply.body.equals(object.data)) throw new Error(`GetObject of ${object.key} answered ${reply.status} with ${reply.body.length} bytes, not the stored ones`);
+    }));
+    add('S3 PUTs / file API uploads, 4 KiB', s3Puts.perSecond / fileUploads.perSecond, 'x');
+    add('S3 GETs / file API downloads, 4 KiB', s3Gets.perSecond / fileDownloads.perSecond, 'x');
+  } finally {
+    agent.destroy();
+    await cluster.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+async function md5File(file: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
