@@ -48,7 +48,7 @@ describeIfFound(CHROMIUM)('admin dashboard in headless Chromium', () => {
     // The supervisor's tree: one server actor per server, each with a connection and a breaker.
     await page.waitForSelector('#actor-tree > li[data-actor="supervisor"]');
     const servers = await page.$$eval('#actor-tree li[data-actor="server"]', (nodes) =>
-      nodes.map((n) => [...n.querySelectorAll(':scope > ul > li')].map((c) => `${c.getAttribute('data-actor')}:${c.getAttribute('data-state')}`)));
+      nodes.map((n) => Array.from(n.querySelectorAll(':scope > ul > li')).map((c) => `${c.getAttribute('data-actor')}:${c.getAttribute('data-state')}`)));
     expect(servers).toEqual(SERVER_IDS.map(() => ['connection:Ready', 'breaker:closed']));
   });
 
