@@ -41,6 +41,9 @@ export function sendError(res: Response, error: HttpError): void {
     res.destroy(error);
     return;
   }
+  // A body we stopped reading (an upload refused part way): close the connection after the
+  // answer. Kept alive, a client still sending into it would wait out the keep-alive timeout.
+  if (res.req && !res.req.complete) res.set('Connection', 'close');
   res.set(error.headers).status(error.status).json({ error: error.message, ...error.details });
 }
 

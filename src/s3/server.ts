@@ -80,9 +80,12 @@ function sendError(req: IncomingMessage, res: ServerResponse, deps: S3HandlerDep
   }
   // A body the client is still sending is read and dropped, so it gets to read the answer (a
   // client that stops sending is cut by the socket's idle timeout), as the file API does.
+  // The connection is closed after the answer: kept alive, a client still sending into a body
+  // nobody reads would wait out the keep-alive timeout.
   if (!req.complete && !req.destroyed) {
     req.unpipe();
     req.resume();
+    res.setHeader('Connection', 'close');
   }
   if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') res.setHeader('Retry-After', '2');
   if (req.method === 'HEAD' || s3.status === 304) {
