@@ -51,6 +51,9 @@ export interface FileServiceDeps {
   log: Logger;
 }
 
+/** What reading a files row's bytes takes (a file's record, or an S3 object's). */
+export type StoredFileBytes = Pick<FileRecord, 'fileId' | 'size' | 'checksum' | 'chunks'>;
+
 export interface DeleteOutcome {
   deletedChunks: number;
   failedChunks: number;
@@ -157,12 +160,17 @@ export class FileService {
     this.deps.replicas.release(piece);
   }
 
+  /** The whole content of a small file if it is in memory now (no metadata or storage call). */
+  cachedSmallFileContent(fileId: string): Buffer | undefined {
+    return this.smallFiles.get({ fileId });
+  }
+
   /**
    * The whole content of a small file (see SmallFileCache), from memory when it was read or
    * uploaded lately; undefined for a file that streams instead. Read bytes are kept only when
    * they hash to the file's checksum, so the cache can never hold a wrong copy.
    */
-  async smallFileContent(file: FileRecord): Promise<Buffer | undefined> {
+  async smallFileContent(file: StoredFileBytes): Promise<Buffer | undefined> {
     if (file.size === 0 || !this.smallFiles.accepts(file.size)) return undefined;
     const cached = this.smallFiles.get(file);
     if (cached) return cached;

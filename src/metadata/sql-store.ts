@@ -862,10 +862,11 @@ export class SqlMetadataStore implements MetadataStore {
 
   async getObject(bucket: string, key: string): Promise<ObjectWithChunks | null> {
     const rows = await this.db.query<Row>(
-      `SELECT o.*, ${CHUNKS_JSON('o.file_id')} AS chunks FROM s3_objects o WHERE o.bucket = $1 AND o.key = $2`,
+      `SELECT o.*, NULLIF(f.checksum, '') AS sha256, ${CHUNKS_JSON('o.file_id')} AS chunks
+       FROM s3_objects o JOIN files f ON f.id = o.file_id WHERE o.bucket = $1 AND o.key = $2`,
       [bucket, key],
     );
-    return rows.length === 0 ? null : { ...toObject(rows[0]), chunks: toChunks(rows[0].chunks) };
+    return rows.length === 0 ? null : { ...toObject(rows[0]), sha256: rows[0].sha256 as string | null, chunks: toChunks(rows[0].chunks) };
   }
 
   /** The release trigger retires the object's file in the same statement. */
