@@ -145,6 +145,22 @@ export function s3StoreContract(current: () => MetadataStore): void {
       expect(await store.getObject(bucket, key.normalize('NFD'))).toBeNull(); // keys are bytes, not normalized
     });
 
+    test('concurrent object lookups (one batched query) each get their own object or null', async () => {
+      const [one, two] = [bucketName('lookup-a'), bucketName('lookup-b')];
+      await store.createBucket(one, 'alice');
+      await store.createBucket(two, 'alice');
+      const stored = [
+        { bucket: one, key: 'k', bytes: storedBytes([['s1']]) },
+        { bucket: two, key: 'k', bytes: storedBytes([['s1']]) },
+        { bucket: one, key: 'k/2', bytes: storedBytes([['s1']]) },
+      ];
+      for (const o of stored) await store.putObject(newObject(o.bucket, o.key, o.bytes));
+      const wanted = [...stored, { bucket: one, key: 'missing' }, { bucket: two, key: 'k/2' }, ...stored];
+      const found = await Promise.all(wanted.map((w) => store.headObject(w.bucket, w.key)));
+      expect(found.map((o) => o?.fileId ?? null)).toEqual(wanted.map((w) => ('bytes' in w ? w.bytes.fileId : null)));
+      expect(found.map((o) => (o ? `${o.bucket}/${o.key}` : null))).toEqual(wanted.map((w) => ('bytes' in w ? `${w.bucket}/${w.key}` : null)));
+    });
+
     test('an object under-replicated is repaired like a file', async () => {
       const bucket = bucketName('repair');
       await store.createBucket(bucket, 'alice');
