@@ -360,8 +360,28 @@
       // A transition that arrived meanwhile is newer than this answer: ask again instead.
       if (eventCount !== eventsBefore) return scheduleRefresh();
       applySnapshot(views);
+      refreshActors();
     } catch {
       // The event stream shows the gateway is unreachable; nothing to add here.
+    }
+  }
+
+  // ---------- actor tree (the supervisor's own view, GET /admin/actors) ----------
+  function actorNode(node) {
+    const label = [node.actor, node.address, node.state].filter(Boolean).join(' · ');
+    const item = el('li', { class: 'actor', 'data-actor': node.actor, 'data-state': node.state || '' }, [el('span', { text: label })]);
+    if (node.children && node.children.length > 0) item.append(el('ul', {}, node.children.map(actorNode)));
+    return item;
+  }
+  async function refreshActors() {
+    try {
+      const response = await fetch(base + '/actors', { cache: 'no-store' });
+      if (!response.ok) return;
+      const tree = await response.json();
+      const servers = [...tree.children].sort((a, b) => a.address.localeCompare(b.address, undefined, { numeric: true }));
+      document.getElementById('actor-tree').replaceChildren(actorNode(Object.assign({}, tree, { children: servers })));
+    } catch {
+      // The event stream shows the gateway is unreachable; the last tree stays.
     }
   }
 
@@ -375,6 +395,7 @@
     drawMachine('connection');
     drawMachine('breaker');
     connect();
+    refreshActors();
     setInterval(tickTimes, 1000);
     setInterval(refreshSnapshot, REFRESH_MS);
   }

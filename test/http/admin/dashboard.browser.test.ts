@@ -45,12 +45,18 @@ describeIfFound(CHROMIUM)('admin dashboard in headless Chromium', () => {
     expect(await page.getAttribute('#connection-machine .node[data-state="Ready"]', 'class')).toContain('occupied');
     expect(await page.$$('#connection-machine .node')).toHaveLength(5);
     expect(await page.textContent('#summary')).toContain('6/6');
+    // The supervisor's tree: one server actor per server, each with a connection and a breaker.
+    await page.waitForSelector('#actor-tree > li[data-actor="supervisor"]');
+    const servers = await page.$$eval('#actor-tree li[data-actor="server"]', (nodes) =>
+      nodes.map((n) => [...n.querySelectorAll(':scope > ul > li')].map((c) => `${c.getAttribute('data-actor')}:${c.getAttribute('data-state')}`)));
+    expect(servers).toEqual(SERVER_IDS.map(() => ['connection:Ready', 'breaker:closed']));
   });
 
   it('moves a tile, the machine and the log when the supervisor reports transitions', async () => {
     supervisor.move('storage-3', 'TransientFailure', { reason: 'connect ECONNREFUSED 127.0.0.1:50053' });
     supervisor.move('storage-3', 'open', { machine: 'breaker', reason: '5 consecutive failures' });
     await page.waitForSelector('.tile[data-server-id="storage-3"][data-state="TransientFailure"][data-breaker="open"]', { timeout: 5000 });
+    await page.waitForSelector('#actor-tree li[data-actor="breaker"][data-state="open"]', { timeout: 5000 });
     expect(await page.textContent('.tile[data-server-id="storage-3"] .tile-error')).toContain('ECONNREFUSED');
     expect(await page.textContent('#connection-machine .node[data-state="TransientFailure"] .count')).toBe('1');
     expect(await page.textContent('#connection-machine .node[data-state="Ready"] .count')).toBe('5');
