@@ -74,19 +74,10 @@ export class FileService {
 
   /** Stores an upload; the file exists (listings, downloads) only once this resolves. */
   async upload(incoming: IncomingFile): Promise<FileRecord> {
-    // A small upload is kept for the download that often follows it (see SmallFileCache).
-    const smallContent: Buffer[] = [];
-    let received = 0;
-    const record = await this.storeChunks(
-      incoming,
-      async (stored) => this.deps.store.completeUpload({ ...stored, filename: incoming.filename, contentType: incoming.contentType }),
-      (data) => {
-        received += data.length;
-        if (this.smallFiles.accepts(received)) smallContent.push(data);
-      },
+    const record = await this.storeChunks(incoming, async (stored) =>
+      this.deps.store.completeUpload({ ...stored, filename: incoming.filename, contentType: incoming.contentType }),
     );
     this.cache.set(record);
-    if (this.smallFiles.accepts(record.size)) this.smallFiles.set(record, Buffer.concat(smallContent));
     this.deps.log.info(`Stored file ${record.fileId} (${incoming.filename}, ${record.size} bytes, ${record.chunks.length} chunks)`);
     return record;
   }
@@ -95,6 +86,7 @@ export class FileService {
    * Stores a stream as chunks on their replicas, then lets `commit` record them: the one
    * metadata write of an upload. When the stream, a check inside `commit` or the commit itself
    * fails, the chunks are removed and nothing is recorded. `onData` sees every piece as it is stored (digests).
+   * A small body is kept for the read that often follows it (see SmallFileCache), once recorded.
    */
   async storeChunks<T>(incoming: IncomingFile, commit: (stored: StoredChunks) => Promise<T>, onData?: (data: Buffer) => void): Promise<T> {
     const { replicas, config } = this.deps;
@@ -107,15 +99,19 @@ export class FileService {
       chunkPlanFor(incoming.expectedSize, config),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
     );
+    const smallContent: Buffer[] = [];
     try {
       for await (const data of incoming.stream) {
         if (upload.bytesReceived + data.length > config.maxFileSize) throw new FileTooLargeError(config.maxFileSize);
         onData?.(data);
         await upload.write(data);
+        if (this.smallFiles.accepts(upload.bytesReceived)) smallContent.push(data);
       }
       await incoming.complete;
       const stored = await upload.finish();
-      return await commit({ fileId, ...stored });
+      const committed = await commit({ fileId, ...stored });
+      if (stored.size > 0 && this.smallFiles.accepts(stored.size)) this.smallFiles.set({ fileId, checksum: stored.checksum }, Buffer.concat(smallContent));
+      return committed;
     } catch (error) {
       await upload.abort();
       throw error;
