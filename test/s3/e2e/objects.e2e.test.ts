@@ -209,8 +209,8 @@ describe.each(BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
     const get = async (range?: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'hot', Key: 'k', Range: range }))).Body!.transformToByteArray());
     const first = randomBytes(4096);
     await s3.send(new PutObjectCommand({ Bucket: 'hot', Key: 'k', Body: first }));
-    expect((await get()).equals(first)).toBe(true); // read from the storage servers, checked, kept
-    expect((await get()).equals(first)).toBe(true); // from memory
+    expect((await get()).equals(first)).toBe(true); // kept in memory by the PUT
+    expect((await get()).equals(first)).toBe(true);
     expect((await get('bytes=100-199')).equals(first.subarray(100, 200))).toBe(true);
     await s3.send(new CopyObjectCommand({ Bucket: 'hot', Key: 'copy', CopySource: 'hot/k' }));
     const copied = await s3.send(new GetObjectCommand({ Bucket: 'hot', Key: 'copy' }));
