@@ -51,6 +51,9 @@ export interface FileServiceDeps {
   log: Logger;
 }
 
+/** What reading a files row's bytes takes (a file's record, or an S3 object's). */
+export type StoredFileBytes = Pick<FileRecord, 'fileId' | 'size' | 'checksum' | 'chunks'>;
+
 export interface DeleteOutcome {
   deletedChunks: number;
   failedChunks: number;
@@ -71,19 +74,10 @@ export class FileService {
 
   /** Stores an upload; the file exists (listings, downloads) only once this resolves. */
   async upload(incoming: IncomingFile): Promise<FileRecord> {
-    // A small upload is kept for the download that often follows it (see SmallFileCache).
-    const smallContent: Buffer[] = [];
-    let received = 0;
-    const record = await this.storeChunks(
-      incoming,
-      async (stored) => this.deps.store.completeUpload({ ...stored, filename: incoming.filename, contentType: incoming.contentType }),
-      (data) => {
-        received += data.length;
-        if (this.smallFiles.accepts(received)) smallContent.push(data);
-      },
+    const record = await this.storeChunks(incoming, async (stored) =>
+      this.deps.store.completeUpload({ ...stored, filename: incoming.filename, contentType: incoming.contentType }),
     );
     this.cache.set(record);
-    if (this.smallFiles.accepts(record.size)) this.smallFiles.set(record, Buffer.concat(smallContent));
     this.deps.log.info(`Stored file ${record.fileId} (${incoming.filename}, ${record.size} bytes, ${record.chunks.length} chunks)`);
     return record;
   }
@@ -92,6 +86,7 @@ export class FileService {
    * Stores a stream as chunks on their replicas, then lets `commit` record them: the one
    * metadata write of an upload. When the stream, a check inside `commit` or the commit itself
    * fails, the chunks are removed and nothing is recorded. `onData` sees every piece as it is stored (digests).
+   * A small body is kept for the read that often follows it (see SmallFileCache), once recorded.
    */
   async storeChunks<T>(incoming: IncomingFile, commit: (stored: StoredChunks) => Promise<T>, onData?: (data: Buffer) => void): Promise<T> {
     const { replicas, config } = this.deps;
@@ -104,15 +99,19 @@ export class FileService {
       chunkPlanFor(incoming.expectedSize, config),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
     );
+    const smallContent: Buffer[] = [];
     try {
       for await (const data of incoming.stream) {
         if (upload.bytesReceived + data.length > config.maxFileSize) throw new FileTooLargeError(config.maxFileSize);
         onData?.(data);
         await upload.write(data);
+        if (this.smallFiles.accepts(upload.bytesReceived)) smallContent.push(data);
       }
       await incoming.complete;
       const stored = await upload.finish();
-      return await commit({ fileId, ...stored });
+      const committed = await commit({ fileId, ...stored });
+      if (stored.size > 0 && this.smallFiles.accepts(stored.size)) this.smallFiles.set({ fileId, checksum: stored.checksum }, Buffer.concat(smallContent));
+      return committed;
     } catch (error) {
       await upload.abort();
       throw error;
@@ -157,12 +156,17 @@ export class FileService {
     this.deps.replicas.release(piece);
   }
 
+  /** The whole content of a small file if it is in memory now (no metadata or storage call). */
+  cachedSmallFileContent(fileId: string): Buffer | undefined {
+    return this.smallFiles.get({ fileId });
+  }
+
   /**
    * The whole content of a small file (see SmallFileCache), from memory when it was read or
    * uploaded lately; undefined for a file that streams instead. Read bytes are kept only when
    * they hash to the file's checksum, so the cache can never hold a wrong copy.
    */
-  async smallFileContent(file: FileRecord): Promise<Buffer | undefined> {
+  async smallFileContent(file: StoredFileBytes): Promise<Buffer | undefined> {
     if (file.size === 0 || !this.smallFiles.accepts(file.size)) return undefined;
     const cached = this.smallFiles.get(file);
     if (cached) return cached;

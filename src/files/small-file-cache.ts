@@ -9,7 +9,8 @@ export const SMALL_FILE_MAX_BYTES = 64 * 1024;
  *
  * No expiry of its own: every download first looks the file up in the metadata (FileService,
  * whose cache entries expire), and a completed file's bytes never change, so an entry is only
- * served for a file that still exists with the same checksum.
+ * served for a file that still exists with the same checksum. S3 objects are files rows too:
+ * an overwrite points the key at a new file id, so a stale entry is never asked for.
  */
 export class SmallFileCache {
   private readonly entries = new Map<string, { checksum: string; content: Buffer }>();
@@ -22,16 +23,17 @@ export class SmallFileCache {
     return size <= SMALL_FILE_MAX_BYTES && size <= this.maxBytes;
   }
 
-  get(file: FileRecord): Buffer | undefined {
+  /** Without a checksum, the id alone: a files row's bytes never change and its id is never reused. */
+  get(file: { fileId: string; checksum?: string }): Buffer | undefined {
     const entry = this.entries.get(file.fileId);
-    if (!entry || entry.checksum !== file.checksum) return undefined;
+    if (!entry || (file.checksum !== undefined && entry.checksum !== file.checksum)) return undefined;
     // Map keeps insertion order: re-inserting makes this the most recently used.
     this.entries.delete(file.fileId);
     this.entries.set(file.fileId, entry);
     return entry.content;
   }
 
-  set(file: FileRecord, content: Buffer): void {
+  set(file: Pick<FileRecord, 'fileId' | 'checksum'>, content: Buffer): void {
     if (!this.accepts(content.length)) return;
     this.delete(file.fileId);
     this.entries.set(file.fileId, { checksum: file.checksum, content });

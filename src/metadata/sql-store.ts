@@ -339,6 +339,8 @@ export class SqlMetadataStore implements MetadataStore {
   private readonly completions = new Batcher<NewFile, FileRecord>((files) => this.completeUploads(files));
   /** Concurrent lookups of files share one query. */
   private readonly lookups = new Batcher<string, FileRecord | null>((ids) => this.getFiles(ids));
+  /** Concurrent object-row lookups (every S3 GET and HEAD) share one query too. */
+  private readonly objectLookups = new Batcher<{ bucket: string; key: string }, ObjectRecord | null>((wanted) => this.headObjects(wanted));
 
   constructor(private readonly db: SqlBackend) {
     this.kind = db.kind;
@@ -855,17 +857,30 @@ export class SqlMetadataStore implements MetadataStore {
     }
   }
 
-  async headObject(bucket: string, key: string): Promise<ObjectRecord | null> {
-    const rows = await this.db.query<Row>('SELECT * FROM s3_objects WHERE bucket = $1 AND key = $2', [bucket, key]);
-    return rows.length === 0 ? null : toObject(rows[0]);
+  /** Batched with the lookups that arrive while one runs (see headObjects). */
+  headObject(bucket: string, key: string): Promise<ObjectRecord | null> {
+    return this.objectLookups.submit({ bucket, key });
+  }
+
+  private async headObjects(wanted: Array<{ bucket: string; key: string }>): Promise<Array<ObjectRecord | null>> {
+    const rows = await this.db.query<Row>(
+      'SELECT o.* FROM s3_objects o JOIN unnest($1::text[], $2::text[]) AS w(bucket, key) ON o.bucket = w.bucket AND o.key = w.key',
+      [wanted.map((w) => w.bucket), wanted.map((w) => w.key)],
+    );
+    const found = new Map(rows.map((row) => [`${row.bucket as string}/${row.key as string}`, row]));
+    return wanted.map((w) => {
+      const row = found.get(`${w.bucket}/${w.key}`);
+      return row ? toObject(row) : null;
+    });
   }
 
   async getObject(bucket: string, key: string): Promise<ObjectWithChunks | null> {
     const rows = await this.db.query<Row>(
-      `SELECT o.*, ${CHUNKS_JSON('o.file_id')} AS chunks FROM s3_objects o WHERE o.bucket = $1 AND o.key = $2`,
+      `SELECT o.*, NULLIF(f.checksum, '') AS sha256, ${CHUNKS_JSON('o.file_id')} AS chunks
+       FROM s3_objects o JOIN files f ON f.id = o.file_id WHERE o.bucket = $1 AND o.key = $2`,
       [bucket, key],
     );
-    return rows.length === 0 ? null : { ...toObject(rows[0]), chunks: toChunks(rows[0].chunks) };
+    return rows.length === 0 ? null : { ...toObject(rows[0]), sha256: rows[0].sha256 as string | null, chunks: toChunks(rows[0].chunks) };
   }
 
   /** The release trigger retires the object's file in the same statement. */

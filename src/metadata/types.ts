@@ -189,6 +189,11 @@ export interface ObjectRecord extends ObjectMetadata {
 
 /** An object with the chunks to read it from, as getFile gives them for a file. */
 export interface ObjectWithChunks extends ObjectRecord {
+  /**
+   * Hex SHA-256 of the whole body (its files row's checksum), to check a read of it against;
+   * null for a multipart object, whose body was never hashed whole.
+   */
+  sha256: string | null;
   chunks: ChunkRecord[];
 }
 

@@ -25,6 +25,12 @@ export interface CopySource extends ObjectLocation {
   check?: (source: ObjectRecord) => void;
 }
 
+/**
+ * An object to read: a small one with its whole content from memory (read and checked), a
+ * larger one with the chunks to stream it from.
+ */
+export type ObjectToRead = (ObjectRecord & { content: Buffer }) | (ObjectWithChunks & { content?: undefined });
+
 export interface ObjectsDeps {
   store: MetadataStore;
   files: FileService;
@@ -74,12 +80,25 @@ export class Objects {
     return (await this.deps.store.headObject(bucket, key)) ?? (await this.missing(bucket, key));
   }
 
-  /** The object with its chunks, to read. */
-  async getObject(bucket: string, key: string): Promise<ObjectWithChunks> {
-    return (await this.deps.store.getObject(bucket, key)) ?? (await this.missing(bucket, key));
+  /**
+   * The object to read. A hot small one costs the object row and a memory copy: its bytes are
+   * cached by file id, which an overwrite changes, so they are never another version's. Else one
+   * query for the row with its chunks, and a small body is read whole, checked and cached.
+   */
+  async getObject(bucket: string, key: string): Promise<ObjectToRead> {
+    const record = await this.headObject(bucket, key);
+    const cached = this.deps.files.cachedSmallFileContent(record.fileId);
+    if (cached) return { ...record, content: cached };
+    const object = (await this.deps.store.getObject(bucket, key)) ?? (await this.missing(bucket, key));
+    // A multipart object has no whole-body hash to check a read against: it always streams.
+    const content = object.sha256 === null ? undefined : await this.deps.files.smallFileContent({ ...object, checksum: object.sha256 });
+    return content ? { ...object, content } : object;
   }
 
-  /** Bytes of `range` of an object; give each piece back with release() once written on. */
+  /**
+   * Bytes of `range` of an object that streams (no content in memory); give each piece back with
+   * release() once written on.
+   */
   read(object: ObjectWithChunks, range: ByteRange): AsyncGenerator<Buffer> {
     return this.deps.files.read(object, range);
   }
@@ -121,13 +140,19 @@ export class Objects {
   }
 
   /** The source of a copy, checked, with its bytes (or those of its range) as a body. */
-  protected async openSource(source: CopySource): Promise<{ object: ObjectWithChunks; body: IncomingBody }> {
+  protected async openSource(source: CopySource): Promise<{ object: ObjectRecord; body: IncomingBody }> {
     const object = await this.getObject(source.bucket, source.key);
     source.check?.(object);
     const range = source.range?.(object.size) ?? { start: 0, end: object.size - 1 };
     const size = range.end - range.start + 1;
     // Pieces are not given back to the read pool: the chunk write may keep them for a replay.
-    return { object, body: { size, stream: size > 0 ? this.deps.files.read(object, range) : emptyStream() } };
+    return { object, body: { size, stream: size > 0 ? this.sourceBytes(object, range) : emptyStream() } };
+  }
+
+  private sourceBytes(object: ObjectToRead, range: ByteRange): AsyncGenerator<Buffer> {
+    // A copy of the cached bytes: the chunk write must not hold the cache's own buffer.
+    if (object.content) return oneBuffer(Buffer.from(object.content.subarray(range.start, range.end + 1)));
+    return this.deps.files.read(object, range);
   }
 
   /** Stores a body as chunks, seals its digests, then lets `commit` record it (else the chunks go). */
@@ -156,3 +181,7 @@ export class Objects {
 }
 
 async function* emptyStream(): AsyncGenerator<Buffer> {}
+
+async function* oneBuffer(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}

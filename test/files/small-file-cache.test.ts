@@ -15,6 +15,9 @@ describe('SmallFileCache', () => {
     expect(cache.get(record)?.toString()).toBe('abc');
     // Same id, other content (cannot happen for a completed file, but must never be served).
     expect(cache.get({ ...record, checksum: 'b'.repeat(64) })).toBeUndefined();
+    // By id alone (an S3 object's row knows its file id, not its hash): ids are never reused.
+    expect(cache.get({ fileId: record.fileId })?.toString()).toBe('abc');
+    expect(cache.get({ fileId: randomUUID() })).toBeUndefined();
     cache.delete(record.fileId);
     expect(cache.get(record)).toBeUndefined();
     expect(cache.size).toEqual({ files: 0, bytes: 0 });

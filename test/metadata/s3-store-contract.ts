@@ -132,7 +132,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
       expect(put).toEqual({ status: 'stored', object: expected });
       expect(await store.headObject(bucket, key)).toEqual(expected);
       const got = await store.getObject(bucket, key);
-      expect(got).toMatchObject(expected);
+      expect(got).toMatchObject({ ...expected, sha256: bytes.sha256 });
       expect(got?.chunks.map((c) => [c.chunkId, c.offset, c.size, c.replicas.map((r) => r.serverId).sort()])).toEqual(
         bytes.chunks.map((c) => [c.chunkId, c.offset, c.size, c.replicas.map((r) => r.serverId).sort()]),
       );
@@ -143,6 +143,22 @@ export function s3StoreContract(current: () => MetadataStore): void {
       expect(await store.referencedChunkIds(bytes.chunks.map((c) => c.chunkId))).toEqual(new Set(bytes.chunks.map((c) => c.chunkId)));
       expect(await store.headObject(bucket, 'docs/other')).toBeNull();
       expect(await store.getObject(bucket, key.normalize('NFD'))).toBeNull(); // keys are bytes, not normalized
+    });
+
+    test('concurrent object lookups (one batched query) each get their own object or null', async () => {
+      const [one, two] = [bucketName('lookup-a'), bucketName('lookup-b')];
+      await store.createBucket(one, 'alice');
+      await store.createBucket(two, 'alice');
+      const stored = [
+        { bucket: one, key: 'k', bytes: storedBytes([['s1']]) },
+        { bucket: two, key: 'k', bytes: storedBytes([['s1']]) },
+        { bucket: one, key: 'k/2', bytes: storedBytes([['s1']]) },
+      ];
+      for (const o of stored) await store.putObject(newObject(o.bucket, o.key, o.bytes));
+      const wanted = [...stored, { bucket: one, key: 'missing' }, { bucket: two, key: 'k/2' }, ...stored];
+      const found = await Promise.all(wanted.map((w) => store.headObject(w.bucket, w.key)));
+      expect(found.map((o) => o?.fileId ?? null)).toEqual(wanted.map((w) => ('bytes' in w ? w.bytes.fileId : null)));
+      expect(found.map((o) => (o ? `${o.bucket}/${o.key}` : null))).toEqual(wanted.map((w) => ('bytes' in w ? `${w.bucket}/${w.key}` : null)));
     });
 
     test('an object under-replicated is repaired like a file', async () => {
@@ -385,6 +401,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
         object: { bucket, key: 'archive.zip', fileId, etag: 'f'.repeat(32) + '-3', size: 500, ...metadata, checksum, lastModified: expect.any(Date) },
       });
       const object = (await store.getObject(bucket, 'archive.zip'))!;
+      expect(object.sha256).toBeNull(); // never hashed whole: reads of it are not checked against a hash
       const expectedChunks = [parts[0], parts[1], parts[3]].flatMap((p) => p.bytes.chunks.map((c) => c.chunkId));
       expect(object.chunks.map((c) => c.chunkId)).toEqual(expectedChunks);
       expect(object.chunks.map((c) => [c.chunkNumber, c.offset, c.size])).toEqual(expectedChunks.map((_, i) => [i, i * 100, 100]));

@@ -204,6 +204,38 @@ describe.each(BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
     expect((await s3.send(new ListObjectsV2Command({ Bucket: 'deletes' }))).KeyCount).toBe(0);
   });
 
+  it('serves a small object read again from memory, never the bytes of a replaced or deleted one', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'hot' }));
+    const get = async (range?: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'hot', Key: 'k', Range: range }))).Body!.transformToByteArray());
+    const first = randomBytes(4096);
+    await s3.send(new PutObjectCommand({ Bucket: 'hot', Key: 'k', Body: first }));
+    expect((await get()).equals(first)).toBe(true); // kept in memory by the PUT
+    expect((await get()).equals(first)).toBe(true);
+    expect((await get('bytes=100-199')).equals(first.subarray(100, 200))).toBe(true);
+    // A restarted gateway has an empty cache: the body is read from the storage servers, checked and kept.
+    await cluster.restartGateway();
+    await cluster.waitForReady();
+    s3.destroy();
+    s3 = s3Client(cluster);
+    expect((await get()).equals(first)).toBe(true);
+    expect((await get('bytes=4000-')).equals(first.subarray(4000))).toBe(true);
+    await s3.send(new CopyObjectCommand({ Bucket: 'hot', Key: 'copy', CopySource: 'hot/k' }));
+    const copied = await s3.send(new GetObjectCommand({ Bucket: 'hot', Key: 'copy' }));
+    expect(Buffer.from(await copied.Body!.transformToByteArray()).equals(first)).toBe(true);
+
+    const second = randomBytes(4096); // same size, other bytes: only the key's new file tells them apart
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'hot', Key: 'k', Body: second }));
+    expect(put.ETag).toBe(`"${md5(second)}"`);
+    const replaced = await s3.send(new GetObjectCommand({ Bucket: 'hot', Key: 'k' }));
+    expect(replaced.ETag).toBe(`"${md5(second)}"`);
+    expect(Buffer.from(await replaced.Body!.transformToByteArray()).equals(second)).toBe(true);
+    expect((await get()).equals(second)).toBe(true);
+
+    await s3.send(new DeleteObjectCommand({ Bucket: 'hot', Key: 'k' }));
+    expect(await s3ErrorCode(s3.send(new GetObjectCommand({ Bucket: 'hot', Key: 'k' })))).toBe('NoSuchKey');
+    expect(await s3ErrorStatus(s3.send(new HeadObjectCommand({ Bucket: 'hot', Key: 'k' })))).toBe(404);
+  });
+
   // Tools read these before acting (aws s3 cp/mv of a multipart object between buckets, rclone purge).
   it('answers versioning and tag reads as S3 does where none were set, and refuses to set them', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'unconfigured' }));
