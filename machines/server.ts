@@ -44,13 +44,7 @@ export interface ServerInput {
   effects: ServerEffects;
 }
 
-export interface ServerContext {
-  serverId: string;
-  address: string;
-  at: number;
-  jitter: number;
-  settings: ServerSettings;
-  effects: ServerEffects;
+export interface ServerContext extends ServerInput {
   /** The children's states as they last reported them. */
   connection: ConnectionStateName;
   breaker: BreakerStateName;
