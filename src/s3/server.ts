@@ -17,6 +17,7 @@ import { validateBucketName, validateObjectKey } from './names';
 import { parseRequestTarget, type RequestTarget } from './request-target';
 import { routeOf } from './router';
 import type { SigV4Verifier } from './sigv4-verifier';
+import { discardUnreadBody } from '../http/discard-body';
 
 export interface S3HandlerDeps extends S3Deps {
   verifier: SigV4Verifier;
@@ -83,8 +84,7 @@ function sendError(req: IncomingMessage, res: ServerResponse, deps: S3HandlerDep
   // The connection is closed after the answer: kept alive, a client still sending into a body
   // nobody reads would wait out the keep-alive timeout.
   if (!req.complete && !req.destroyed) {
-    req.unpipe();
-    req.resume();
+    discardUnreadBody(req);
     res.setHeader('Connection', 'close');
   }
   if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') res.setHeader('Retry-After', '2');
