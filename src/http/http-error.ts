@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Response } from 'express';
+import { answerBeforeBody } from './discard-body';
 import { DomainError, type FailureKind } from '../util/domain-error';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
@@ -41,9 +42,7 @@ export function sendError(res: Response, error: HttpError): void {
     res.destroy(error);
     return;
   }
-  // A body we stopped reading (an upload refused part way): close the connection after the
-  // answer. Kept alive, a client still sending into it would wait out the keep-alive timeout.
-  if (res.req && !res.req.complete) res.set('Connection', 'close');
+  if (res.req) answerBeforeBody(res.req, res);
   res.set(error.headers).status(error.status).json({ error: error.message, ...error.details });
 }
 

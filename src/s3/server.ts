@@ -17,7 +17,7 @@ import { validateBucketName, validateObjectKey } from './names';
 import { parseRequestTarget, type RequestTarget } from './request-target';
 import { routeOf } from './router';
 import type { SigV4Verifier } from './sigv4-verifier';
-import { discardUnreadBody } from '../http/discard-body';
+import { answerBeforeBody } from '../http/discard-body';
 
 export interface S3HandlerDeps extends S3Deps {
   verifier: SigV4Verifier;
@@ -79,14 +79,7 @@ function sendError(req: IncomingMessage, res: ServerResponse, deps: S3HandlerDep
     res.destroy();
     return;
   }
-  // A body the client is still sending is read and dropped, so it gets to read the answer (a
-  // client that stops sending is cut by the socket's idle timeout), as the file API does.
-  // The connection is closed after the answer: kept alive, a client still sending into a body
-  // nobody reads would wait out the keep-alive timeout.
-  if (!req.complete && !req.destroyed) {
-    discardUnreadBody(req);
-    res.setHeader('Connection', 'close');
-  }
+  answerBeforeBody(req, res);
   if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') res.setHeader('Retry-After', '2');
   if (req.method === 'HEAD' || s3.status === 304) {
     res.writeHead(s3.status, { 'Content-Length': 0 });

@@ -6,7 +6,6 @@ import { drainedOrClosed } from '../../util/drained-or-closed';
 import { isUuid } from '../../util/uuid';
 import type { Logger } from '../../util/logger';
 import { contentDisposition } from '../content-disposition';
-import { discardUnreadBody } from '../discard-body';
 import { HttpError, toHttpError } from '../http-error';
 import { parseRange } from '../range';
 import { openIncomingFile } from '../upload/upload-source';
@@ -53,9 +52,6 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     try {
       release = uploadSlots.acquire();
       record = await files.upload(await openIncomingFile(req, deps));
-    } catch (error) {
-      discardUnreadBody(req);
-      throw error;
     } finally {
       release?.();
     }
@@ -185,10 +181,9 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
   return router;
 }
 
-/** 405 with `Allow`; a body the client is still sending is read and dropped so it gets the answer. */
+/** 405 with `Allow` (a body the client is still sending is read and dropped by sendError). */
 function methodNotAllowed(allow: string): RequestHandler {
   return (req) => {
-    discardUnreadBody(req);
     const hint = req.method === 'PUT' ? ' (to upload, POST the file: curl -X POST -T FILE \'/files?filename=NAME\')' : '';
     throw new HttpError(405, `method ${req.method} is not allowed on ${req.baseUrl}${req.path === '/' ? '' : req.path}: use ${allow}${hint}`, { allow }, { Allow: allow });
   };
