@@ -21,6 +21,7 @@ import type { SecurityConfig } from '../security';
 import { createAdminRouter } from '../http/admin/router';
 import { createGatewayApp } from '../http/app';
 import type { GatewayConfig } from './config';
+import { ensureGatewayPortsFree, GATEWAY_PORT_HINT, listenerUrl, S3_PORT_HINT } from './listeners';
 import { serverOptions, socketIdleTimeoutMs } from '../http/server-limits';
 import { accessLog } from '../http/access-log';
 import { createClientErrorHandler } from '../http/client-error';
@@ -31,7 +32,7 @@ import { ServerRegistry } from '../replicas/registry';
 import { createFilesRouter } from '../http/routes/files';
 import { createFilesPageRouter } from '../http/files-page/router';
 import { atMostEvery } from '../util/at-most-every';
-import { ensurePortFree, isAddressInUse, PortInUseError } from '../util/port-in-use';
+import { isAddressInUse, PortInUseError } from '../util/port-in-use';
 import { errorMessage } from '../util/error-message';
 
 /**
@@ -67,9 +68,6 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** What to say when the gateway's port is taken. */
-const GATEWAY_PORT_HINT = 'stop it, or choose another port with PORT=N (or --port N)';
-const S3_PORT_HINT = 'stop it, or choose another port for the S3 endpoint with S3_PORT=N';
 /** S3 answers EntityTooLarge to a single PUT over 5 GiB: larger objects go multipart. */
 const S3_MAX_PUT_SIZE = 5 * 1024 ** 3;
 
@@ -91,8 +89,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const startedAt = Date.now();
   receiveFramesIntoPool(log);
   // Before the database is opened (or, on a first start, built): a taken port is one line.
-  await ensurePortFree(config.host, config.port, GATEWAY_PORT_HINT);
-  await ensurePortFree(config.host, config.s3.port, S3_PORT_HINT);
+  await ensureGatewayPortsFree(config);
   const s3Credentials = await loadS3Credentials(process.env, config.dataDir);
   // The one time a generated secret is shown: to the terminal, never to the log.
   const notice = s3Credentials.firstStartNotice();
@@ -259,13 +256,12 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     s3Server.listen(config.s3.port, config.host, () => resolve());
   });
   const s3Port = (s3Server.address() as AddressInfo).port;
-  const scheme = security.gatewayCert ? 'https' : 'http';
-  const url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = listenerUrl(security, config.host, port);
 
   cleanup.start();
   selfHealing.start();
   clusterChanges.start();
-  const s3Url = `${scheme}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${s3Port}`;
+  const s3Url = listenerUrl(security, config.host, s3Port);
   log.info(`Gateway listening on ${url}, S3 endpoint on ${s3Url}`, { event: 'listening', port, s3Port, host: config.host, gatewayId });
 
   let closing: Promise<void> | null = null;

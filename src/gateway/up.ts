@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConnectionConfig } from '../connection';
 import { loadSecurityConfig } from '../security';
 import { envInt } from '../util/env';
 import { ensurePortFree, EXIT_PORT_IN_USE } from '../util/port-in-use';
-import { startGateway } from './start';
+import type { RunningGateway } from './start';
 import { loadGatewayConfig } from './config';
 import { createLogger } from '../util/logger';
 import { ringstoreNodeArgs } from '../cli/launch';
+import { ensureGatewayPortsFree, listenerUrl } from './listeners';
 import { SupervisedProcess } from './supervised-process';
 
 const READY_POLL_MS = 100;
@@ -15,6 +15,12 @@ const READY_POLL_MS = 100;
 /**
  * `ringstore up` (npm start): the whole system on one machine. The gateway runs in this
  * process; the storage servers are supervised child processes that are restarted if they die.
+ *
+ * The storage servers are started first: they start while this process loads the gateway's code
+ * and opens the metadata database, instead of after it. Their joins retry within ~100 ms until
+ * the gateway listens, and the gateway dials the servers it knows from the database as soon as
+ * it has read them. Only a gateway on PORT=0, whose port is not known before it listens, starts
+ * its storage servers once it listens.
  */
 export async function runUp(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { data: { type: 'string' }, port: { type: 'string' } } });
@@ -34,34 +40,32 @@ export async function runUp(args: string[]): Promise<void> {
 
   // Every port first, before any database is built or any process started.
   for (const port of ports) await ensurePortFree(storageHost, port, storagePortHint(port));
+  await ensureGatewayPortsFree(config);
 
-  const gateway = await startGateway({
-    config,
-    connection: loadConnectionConfig(env),
-    security: loadSecurityConfig(env),
-    inspectUrl: env.RINGSTORE_INSPECT,
-  });
-  const joinUrl = gateway.url.replace('0.0.0.0', '127.0.0.1');
-
+  const security = loadSecurityConfig(env);
+  // On a wildcard bind, the servers join through this machine's loopback.
+  const joinUrlOf = (port: number) => listenerUrl(security, config.host, port).replace('0.0.0.0', '127.0.0.1');
+  let gateway: RunningGateway | undefined;
   let stopping = false;
   const stop = async (why: string, exitCode: number) => {
     if (stopping) return;
     stopping = true;
     log.info(`${why}: stopping storage servers and the gateway`);
     // The gateway lets go of its connections first, so stopping the servers is no failure to it.
-    await gateway.closeConnections();
+    await gateway?.closeConnections();
     await Promise.all(servers.map((server) => server.stop()));
-    await gateway.close();
+    await gateway?.close();
     log.info(exitCode === 0 ? 'ringstore stopped cleanly' : 'ringstore stopped');
     process.exit(exitCode);
   };
 
-  const servers = ports.map((port, i) => {
+  const servers: SupervisedProcess[] = [];
+  const startServers = (joinUrl: string) => ports.forEach((port, i) => {
     const dataDir = path.join(config.dataDir, `storage-${i + 1}`);
     const childArgs = ringstoreNodeArgs(['storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl]);
     // The children read their settings from flags: the gateway's PORT/DATA_DIR must not leak in.
     const childEnv = { ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
-    return new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log, {
+    const server = new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log, {
       // Another program took the port since we checked it: restarting cannot help.
       exitCodes: [EXIT_PORT_IN_USE],
       onFatal: () => {
@@ -69,10 +73,24 @@ export async function runUp(args: string[]): Promise<void> {
         void stop('A storage port is taken', EXIT_PORT_IN_USE);
       },
     });
+    servers.push(server);
+    server.start();
   });
-  servers.forEach((server) => server.start());
+  if (config.port !== 0) startServers(joinUrlOf(config.port));
   process.on('SIGINT', () => void stop('SIGINT received', 0));
   process.on('SIGTERM', () => void stop('SIGTERM received', 0));
+
+  // Loaded now, not with this module: the storage servers start meanwhile.
+  const { startGateway } = require('./start') as typeof import('./start');
+  const { loadConnectionConfig } = require('../connection') as typeof import('../connection');
+  try {
+    gateway = await startGateway({ config, connection: loadConnectionConfig(env), security, inspectUrl: env.RINGSTORE_INSPECT });
+  } catch (error) {
+    stopping = true; // the servers' exits are no reason to restart them
+    await Promise.all(servers.map((server) => server.stop()));
+    throw error;
+  }
+  if (servers.length === 0) startServers(joinUrlOf(gateway.port));
 
   // "Up" means usable: every storage server listening and Ready at the gateway.
   const deadline = Date.now() + readyTimeoutMs;

@@ -10,17 +10,27 @@ export interface JoinRequest {
 type HeartbeatState = 'not_joined' | 'joined' | 'failing';
 
 const REQUEST_TIMEOUT_MS = 5_000;
+/** The first retry after a failed beat; each next one waits twice as long, up to a second. */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 1_000;
 
 /**
  * Joins a gateway and keeps the registration fresh: POST <joinUrl>/admin/servers now and every
- * interval. A failed beat is logged (once per change of state, not every beat) and retried on
- * the next one; it never stops the server.
+ * interval. A failed beat is retried sooner: after 100 ms, then twice as long each time up to a
+ * second (or the interval, if shorter), so a server started beside its gateway (`ringstore up`
+ * starts both at once) or outliving a gateway restart joins within a second of the gateway
+ * listening, not a whole interval later. Failures are logged once per change of state, not every
+ * beat; a gateway not reachable before the first join only at debug level until that has lasted
+ * an interval (it is most likely still starting). It never stops the server.
  */
 export class Heartbeat {
   private state: HeartbeatState = 'not_joined';
   private timer: NodeJS.Timeout | undefined;
   private inFlight: AbortController | undefined;
   private stopped = false;
+  private retryDelayMs = FIRST_RETRY_MS;
+  /** When the beats began to fail (undefined while they succeed). */
+  private failingSince: number | undefined;
 
   constructor(
     private readonly joinUrl: string,
@@ -33,21 +43,27 @@ export class Heartbeat {
 
   start(): void {
     void this.beat();
-    this.timer = setInterval(() => void this.beat(), this.intervalMs);
-    this.timer.unref();
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.inFlight?.abort();
   }
 
   private async beat(): Promise<void> {
-    if (this.inFlight || this.stopped) return; // the previous beat is still waiting for the gateway
+    const nextInMs = await this.beatOnce();
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.beat(), nextInMs);
+    this.timer.unref();
+  }
+
+  /** One join or heartbeat; resolves with the wait before the next one. */
+  private async beatOnce(): Promise<number> {
     const controller = new AbortController();
     this.inFlight = controller;
     const timeout = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    let answered = false;
     try {
       const body = await this.describeServer();
       const response = await fetch(`${this.joinUrl}/admin/servers`, {
@@ -59,13 +75,25 @@ export class Heartbeat {
         body: JSON.stringify(body),
         signal: controller.signal,
       });
+      answered = true;
       await response.arrayBuffer();
       if (!response.ok) throw new Error(`gateway answered ${response.status} ${response.statusText}`);
       this.setState('joined', `gateway ${this.joinUrl} accepted ${body.address}`);
+      this.retryDelayMs = FIRST_RETRY_MS;
+      this.failingSince = undefined;
+      return this.intervalMs;
     } catch (error) {
-      if (this.stopped) return;
+      const retryInMs = Math.min(this.retryDelayMs, this.intervalMs);
+      this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
+      this.failingSince ??= Date.now();
+      if (this.stopped) return retryInMs;
       const reason = controller.signal.aborted ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : (error as Error).message;
-      this.setState('failing', `heartbeat to ${this.joinUrl} failed: ${reason}; retrying in ${this.intervalMs} ms`);
+      const why = `heartbeat to ${this.joinUrl} failed: ${reason}; retrying in ${retryInMs} ms`;
+      // Unreachable before it ever answered, for less than an interval: still starting, most likely.
+      const starting = !answered && this.state === 'not_joined' && Date.now() - this.failingSince < this.intervalMs;
+      if (starting) this.logger.debug(`Gateway not answering yet: ${why}`);
+      else this.setState('failing', why);
+      return retryInMs;
     } finally {
       clearTimeout(timeout);
       this.inFlight = undefined;
