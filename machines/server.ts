@@ -163,13 +163,12 @@ export interface ServerChildren {
  * The shared tick, for one server: reconcile with the real channel, then tick the connection, and
  * the breaker when it waits on time (cool-down, trial). Not an event of the server machine: at
  * 10,000 servers a server-level step per tick tripled the tick's cost (measured), and the tick
- * changes nothing of the server's own.
+ * changes nothing of the server's own. One tick event is shared by every server of a firing.
  */
-export function tickServer(server: { getSnapshot(): { context: ServerContext; children: unknown } }, at: number): void {
+export function tickServer(server: { getSnapshot(): { context: ServerContext; children: unknown } }, tick: { type: 'TICK'; at: number }): void {
   const { context, children } = server.getSnapshot();
   context.effects.recheckChannel();
   const { connection, breaker } = children as ServerChildren;
-  const tick = { type: 'TICK' as const, at };
   connection.send(tick);
   if (context.breaker !== 'closed') breaker.send(tick);
 }

@@ -16,6 +16,12 @@ import { serverMachine, tickServer, type ServerEffects, type ServerSettings } fr
  *
  * What the supervisor does is decided by `planMembership` (pure) and the rules in
  * SUPERVISOR_RULES; the transition only carries the plan out.
+ *
+ * The shared tick is spread over the interval for a large fleet: the timer fires `slices` times
+ * per interval and each firing ticks the next slice of servers, so every server is still ticked
+ * (and a quiet Ready one probed) once per interval, but no firing holds the event loop for the
+ * whole fleet (10,000 probe starts at once). A fleet of up to `tickSliceServers` is one slice:
+ * the timer fires once per interval and ticks everyone, as if there were no slicing.
  */
 export interface ServerInfo {
   id: string;
@@ -35,7 +41,20 @@ export interface SupervisorEffects {
 
 export interface SupervisorSettings {
   tickIntervalMs: number;
+  /** Servers per slice of the tick (see above); the fleet is cut into at most MAX_TICK_SLICES. */
+  tickSliceServers: number;
   server: ServerSettings;
+}
+
+/** Servers per slice of the tick unless told otherwise: ~500 probe starts hold the loop ~10 ms. */
+export const TICK_SLICE_SERVERS = 500;
+
+/** Slices of one tick interval at most (so each firing still has a few hundred ms to itself). */
+export const MAX_TICK_SLICES = 20;
+
+/** How many firings one tick interval is cut into for `servers` servers. */
+export function tickSlices(servers: number, tickSliceServers: number): number {
+  return Math.min(MAX_TICK_SLICES, Math.max(1, Math.ceil(servers / tickSliceServers)));
 }
 
 export interface SupervisorInput {
@@ -47,7 +66,10 @@ export type SupervisorEvent =
   | { type: 'MEMBERSHIP'; servers: ServerInfo[] }
   | { type: 'SERVER_ADDED'; server: ServerInfo }
   | { type: 'SERVER_REMOVED'; serverId: string }
-  | { type: 'TICK'; at: number };
+  /** Tick every server now. */
+  | { type: 'TICK'; at: number }
+  /** The timer: tick the next slice of servers. */
+  | { type: 'TICK_SLICE'; at: number };
 
 export type ServerActorRef = ActorRefFrom<typeof serverMachine>;
 
@@ -59,7 +81,8 @@ export type SupervisorRule =
   | 'stop server gone from the membership'
   | 'stop removed server'
   | 'ignore removal of unknown server'
-  | 'tick every server';
+  | 'tick every server'
+  | 'tick the next slice of servers';
 
 export const SUPERVISOR_RULES: readonly SupervisorRule[] = [
   'spawn new server',
@@ -69,6 +92,7 @@ export const SUPERVISOR_RULES: readonly SupervisorRule[] = [
   'stop removed server',
   'ignore removal of unknown server',
   'tick every server',
+  'tick the next slice of servers',
 ];
 
 export interface MembershipPlan {
@@ -116,11 +140,30 @@ export type SupervisorSnapshot = Snapshot<undefined> & {
     servers: Map<string, ServerActorRef>;
     /** The rules the last event applied (the model-based tests check them against their table). */
     applied: MembershipPlan['applied'];
+    /** Where the spread tick is in its interval (changed in place, like `servers`). */
+    round: TickRound;
   };
 };
 
+/** One interval of the spread tick: `slices` firings, each ticking its share of the servers. */
+interface TickRound {
+  /** Firings per interval, the timer's period being tickIntervalMs / slices. */
+  slices: number;
+  /** Firings of this round so far (0: the next firing starts a round). */
+  fired: number;
+  /** Servers when the round started: each firing ticks its share of them. */
+  size: number;
+  ticked: number;
+  /** The servers not ticked yet this round (the map's live iterator: stopped ones are skipped, new ones come last). */
+  cursor: Iterator<ServerActorRef>;
+}
+
 /** The ticker's stop function, per supervisor actor (kept off the snapshot: it is not state). */
 const tickers = new WeakMap<AnyActorRef, () => void>();
+
+/** What a tick applied, allocated once (a tick must not allocate per firing what it can share). */
+const TICKED_ALL: MembershipPlan['applied'] = [{ serverId: '*', rule: 'tick every server' }];
+const TICKED_SLICE: MembershipPlan['applied'] = [{ serverId: '*', rule: 'tick the next slice of servers' }];
 
 export const supervisorLogic: ActorLogic<SupervisorSnapshot, SupervisorEvent, SupervisorInput> = {
   config: { id: 'supervisor' },
@@ -128,19 +171,20 @@ export const supervisorLogic: ActorLogic<SupervisorSnapshot, SupervisorEvent, Su
     status: 'active',
     output: undefined,
     error: undefined,
-    context: { ...input, servers: new Map(), applied: [] },
+    context: { ...input, servers: new Map(), applied: [], round: { slices: 1, fired: 0, size: 0, ticked: 0, cursor: [].values() } },
   }),
-  start: (snapshot, { self }) => {
-    const { effects, settings } = snapshot.context;
-    tickers.set(self, effects.every(settings.tickIntervalMs, () => self.send({ type: 'TICK', at: effects.now() })));
-  },
+  start: (snapshot, { self }) => armTicker(snapshot, self),
   transition: (snapshot, event, scope) => {
     const stopping = (event as { type: string }).type === 'xstate.stop';
     if (stopping) return stop(snapshot, scope);
     if (snapshot.status !== 'active') return snapshot;
     if (event.type === 'TICK') {
-      for (const server of snapshot.context.servers.values()) tickServer(server, event.at);
-      return { ...snapshot, context: { ...snapshot.context, applied: [{ serverId: '*', rule: 'tick every server' }] } };
+      for (const server of snapshot.context.servers.values()) tickServer(server, event);
+      return withApplied(snapshot, TICKED_ALL);
+    }
+    if (event.type === 'TICK_SLICE') {
+      tickSlice(snapshot, event.at, scope.self);
+      return withApplied(snapshot, TICKED_SLICE);
     }
     const { servers, effects, settings } = snapshot.context;
     const plan = planMembership(servers, (id) => servers.get(id)?.getSnapshot().context.address, event);
@@ -158,10 +202,50 @@ export const supervisorLogic: ActorLogic<SupervisorSnapshot, SupervisorEvent, Su
       servers.set(server.id, child);
       child.start();
     }
-    return { ...snapshot, context: { ...snapshot.context, applied: plan.applied } };
+    // Between rounds, the fleet's new size may call for another number of slices.
+    if (snapshot.context.round.fired === 0) armTicker(snapshot, scope.self);
+    return withApplied(snapshot, plan.applied);
   },
   getPersistedSnapshot: (snapshot) => snapshot,
 };
+
+function withApplied(snapshot: SupervisorSnapshot, applied: MembershipPlan['applied']): SupervisorSnapshot {
+  return snapshot.context.applied === applied ? snapshot : { ...snapshot, context: { ...snapshot.context, applied } };
+}
+
+/**
+ * One firing of the spread tick: the round's next share of servers (the last firing of a round
+ * ticks all the round has left, servers added meanwhile included), then, at the round's end, a
+ * new period if the fleet's size calls for another number of slices.
+ */
+function tickSlice(snapshot: SupervisorSnapshot, at: number, self: AnyActorRef): void {
+  const { round, servers } = snapshot.context;
+  const tick = { type: 'TICK' as const, at };
+  if (round.fired === 0) Object.assign(round, { cursor: servers.values(), size: servers.size, ticked: 0 });
+  round.fired++;
+  const last = round.fired >= round.slices;
+  const share = last ? Infinity : Math.ceil((round.fired * round.size) / round.slices);
+  for (; round.ticked < share; round.ticked++) {
+    const next = round.cursor.next();
+    if (next.done) break;
+    tickServer(next.value, tick);
+  }
+  if (!last) return;
+  round.fired = 0;
+  armTicker(snapshot, self);
+}
+
+/** Starts the timer, or restarts it when the fleet's size calls for another number of slices. */
+function armTicker(snapshot: SupervisorSnapshot, self: AnyActorRef): void {
+  const { effects, settings, servers, round } = snapshot.context;
+  const slices = tickSlices(servers.size, settings.tickSliceServers);
+  const running = tickers.get(self);
+  if (running && slices === round.slices) return;
+  running?.();
+  round.slices = slices;
+  const periodMs = Math.max(1, Math.round(settings.tickIntervalMs / slices));
+  tickers.set(self, effects.every(periodMs, () => self.send({ type: 'TICK_SLICE', at: effects.now() })));
+}
 
 function stop(snapshot: SupervisorSnapshot, scope: ActorScope<SupervisorSnapshot, SupervisorEvent>): SupervisorSnapshot {
   tickers.get(scope.self)?.();

@@ -1,6 +1,6 @@
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { serverAdmitsTraffic, type ServerChildren } from '../../machines/server';
-import { supervisorLogic, type ServerActorRef } from '../../machines/supervisor';
+import { supervisorLogic, TICK_SLICE_SERVERS, type ServerActorRef } from '../../machines/supervisor';
 import { errorMessage } from '../util/error-message';
 import type { Clock } from './clock';
 import type { ConnectionConfig } from './config';
@@ -17,6 +17,8 @@ export interface SupervisorOptions<C extends ProbeClient> {
   /** Already guarded: must not throw. */
   inspect?: (event: InspectionEvent) => void;
   random?: () => number;
+  /** Servers per slice of the spread tick (machines/supervisor.ts); tests make it small. */
+  tickSliceServers?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export class SupervisorHandle<C extends ProbeClient> {
       input: {
         settings: {
           tickIntervalMs: config.healthCheckIntervalMs,
+          tickSliceServers: options.tickSliceServers ?? TICK_SLICE_SERVERS,
           server: {
             connection: {
               connectTimeoutMs: config.connectTimeoutMs,

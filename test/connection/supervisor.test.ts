@@ -16,7 +16,7 @@ const config: ConnectionConfig = {
   breakerMaxCooldownMs: 20_000,
 };
 
-function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: InspectionEvent) => void) {
+function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: InspectionEvent) => void, tickSliceServers?: number) {
   const clock = new FakeClock();
   const dialer = new FakeDialer();
   const lines: string[] = [];
@@ -28,6 +28,7 @@ function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: Insp
     logger,
     inspect,
     random: () => 0.5,
+    tickSliceServers,
   });
   const transitions: TransitionEvent[] = [];
   supervisor.onTransition((event) => transitions.push(event));
@@ -284,6 +285,53 @@ describe('the breaker and probe keep their promises', () => {
       clock.advance(config.healthCheckIntervalMs - 2 * answerAfterMs);
     }
     expect(probes).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('a large fleet\'s tick is spread over the interval, and every quiet Ready server is still probed once per interval', async () => {
+    // 10 servers per slice: 95 servers are 10 slices, a firing every 100 ms of the 1 s interval.
+    const { clock, dialer, supervisor } = setup({}, undefined, 10);
+    const fleet = Array.from({ length: 95 }, (_, i) => `s${i}`);
+    const probedAt = new Map<string, number[]>(fleet.map((id) => [id, []]));
+    const perFiring: number[] = [];
+    /** Steps the clock one slice period at a time, answering every probe at once. */
+    const run = async (ms: number, periodMs: number) => {
+      for (let elapsed = 0; elapsed < ms; elapsed += periodMs) {
+        clock.advance(periodMs);
+        let started = 0;
+        for (const id of probedAt.keys()) {
+          const probes = currentClient(supervisor, id).probes.splice(0);
+          for (let i = 0; i < probes.length; i++) probedAt.get(id)!.push(clock.now());
+          probes.forEach((probe) => probe.resolve());
+          started += probes.length;
+        }
+        perFiring.push(started);
+        await flush();
+      }
+    };
+    supervisor.update(servers(...fleet));
+    for (const channel of dialer.dialled) channel.setState(READY);
+    await run(5 * config.healthCheckIntervalMs, 100);
+    expect(perFiring.every((n) => n <= 10)).toBe(true);
+    for (const [id, times] of probedAt) {
+      expect({ id, probes: times.length }).toEqual({ id, probes: 5 });
+      expect({ id, gaps: times.slice(1).map((t, i) => t - times[i]) }).toEqual({ id, gaps: [1_000, 1_000, 1_000, 1_000] });
+    }
+
+    // The fleet grows to 150 (15 slices, from the next round on): everyone, old and new, is still
+    // probed about once per interval, never more than one interval and one slice period apart.
+    const more = Array.from({ length: 55 }, (_, i) => `t${i}`);
+    for (const id of more) probedAt.set(id, []);
+    supervisor.update(servers(...fleet, ...more));
+    for (const channel of dialer.dialled) if (channel.state !== READY) channel.setState(READY);
+    const since = clock.now();
+    perFiring.length = 0;
+    await run(6 * config.healthCheckIntervalMs, 1_000 / 15);
+    for (const [id, all] of probedAt) {
+      const times = all.filter((t) => t > since);
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      expect({ id, enough: times.length >= 5, late: gaps.filter((gap) => gap > 1_000 + 100) }).toEqual({ id, enough: true, late: [] });
+    }
+    expect(Math.max(...perFiring.slice(-30))).toBeLessThanOrEqual(10);
   });
 
   it('a reconnect does not close a breaker that RPC failures opened; a successful probe after the cool-down does', async () => {
