@@ -51,15 +51,23 @@ export function clientStream(stream: Readable, idleMs: number, req: IncomingMess
   return Readable.from(
     (async function* () {
       const iterator = stream.iterator({ destroyOnReturn: false });
-      let cutShort: ((error: HttpError) => void) | undefined;
-      const cut = new Promise<never>((_resolve, reject) => (cutShort = reject));
-      cut.catch(() => undefined); // observed by the race below, or never needed
-      const unsubscribe = onBodyCutShort(req, (error) => cutShort!(error));
+      let cutShort: HttpError | undefined;
+      let failRead: ((error: HttpError) => void) | undefined;
+      const unsubscribe = onBodyCutShort(req, (error) => {
+        cutShort = error;
+        failRead?.(error);
+      });
       let waiting = false;
       try {
         for (;;) {
+          if (cutShort) throw cutShort;
           waiting = true;
+          // A fresh promise per read: racing every read against one long-lived promise leaves a
+          // reaction on it per read, which keeps each read's piece of the body reachable until
+          // the upload ends (the whole body in memory, and GC work that grows with it).
+          const cut = new Promise<never>((_resolve, reject) => (failRead = reject));
           const next = await withDeadline(Promise.race([iterator.next(), cut]), idleMs, () => bodyStalled(idleMs));
+          failRead = undefined;
           waiting = false;
           if (next.done) return;
           yield next.value as Buffer;
