@@ -19,6 +19,7 @@ import { createGatewayAuth } from '../http/auth';
 import { createGatewayServer } from '../http/https-server';
 import type { SecurityConfig } from '../security';
 import { createAdminRouter } from '../http/admin/router';
+import { trafficView } from '../observability/traffic';
 import { createGatewayApp } from '../http/app';
 import type { GatewayConfig } from './config';
 import { ensureGatewayPortsFree, GATEWAY_PORT_HINT, listenerUrl, S3_PORT_HINT } from './listeners';
@@ -175,6 +176,10 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   // Repair, scrub, drain and rebalance progress and counts on this gateway.
   adminRouter.get('/repair', (_req, res) => {
     res.json({ ...selfHealing.status(), ...clusterChanges.status() });
+  });
+  // What clients asked of this gateway, per API and operation (the dashboard's traffic card).
+  adminRouter.get('/traffic', async (_req, res) => {
+    res.json(await trafficView(metrics));
   });
 
   const countFiles = atMostEvery(FILES_COUNT_MAX_AGE_MS, () => store.countFiles());

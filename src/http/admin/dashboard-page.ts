@@ -11,8 +11,9 @@ export function loadDashboardPage(): (basePath: string) => string {
   const page = read('dashboard.html')
     .replace('/* dashboard.css */', () => read('dashboard.css'))
     .replace('/* dashboard.js */', () => read('dashboard.js'))
-    .replace('/* cluster-panel.css */', () => read('cluster-panel.css'))
-    .replace('/* cluster-panel.js */', () => read('cluster-panel.js'));
+    .replace('/* panels.css */', () => read('panels.css'))
+    .replace('/* cluster-panel.js */', () => read('cluster-panel.js'))
+    .replace('/* traffic-panel.js */', () => read('traffic-panel.js'));
   return (basePath) => page.replace('{{BASE_PATH}}', () => escapeAttribute(basePath));
 }
 

@@ -16,6 +16,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { TrafficView } from '../../../src/observability/traffic';
 import type { Cluster } from '../../helpers/cluster';
 import { waitFor } from '../../helpers/wait';
 import { signWithSmithy, smithySigner } from '../sigv4-signer';
@@ -194,5 +195,13 @@ describe('S3 authentication and hostile input', () => {
     expect(metrics).toMatch(/ringstore_s3_requests_total\{operation="DeleteObjects",status="400"\} [1-9]/);
     expect(metrics).toMatch(/ringstore_s3_request_duration_seconds_count\{operation="GetObject"\} [1-9]/);
     expect(metrics).toMatch(/ringstore_s3_requests_total\{operation="PutObject",status="503"\} [1-9]/);
+    // The dashboard's traffic card reads the same counts.
+    const traffic = (await (await fetch(`${cluster.gateway.url}/admin/traffic`)).json()) as TrafficView;
+    const s3 = traffic.apis.find((api) => api.api === 's3')!.operations;
+    const put = s3.find((operation) => operation.operation === 'PutObject')!;
+    expect(put.requests).toBeGreaterThanOrEqual(put.server_errors + 1);
+    expect(put.server_errors).toBeGreaterThanOrEqual(1); // the SlowDown above
+    expect(put.mean_ms).toBeGreaterThan(0);
+    expect(s3.find((operation) => operation.operation === 'DeleteObjects')!.client_errors).toBeGreaterThanOrEqual(1);
   });
 });

@@ -1,13 +1,14 @@
-import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createAdminRouter } from '../../../src/http/admin/router';
+import type { TrafficView } from '../../../src/observability/traffic';
+import { CHROMIUM_ARGS, TOOLS, describeIfFound, toolOrSkip } from '../../helpers/tools';
 import { testMachines } from './admin-app';
 import { FakeSupervisor } from './fake-supervisor';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = toolOrSkip(TOOLS.chromium, 'test/http/admin/panels.browser.test.ts');
 
 /** GET /admin/servers as the gateway answers it, the parts the panel shows. */
 function serversView(membership: string) {
@@ -25,31 +26,46 @@ function serversView(membership: string) {
   };
 }
 
-describe('cluster panel of the admin dashboard in headless Chromium', () => {
+/** GET /admin/traffic as the gateway answers it, after `puts` S3 PUTs. */
+function trafficView(puts: number): TrafficView {
+  return {
+    apis: [
+      { api: 'files', operations: [{ operation: 'POST /files', requests: 12, client_errors: 2, server_errors: 1, dropped: 0, mean_ms: 8.4, p99_at_most_ms: 25 }] },
+      { api: 's3', operations: [{ operation: 'PutObject', requests: puts, client_errors: 0, server_errors: 0, dropped: 0, mean_ms: 3.2, p99_at_most_ms: 10 }] },
+    ],
+  };
+}
+
+describeIfFound(CHROMIUM)('polled panels of the admin dashboard in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let server: http.Server;
   let url: string;
   let view = serversView('draining');
   let answer = 200;
+  let puts = 40;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
     const app = express();
     // Mounted as the gateway mounts it: /admin/servers next to the admin router.
     app.get('/admin/servers', (_req, res) => {
       res.status(answer).json(answer === 200 ? view : { error: 'down' });
+    });
+    app.get('/admin/traffic', (_req, res) => {
+      res.status(answer).json(answer === 200 ? trafficView(puts) : { error: 'down' });
     });
     app.use('/admin', createAdminRouter({ supervisor: new FakeSupervisor([{ serverId: 'storage-1-aaaaaaaa' }]), machines: testMachines }));
     server = await new Promise((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.clock.install();
+    // Paused: the panels poll only when a test moves the clock, so rates are exact.
+    await page.clock.install({ time: new Date('2026-12-01T00:00:00Z') });
+    await page.clock.pauseAt(new Date('2026-12-01T00:00:01Z'));
     await page.goto(`${url}/admin`);
   });
 
@@ -72,13 +88,29 @@ describe('cluster panel of the admin dashboard in headless Chromium', () => {
     expect(summary).toContain('drain running: 33 chunks (3.0 MiB) moved');
   });
 
-  it('follows the route as it changes, and hides while it does not answer', async () => {
+  it('shows client traffic per API and operation, with errors and latency', async () => {
+    await page.waitForSelector('#traffic:not([hidden]) tr[data-operation="PutObject"]');
+    const rows = await page.$$eval('#traffic tbody tr', (nodes) => nodes.map((n) => Array.from(n.querySelectorAll('td'), (td) => td.textContent)));
+    expect(rows).toEqual([
+      ['file API'],
+      ['POST /files', '–', '12', '2 / 1', '8.4 · p99 ≤ 25'],
+      ['S3'],
+      ['PutObject', '–', '40', '0', '3.2 · p99 ≤ 10'],
+    ]);
+  });
+
+  it('follows the routes as they change (requests per second between polls), and hides while they do not answer', async () => {
     view = serversView('drained');
+    puts = 90;
     await page.clock.runFor(5_000);
     await page.waitForSelector('#cluster tr[data-membership="drained"]');
+    // 50 more PUTs in the 5 s between two polls.
+    await page.waitForSelector('#traffic tr[data-operation="PutObject"][data-requests="90"]');
+    expect(await page.textContent('#traffic tr[data-operation="PutObject"] td:nth-child(2)')).toBe('10.0');
     answer = 503;
     await page.clock.runFor(5_000);
     await page.waitForSelector('#cluster[hidden]', { state: 'attached' });
+    await page.waitForSelector('#traffic[hidden]', { state: 'attached' });
     expect(pageErrors).toEqual([]);
   });
 });
