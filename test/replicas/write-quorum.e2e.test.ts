@@ -108,7 +108,10 @@ describe('WRITE_QUORUM: a 201 means R fsynced copies of every chunk', () => {
   }
 
   it('kill -9 of a server in the middle of a spooled chunk: replayed to the next server, 201 with R copies', async () => {
-    const data = testData(3 * MiB + 17); // 4 chunks of under 1 MiB: each fits the gateway spool
+    // 6 chunks of 1.5 MiB, each within the gateway spool. Held 200 KiB past the first 1 MiB
+    // message of chunk 0, which is on its servers' disks, while the rest of it cannot be sent
+    // (a chunk smaller than a message would be sent whole at its end, with no moment to catch).
+    const data = testData(9 * MiB + 17);
     const upload = heldUpload(cluster.gateway.url, data, MiB + 200 * 1024);
     const victim = await nodeWritingAChunk(running());
     await kill(victim);
