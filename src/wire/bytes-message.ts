@@ -5,6 +5,7 @@
  * with passEncoded hand an EncodedMessage's bytes to grpc-js untouched.
  */
 import type { MessageBufferPool } from './message-buffer-pool';
+import { allocateWithPrefixRoom } from './prefix-in-place';
 
 export class EncodedMessage {
   constructor(readonly bytes: Buffer) {}
@@ -26,12 +27,13 @@ function fieldHeader(fieldNumber: number, length: number): number[] {
 
 /**
  * A message holding bytes field `fieldNumber`: the pieces, in order, copied once; then
- * `trailer`, other fields already encoded (fields may come in any order).
+ * `trailer`, other fields already encoded (fields may come in any order). Sent without
+ * another copy where installPrefixInPlace() ran.
  */
 export function encodeBytesMessage(fieldNumber: number, pieces: readonly Buffer[], trailer?: Uint8Array): EncodedMessage {
   const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
   const header = fieldHeader(fieldNumber, length);
-  const bytes = Buffer.allocUnsafe(header.length + length + (trailer?.length ?? 0));
+  const bytes = allocateWithPrefixRoom(header.length + length + (trailer?.length ?? 0));
   bytes.set(header);
   let offset = header.length;
   for (const piece of pieces) offset += piece.copy(bytes, offset);
