@@ -14,7 +14,6 @@ import { createInspector } from '../observability/inspector';
 import { httpMetrics } from '../http/request-metrics';
 import { bindConnectionMetrics, createMetrics, type Metrics } from '../observability/metrics';
 import { receiveFramesIntoPool } from '../wire/frame-pool';
-import { installPrefixInPlace } from '../wire/prefix-in-place';
 import { clusterCallMetadata, grpcChannelCredentials } from '../connection/channel-credentials';
 import { createGatewayAuth } from '../http/auth';
 import { createGatewayServer } from '../http/https-server';
@@ -90,9 +89,6 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   const gatewayId = randomUUID();
   const startedAt = Date.now();
   receiveFramesIntoPool(log);
-  if (!installPrefixInPlace()) {
-    log.warn('grpc-js has no IdentityHandler where ringstore expects one (a grpc-js other than 1.14?): every upload frame is copied once more per replica');
-  }
   // Before the database is opened (or, on a first start, built): a taken port is one line.
   await ensureGatewayPortsFree(config);
   const s3Credentials = await loadS3Credentials(process.env, config.dataDir);

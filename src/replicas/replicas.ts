@@ -3,6 +3,7 @@ import type { ChunkRecord, MetadataStore } from '../metadata/types';
 import type { StorageClient } from '../rpc/storage-client';
 import type { Logger } from '../util/logger';
 import { framePool } from '../wire/frame-pool';
+import { installPrefixInPlace } from '../wire/prefix-in-place';
 import { CallOutcomes, ReplicaCallError } from './call-outcome';
 import { ChunkCopyError, copyChunk, type Bandwidth } from './chunk-copy';
 import { readChunk, type ChunkReadDeps } from './chunk-read';
@@ -62,6 +63,10 @@ export class Replicas {
 
   constructor(private readonly deps: ReplicasDeps) {
     const { supervisor, placement, store, log, events } = deps;
+    // The upload frames this layer sends (encodePutData) reach grpc-js with room for its prefix.
+    if (!installPrefixInPlace()) {
+      log.warn('grpc-js has no IdentityHandler where ringstore expects one (a grpc-js other than 1.14?): every upload frame is copied once more per replica');
+    }
     this.placement = placement;
     this.outcomes = new CallOutcomes(supervisor, (serverId) => placement.pauseFull(serverId));
     this.deleter = new ReplicaDeleter({
