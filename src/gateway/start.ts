@@ -125,7 +125,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
     },
   });
   const files = new FileService({ store, replicas, config, log });
-  const objects = new MultipartUploads({ store, files }, { minPartSize: MIN_PART_SIZE, log: createLogger('s3') });
+  const objects = new MultipartUploads({ store, files, grantsOf: (accessKeyId) => s3Credentials.grantsOf(accessKeyId) }, { minPartSize: MIN_PART_SIZE, log: createLogger('s3') });
 
   const cleanup = new PeriodicJob<CleanupReport>(
     'cleanup',

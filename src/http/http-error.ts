@@ -20,6 +20,7 @@ export class HttpError extends Error {
 /** The file API's answer to each kind of domain failure. */
 const STATUS_BY_KIND: Record<FailureKind, number> = {
   invalid: 400,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   too_large: 413,

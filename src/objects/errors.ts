@@ -33,6 +33,14 @@ export class BucketExistsError extends DomainError {
   }
 }
 
+/** The requester's access key may not use (or delete) the bucket: it neither owns it nor is granted it. */
+export class AccessDeniedError extends DomainError {
+  readonly kind = 'forbidden';
+  constructor(readonly bucket: string) {
+    super(`this access key may not use bucket ${bucket}`);
+  }
+}
+
 export class BucketNotEmptyError extends DomainError {
   readonly kind = 'conflict';
   constructor(readonly bucket: string) {

@@ -11,6 +11,7 @@ import type {
   StoredBytes,
 } from '../metadata/types';
 import type { BodyDigest, IncomingBody, SealedBody } from './body';
+import { BucketAccess, type GrantsOf } from './bucket-access';
 import { BucketExistsError, BucketNotEmptyError, NoSuchBucketError, NoSuchObjectError } from './errors';
 
 export interface ObjectLocation {
@@ -34,6 +35,8 @@ export type ObjectToRead = (ObjectRecord & { content: Buffer }) | (ObjectWithChu
 export interface ObjectsDeps {
   store: MetadataStore;
   files: FileService;
+  /** The buckets each access key is granted besides its own (see BucketAccess). */
+  grantsOf: GrantsOf;
 }
 
 /**
@@ -42,10 +45,16 @@ export interface ObjectsDeps {
  * recorded only once whole, checked (BodyDigest.seal) and durable. Refusals are domain errors.
  */
 export class Objects {
-  constructor(protected readonly deps: ObjectsDeps) {}
+  /** Who may use which bucket: check it before any operation on a bucket (AccessDeniedError). */
+  readonly access: BucketAccess;
+
+  constructor(protected readonly deps: ObjectsDeps) {
+    this.access = new BucketAccess(deps.store, deps.grantsOf);
+  }
 
   async createBucket(name: string, owner: string): Promise<void> {
     const outcome = await this.deps.store.createBucket(name, owner);
+    this.access.forget(name);
     if (!outcome.created) throw new BucketExistsError(name, outcome.owner === owner);
   }
 
@@ -55,12 +64,14 @@ export class Objects {
     return bucket;
   }
 
-  listBuckets(): Promise<BucketRecord[]> {
-    return this.deps.store.listBuckets();
+  /** The buckets the key may use. */
+  async listBuckets(accessKeyId: string): Promise<BucketRecord[]> {
+    return (await this.deps.store.listBuckets()).filter((bucket) => this.access.allows(accessKeyId, bucket.name, bucket.owner));
   }
 
   async deleteBucket(name: string): Promise<void> {
     const outcome = await this.deps.store.deleteBucket(name);
+    this.access.forget(name);
     if (outcome === 'no-bucket') throw new NoSuchBucketError(name);
     if (outcome === 'not-empty') throw new BucketNotEmptyError(name);
   }

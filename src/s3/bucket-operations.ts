@@ -17,7 +17,7 @@ import { ownerFields, sendEmpty, sendXml } from './responses';
 import { S3_XML_NAMESPACE } from './xml-writer';
 
 export async function listBuckets(ctx: S3Context, deps: S3Deps): Promise<void> {
-  const buckets = await deps.objects.listBuckets();
+  const buckets = await deps.objects.listBuckets(ctx.auth.accessKeyId);
   sendXml(ctx.res, 'ListAllMyBucketsResult', {
     Owner: ownerFields(ctx.auth.accessKeyId),
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.createdAt })) },

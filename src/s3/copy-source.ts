@@ -1,12 +1,15 @@
 /** x-amz-copy-source (CopyObject, UploadPartCopy): which object, which bytes, on which conditions. */
 import type { CopySource } from '../objects/objects';
 import { checkConditions } from './conditions';
-import type { S3Context } from './context';
+import type { S3Context, S3Deps } from './context';
 import { S3Error } from './errors';
 import { validateBucketName, validateObjectKey } from './names';
 
-/** `bucket/key` or `/bucket/key`, URL-encoded, optionally `?versionId=...` (only "null" exists here). */
-export function copySource(ctx: S3Context, options: { withRange: boolean }): CopySource {
+/**
+ * `bucket/key` or `/bucket/key`, URL-encoded, optionally `?versionId=...` (only "null" exists
+ * here); AccessDenied when the requester may not use the source's bucket.
+ */
+export async function copySource(ctx: S3Context, deps: S3Deps, options: { withRange: boolean }): Promise<CopySource> {
   const raw = ctx.header('x-amz-copy-source')!;
   const [pathPart, search] = raw.split('?', 2);
   let decoded: string;
@@ -24,6 +27,7 @@ export function copySource(ctx: S3Context, options: { withRange: boolean }): Cop
   const key = decoded.slice(slash + 1);
   validateBucketName(bucket);
   validateObjectKey(key);
+  await deps.objects.access.check(ctx.auth.accessKeyId, bucket, 'use');
   const rangeHeader = options.withRange ? ctx.header('x-amz-copy-source-range') : undefined;
   return {
     bucket,

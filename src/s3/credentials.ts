@@ -1,8 +1,10 @@
 /**
  * S3 access keys. In order of precedence:
  *  - S3_ACCESS_KEY and S3_SECRET_KEY: one user;
- *  - S3_KEYS_FILE: several users, one `<access key id> <secret access key>` pair per line
- *    (separated by spaces or tabs; blank lines and lines starting with # are ignored);
+ *  - S3_KEYS_FILE: several users, one `<access key id> <secret access key> [<bucket>|* ...]`
+ *    line per key (fields separated by spaces or tabs; blank lines and lines starting with #
+ *    are ignored). A key uses the buckets it creates, and those its line grants ('*': every
+ *    bucket);
  *  - else a random pair made on first start and kept in <DATA_DIR>/s3-credentials.json
  *    (mode 0600, written atomically), which the caller prints once when `created` is true.
  * Secrets live in a private field: they never appear in logs, errors, JSON or util.inspect.
@@ -11,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, envOptionalString } from '../util/env';
+import { bucketNameProblem } from './names';
 import { fsyncDir } from '../util/fsync-dir.cjs';
 import { createLogger } from '../util/logger';
 
@@ -29,6 +32,14 @@ export interface AccessKeyPair {
   secretAccessKey: string;
 }
 
+/** A key and the buckets it may use besides its own (bucket names, or '*' for every bucket; none if unset). */
+export interface AccessKey extends AccessKeyPair {
+  grants?: readonly string[];
+}
+
+/** The one key of a one-key setup uses every bucket, including those made under an earlier key. */
+const EVERY_BUCKET = ['*'] as const;
+
 /** Letters, digits, dot, underscore, hyphen: nothing a credential scope or header would split on. */
 const ACCESS_KEY_ID = /^[A-Za-z0-9._-]{3,128}$/;
 /** Printable ASCII without spaces, 8 to 128 characters (AWS's own are 40). */
@@ -36,19 +47,26 @@ const SECRET_ACCESS_KEY = /^[\x21-\x7e]{8,128}$/;
 
 export class S3Credentials implements SecretLookup {
   readonly #secrets: Map<string, string>;
+  readonly #grants: Map<string, readonly string[]>;
 
   constructor(
-    pairs: readonly AccessKeyPair[],
+    keys: readonly AccessKey[],
     /** Where the keys came from, for the startup log. */
     readonly source: 'environment' | 'keys-file' | 'data-dir',
     /** True when this start made the pair: print it once with firstStartNotice(). */
     readonly created = false,
   ) {
-    this.#secrets = new Map(pairs.map((pair) => [pair.accessKeyId, pair.secretAccessKey]));
+    this.#secrets = new Map(keys.map((key) => [key.accessKeyId, key.secretAccessKey]));
+    this.#grants = new Map(keys.map((key) => [key.accessKeyId, key.grants ?? []]));
   }
 
   secretFor(accessKeyId: string): string | undefined {
     return this.#secrets.get(accessKeyId);
+  }
+
+  /** The buckets the key may use besides those it created ('*': every bucket). */
+  grantsOf(accessKeyId: string): readonly string[] {
+    return this.#grants.get(accessKeyId) ?? [];
   }
 
   /** The access key ids (never the secrets), for logs and the dashboard. */
@@ -81,23 +99,26 @@ function checkPair(pair: AccessKeyPair, where: string): AccessKeyPair {
   return pair;
 }
 
-/** Parses S3_KEYS_FILE's text; messages name the line, never its content. */
-export function parseKeysFile(text: string): AccessKeyPair[] {
-  const pairs: AccessKeyPair[] = [];
+/** Parses S3_KEYS_FILE's text; messages name the line, never a secret. */
+export function parseKeysFile(text: string): AccessKey[] {
+  const keys: AccessKey[] = [];
   const seen = new Set<string>();
   text.split(/\r?\n/).forEach((line, index) => {
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) return;
     const where = `S3_KEYS_FILE line ${index + 1}`;
-    const fields = trimmed.split(/[ \t]+/);
-    if (fields.length !== 2) throw new ConfigError(`${where}: expected "<access key id> <secret key>"`);
-    const pair = checkPair({ accessKeyId: fields[0], secretAccessKey: fields[1] }, where);
+    const [accessKeyId, secretAccessKey, ...grants] = trimmed.split(/[ \t]+/);
+    if (secretAccessKey === undefined) throw new ConfigError(`${where}: expected "<access key id> <secret key> [<bucket>|* ...]"`);
+    const pair = checkPair({ accessKeyId, secretAccessKey }, where);
+    for (const grant of grants) {
+      if (grant !== '*' && bucketNameProblem(grant) !== undefined) throw new ConfigError(`${where}: "${grant.slice(0, 70)}" is neither a bucket name nor '*' (every bucket)`);
+    }
     if (seen.has(pair.accessKeyId)) throw new ConfigError(`${where}: access key id ${pair.accessKeyId} is listed twice`);
     seen.add(pair.accessKeyId);
-    pairs.push(pair);
+    keys.push({ ...pair, grants });
   });
-  if (pairs.length === 0) throw new ConfigError('S3_KEYS_FILE lists no access key');
-  return pairs;
+  if (keys.length === 0) throw new ConfigError('S3_KEYS_FILE lists no access key');
+  return keys;
 }
 
 /** A new random pair: a 20-character id and a 40-character secret, like AWS's. */
@@ -171,7 +192,8 @@ export async function loadS3Credentials(env: Record<string, string | undefined>,
     throw new ConfigError('S3_KEYS_FILE cannot be combined with S3_ACCESS_KEY/S3_SECRET_KEY: list every pair in the file');
   }
   if (accessKey !== undefined) {
-    return new S3Credentials([checkPair({ accessKeyId: accessKey, secretAccessKey: secretKey! }, 'S3_ACCESS_KEY/S3_SECRET_KEY')], 'environment');
+    const pair = checkPair({ accessKeyId: accessKey, secretAccessKey: secretKey! }, 'S3_ACCESS_KEY/S3_SECRET_KEY');
+    return new S3Credentials([{ ...pair, grants: EVERY_BUCKET }], 'environment');
   }
   if (keysFile !== undefined) {
     let text: string;
@@ -183,5 +205,5 @@ export async function loadS3Credentials(env: Record<string, string | undefined>,
     return new S3Credentials(parseKeysFile(text), 'keys-file');
   }
   const { pair, created } = await storedOrNewPair(dataDir);
-  return new S3Credentials([pair], 'data-dir', created);
+  return new S3Credentials([{ ...pair, grants: EVERY_BUCKET }], 'data-dir', created);
 }

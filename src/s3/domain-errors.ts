@@ -2,6 +2,7 @@
 import { FileTooLargeError } from '../files/errors';
 import { HttpError } from '../http/http-error';
 import {
+  AccessDeniedError,
   BucketExistsError,
   BucketNotEmptyError,
   InvalidPartError,
@@ -15,6 +16,7 @@ import { S3Error } from './errors';
 
 export function toS3Error(error: unknown): S3Error {
   if (error instanceof S3Error) return error;
+  if (error instanceof AccessDeniedError) return new S3Error('AccessDenied');
   if (error instanceof NoSuchBucketError) return new S3Error('NoSuchBucket', undefined, { BucketName: error.bucket });
   if (error instanceof NoSuchObjectError) return new S3Error('NoSuchKey', undefined, { Key: error.key });
   if (error instanceof NoSuchUploadError) return new S3Error('NoSuchUpload', undefined, { UploadId: error.uploadId });

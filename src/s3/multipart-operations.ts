@@ -64,7 +64,7 @@ export async function uploadPartCopy(ctx: S3Context, deps: S3Deps): Promise<void
   const location = uploadOf(ctx);
   const partNumber = parsePartNumber(ctx.query('partNumber'));
   const upload = await deps.objects.getUpload(location);
-  const part = await deps.objects.uploadPartCopy(location, partNumber, copySource(ctx, { withRange: true }), copyDigest(storedAlgorithm(upload)));
+  const part = await deps.objects.uploadPartCopy(location, partNumber, await copySource(ctx, deps, { withRange: true }), copyDigest(storedAlgorithm(upload)));
   sendXml(ctx.res, 'CopyPartResult', { ETag: quoteEtag(part.etag), LastModified: part.lastModified, ...partChecksum(upload, part) });
 }
 

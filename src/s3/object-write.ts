@@ -43,7 +43,7 @@ export function copyDigest(algorithm: ChecksumAlgorithm | undefined): BodyDigest
 }
 
 export async function copyObject(ctx: S3Context, deps: S3Deps): Promise<void> {
-  const source = copySource(ctx, { withRange: false });
+  const source = await copySource(ctx, deps, { withRange: false });
   const directive = (ctx.header('x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive });

@@ -62,6 +62,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: S3Handler
     const auth = deps.verifier.verify({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headersDistinct });
     if (target.bucket !== undefined) validateBucketName(target.bucket);
     if (target.key !== undefined) validateObjectKey(target.key);
+    // Another key's bucket is AccessDenied for every operation on it; CreateBucket says whose it is.
+    if (target.bucket !== undefined && route.name !== 'CreateBucket') {
+      await deps.objects.access.check(auth.accessKeyId, target.bucket, route.name === 'DeleteBucket' ? 'delete' : 'use');
+    }
     const release = route.stores ? deps.uploadSlots.acquire() : undefined;
     try {
       await route.run(new S3Context(req, res, target, auth, requestId), deps);

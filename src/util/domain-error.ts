@@ -4,11 +4,12 @@
  *
  * - invalid:     the request itself is wrong; sending it again will not help
  * - not_found:   what it names does not exist
+ * - forbidden:   the requester may not do it (another user's bucket)
  * - conflict:    it clashes with what exists (a name taken, a bucket not empty)
  * - too_large:   it is over a configured limit
  * - unavailable: a part of the system cannot serve it now; the same request may work shortly
  */
-export type FailureKind = 'invalid' | 'not_found' | 'conflict' | 'too_large' | 'unavailable';
+export type FailureKind = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: FailureKind;

@@ -29,6 +29,8 @@ describe('from the environment', () => {
     expect(keys).toMatchObject({ source: 'environment', created: false, accessKeyIds: ['admin'] });
     expect(keys.secretFor('admin')).toBe('a-long-secret');
     expect(keys.secretFor('other')).toBeUndefined();
+    // The sole key uses every bucket, including those made under an earlier key.
+    expect(keys.grantsOf('admin')).toEqual(['*']);
     expect(keys.firstStartNotice()).toBeUndefined();
     expect(await readdir(dir)).toEqual([]);
   });
@@ -59,12 +61,22 @@ describe('from S3_KEYS_FILE', () => {
     const keys = await loadS3Credentials({ S3_KEYS_FILE: file }, dir);
     expect(keys).toMatchObject({ source: 'keys-file', accessKeyIds: ['alice', 'bob'] });
     expect(keys.secretFor('bob')).toBe('bob-secret-22');
+    expect(keys.grantsOf('alice')).toEqual([]);
+  });
+
+  test('a line may grant buckets besides the key\'s own, or every bucket', async () => {
+    const keys = parseKeysFile('alice alice-secret-1 photos backups-2026\nops ops-secret-01 *\nbob bob-secret-22');
+    expect(keys.map((key) => [key.accessKeyId, key.grants])).toEqual([
+      ['alice', ['photos', 'backups-2026']],
+      ['ops', ['*']],
+      ['bob', []],
+    ]);
   });
 
   test('malformed files name the line, never its content', async () => {
     const cases: [string, RegExp][] = [
       ['alice', /^S3_KEYS_FILE line 1: expected/],
-      ['alice secret-number-1 extra', /^S3_KEYS_FILE line 1: expected/],
+      ['alice secret-number-1 Not_A_Bucket', /^S3_KEYS_FILE line 1: "Not_A_Bucket" is neither a bucket name nor '\*'/],
       ['# only comments\n', /^S3_KEYS_FILE lists no access key$/],
       ['alice secret-number-1\nalice secret-number-2', /^S3_KEYS_FILE line 2: access key id alice is listed twice$/],
       ['alice tiny', /^S3_KEYS_FILE line 1: a secret key/],
