@@ -12,6 +12,11 @@ import { connectionMachine, type ConnectionContext, type ConnectionEffects, type
  *   breaker opens while it is not Ready: the breaker hears CONNECTION_LOST (so a reconnect may
  *   close it; a rebuild after a failed probe is not a loss);
  * - a probe answer counts for the breaker like a call's.
+ *
+ * The breaker is spawned at the server's first failure (a failed call or probe), not with the
+ * server: until then it would be closed with no failures counted, a state in which every other
+ * event leaves it as it is, so nothing is sent to it. A breaker at each of 10,000 servers was
+ * a fifth of the time to spawn them (measured), for servers that mostly never fail.
  */
 export interface ServerEffects extends ConnectionEffects {
   /** Read the channel's state now and report it if the watch missed a change (on every tick). */
@@ -48,6 +53,8 @@ export interface ServerContext extends ServerInput {
   /** The children's states as they last reported them. */
   connection: ConnectionStateName;
   breaker: BreakerStateName;
+  /** The breaker has been spawned (at the first failure; see above). */
+  breakerSpawned: boolean;
 }
 
 export type ServerEvent =
@@ -74,28 +81,37 @@ export const serverMachine = setup({
     requestConnect: enqueueActions(({ event, enqueue }) => {
       if (event.type === 'REQUEST_CONNECT') enqueue.sendTo('connection', { type: 'REQUEST_CONNECT', at: event.at });
     }),
-    callSucceeded: enqueueActions(({ event, enqueue }) => {
+    callSucceeded: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CALL_OK') return;
       enqueue.sendTo('connection', { type: 'CALL_OK', at: event.at });
-      enqueue.sendTo('breaker', { type: 'SUCCESS', at: event.at });
+      if (context.breakerSpawned) enqueue.sendTo('breaker', { type: 'SUCCESS', at: event.at });
     }),
-    callFailed: enqueueActions(({ event, enqueue }) => {
-      if (event.type === 'CALL_FAILED') enqueue.sendTo('breaker', { type: 'FAILURE', at: event.at, error: event.error });
+    /** A failed call or probe: the breaker hears it, spawned first if this is the server's first failure. */
+    failed: enqueueActions(({ context, event, enqueue }) => {
+      const error = event.type === 'CALL_FAILED' ? event.error
+        : event.type === 'PROBE_ANSWERED' && event.error !== undefined ? `health probe failed: ${event.error}` : undefined;
+      if (error === undefined) return;
+      if (!context.breakerSpawned) {
+        enqueue.spawnChild('breaker', { id: 'breaker', input: { settings: context.settings.breaker } });
+        enqueue.assign({ breakerSpawned: true });
+      }
+      enqueue.sendTo('breaker', { type: 'FAILURE', at: event.at, error });
     }),
-    trialStarted: enqueueActions(({ event, enqueue }) => {
-      if (event.type === 'TRIAL_STARTED') enqueue.sendTo('breaker', { type: 'TRIAL_STARTED', at: event.at });
+    trialStarted: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'TRIAL_STARTED' && context.breakerSpawned) enqueue.sendTo('breaker', { type: 'TRIAL_STARTED', at: event.at });
     }),
-    probeAnswered: enqueueActions(({ event, enqueue }) => {
-      if (event.type !== 'PROBE_ANSWERED') return;
-      enqueue.sendTo('breaker', event.error === undefined
-        ? { type: 'SUCCESS', at: event.at }
-        : { type: 'FAILURE', at: event.at, error: `health probe failed: ${event.error}` });
+    probeSucceeded: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'PROBE_ANSWERED' && event.error === undefined && context.breakerSpawned) {
+        enqueue.sendTo('breaker', { type: 'SUCCESS', at: event.at });
+      }
     }),
     connectionEntered: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'CONNECTION_ENTERED') return;
       const { at } = event;
-      if (event.state === 'Ready') enqueue.sendTo('breaker', { type: 'RECONNECTED', at });
-      else if (context.connection === 'Ready' && LOST_STATES.has(event.state)) enqueue.sendTo('breaker', { type: 'CONNECTION_LOST', at });
+      if (context.breakerSpawned) {
+        if (event.state === 'Ready') enqueue.sendTo('breaker', { type: 'RECONNECTED', at });
+        else if (context.connection === 'Ready' && LOST_STATES.has(event.state)) enqueue.sendTo('breaker', { type: 'CONNECTION_LOST', at });
+      }
       enqueue.assign({ connection: event.state });
     }),
     breakerEntered: enqueueActions(({ context, event, enqueue }) => {
@@ -124,28 +140,25 @@ export const serverMachine = setup({
   },
 }).createMachine({
   id: 'server',
-  context: ({ input }) => ({ ...input, connection: 'Idle', breaker: 'closed' }),
-  invoke: [
-    {
-      id: 'connection',
-      src: 'connection',
-      input: ({ context }) => ({
-        serverId: context.serverId,
-        address: context.address,
-        at: context.at,
-        jitter: context.jitter,
-        settings: context.settings.connection,
-        effects: context.effects,
-      }),
-    },
-    { id: 'breaker', src: 'breaker', input: ({ context }) => ({ settings: context.settings.breaker }) },
-  ],
+  context: ({ input }) => ({ ...input, connection: 'Idle', breaker: 'closed', breakerSpawned: false }),
+  invoke: {
+    id: 'connection',
+    src: 'connection',
+    input: ({ context }) => ({
+      serverId: context.serverId,
+      address: context.address,
+      at: context.at,
+      jitter: context.jitter,
+      settings: context.settings.connection,
+      effects: context.effects,
+    }),
+  },
   on: {
     REQUEST_CONNECT: { actions: 'requestConnect' },
     CALL_OK: { actions: 'callSucceeded' },
-    CALL_FAILED: { actions: 'callFailed' },
+    CALL_FAILED: { actions: 'failed' },
     TRIAL_STARTED: { actions: 'trialStarted' },
-    PROBE_ANSWERED: { actions: 'probeAnswered' },
+    PROBE_ANSWERED: { actions: ['probeSucceeded', 'failed'] },
     CONNECTION_ENTERED: { guard: 'connectionChanged', actions: [{ type: 'report', params: { machine: 'connection' } }, 'connectionEntered'] },
     BREAKER_ENTERED: { guard: 'breakerChanged', actions: [{ type: 'report', params: { machine: 'breaker' } }, 'breakerEntered'] },
   },
@@ -153,11 +166,13 @@ export const serverMachine = setup({
 
 export type ServerMachine = typeof serverMachine;
 
-/** The child actors of a running server actor (the runtime reads their snapshots). */
+/** The child actors of a running server actor (the runtime reads their snapshots); the breaker from the first failure on. */
 export interface ServerChildren {
   connection: { getSnapshot(): { value: unknown; context: ConnectionContext }; send(event: { type: 'TICK'; at: number }): void };
-  breaker: { getSnapshot(): { value: unknown; context: BreakerContext }; send(event: { type: 'TICK'; at: number }): void };
+  breaker?: { getSnapshot(): { value: unknown; context: BreakerContext }; send(event: { type: 'TICK'; at: number }): void };
 }
+
+
 
 /**
  * The shared tick, for one server: reconcile with the real channel, then tick the connection, and
@@ -170,7 +185,7 @@ export function tickServer(server: { getSnapshot(): { context: ServerContext; ch
   context.effects.recheckChannel();
   const { connection, breaker } = children as ServerChildren;
   connection.send(tick);
-  if (context.breaker !== 'closed') breaker.send(tick);
+  if (context.breaker !== 'closed') breaker?.send(tick);
 }
 
 /**
@@ -182,5 +197,6 @@ export function serverAdmitsTraffic(server: { getSnapshot(): { context: ServerCo
   const { context, children } = server.getSnapshot();
   if (context.connection !== 'Ready') return false;
   if (context.breaker === 'closed') return true;
-  return context.breaker === 'halfOpen' && breakerAdmits((children as ServerChildren).breaker.getSnapshot());
+  const { breaker } = children as ServerChildren;
+  return context.breaker === 'halfOpen' && breaker !== undefined && breakerAdmits(breaker.getSnapshot());
 }

@@ -156,7 +156,7 @@ export class SupervisorHandle<C extends ProbeClient> {
    * Called once per successful call, so it sends only events that change something: a machine
    * step costs more than the call's own bookkeeping (measured on 4 KiB downloads: six chunk
    * calls each). The connection only needs to hear of a success once in a while (it decides
-   * whether a probe is due), the breaker only when it is not closed or is counting failures.
+   * whether a probe is due), the breaker only once spawned and when not closed or counting failures.
    */
   recordSuccess(serverId: string): void {
     const server = this.server(serverId);
@@ -164,8 +164,8 @@ export class SupervisorHandle<C extends ProbeClient> {
     const at = this.options.clock.now();
     const { connection, breaker } = childrenOf(server);
     const { lastCallOkAt, settings } = connection.getSnapshot().context;
-    const breakerNow = breaker.getSnapshot();
-    const breakerCares = breakerNow.value !== 'closed' || breakerNow.context.consecutiveFailures > 0;
+    const breakerNow = breaker?.getSnapshot();
+    const breakerCares = breakerNow !== undefined && (breakerNow.value !== 'closed' || breakerNow.context.consecutiveFailures > 0);
     if (breakerCares || at - lastCallOkAt >= settings.quietMs / 4) server.send({ type: 'CALL_OK', at });
   }
 
@@ -274,13 +274,12 @@ function linkOf<C extends ProbeClient>(server: ServerActorRef): ServerLink<C> {
 
 function snapshotOf(server: ServerActorRef): ConnectionSnapshot {
   const { context } = server.getSnapshot();
-  const { connection, breaker } = childrenOf(server);
-  const connectionNow = connection.getSnapshot();
+  const connectionNow = childrenOf(server).connection.getSnapshot();
   return {
     serverId: context.serverId,
     address: context.address,
     state: connectionNow.value as ConnectionState,
-    breaker: breaker.getSnapshot().value as BreakerState,
+    breaker: context.breaker as BreakerState,
     since: connectionNow.context.since,
     reconnects: connectionNow.context.reconnects,
     lastError: connectionNow.context.lastError,

@@ -35,6 +35,8 @@ describe('XState inspection of the real supervisor', () => {
       await waitFor(() => supervisor.readyServerIds().length === 2, { what: 'both servers Ready', timeoutMs: DETECT_MS });
 
       await victim.kill();
+      // A call to it fails, as the gateway's would: the victim's first failure spawns its breaker.
+      supervisor.recordFailure('victim', new Error('UNAVAILABLE: connection refused'));
       await waitFor(() => !supervisor.isAvailable('victim'), { what: 'the victim to leave Ready', timeoutMs: DETECT_MS });
       await victim.start();
       await waitFor(() => supervisor.isAvailable('victim'), { what: 'the victim Ready again', timeoutMs: DETECT_MS });

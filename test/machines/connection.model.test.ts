@@ -204,6 +204,10 @@ describe('breaker machine, model-based, against the rules table', () => {
     for (const path of paths) {
       const sut = systemUnderTest('breaker');
       sut.channel().setState(READY);
+      // The breaker is spawned at the server's first failure; a success then leaves it as new.
+      sut.server().send({ type: 'CALL_FAILED', at: sut.clock.now(), error: 'UNAVAILABLE' });
+      sut.server().send({ type: 'CALL_OK', at: sut.clock.now() });
+      expect(sut.children().breaker?.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, opens: 0 });
       sut.recorder.start();
       const oracle = new BreakerOracle(settings);
       let model = logic.getInitialSnapshot(null as never, { settings });
@@ -214,9 +218,9 @@ describe('breaker machine, model-based, against the rules table', () => {
         const expected = predict(BREAKER_RULES, oracle, { ...event, at });
         rulesUsed.add(expected.rule);
         // Straight to the real breaker actor, in its real place under its server.
-        sut.children().breaker.send({ ...event, at });
+        sut.children().breaker!.send({ ...event, at });
         const real = {
-          breaker: sut.children().breaker.getSnapshot().value,
+          breaker: sut.children().breaker!.getSnapshot().value,
           // The server heard about it (the breaker's announcement is its one effect).
           serverKnows: sut.server().getSnapshot().context.breaker,
           admits: serverAdmitsTraffic(sut.server()),

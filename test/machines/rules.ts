@@ -202,6 +202,8 @@ export function breakerAdmitsBySpec(o: BreakerOracle): boolean {
 /** The server's state is what it knows of its children: `<connection>/<breaker>`. */
 export class ServerOracle {
   state = 'Idle/closed';
+  /** The breaker is spawned at the server's first failure (a failed call or probe); nothing is sent to it before. */
+  breakerSpawned = false;
   get connection(): string {
     return this.state.split('/')[0];
   }
@@ -214,30 +216,52 @@ const LOST = new Set(['Idle', 'TransientFailure', 'Shutdown']);
 const connectionNow = (state: string) => (o: ServerOracle) => void (o.state = `${state}/${o.breaker}`);
 const breakerNow = (state: string) => (o: ServerOracle) => void (o.state = `${o.connection}/${state}`);
 
+const spawnsBreaker = (o: ServerOracle) => void (o.breakerSpawned = true);
+const toBreaker = (effect: string) => effect.startsWith('breaker <- ');
+
+/** A row that tells the breaker something, as two: the breaker spawned, or not yet (then it is not told). */
+function onceSpawned(rule: Rule<ServerOracle>): Array<Rule<ServerOracle>> {
+  if (!rule.effects.some(toBreaker)) return [rule];
+  const also = (says: string, holds: (o: ServerOracle) => boolean): Rule<ServerOracle>['when'] => ({
+    says: rule.when ? `${rule.when.says}, ${says}` : says,
+    holds: (o, e) => (rule.when?.holds(o, e) ?? true) && holds(o),
+  });
+  return [
+    { ...rule, when: also('the breaker spawned', (o) => o.breakerSpawned) },
+    { ...rule, when: also('no breaker yet', (o) => !o.breakerSpawned), effects: rule.effects.filter((effect) => !toBreaker(effect)) },
+  ];
+}
+
 export const SERVER_RULES: Array<Rule<ServerOracle>> = [
   { from: '*', event: 'REQUEST_CONNECT', effects: ['connection <- REQUEST_CONNECT'] },
-  { from: '*', event: 'CALL_OK', effects: ['connection <- CALL_OK', 'breaker <- SUCCESS'] },
-  { from: '*', event: 'CALL_FAILED', effects: ['breaker <- FAILURE'] },
-  { from: '*', event: 'TRIAL_STARTED', effects: ['breaker <- TRIAL_STARTED'] },
-  { from: '*', event: 'PROBE_ANSWERED ok', effects: ['breaker <- SUCCESS'] },
-  { from: '*', event: 'PROBE_ANSWERED failed', effects: ['breaker <- FAILURE'] },
-  // The connection reports a new state: Ready again tells the breaker; dropping out of Ready
-  // by itself (not a rebuild) is a lost connection.
-  {
-    from: '*', event: 'CONNECTION_ENTERED Ready', effects: ['report', 'breaker <- RECONNECTED'], note: connectionNow('Ready'),
-    when: { says: 'not Ready before', holds: (o) => o.connection !== 'Ready' },
-  },
-  ...STATES.filter((state) => state !== 'Ready').flatMap((state): Array<Rule<ServerOracle>> => [
-    {
-      from: '*', event: `CONNECTION_ENTERED ${state}`, note: connectionNow(state),
-      effects: ['report', ...(LOST.has(state) ? ['breaker <- CONNECTION_LOST'] : [])],
-      when: { says: 'was Ready', holds: (o) => o.connection === 'Ready' },
-    },
-    {
-      from: '*', event: `CONNECTION_ENTERED ${state}`, effects: ['report'], note: connectionNow(state),
-      when: { says: `was neither Ready nor ${state}`, holds: (o) => o.connection !== state },
-    },
+  // A failure spawns the breaker if it is the first, and the breaker hears it.
+  ...['CALL_FAILED', 'PROBE_ANSWERED failed'].flatMap((event): Array<Rule<ServerOracle>> => [
+    { from: '*', event, when: { says: 'the first failure', holds: (o) => !o.breakerSpawned }, effects: ['spawn breaker', 'breaker <- FAILURE'], note: spawnsBreaker },
+    { from: '*', event, effects: ['breaker <- FAILURE'] },
   ]),
+  // Everything else the breaker would hear, only once it is spawned.
+  ...([
+    { from: '*', event: 'CALL_OK', effects: ['connection <- CALL_OK', 'breaker <- SUCCESS'] },
+    { from: '*', event: 'TRIAL_STARTED', effects: ['breaker <- TRIAL_STARTED'] },
+    { from: '*', event: 'PROBE_ANSWERED ok', effects: ['breaker <- SUCCESS'] },
+    // The connection reports a new state: Ready again tells the breaker; dropping out of Ready
+    // by itself (not a rebuild) is a lost connection.
+    {
+      from: '*', event: 'CONNECTION_ENTERED Ready', effects: ['report', 'breaker <- RECONNECTED'], note: connectionNow('Ready'),
+      when: { says: 'not Ready before', holds: (o) => o.connection !== 'Ready' },
+    },
+    ...STATES.filter((state) => state !== 'Ready').flatMap((state): Array<Rule<ServerOracle>> => [
+      {
+        from: '*', event: `CONNECTION_ENTERED ${state}`, note: connectionNow(state),
+        effects: ['report', ...(LOST.has(state) ? ['breaker <- CONNECTION_LOST'] : [])],
+        when: { says: 'was Ready', holds: (o) => o.connection === 'Ready' },
+      },
+      {
+        from: '*', event: `CONNECTION_ENTERED ${state}`, effects: ['report'], note: connectionNow(state),
+        when: { says: `was neither Ready nor ${state}`, holds: (o) => o.connection !== state },
+      },
+    ]),
+  ] as Array<Rule<ServerOracle>>).flatMap(onceSpawned),
   // The breaker reports a new state; opening while the connection is not Ready counts as lost.
   {
     from: '*', event: 'BREAKER_ENTERED open', effects: ['report', 'breaker <- CONNECTION_LOST'], note: breakerNow('open'),

@@ -26,7 +26,8 @@ describe('server machine, model-based, against the rules table', () => {
   const machine = serverMachine.provide({ actors: { connection: inert as never, breaker: inert as never } });
   const logic = timedLogic(machine, input, 0);
   type Snap = TimedSnapshot<typeof machine>;
-  const events = (): ModelEvent[] => [
+  // A breaker reports only once spawned (at the first failure).
+  const events = (snapshot: Snap): ModelEvent[] => [
     { type: 'REQUEST_CONNECT' },
     { type: 'CALL_OK' },
     { type: 'CALL_FAILED', error: 'UNAVAILABLE' },
@@ -34,9 +35,9 @@ describe('server machine, model-based, against the rules table', () => {
     { type: 'PROBE_ANSWERED' },
     { type: 'PROBE_ANSWERED', error: 'DEADLINE_EXCEEDED' },
     ...CONNECTION_STATES.map((state) => ({ type: 'CONNECTION_ENTERED', state, reason: 'model', reconnects: 0 })),
-    ...BREAKER_STATES.map((state) => ({ type: 'BREAKER_ENTERED', state, reason: 'model' })),
+    ...(snapshot.machine.context.breakerSpawned ? BREAKER_STATES.map((state) => ({ type: 'BREAKER_ENTERED', state, reason: 'model' })) : []),
   ];
-  const serialize = ({ machine: { context } }: Snap) => `${context.connection}/${context.breaker}`;
+  const serialize = ({ machine: { context } }: Snap) => `${context.connection}/${context.breaker}/${context.breakerSpawned}`;
 
   it('has transitions to cover', () => {
     expect(allTransitions(serverMachine).size).toBeGreaterThan(0);
@@ -53,7 +54,9 @@ describe('server machine, model-based, against the rules table', () => {
       const inspect = (event: InspectionEvent) => {
         recorder.inspect(event);
         if (event.type === '@xstate.event' && server && event.sourceRef === server && event.actorRef !== server) {
-          forwarded.push(`${(event.actorRef as AnyActorRef).id} <- ${event.event.type}`);
+          const child = (event.actorRef as AnyActorRef).id;
+          // A child's init event, sent as it is spawned, is the spawn itself.
+          forwarded.push(event.event.type === 'xstate.init' ? `spawn ${child}` : `${child} <- ${event.event.type}`);
         }
       };
       server = createActor(machine, { input, inspect }).start();
@@ -72,9 +75,10 @@ describe('server machine, model-based, against the rules table', () => {
         const context = server.getSnapshot().context;
         const real = {
           state: `${context.connection}/${context.breaker}`,
+          breakerSpawned: context.breakerSpawned,
           effects: [...(reports.length ? ['report'] : []), ...forwarded].sort(),
         };
-        const wanted = { state: expected.to, effects: [...expected.effects].sort() };
+        const wanted = { state: expected.to, breakerSpawned: oracle.breakerSpawned, effects: [...expected.effects].sort() };
         if (JSON.stringify(real) !== JSON.stringify(wanted)) {
           throw new Error(`disagreement: ${JSON.stringify({ real, wanted, rule: expected.rule, path: path.slice(0, step + 1) })}`);
         }
@@ -177,7 +181,7 @@ describe('supervisor, model-based, against its rules', () => {
     expect(SUPERVISOR_RULES.filter((rule) => !applied.has(rule))).toEqual([]);
   });
 
-  it('its children are server actors whose parent it is', () => {
+  it('its children are server actors whose parent it is, each with its connection and, once it failed, its breaker', () => {
     const supervisor = createActor(supervisorLogic, {
       input: {
         settings: { tickIntervalMs: 1_000, tickSliceServers: 500, server: { connection: { connectTimeoutMs: 1, quietMs: 1, minReconnectIntervalMs: 1, shutdownBackoffBaseMs: 1, shutdownBackoffMaxMs: 1 }, breaker: { failureThreshold: 1, cooldownMs: 1, maxCooldownMs: 1, trialTimeoutMs: 1 } } },
@@ -190,7 +194,10 @@ describe('supervisor, model-based, against its rules', () => {
     supervisor.send({ type: 'MEMBERSHIP', servers: [a1, b1] });
     const children = [...supervisor.getSnapshot().context.servers.values()] as ServerActorRef[];
     expect(children.map((child) => (child as unknown as { _parent: unknown })._parent)).toEqual([supervisor, supervisor]);
-    expect(children.map((child) => Object.keys(child.getSnapshot().children).sort())).toEqual([['breaker', 'connection'], ['breaker', 'connection']]);
+    expect(children.map((child) => Object.keys(child.getSnapshot().children).sort())).toEqual([['connection'], ['connection']]);
+    // A server's breaker is its child too, from its first failure on.
+    children[0].send({ type: 'CALL_FAILED', at: 1, error: 'UNAVAILABLE' });
+    expect(children.map((child) => Object.keys(child.getSnapshot().children).sort())).toEqual([['breaker', 'connection'], ['connection']]);
     supervisor.stop();
   });
 });
