@@ -15,8 +15,9 @@ export type ConnectionStateName = (typeof CONNECTION_STATES)[number];
 /** What the machine does to the world: one server's channel, given by the runtime. */
 export interface ConnectionEffects {
   /**
-   * Dial the server's channel and follow it, calling `report` with every state it enters;
-   * returns the function that closes the channel for good.
+   * Dial the server's channel, ask it to connect (the machine starts in Connecting), and follow
+   * it, calling `report` with every state it enters; returns the function that closes the
+   * channel for good.
    */
   open(report: (state: ConnectionStateName, reason?: string) => void): () => void;
   /** Ask an IDLE channel to connect: getConnectivityState(true). */
@@ -191,7 +192,10 @@ export const connectionMachine = setup({
   },
 }).createMachine({
   id: 'connection',
-  initial: 'Idle',
+  // A server's channel is dialled already asked to connect, as a rebuilt one is (see `open`): the
+  // machine starts in Connecting. Starting in Idle and following the kick from there was a second
+  // step for every server spawned, a third of the time to spawn 10,000 (measured).
+  initial: 'Connecting',
   context: ({ input }) => ({
     serverId: input.serverId,
     address: input.address,

@@ -140,7 +140,7 @@ export const serverMachine = setup({
   },
 }).createMachine({
   id: 'server',
-  context: ({ input }) => ({ ...input, connection: 'Idle', breaker: 'closed', breakerSpawned: false }),
+  context: ({ input }) => ({ ...input, connection: 'Connecting', breaker: 'closed', breakerSpawned: false }),
   invoke: {
     id: 'connection',
     src: 'connection',

@@ -49,6 +49,7 @@ export class ServerLink<C extends ProbeClient> implements ServerEffects {
 
   open(report: (state: ConnectionStateName, reason?: string) => void): () => void {
     if (this.closed) return () => undefined;
+    this.link.kick();
     this.watching = watchChannel(this.link, report);
     return () => this.close();
   }

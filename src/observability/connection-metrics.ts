@@ -6,10 +6,11 @@ import type { Metrics } from './metrics';
  * the supervisor at scrape time; counters and the reconnect histogram follow every
  * transition as it happens. Returns a function that unbinds.
  *
- * - attempt: entering Connecting, except the very first dial of a server (from Idle, Shutdown,
- *   TransientFailure, or Ready after a failed probe); also TransientFailure -> Ready directly
- *   (grpc-js reconnects from TRANSIENT_FAILURE without passing CONNECTING). A connect timeout
- *   that recreates the channel without leaving Connecting is not a transition and not counted.
+ * - attempt: entering Connecting (from Idle, Shutdown, TransientFailure, or Ready after a failed
+ *   probe; a server's first dial starts in Connecting and is no transition); also
+ *   TransientFailure -> Ready directly (grpc-js reconnects from TRANSIENT_FAILURE without passing
+ *   CONNECTING). A connect timeout that recreates the channel without leaving Connecting is not a
+ *   transition and not counted.
  * - failure: Connecting -> TransientFailure.
  * - reconnect duration: from leaving Ready until Ready again.
  * - probe duration: every health probe, by outcome (answered or failed), so timeouts do not
@@ -18,16 +19,13 @@ import type { Metrics } from './metrics';
 export function bindConnectionMetrics(metrics: Metrics, supervisor: ConnectionSupervisor): () => void {
   metrics.setConnectionSource(supervisor);
 
-  // Servers already past their first dial, and when each one last left Ready (seen since binding).
-  const dialed = new Set(supervisor.snapshot().filter((s) => s.state !== 'Idle').map((s) => s.serverId));
+  // When each server last left Ready (seen since binding).
   const leftReadyAt = new Map<string, number>();
 
   function onConnectionTransition({ serverId, from, to, at }: TransitionEvent): void {
     metrics.connectionTransitions.inc({ server_id: serverId, from, to });
 
-    const firstDial = !dialed.has(serverId);
-    dialed.add(serverId);
-    if ((to === 'Connecting' && !firstDial) || (from === 'TransientFailure' && to === 'Ready')) {
+    if (to === 'Connecting' || (from === 'TransientFailure' && to === 'Ready')) {
       metrics.reconnectAttempts.inc({ server_id: serverId });
     }
     if (from === 'Connecting' && to === 'TransientFailure') {

@@ -99,7 +99,7 @@ export function createMetrics() {
     }),
     reconnectAttempts: new Counter({
       name: 'ringstore_reconnect_attempts_total',
-      help: 'Connection attempts seen as state changes after a server\'s first dial: entering Connecting, or TransientFailure -> Ready; grpc-js retries inside TransientFailure are not seen, and a connect timeout that rebuilds a channel still Connecting is not counted',
+      help: 'Connection attempts seen as state changes: entering Connecting (a server\'s first dial starts there and is not counted), or TransientFailure -> Ready; grpc-js retries inside TransientFailure are not seen, and a connect timeout that rebuilds a channel still Connecting is not counted',
       labelNames: ['server_id'] as const,
       registers,
     }),

@@ -65,14 +65,14 @@ export class FakeClient implements ProbeClient {
 
 /**
  * Dials fake channels and remembers every one, in order. In `passive` mode channels ignore kicks
- * and a redial starts in `nextState` (CONNECTING, as the link kicks it): the test drives them.
+ * and every dial starts in `nextState` (CONNECTING, as the link kicks it): the test drives them.
  */
 export class FakeDialer {
   readonly dialled: FakeChannel[] = [];
   nextState = CONNECTING;
   constructor(private readonly passive = false) {}
   readonly dial: Dialer<FakeClient> = (address) => {
-    const initial = this.passive && this.dialled.length > 0 ? this.nextState : IDLE;
+    const initial = this.passive ? this.nextState : IDLE;
     const channel = new FakeChannel(address, initial, !this.passive);
     this.dialled.push(channel);
     return { channel, client: new FakeClient(channel) };

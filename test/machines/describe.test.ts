@@ -5,7 +5,7 @@ import { describeMachine } from '../../machines/describe';
 describe('describeMachine', () => {
   it('lists the connection states and its transitions for the dashboard', () => {
     const description = describeMachine(connectionMachine);
-    expect(description.initial).toBe('Idle');
+    expect(description.initial).toBe('Connecting');
     expect(description.states).toEqual(['Idle', 'Connecting', 'Ready', 'TransientFailure', 'Shutdown']);
     expect(description.transitions).toContainEqual({ from: 'Ready', to: 'Connecting', event: 'PROBE_FAILED' });
     expect(description.transitions).toContainEqual({ from: 'Shutdown', to: 'Connecting', event: 'TICK' });

@@ -56,7 +56,8 @@ export interface ConnectionTimings {
 }
 
 export class ConnectionOracle {
-  state = 'Idle';
+  /** A new server's channel is dialled already asked to connect. */
+  state = 'Connecting';
   attemptStartedAt: number;
   lastCallOkAt = -Infinity;
   lastRequestAt = -Infinity;
@@ -201,7 +202,7 @@ export function breakerAdmitsBySpec(o: BreakerOracle): boolean {
 
 /** The server's state is what it knows of its children: `<connection>/<breaker>`. */
 export class ServerOracle {
-  state = 'Idle/closed';
+  state = 'Connecting/closed';
   /** The breaker is spawned at the server's first failure (a failed call or probe); nothing is sent to it before. */
   breakerSpawned = false;
   get connection(): string {
