@@ -84,16 +84,16 @@ export type SupervisorRule =
   | 'tick every server'
   | 'tick the next slice of servers';
 
-export const SUPERVISOR_RULES: readonly SupervisorRule[] = [
-  'spawn new server',
-  'keep unchanged server',
-  'redial moved server',
-  'stop server gone from the membership',
-  'stop removed server',
-  'ignore removal of unknown server',
-  'tick every server',
-  'tick the next slice of servers',
-];
+/** The rules each event may apply, server by server (also the supervisor's description on /admin). */
+export const SUPERVISOR_RULES_BY_EVENT: Readonly<Record<SupervisorEvent['type'], readonly SupervisorRule[]>> = {
+  MEMBERSHIP: ['spawn new server', 'keep unchanged server', 'redial moved server', 'stop server gone from the membership'],
+  SERVER_ADDED: ['spawn new server', 'keep unchanged server', 'redial moved server'],
+  SERVER_REMOVED: ['stop removed server', 'ignore removal of unknown server'],
+  TICK: ['tick every server'],
+  TICK_SLICE: ['tick the next slice of servers'],
+};
+
+export const SUPERVISOR_RULES: readonly SupervisorRule[] = [...new Set(Object.values(SUPERVISOR_RULES_BY_EVENT).flat())];
 
 export interface MembershipPlan {
   stop: string[];

@@ -18,7 +18,7 @@ export { connectionMachine } from '../../machines/connection';
 export { breakerMachine } from '../../machines/breaker';
 export { serverMachine } from '../../machines/server';
 export { supervisorLogic } from '../../machines/supervisor';
-export { describeMachine, type MachineDescription } from '../../machines/describe';
+export { describeConnectionLayer, describeMachine, type MachineDescription } from '../../machines/describe';
 
 export interface CreateConnectionSupervisorOptions {
   config?: ConnectionConfig;

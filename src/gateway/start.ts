@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { createConnectionSupervisor, describeMachine, connectionMachine, breakerMachine } from '../connection';
+import { createConnectionSupervisor, describeConnectionLayer } from '../connection';
 import type { ConnectionConfig } from '../connection';
 import { runCleanup, type CleanupReport } from '../jobs/cleanup';
 import { createClusterChanges } from '../jobs/cluster-changes';
@@ -162,7 +162,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
 
   const adminRouter = createAdminRouter({
     supervisor,
-    machines: { connection: describeMachine(connectionMachine), breaker: describeMachine(breakerMachine) },
+    machines: describeConnectionLayer(),
     serverInfo: async () => {
       const held = (await clusterChanges.admin.holdings()).servers;
       return registry.list().map((s) => ({

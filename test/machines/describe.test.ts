@@ -1,6 +1,8 @@
 import { breakerMachine } from '../../machines/breaker';
 import { connectionMachine } from '../../machines/connection';
-import { describeMachine } from '../../machines/describe';
+import { describeConnectionLayer, describeMachine } from '../../machines/describe';
+import { serverMachine } from '../../machines/server';
+import { SUPERVISOR_RULES } from '../../machines/supervisor';
 
 describe('describeMachine', () => {
   it('lists the connection states and its transitions for the dashboard', () => {
@@ -24,5 +26,24 @@ describe('describeMachine', () => {
       { from: 'halfOpen', to: 'closed', event: 'SUCCESS' },
       { from: 'halfOpen', to: 'open', event: 'FAILURE' },
     ]));
+  });
+
+  it('describes the server machine, which has no states of its own, as one state routing every event', () => {
+    const description = describeMachine(serverMachine);
+    expect(description.initial).toBe('server');
+    expect(description.states).toEqual(['server']);
+    expect(description.transitions).toEqual(expect.arrayContaining(
+      ['REQUEST_CONNECT', 'CALL_OK', 'CALL_FAILED', 'TRIAL_STARTED', 'PROBE_ANSWERED', 'CONNECTION_ENTERED', 'BREAKER_ENTERED']
+        .map((event) => ({ from: 'server', to: 'server', event })),
+    ));
+  });
+
+  it('describes the supervisor by the rules each event applies, every rule once', () => {
+    const { supervisor } = describeConnectionLayer();
+    expect(supervisor.states).toEqual(['active']);
+    expect(supervisor.transitions.map((t) => t.event)).toEqual(['MEMBERSHIP', 'SERVER_ADDED', 'SERVER_REMOVED', 'TICK', 'TICK_SLICE']);
+    expect(supervisor.rules).toContainEqual({ event: 'SERVER_REMOVED', rule: 'stop removed server' });
+    expect(supervisor.rules).toContainEqual({ event: 'TICK_SLICE', rule: 'tick the next slice of servers' });
+    expect(new Set(supervisor.rules?.map((r) => r.rule))).toEqual(new Set(SUPERVISOR_RULES));
   });
 });

@@ -8,7 +8,8 @@ import { loadServerViews, type ServerInfoSource } from './server-views';
 
 export interface AdminRouterOptions {
   supervisor: ConnectionSupervisor;
-  machines: { connection: MachineDescription; breaker: MachineDescription };
+  /** Every machine of the connection layer, described (machines/describe.ts). */
+  machines: Record<'supervisor' | 'server' | 'connection' | 'breaker', MachineDescription>;
   /** Disk figures from the servers' last health checks, shown as a bar on each tile. */
   serverInfo?: ServerInfoSource;
   /** How often /events sends a heartbeat comment (default 15 s). */
@@ -26,7 +27,7 @@ export type AdminRouter = Router & {
  * GET /            live dashboard page
  * GET /connections JSON snapshot of every storage server connection
  * GET /events      Server-Sent Events: `snapshot` first, then every `transition`
- * GET /machines    the connection and breaker machine descriptions the page draws
+ * GET /machines    the supervisor, server, connection and breaker machine descriptions (the page draws the last two)
  * GET /actors      the live actor tree: supervisor -> server -> connection and breaker
  */
 export function createAdminRouter({

@@ -3,13 +3,10 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConnectionSupervisor } from '../../../src/connection/types';
 import { createAdminRouter, type AdminRouter, type AdminRouterOptions } from '../../../src/http/admin/router';
-import { breakerMachine, connectionMachine, describeMachine } from '../../../machines';
+import { describeConnectionLayer } from '../../../machines';
 
 /** The real machines' descriptions, as the gateway passes them. */
-export const testMachines = {
-  connection: describeMachine(connectionMachine),
-  breaker: describeMachine(breakerMachine),
-};
+export const testMachines = describeConnectionLayer();
 
 /** An express app with the admin router at /admin on a free loopback port. */
 export async function startAdminApp(

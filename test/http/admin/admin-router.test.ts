@@ -78,7 +78,12 @@ describe('admin router', () => {
   it('GET /machines and GET / serve the machine descriptions and the dashboard page', async () => {
     supervisor = new FakeSupervisor([]);
     app = await startAdminApp(supervisor);
-    expect(await (await fetch(`${app.url}/admin/machines`)).json()).toEqual(testMachines);
+    const machines = await (await fetch(`${app.url}/admin/machines`)).json();
+    expect(machines).toEqual(testMachines);
+    // Every machine of the tree /actors shows, the supervisor and the server machine included.
+    expect(Object.keys(machines).sort()).toEqual(['breaker', 'connection', 'server', 'supervisor']);
+    expect(machines.supervisor.rules).toContainEqual({ event: 'MEMBERSHIP', rule: 'redial moved server' });
+    expect(machines.server.transitions).toContainEqual({ from: 'server', to: 'server', event: 'CONNECTION_ENTERED' });
     const page = await fetch(`${app.url}/admin`);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await page.text();
