@@ -81,10 +81,18 @@ export interface GatewayOptions {
   inspectUrl?: string;
   /** Repair and scrub settings (default: read from the environment). */
   jobsConfig?: JobsConfig;
+  /**
+   * Whether to give the servers known from the metadata READY_WAIT_MS to connect before
+   * listening (default true). `ringstore up` says no: it waits for every server to be Ready
+   * itself, and a server it restarted on another port can join only once the gateway listens.
+   */
+  awaitKnownServers?: boolean;
+  /** The metadata store, already being opened (`up` opens it first, as its longest step). */
+  store?: Promise<MetadataStore>;
 }
 
 /** Opens metadata, the connection supervisor and the HTTP server; resolves once listening. */
-export async function startGateway({ config, connection, security, inspectUrl, jobsConfig = loadJobsConfig() }: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway({ config, connection, security, inspectUrl, jobsConfig = loadJobsConfig(), awaitKnownServers = true, store: opening }: GatewayOptions): Promise<RunningGateway> {
   const log = createLogger('gateway');
   const gatewayId = randomUUID();
   const startedAt = Date.now();
@@ -95,7 +103,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   // The one time a generated secret is shown: to the terminal, never to the log.
   const notice = s3Credentials.firstStartNotice();
   if (notice) process.stdout.write(`${notice}\n`);
-  const store = await openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = await (opening ?? openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   log.info(`Metadata: ${store.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}/metadata`}`);
 
   const metrics = createMetrics();
@@ -228,7 +236,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   // first uploads with 503.
   await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
   // Give the known servers a moment (READY_WAIT_MS at most) to connect.
-  await Promise.allSettled([...registry.currentRing().serverIds].map((id) => supervisor.getClient(id)));
+  if (awaitKnownServers) await Promise.allSettled([...registry.currentRing().serverIds].map((id) => supervisor.getClient(id)));
   const server = createGatewayServer(security, app, serverOptions(config));
   // Backstop for connections that go quiet outside an upload body (a stalled download
   // reader); upload bodies have their own, tighter idle timeout (bodyIdleTimeoutMs).

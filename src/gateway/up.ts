@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { openMetadataStore } from '../metadata';
 import { loadSecurityConfig } from '../security';
 import { envInt } from '../util/env';
 import { ensurePortFree, EXIT_PORT_IN_USE } from '../util/port-in-use';
@@ -16,11 +17,11 @@ const READY_POLL_MS = 100;
  * `ringstore up` (npm start): the whole system on one machine. The gateway runs in this
  * process; the storage servers are supervised child processes that are restarted if they die.
  *
- * The storage servers are started first: they start while this process loads the gateway's code
- * and opens the metadata database, instead of after it. Their joins retry within ~100 ms until
- * the gateway listens, and the gateway dials the servers it knows from the database as soon as
- * it has read them. Only a gateway on PORT=0, whose port is not known before it listens, starts
- * its storage servers once it listens.
+ * Everything starts at once, the longest step first: the metadata database (PGlite's process),
+ * then the storage servers, while this process loads the gateway's code. The servers' joins retry
+ * within a second until the gateway listens, and the gateway dials the servers it knows from the
+ * database as soon as it has read them. Only a gateway on PORT=0, whose port is not known before
+ * it listens, starts its storage servers once it listens.
  */
 export async function runUp(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { data: { type: 'string' }, port: { type: 'string' } } });
@@ -42,6 +43,8 @@ export async function runUp(args: string[]): Promise<void> {
   for (const port of ports) await ensurePortFree(storageHost, port, storagePortHint(port));
   await ensureGatewayPortsFree(config);
 
+  const storeOpening = openMetadataStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  storeOpening.catch(() => undefined); // a failure is startGateway's to report, once it gets there
   const security = loadSecurityConfig(env);
   // On a wildcard bind, the servers join through this machine's loopback.
   const joinUrlOf = (port: number) => listenerUrl(security, config.host, port).replace('0.0.0.0', '127.0.0.1');
@@ -84,7 +87,14 @@ export async function runUp(args: string[]): Promise<void> {
   const { startGateway } = require('./start') as typeof import('./start');
   const { loadConnectionConfig } = require('../connection') as typeof import('../connection');
   try {
-    gateway = await startGateway({ config, connection: loadConnectionConfig(env), security, inspectUrl: env.RINGSTORE_INSPECT });
+    gateway = await startGateway({
+      config,
+      connection: loadConnectionConfig(env),
+      security,
+      inspectUrl: env.RINGSTORE_INSPECT,
+      awaitKnownServers: false, // "up" below waits for them, and they join only once it listens
+      store: storeOpening,
+    });
   } catch (error) {
     stopping = true; // the servers' exits are no reason to restart them
     await Promise.all(servers.map((server) => server.stop()));
