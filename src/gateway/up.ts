@@ -7,6 +7,7 @@ import { ensurePortFree, EXIT_PORT_IN_USE } from '../util/port-in-use';
 import type { RunningGateway } from './start';
 import { loadGatewayConfig } from './config';
 import { createLogger } from '../util/logger';
+import { MALLOC_ENV } from '../util/malloc-env';
 import { ringstoreNodeArgs } from '../cli/launch';
 import { ensureGatewayPortsFree, listenerUrl } from './listeners';
 import { SupervisedProcess } from './supervised-process';
@@ -67,7 +68,7 @@ export async function runUp(args: string[]): Promise<void> {
     const dataDir = path.join(config.dataDir, `storage-${i + 1}`);
     const childArgs = ringstoreNodeArgs(['storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl]);
     // The children read their settings from flags: the gateway's PORT/DATA_DIR must not leak in.
-    const childEnv = { ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
+    const childEnv = { ...MALLOC_ENV, ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
     const server = new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log, {
       // Another program took the port since we checked it: restarting cannot help.
       exitCodes: [EXIT_PORT_IN_USE],

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createLogger } from '../util/logger';
 import { withDeadline } from '../util/deadline';
+import { MALLOC_ENV } from '../util/malloc-env';
 import { MetadataUnavailableError } from './errors';
 import { NamedLocks } from './named-locks';
 import { PGLITE_NODE_FLAGS } from './pglite-settings.cjs';
@@ -218,7 +219,7 @@ function startChild(dataDir: string, schema: string | undefined, lockWaitMs: num
     // The gateway's own flags (a TypeScript loader, --inspect, a profiler) are not the child's.
     execArgv: PGLITE_NODE_FLAGS,
     // PGLITE_SETTINGS among it. Given explicitly: under jest, process.env is the test file's own.
-    env: process.env,
+    env: { ...MALLOC_ENV, ...process.env },
   });
   const gone = whenGone(child);
   return new Promise((resolve, reject) => {
