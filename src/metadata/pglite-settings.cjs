@@ -33,7 +33,11 @@ function pgliteStartParams(env) {
  * V8 flags of the database's processes. --liftoff-only: V8 otherwise recompiles PGlite's hot
  * wasm functions with its optimising compiler, which held ~65 MB more resident for no measured
  * gain in CPU per query (the time goes to the protocol, in JavaScript).
+ * --max-semi-space-size=2: V8's young generation otherwise grows to 16 MiB per semi-space, and
+ * holds it: after 6,000 queries the process kept ~117 MB of its own memory, ~86 MB with this, at
+ * the same CPU per query (0.275-0.297 ms against 0.305-0.337; 1 MiB cost ~12 % more). Measured
+ * 2026-12-07, an insert and a select by key per pair.
  */
-const PGLITE_NODE_FLAGS = ['--liftoff-only'];
+const PGLITE_NODE_FLAGS = ['--liftoff-only', '--max-semi-space-size=2'];
 
 module.exports = { pgliteStartParams, PGLITE_NODE_FLAGS };
