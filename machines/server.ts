@@ -140,7 +140,10 @@ export const serverMachine = setup({
   },
 }).createMachine({
   id: 'server',
-  context: ({ input }) => ({ ...input, connection: 'Connecting', breaker: 'closed', breakerSpawned: false }),
+  // Field by field: spreading the input was a hot spot of spawning 10,000 servers (profile).
+  context: ({ input: { serverId, address, at, jitter, settings, effects } }) => ({
+    serverId, address, at, jitter, settings, effects, connection: 'Connecting', breaker: 'closed', breakerSpawned: false,
+  }),
   invoke: {
     id: 'connection',
     src: 'connection',

@@ -11,10 +11,12 @@ import { connectivityStateName, type ProbeClient, type ServerChannel } from './s
 export function watchChannel<C extends ProbeClient>(
   link: ServerChannel<C>,
   report: (state: ConnectionStateName, reason?: string) => void,
+  /** The state the follower already knows the channel in (it is reported only once it changes). */
+  known?: ConnectionStateName,
 ): ChannelWatch {
   let generation = 0;
   let stopped = false;
-  let lastReported: ConnectionStateName | undefined;
+  let lastReported = known;
 
   const emit = (state: ConnectionStateName, reason?: string) => {
     if (state === lastReported) return;

@@ -50,7 +50,8 @@ export class ServerLink<C extends ProbeClient> implements ServerEffects {
   open(report: (state: ConnectionStateName, reason?: string) => void): () => void {
     if (this.closed) return () => undefined;
     this.link.kick();
-    this.watching = watchChannel(this.link, report);
+    // The connection starts in Connecting: a channel that is so needs no report (no step).
+    this.watching = watchChannel(this.link, report, 'Connecting');
     return () => this.close();
   }
 
