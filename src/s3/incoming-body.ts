@@ -36,15 +36,22 @@ function headerChecksum(req: IncomingMessage): { algorithm: ChecksumAlgorithm; d
   return { algorithm: sent[0].name, digest: parseChecksumValue(sent[0].name, headerValue(req.headersDistinct, sent[0].header)!) };
 }
 
+interface BodyOptions {
+  maxSize: number;
+  storedAlgorithm?: ChecksumAlgorithm;
+  /** The x-amz-checksum-* headers are the object's, not this body's (CompleteMultipartUpload). */
+  checksumHeadersNameTheObject?: boolean;
+}
+
 /**
  * The body of a PUT (object or part). `storedAlgorithm` is the checksum a multipart upload
  * keeps for every part, when it has one. Refuses up front what cannot be accepted (no length,
  * over maxSize); the digests are checked by seal().
  */
-export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options: { maxSize: number; storedAlgorithm?: ChecksumAlgorithm }): RequestBody {
+export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options: BodyOptions): RequestBody {
   const headers = req.headersDistinct;
   const payload = auth.payload;
-  const announced = headerChecksum(req);
+  const announced = options.checksumHeadersNameTheObject ? undefined : headerChecksum(req);
   const requested = headerValue(headers, 'x-amz-sdk-checksum-algorithm') ?? headerValue(headers, 'x-amz-checksum-algorithm');
   const contentMd5 = headerValue(headers, 'content-md5');
   const md5 = contentMd5 === undefined ? undefined : parseContentMd5(contentMd5);
@@ -106,13 +113,18 @@ export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options
  * A small request body (an XML document) read whole, at most `limit` bytes
  * (MaxMessageLengthExceeded beyond), its digests checked.
  */
-export async function readSmallBody(req: IncomingMessage, auth: VerifiedRequest, limit: number): Promise<Buffer> {
+export async function readSmallBody(
+  req: IncomingMessage,
+  auth: VerifiedRequest,
+  limit: number,
+  options: Pick<BodyOptions, 'checksumHeadersNameTheObject'> = {},
+): Promise<Buffer> {
   // A request without a length or any framing has no body (curl -X PUT sends none).
   if (!isStreamingPayload(auth.payload) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {
     createPayloadHashCheck(auth.payload).verify();
     return Buffer.alloc(0);
   }
-  const { body, digest } = requestBody(req, auth, { maxSize: Number.MAX_SAFE_INTEGER });
+  const { body, digest } = requestBody(req, auth, { ...options, maxSize: Number.MAX_SAFE_INTEGER });
   if (body.size !== undefined && body.size > limit) throw new S3Error('MaxMessageLengthExceeded', `Your request was too big: at most ${limit} bytes.`);
   const pieces: Buffer[] = [];
   let received = 0;

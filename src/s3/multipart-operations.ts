@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MultipartUploadRecord, PartRecord, StoredChecksumType } from '../metadata/types';
 import type { UploadLocation } from '../objects/multipart';
-import { CHECKSUM_ALGORITHMS, parseChecksumAlgorithm, type ChecksumAlgorithm } from './checksums';
+import { CHECKSUM_ALGORITHMS, parseChecksumAlgorithm, parseChecksumValue, type ChecksumAlgorithm } from './checksums';
+import { combineCrcs, combinesParts } from './crc-combine';
 import type { S3Context, S3Deps } from './context';
 import { copySource } from './copy-source';
 import { copyDigest } from './object-write';
@@ -29,23 +30,37 @@ export async function createMultipartUpload(ctx: S3Context, deps: S3Deps): Promi
   const metadata = metadataFromHeaders(ctx.req);
   const requested = ctx.header('x-amz-checksum-algorithm');
   const algorithm = requested ? parseChecksumAlgorithm(requested) : null;
-  const typeHeader = ctx.header('x-amz-checksum-type')?.toUpperCase();
-  if (typeHeader !== undefined && typeHeader !== 'COMPOSITE') {
-    throw new S3Error('NotImplemented', 'Only COMPOSITE checksums are computed for multipart uploads.');
-  }
+  const checksumType = algorithm ? multipartChecksumType(algorithm, ctx.header('x-amz-checksum-type')) : null;
   const upload = await deps.objects.createUpload({
     bucket: ctx.bucket,
     key: ctx.key,
     owner: ctx.auth.accessKeyId,
     metadata,
     checksumAlgorithm: algorithm,
-    checksumType: algorithm ? 'COMPOSITE' : null,
+    checksumType,
   });
-  if (algorithm) {
+  if (algorithm && checksumType) {
     ctx.res.setHeader('x-amz-checksum-algorithm', algorithm);
-    ctx.res.setHeader('x-amz-checksum-type', 'COMPOSITE');
+    ctx.res.setHeader('x-amz-checksum-type', checksumType);
   }
   sendXml(ctx.res, 'InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: upload.uploadId });
+}
+
+/**
+ * The kind of whole-object checksum an upload gets, as S3 allows them: FULL_OBJECT (a checksum
+ * of the whole object, combined from the parts' CRCs) for the CRCs, COMPOSITE (a checksum of
+ * the parts' checksums, "-N") for CRC32, CRC32C and the SHAs. Without a type, CRC64NVME is
+ * FULL_OBJECT and the others COMPOSITE.
+ */
+function multipartChecksumType(algorithm: ChecksumAlgorithm, header: string | undefined): StoredChecksumType {
+  const type = header?.toUpperCase() ?? (algorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE');
+  if (type !== 'FULL_OBJECT' && type !== 'COMPOSITE') {
+    throw new S3Error('InvalidRequest', `Value for x-amz-checksum-type header is invalid: ${header!.slice(0, 32)}`);
+  }
+  if (type === 'FULL_OBJECT' ? !combinesParts(algorithm) : algorithm === 'CRC64NVME') {
+    throw new S3Error('InvalidRequest', `The ${type} checksum type cannot be used with the ${algorithm.toLowerCase()} checksum algorithm.`);
+  }
+  return type;
 }
 
 /** UploadPart: the body as PutObject takes it, kept under its part number. */
@@ -83,11 +98,12 @@ function partChecksum(upload: MultipartUploadRecord, part: PartRecord): Record<s
  */
 export async function completeMultipartUpload(ctx: S3Context, deps: S3Deps): Promise<void> {
   const location = uploadOf(ctx);
-  const listed = parseCompleteMultipartUpload(await readSmallBody(ctx.req, ctx.auth, MAX_COMPLETE_BODY_BYTES));
+  const xml = await readSmallBody(ctx.req, ctx.auth, MAX_COMPLETE_BODY_BYTES, { checksumHeadersNameTheObject: true });
+  const listed = parseCompleteMultipartUpload(xml);
   const upload = await deps.objects.getUpload(location);
   const stored = new Map((await deps.objects.allParts(location)).map((part) => [part.partNumber, part]));
   const algorithm = storedAlgorithm(upload);
-  const partChecksums: Buffer[] = [];
+  const partChecksums: Array<{ crc: Buffer; size: number }> = [];
   for (const part of listed) {
     const found = stored.get(part.partNumber);
     if (!found || !/^[0-9a-f]{32}$/.test(part.etag) || found.etag !== part.etag) {
@@ -98,10 +114,9 @@ export async function completeMultipartUpload(ctx: S3Context, deps: S3Deps): Pro
         throw new S3Error('InvalidPart', `The ${name} checksum listed for part ${part.partNumber} is not the part's.`, { PartNumber: part.partNumber });
       }
     }
-    if (algorithm && found.checksum) partChecksums.push(Buffer.from(found.checksum, 'base64'));
+    if (algorithm && found.checksum) partChecksums.push({ crc: Buffer.from(found.checksum, 'base64'), size: found.size });
   }
-  const type: StoredChecksumType = 'COMPOSITE';
-  const checksum = algorithm && partChecksums.length === listed.length ? { algorithm, value: compositeChecksum(algorithm, partChecksums), type } : null;
+  const checksum = algorithm && partChecksums.length === listed.length ? wholeObjectChecksum(ctx, algorithm, upload.checksumType ?? 'COMPOSITE', partChecksums) : null;
   const object = await deps.objects.completeUpload(location, listed, {
     fileId: randomUUID(),
     etag: multipartEtag(listed.map((part) => etagMd5(part.etag))),
@@ -116,6 +131,26 @@ export async function completeMultipartUpload(ctx: S3Context, deps: S3Deps): Pro
     ...checksumElements(object.checksum),
     ...(object.checksum ? { ChecksumType: object.checksum.type } : {}),
   });
+}
+
+/**
+ * The object's checksum from its parts'. A FULL_OBJECT checksum the client sent with the
+ * completion (x-amz-checksum-<algorithm>, of the whole object) must be the one combined from
+ * the parts: BadDigest otherwise, and nothing is completed.
+ */
+function wholeObjectChecksum(
+  ctx: S3Context,
+  algorithm: ChecksumAlgorithm,
+  type: StoredChecksumType,
+  parts: ReadonlyArray<{ crc: Buffer; size: number }>,
+): { algorithm: ChecksumAlgorithm; value: string; type: StoredChecksumType } {
+  if (type === 'COMPOSITE') return { algorithm, value: compositeChecksum(algorithm, parts.map((part) => part.crc)), type };
+  const value = combineCrcs(algorithm, parts).toString('base64');
+  const sent = ctx.header(CHECKSUM_ALGORITHMS[algorithm].header);
+  if (sent !== undefined && !parseChecksumValue(algorithm, sent).equals(Buffer.from(value, 'base64'))) {
+    throw new S3Error('BadDigest', `The ${algorithm.toLowerCase()} you specified for the whole object did not match the one of its parts.`);
+  }
+  return { algorithm, value, type };
 }
 
 export async function abortMultipartUpload(ctx: S3Context, deps: S3Deps): Promise<void> {

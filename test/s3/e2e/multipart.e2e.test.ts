@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Cluster } from '../../helpers/cluster';
+import { digestOf } from '../../../src/s3/checksums';
 import { waitFor } from '../../helpers/wait';
 import { BACKENDS, s3Client, s3ErrorCode, startS3Cluster } from '../s3-cluster';
 
@@ -60,6 +61,39 @@ describe.each(BACKENDS)('S3 multipart uploads (%s)', (_name, postgresUrl) => {
     expect(head.ContentType).toBe('application/x-big');
     expect(head.ETag).toBe(result.ETag);
     expect((await readAll(s3, 'multi', 'big/lib-storage.bin')).equals(body)).toBe(true);
+  });
+
+  it.each([['CRC64NVME', undefined], ['CRC32', 'FULL_OBJECT'], ['CRC32C', 'FULL_OBJECT']] as const)(
+    'keeps a FULL_OBJECT %s of the whole object (type %s), combined from its parts, and refuses a wrong one',
+    async (algorithm, checksumType) => {
+      const key = `full/${algorithm}.bin`;
+      const parts = [randomBytes(5 * MiB + 7), randomBytes(1234)];
+      const whole = Buffer.concat(parts);
+      const field = `Checksum${algorithm}` as const;
+      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: key, ChecksumAlgorithm: algorithm, ChecksumType: checksumType }));
+      expect(created.ChecksumType).toBe('FULL_OBJECT'); // CRC64NVME is FULL_OBJECT when no type is named
+      const uploaded: Array<{ PartNumber: number; ETag?: string }> = [];
+      for (const [index, body] of parts.entries()) {
+        const part = await s3.send(new UploadPartCommand({ Bucket: 'multi', Key: key, UploadId: created.UploadId, PartNumber: index + 1, Body: body, ChecksumAlgorithm: algorithm }));
+        expect(part[field]).toBe(digestOf(algorithm, body).toString('base64'));
+        uploaded.push({ PartNumber: index + 1, ETag: part.ETag, [field]: part[field] });
+      }
+      const complete = (wholeChecksum: string) =>
+        s3.send(new CompleteMultipartUploadCommand({ Bucket: 'multi', Key: key, UploadId: created.UploadId, ChecksumType: 'FULL_OBJECT', [field]: wholeChecksum, MultipartUpload: { Parts: uploaded } }));
+      // The checksum of another body: refused, and the upload stays open.
+      expect(await s3ErrorCode(complete(digestOf(algorithm, parts[0]).toString('base64')))).toBe('BadDigest');
+      const expected = digestOf(algorithm, whole).toString('base64');
+      const done = await complete(expected);
+      expect([done[field], done.ChecksumType]).toEqual([expected, 'FULL_OBJECT']);
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'multi', Key: key, ChecksumMode: 'ENABLED' }));
+      expect([got[field], got.ChecksumType]).toEqual([expected, 'FULL_OBJECT']);
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(whole)).toBe(true);
+    },
+  );
+
+  it('refuses checksum types S3 does not allow for an algorithm', async () => {
+    expect(await s3ErrorCode(s3.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'bad', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' })))).toBe('InvalidRequest');
+    expect(await s3ErrorCode(s3.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'bad', ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'COMPOSITE' })))).toBe('InvalidRequest');
   });
 
   it('lists parts and uploads, refuses bad completions, copies parts, completes and aborts', async () => {
