@@ -10,18 +10,19 @@ export interface JoinRequest {
 type HeartbeatState = 'not_joined' | 'joined' | 'failing';
 
 const REQUEST_TIMEOUT_MS = 5_000;
-/** The first retry after a failed beat; each next one waits twice as long, up to a second. */
+/** The first retry after a failed beat (every retry while the gateway starts); then twice as long each time, up to a second. */
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 1_000;
 
 /**
  * Joins a gateway and keeps the registration fresh: POST <joinUrl>/admin/servers now and every
  * interval. A failed beat is retried sooner: after 100 ms, then twice as long each time up to a
- * second (or the interval, if shorter), so a server started beside its gateway (`ringstore up`
- * starts both at once) or outliving a gateway restart joins within a second of the gateway
- * listening, not a whole interval later. Failures are logged once per change of state, not every
- * beat; a gateway not reachable before the first join only at debug level until that has lasted
- * an interval (it is most likely still starting). It never stops the server.
+ * second (or the interval, if shorter), so a server outliving a gateway restart joins within a
+ * second of the gateway listening, not a whole interval later. Before the first join, a gateway
+ * that does not answer is most likely still starting (`ringstore up` starts it beside its
+ * servers): for up to an interval it is asked every 100 ms, and its silence is logged at debug
+ * level only. Failures are logged once per change of state, not every beat. It never stops the
+ * server.
  */
 export class Heartbeat {
   private state: HeartbeatState = 'not_joined';
@@ -83,14 +84,14 @@ export class Heartbeat {
       this.failingSince = undefined;
       return this.intervalMs;
     } catch (error) {
-      const retryInMs = Math.min(this.retryDelayMs, this.intervalMs);
-      this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
       this.failingSince ??= Date.now();
+      // Unreachable before it ever answered, for less than an interval: still starting, most likely.
+      const starting = !answered && this.state === 'not_joined' && Date.now() - this.failingSince < this.intervalMs;
+      const retryInMs = starting ? FIRST_RETRY_MS : Math.min(this.retryDelayMs, this.intervalMs);
+      if (!starting) this.retryDelayMs = Math.min(this.retryDelayMs * 2, MAX_RETRY_MS);
       if (this.stopped) return retryInMs;
       const reason = controller.signal.aborted ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : (error as Error).message;
       const why = `heartbeat to ${this.joinUrl} failed: ${reason}; retrying in ${retryInMs} ms`;
-      // Unreachable before it ever answered, for less than an interval: still starting, most likely.
-      const starting = !answered && this.state === 'not_joined' && Date.now() - this.failingSince < this.intervalMs;
       if (starting) this.logger.debug(`Gateway not answering yet: ${why}`);
       else this.setState('failing', why);
       return retryInMs;
