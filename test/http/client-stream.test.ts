@@ -61,6 +61,27 @@ describe('clientStream', () => {
     }
   });
 
+  test('time the reader spends elsewhere (storage, metadata) never counts toward the 408', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+    try {
+      const body = new PassThrough();
+      const { req } = fakeRequest(body);
+      const reader = clientStream(body, 50, req)[Symbol.asyncIterator]();
+      body.write(Buffer.alloc(PIECE, 1));
+      expect((await reader.next()).value[0]).toBe(1);
+      jest.advanceTimersByTime(500); // the reader is busy with the piece for ten idle periods
+      const second = reader.next();
+      jest.advanceTimersByTime(40);
+      body.write(Buffer.alloc(PIECE, 2));
+      expect((await second).value[0]).toBe(2);
+      const third = reader.next();
+      jest.advanceTimersByTime(51);
+      await expect(third).rejects.toMatchObject({ status: 408 });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   test('a body that stalls gets a 408', async () => {
     const body = new PassThrough();
     const { req } = fakeRequest(body);

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
-import { withDeadline } from '../../util/deadline';
+import type { Readable } from 'node:stream';
 import { HttpError } from '../http-error';
 
 /** The 408 for a client that stopped sending its body; the connection is closed after it. */
@@ -37,50 +36,60 @@ export function onBodyCutShort(req: IncomingMessage, onCutShort: (error: HttpErr
 }
 
 /**
- * The upload body as a stream that:
+ * The upload body, piece by piece, such that it:
  * - fails with a 408 when the client sends nothing for `idleMs` while we are waiting for it
  *   (time spent waiting on storage or the database never counts, so a slow server does not
  *   cut a client, and a long upload that keeps sending is never cut);
  * - fails with a 400 at once when the client half-closes before its body is complete;
  * - fails only with HttpErrors (a broken or abandoned body is the client's mistake, never a 500);
  * - leaves the request alone when the reader stops early, so the error response can still
- *   reach the client.
- * `stream` is the request itself (raw body) or the file part of its multipart body.
+ *   reach the client;
+ * - keeps nothing it has handed out.
+ * `stream` is the request itself (raw body) or the file part of its multipart body. A 1 GiB body
+ * is some 16,000 reads, so each costs one promise and no timer of its own.
  */
-export function clientStream(stream: Readable, idleMs: number, req: IncomingMessage): Readable {
-  return Readable.from(
-    (async function* () {
-      const iterator = stream.iterator({ destroyOnReturn: false });
-      let cutShort: HttpError | undefined;
-      let failRead: ((error: HttpError) => void) | undefined;
-      const unsubscribe = onBodyCutShort(req, (error) => {
-        cutShort = error;
-        failRead?.(error);
+export function clientStream(stream: Readable, idleMs: number, req: IncomingMessage): AsyncIterable<Buffer> {
+  return { [Symbol.asyncIterator]: () => readBody(stream, idleMs, req) };
+}
+
+async function* readBody(stream: Readable, idleMs: number, req: IncomingMessage): AsyncGenerator<Buffer> {
+  const iterator = stream.iterator({ destroyOnReturn: false });
+  let failure: HttpError | undefined;
+  /**
+   * Rejects the read in progress. A promise of its own per read: racing every read against one
+   * long-lived promise left a reaction on it per read, which kept each piece of the body
+   * reachable until the upload ended (the whole body in memory, and GC work growing with it).
+   */
+  let failRead: ((error: HttpError) => void) | undefined;
+  const fail = (error: HttpError) => {
+    failure ??= error;
+    failRead?.(error);
+  };
+  const unsubscribe = onBodyCutShort(req, fail);
+  let waiting = false;
+  // One timer for the whole body, re-armed as each read starts; it fails only a read that waits.
+  const idle = setTimeout(() => waiting && fail(bodyStalled(idleMs)), idleMs);
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      idle.refresh();
+      waiting = true;
+      const next = await new Promise<IteratorResult<unknown>>((resolve, reject) => {
+        failRead = reject;
+        iterator.next().then(resolve, reject);
       });
-      let waiting = false;
-      try {
-        for (;;) {
-          if (cutShort) throw cutShort;
-          waiting = true;
-          // A fresh promise per read: racing every read against one long-lived promise leaves a
-          // reaction on it per read, which keeps each read's piece of the body reachable until
-          // the upload ends (the whole body in memory, and GC work that grows with it).
-          const cut = new Promise<never>((_resolve, reject) => (failRead = reject));
-          const next = await withDeadline(Promise.race([iterator.next(), cut]), idleMs, () => bodyStalled(idleMs));
-          failRead = undefined;
-          waiting = false;
-          if (next.done) return;
-          yield next.value as Buffer;
-        }
-      } catch (error) {
-        if (error instanceof HttpError) throw error;
-        throw new HttpError(400, `the upload body ended abnormally: ${(error as Error).message}`);
-      } finally {
-        unsubscribe();
-        // A read still pending (stalled client) would block return(); the closed connection ends it.
-        if (!waiting) await iterator.return?.();
-      }
-    })(),
-    { objectMode: false },
-  );
+      failRead = undefined;
+      waiting = false;
+      if (next.done) return;
+      yield next.value as Buffer;
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(400, `the upload body ended abnormally: ${(error as Error).message}`);
+  } finally {
+    clearTimeout(idle);
+    unsubscribe();
+    // A read still pending (stalled client) would block return(); the closed connection ends it.
+    if (!waiting) await iterator.return?.();
+  }
 }
