@@ -151,50 +151,22 @@ const CHUNKS_JSON = (fileId: string) => `COALESCE((
   ) ORDER BY c.chunk_number)
   FROM chunks c WHERE c.file_id = ${fileId}), '[]'::json)`;
 
-/**
- * CTEs inserting a complete files row, its chunks and their replicas (multi-row, from JSON),
- * and dropping the upload session the body was written under, if any:
- * $1 id, $2 filename, $3 content type, $4 size, $5 checksum, $6 chunks, $7 replicas, $8 kind
- * (fileParams builds them); a statement using it numbers its own parameters from $9.
- */
-const INSERT_FILE = `new_file AS (
-    INSERT INTO files (id, filename, content_type, size, checksum, kind) VALUES ($1::uuid, $2, $3, $4, $5, $8)
-    RETURNING created_at, updated_at, completed_at
-  ), new_chunks AS (
-    INSERT INTO chunks (file_id, chunk_number, chunk_id, "offset", size, checksum)
-    SELECT $1::uuid, c.chunk_number, c.chunk_id, c."offset", c.size, c.checksum
-    FROM jsonb_to_recordset($6::jsonb) AS c(chunk_number integer, chunk_id uuid, "offset" bigint, size bigint, checksum text)
-  ), new_replicas AS (
-    INSERT INTO chunk_replicas (chunk_id, server_id, status)
-    SELECT r.chunk_id, r.server_id, r.status
-    FROM jsonb_to_recordset($7::jsonb) AS r(chunk_id uuid, server_id text, status text)
-  ), finished_session AS (
-    DELETE FROM upload_sessions WHERE file_id = $1::uuid
-  )`;
-
 type FileKind = 'file' | 'object' | 'part';
-
-function fileParams(
-  file: { fileId: string; filename: string; contentType: string; size: number; checksum: string; chunks: ChunkRecord[] },
-  kind: FileKind,
-): unknown[] {
-  const chunks = file.chunks.map((c) => ({ chunk_number: c.chunkNumber, chunk_id: c.chunkId, offset: c.offset, size: c.size, checksum: c.checksum }));
-  const replicas = file.chunks.flatMap((c) => c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status })));
-  return [file.fileId, file.filename, file.contentType, file.size, file.checksum, JSON.stringify(chunks), JSON.stringify(replicas), kind];
-}
 
 type NewFile = Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>;
 
 /**
- * Completes several uploads in one statement (so one transaction and one round trip): files,
- * chunks and replicas inserted multi-row from JSON ($1 files, $2 chunks, $3 replicas), upload
- * sessions of those files dropped. Returns each file's timestamps.
+ * CTEs inserting complete files rows, their chunks and their replicas, multi-row from JSON
+ * ($1 files, $2 chunks, $3 replicas: filesParams builds them), and dropping the upload
+ * sessions their bodies were written under, if any. Every statement that records stored bytes
+ * (file completions, object puts, parts) starts with them, so several can share one statement;
+ * `new_files` returns each file's id and timestamps. A statement numbers its own parameters from $4.
  */
-const INSERT_FILES = `WITH new_files AS (
+const INSERT_FILES = `new_files AS (
     INSERT INTO files (id, filename, content_type, size, checksum, kind)
-    SELECT f.id, f.filename, f.content_type, f.size, f.checksum, 'file'
-    FROM jsonb_to_recordset($1::jsonb) AS f(id uuid, filename text, content_type text, size bigint, checksum text)
-    RETURNING id, created_at, updated_at, completed_at
+    SELECT f.id, f.filename, f.content_type, f.size, f.checksum, f.kind
+    FROM jsonb_to_recordset($1::jsonb) AS f(id uuid, filename text, content_type text, size bigint, checksum text, kind text)
+    RETURNING id, size, created_at, updated_at, completed_at
   ), new_chunks AS (
     INSERT INTO chunks (file_id, chunk_number, chunk_id, "offset", size, checksum)
     SELECT c.file_id, c.chunk_number, c.chunk_id, c."offset", c.size, c.checksum
@@ -205,15 +177,19 @@ const INSERT_FILES = `WITH new_files AS (
     FROM jsonb_to_recordset($3::jsonb) AS r(chunk_id uuid, server_id text, status text)
   ), finished_sessions AS (
     DELETE FROM upload_sessions WHERE file_id IN (SELECT id FROM new_files)
-  )
-  SELECT id, created_at, updated_at, completed_at FROM new_files`;
+  )`;
 
-function filesParams(files: NewFile[]): unknown[] {
-  const rows = files.map((f) => ({ id: f.fileId, filename: f.filename, content_type: f.contentType, size: f.size, checksum: f.checksum }));
-  const chunks = files.flatMap((f) =>
+function filesParams(files: Array<{ file: NewFile; kind: FileKind }>): unknown[] {
+  const rows = files.map(({ file: f, kind }) => ({ id: f.fileId, filename: f.filename, content_type: f.contentType, size: f.size, checksum: f.checksum, kind }));
+  const chunks = files.flatMap(({ file: f }) =>
     f.chunks.map((c) => ({ file_id: f.fileId, chunk_number: c.chunkNumber, chunk_id: c.chunkId, offset: c.offset, size: c.size, checksum: c.checksum })));
-  const replicas = files.flatMap((f) => f.chunks.flatMap((c) => c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status }))));
+  const replicas = files.flatMap(({ file: f }) => f.chunks.flatMap((c) => c.replicas.map((r) => ({ chunk_id: c.chunkId, server_id: r.serverId, status: r.status }))));
   return [JSON.stringify(rows), JSON.stringify(chunks), JSON.stringify(replicas)];
+}
+
+/** The files row of an object's or a part's bytes. */
+function storedFile(bytes: StoredBytes, filename: string, contentType: string): NewFile {
+  return { fileId: bytes.fileId, filename, contentType, size: bytes.size, checksum: bytes.sha256, chunks: bytes.chunks };
 }
 
 /** What a files row of an object or part says when the client sent no Content-Type. */
@@ -339,6 +315,10 @@ export class SqlMetadataStore implements MetadataStore {
   private readonly completions = new Batcher<NewFile, FileRecord>((files) => this.completeUploads(files));
   /** Concurrent lookups of files share one query. */
   private readonly lookups = new Batcher<string, FileRecord | null>((ids) => this.getFiles(ids));
+  /** Concurrent bucket lookups (every S3 request naming a bucket checks it) share one query. */
+  private readonly bucketLookups = new Batcher<string, BucketRecord | null>((names) => this.getBuckets(names));
+  /** Concurrent object puts (S3 PutObject and CopyObject) share one statement, as completions do. */
+  private readonly objectPuts = new Batcher<NewObject, ObjectRecord>((objects) => this.putObjects(objects));
   /** Concurrent object-row lookups (every S3 GET and HEAD) share one query too. */
   private readonly objectLookups = new Batcher<{ bucket: string; key: string }, ObjectRecord | null>((wanted) => this.headObjects(wanted));
 
@@ -554,7 +534,10 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   private async completeUploads(files: NewFile[]): Promise<FileRecord[]> {
-    const rows = await this.db.query<Row>(INSERT_FILES, filesParams(files));
+    const rows = await this.db.query<Row>(
+      `WITH ${INSERT_FILES} SELECT id, created_at, updated_at, completed_at FROM new_files`,
+      filesParams(files.map((file) => ({ file, kind: 'file' }))),
+    );
     const byId = new Map(rows.map((row) => [row.id as string, row]));
     return files.map((file) => {
       const { created_at, updated_at, completed_at } = byId.get(file.fileId)!;
@@ -785,9 +768,15 @@ export class SqlMetadataStore implements MetadataStore {
     return { created: false, owner: existing.owner };
   }
 
-  async getBucket(name: string): Promise<BucketRecord | null> {
-    const rows = await this.db.query<Row>('SELECT * FROM s3_buckets WHERE name = $1', [name]);
-    return rows.length === 0 ? null : toBucket(rows[0]);
+  /** Batched with the lookups that arrive while one runs: every PUT checks its bucket first. */
+  getBucket(name: string): Promise<BucketRecord | null> {
+    return this.bucketLookups.submit(name);
+  }
+
+  private async getBuckets(names: string[]): Promise<Array<BucketRecord | null>> {
+    const rows = await this.db.query<Row>('SELECT * FROM s3_buckets WHERE name = ANY($1::text[])', [names]);
+    const found = new Map(rows.map((row) => [row.name as string, toBucket(row)]));
+    return names.map((name) => found.get(name) ?? null);
   }
 
   async listBuckets(owner?: string): Promise<BucketRecord[]> {
@@ -824,37 +813,49 @@ export class SqlMetadataStore implements MetadataStore {
   // S3 objects.
 
   /**
-   * One statement: the object's file, chunks and replicas, then the object row, inserted or
-   * replacing the key's (the release trigger retires the replaced file). The guard gives up
-   * the whole statement when the bucket does not exist.
+   * Batched with the puts that arrive while one runs, as file completions are: one statement
+   * for all of them (see putObjects). Resolves once it is committed.
    */
   async putObject(object: NewObject): Promise<{ status: 'stored'; object: ObjectRecord } | { status: 'no-bucket' }> {
-    const { bucket, key, bytes } = object;
-    const params = [
-      ...fileParams({ fileId: bytes.fileId, filename: key, contentType: object.metadata.contentType ?? DEFAULT_CONTENT_TYPE, size: bytes.size, checksum: bytes.sha256, chunks: bytes.chunks }, 'object'),
-      bucket,
-      key,
-      JSON.stringify(objectFields(object.etag, object.metadata, object.checksum)),
-    ];
     try {
-      const [row] = await this.db.query<Row>(
-        `WITH guard AS (
-           SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM s3_buckets WHERE name = $9) THEN ringstore_abort('no-bucket') END AS ok
-         ), ${INSERT_FILE}, stored AS (
-           INSERT INTO s3_objects (bucket, key, file_id, size, ${OBJECT_FIELDS.join(', ')})
-           SELECT $9, $10, $1::uuid, $4, ${OBJECT_FIELDS.map((f) => `o.${f}`).join(', ')}
-           FROM jsonb_populate_record(NULL::s3_objects, $11::jsonb) o
-           ON CONFLICT (bucket, key) DO UPDATE SET ${REPLACE_OBJECT}
-           RETURNING *
-         )
-         SELECT stored.*, (SELECT ok FROM guard) AS guard FROM stored`,
-        params,
-      );
-      return { status: 'stored', object: toObject(row) };
+      return { status: 'stored', object: await this.objectPuts.submit(object) };
     } catch (error) {
+      // A batch that fails is run again put by put: this error is this put's own.
       if (abortReason(error) === 'no-bucket') return { status: 'no-bucket' };
       throw error;
     }
+  }
+
+  /**
+   * One statement: the objects' files, chunks and replicas, then the object rows, inserted or
+   * replacing their keys' (the release trigger retires a replaced file). The guard gives up the
+   * whole statement when a bucket does not exist; so does a key put twice in one batch (a row
+   * updated twice): the Batcher then runs each put alone.
+   */
+  private async putObjects(objects: NewObject[]): Promise<ObjectRecord[]> {
+    const files = objects.map(({ bytes, key, metadata }) => ({
+      file: storedFile(bytes, key, metadata.contentType ?? DEFAULT_CONTENT_TYPE),
+      kind: 'object' as const,
+    }));
+    const rows = objects.map((o) => ({ bucket: o.bucket, key: o.key, file_id: o.bytes.fileId, size: o.bytes.size, ...objectFields(o.etag, o.metadata, o.checksum) }));
+    const stored = await this.db.query<Row>(
+      `WITH guard AS (
+         SELECT CASE WHEN EXISTS (
+           SELECT 1 FROM jsonb_to_recordset($4::jsonb) AS w(bucket text)
+           WHERE NOT EXISTS (SELECT 1 FROM s3_buckets b WHERE b.name = w.bucket)
+         ) THEN ringstore_abort('no-bucket') END AS ok
+       ), ${INSERT_FILES}, stored AS (
+         INSERT INTO s3_objects (bucket, key, file_id, size, ${OBJECT_FIELDS.join(', ')})
+         SELECT o.bucket, o.key, o.file_id, o.size, ${OBJECT_FIELDS.map((f) => `o.${f}`).join(', ')}
+         FROM jsonb_populate_recordset(NULL::s3_objects, $4::jsonb) o
+         ON CONFLICT (bucket, key) DO UPDATE SET ${REPLACE_OBJECT}
+         RETURNING *
+       )
+       SELECT stored.*, (SELECT ok FROM guard) AS guard FROM stored`,
+      [...filesParams(files), JSON.stringify(rows)],
+    );
+    const byKey = new Map(stored.map((row) => [`${row.bucket as string}/${row.key as string}`, row]));
+    return objects.map((o) => toObject(byKey.get(`${o.bucket}/${o.key}`)!));
   }
 
   /** Batched with the lookups that arrive while one runs (see headObjects). */
@@ -941,9 +942,9 @@ export class SqlMetadataStore implements MetadataStore {
     upload: { bucket: string; key: string; uploadId: string },
     part: { partNumber: number; bytes: StoredBytes; etag: string; checksum: string | null },
   ): Promise<{ status: 'stored'; part: PartRecord } | { status: 'no-upload' }> {
-    const { bytes } = part;
+    const file = storedFile(part.bytes, `${upload.key} part ${part.partNumber}`, DEFAULT_CONTENT_TYPE);
     const params = [
-      ...fileParams({ fileId: bytes.fileId, filename: `${upload.key} part ${part.partNumber}`, contentType: DEFAULT_CONTENT_TYPE, size: bytes.size, checksum: bytes.sha256, chunks: bytes.chunks }, 'part'),
+      ...filesParams([{ file, kind: 'part' }]),
       upload.uploadId,
       upload.bucket,
       upload.key,
@@ -954,10 +955,10 @@ export class SqlMetadataStore implements MetadataStore {
     try {
       const [row] = await this.db.query<Row>(
         `WITH target AS (
-           SELECT upload_id FROM s3_multipart_uploads WHERE upload_id = $9 AND bucket = $10 AND key = $11 FOR KEY SHARE
-         ), ${INSERT_FILE}, stored AS (
+           SELECT upload_id FROM s3_multipart_uploads WHERE upload_id = $4 AND bucket = $5 AND key = $6 FOR KEY SHARE
+         ), ${INSERT_FILES}, stored AS (
            INSERT INTO s3_parts (upload_id, part_number, file_id, size, etag, checksum_value)
-           SELECT upload_id, $12, $1::uuid, $4, $13, $14 FROM target
+           SELECT t.upload_id, $7, f.id, f.size, $8, $9 FROM target t, new_files f
            ON CONFLICT (upload_id, part_number) DO UPDATE SET
              file_id = EXCLUDED.file_id, size = EXCLUDED.size, etag = EXCLUDED.etag,
              checksum_value = EXCLUDED.checksum_value, last_modified = now()

@@ -208,6 +208,21 @@ export function s3StoreContract(current: () => MetadataStore): void {
       expect(await store.referencedChunkIds(bytes.chunks.map((c) => c.chunkId))).toEqual(new Set());
     });
 
+    test('concurrent puts share batches: each gets its own record, and one into a missing bucket fails alone', async () => {
+      const bucket = bucketName('batch');
+      await store.createBucket(bucket, 'alice');
+      const puts = Array.from({ length: 40 }, (_, i) => newObject(bucket, `key-${i}`, storedBytes([['s1', 's2']], 10 + i), { etag: String(i % 10).repeat(32) }));
+      const lost = newObject(bucketName('nowhere'), 'k');
+      const outcomes = await Promise.all([...puts.slice(0, 20), lost, ...puts.slice(20)].map((o) => store.putObject(o)));
+      expect(outcomes[20]).toEqual({ status: 'no-bucket' });
+      const stored = outcomes.filter((_, i) => i !== 20);
+      stored.forEach((outcome, i) => {
+        expect(outcome).toMatchObject({ status: 'stored', object: { bucket, key: `key-${i}`, fileId: puts[i].bytes.fileId, size: 10 + i, etag: puts[i].etag } });
+      });
+      for (const [i, put] of puts.entries()) expect(await store.headObject(bucket, `key-${i}`)).toMatchObject({ fileId: put.bytes.fileId });
+      expect(await store.referencedChunkIds(lost.bytes.chunks.map((c) => c.chunkId))).toEqual(new Set());
+    });
+
     test('puts racing on one key leave one object and every other file retired', async () => {
       const bucket = bucketName('race');
       await store.createBucket(bucket, 'alice');
