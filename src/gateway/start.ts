@@ -258,6 +258,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
       region: config.s3.region,
       domain: config.s3.domain,
       maxPutSize: Math.min(S3_MAX_PUT_SIZE, config.maxFileSize),
+      bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
       uploadSlots: new UploadSlots(config.maxConcurrentUploads, createLogger('s3')),
     }),
     serverOptions(config),

@@ -25,7 +25,7 @@ export async function listBuckets(ctx: S3Context, deps: S3Deps): Promise<void> {
 }
 
 export async function createBucket(ctx: S3Context, deps: S3Deps): Promise<void> {
-  parseCreateBucketConfiguration(await readSmallBody(ctx.req, ctx.auth, MAX_BUCKET_CONFIGURATION_BYTES));
+  parseCreateBucketConfiguration(await readSmallBody(ctx.req, ctx.auth, MAX_BUCKET_CONFIGURATION_BYTES, { idleMs: deps.bodyIdleTimeoutMs }));
   await deps.objects.createBucket(ctx.bucket, ctx.auth.accessKeyId);
   ctx.res.setHeader('Location', `/${ctx.bucket}`);
   sendEmpty(ctx.res);

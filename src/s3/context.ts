@@ -13,6 +13,8 @@ export interface S3Deps {
   region: string;
   /** Largest single PUT (S3: 5 GiB); larger bodies go multipart. */
   maxPutSize: number;
+  /** BODY_IDLE_TIMEOUT_MS: a request body that stalls this long is cut with RequestTimeout. */
+  bodyIdleTimeoutMs: number;
 }
 
 /** One authenticated request on its way through an operation. */

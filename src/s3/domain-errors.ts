@@ -1,6 +1,7 @@
-/** The objects model's domain errors (and the layers' below it, and the upload slots' 503) as S3 errors. */
+/** The objects model's domain errors (and the layers' below it, the upload slots' 503 and a failed request body) as S3 errors. */
 import { FileTooLargeError } from '../files/errors';
 import { HttpError } from '../http/http-error';
+import { BodyBrokenError, BodyStalledError } from '../http/upload/client-stream';
 import {
   AccessDeniedError,
   BucketExistsError,
@@ -26,6 +27,9 @@ export function toS3Error(error: unknown): S3Error {
   if (error instanceof PartTooSmallError) {
     return new S3Error('EntityTooSmall', undefined, { PartNumber: error.partNumber, ProposedSize: error.size, MinSizeAllowed: error.minSize });
   }
+  // A request body that stalled past BODY_IDLE_TIMEOUT_MS, or can never be whole (clientStream).
+  if (error instanceof BodyStalledError) return new S3Error('RequestTimeout', `No part of the request body arrived for ${error.idleMs} ms.`);
+  if (error instanceof BodyBrokenError) return new S3Error('IncompleteBody', error.message);
   // The upload slots (shared with the file API's limit) refuse with a 503: S3 says SlowDown.
   if (error instanceof HttpError && error.status === 503) return new S3Error('SlowDown');
   if (error instanceof FileTooLargeError) return new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: error.maxFileSize });

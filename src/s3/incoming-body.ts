@@ -5,6 +5,7 @@
  * client announced (signed SHA-256, Content-MD5, x-amz-checksum-* header or trailer).
  */
 import type { IncomingMessage } from 'node:http';
+import { clientStream } from '../http/upload/client-stream';
 import type { BodyDigest, IncomingBody } from '../objects/body';
 import { AwsChunkedDecoder, awsChunkedOptions } from './aws-chunked';
 import {
@@ -38,6 +39,8 @@ function headerChecksum(req: IncomingMessage): { algorithm: ChecksumAlgorithm; d
 
 interface BodyOptions {
   maxSize: number;
+  /** BODY_IDLE_TIMEOUT_MS: a body with no new bytes for this long, while we wait for them, is cut (RequestTimeout). */
+  idleMs: number;
   storedAlgorithm?: ChecksumAlgorithm;
   /** The x-amz-checksum-* headers are the object's, not this body's (CompleteMultipartUpload). */
   checksumHeadersNameTheObject?: boolean;
@@ -46,7 +49,8 @@ interface BodyOptions {
 /**
  * The body of a PUT (object or part). `storedAlgorithm` is the checksum a multipart upload
  * keeps for every part, when it has one. Refuses up front what cannot be accepted (no length,
- * over maxSize); the digests are checked by seal().
+ * over maxSize); the digests are checked by seal(). The bytes come through the file API's
+ * clientStream: a stalled body fails after `idleMs`, one cut short at once (see toS3Error).
  */
 export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options: BodyOptions): RequestBody {
   const headers = req.headersDistinct;
@@ -69,14 +73,14 @@ export function requestBody(req: IncomingMessage, auth: VerifiedRequest, options
     // The reader sees a framing error when it iterates (it may not have started yet: the bucket
     // is looked up first); an 'error' event with no listener would end the process.
     decoder.on('error', () => undefined);
-    stream = req.pipe(decoder);
+    stream = clientStream(req.pipe(decoder), options.idleMs, req, (error) => error instanceof S3Error);
     size = chunked.decodedContentLength;
     trailerAlgorithm = chunked.declaredTrailers.length > 0 ? checksumAlgorithmOfHeader(chunked.declaredTrailers[0]) : undefined;
   } else {
     const length = headerValue(headers, 'content-length');
     if (length === undefined && headerValue(headers, 'transfer-encoding') === undefined) throw new S3Error('MissingContentLength');
     size = length === undefined ? undefined : Number(length);
-    stream = req;
+    stream = clientStream(req, options.idleMs, req);
   }
   if (size !== undefined && size > options.maxSize) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: size, MaxSizeAllowed: options.maxSize });
@@ -117,7 +121,7 @@ export async function readSmallBody(
   req: IncomingMessage,
   auth: VerifiedRequest,
   limit: number,
-  options: Pick<BodyOptions, 'checksumHeadersNameTheObject'> = {},
+  options: Pick<BodyOptions, 'idleMs' | 'checksumHeadersNameTheObject'>,
 ): Promise<Buffer> {
   // A request without a length or any framing has no body (curl -X PUT sends none).
   if (!isStreamingPayload(auth.payload) && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {

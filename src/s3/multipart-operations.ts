@@ -68,7 +68,7 @@ export async function uploadPart(ctx: S3Context, deps: S3Deps): Promise<void> {
   const location = uploadOf(ctx);
   const partNumber = parsePartNumber(ctx.query('partNumber'));
   const upload = await deps.objects.getUpload(location);
-  const { body, digest } = requestBody(ctx.req, ctx.auth, { maxSize: MAX_PART_SIZE, storedAlgorithm: storedAlgorithm(upload) });
+  const { body, digest } = requestBody(ctx.req, ctx.auth, { maxSize: MAX_PART_SIZE, idleMs: deps.bodyIdleTimeoutMs, storedAlgorithm: storedAlgorithm(upload) });
   const part = await deps.objects.uploadPart(location, partNumber, body, digest);
   ctx.res.setHeader('ETag', quoteEtag(part.etag));
   if (upload.checksumAlgorithm && part.checksum) ctx.res.setHeader(CHECKSUM_ALGORITHMS[storedAlgorithm(upload)!].header, part.checksum);
@@ -98,7 +98,7 @@ function partChecksum(upload: MultipartUploadRecord, part: PartRecord): Record<s
  */
 export async function completeMultipartUpload(ctx: S3Context, deps: S3Deps): Promise<void> {
   const location = uploadOf(ctx);
-  const xml = await readSmallBody(ctx.req, ctx.auth, MAX_COMPLETE_BODY_BYTES, { checksumHeadersNameTheObject: true });
+  const xml = await readSmallBody(ctx.req, ctx.auth, MAX_COMPLETE_BODY_BYTES, { idleMs: deps.bodyIdleTimeoutMs, checksumHeadersNameTheObject: true });
   const listed = parseCompleteMultipartUpload(xml);
   const upload = await deps.objects.getUpload(location);
   const stored = new Map((await deps.objects.allParts(location)).map((part) => [part.partNumber, part]));

@@ -15,7 +15,7 @@ import { toS3Error } from './domain-errors';
 
 export async function putObject(ctx: S3Context, deps: S3Deps): Promise<void> {
   const metadata = metadataFromHeaders(ctx.req);
-  const { body, digest } = requestBody(ctx.req, ctx.auth, { maxSize: deps.maxPutSize });
+  const { body, digest } = requestBody(ctx.req, ctx.auth, { maxSize: deps.maxPutSize, idleMs: deps.bodyIdleTimeoutMs });
   const object = await deps.objects.putObject({ bucket: ctx.bucket, key: ctx.key }, metadata, body, digest);
   sendStored(ctx, object);
 }
@@ -67,7 +67,7 @@ export async function deleteObject(ctx: S3Context, deps: S3Deps): Promise<void> 
 
 /** Up to 1,000 keys; a key S3 cannot hold is an <Error> entry, one that is not there is deleted anyway (as S3). */
 export async function deleteObjects(ctx: S3Context, deps: S3Deps): Promise<void> {
-  const request = parseDeleteObjects(await readSmallBody(ctx.req, ctx.auth, MAX_DELETE_BODY_BYTES));
+  const request = parseDeleteObjects(await readSmallBody(ctx.req, ctx.auth, MAX_DELETE_BODY_BYTES, { idleMs: deps.bodyIdleTimeoutMs }));
   const errors: { Key: string; Code: string; Message: string }[] = [];
   const valid: string[] = [];
   for (const { key } of request.objects) {

@@ -2,18 +2,24 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { HttpError } from '../http-error';
 
-/** The 408 for a client that stopped sending its body; the connection is closed after it. */
-export function bodyStalled(idleMs: number): HttpError {
-  return new HttpError(408, `the upload body stalled: no data for ${idleMs} ms (BODY_IDLE_TIMEOUT_MS)`, {}, { Connection: 'close' });
+/** A client stopped sending its body (408); the connection is closed after the answer. */
+export class BodyStalledError extends HttpError {
+  constructor(readonly idleMs: number) {
+    super(408, `the upload body stalled: no data for ${idleMs} ms (BODY_IDLE_TIMEOUT_MS)`, {}, { Connection: 'close' });
+  }
 }
 
-function bodyCutShort(req: IncomingMessage): HttpError {
+/** A body that can never be whole: the client closed its side, or its connection broke (400). */
+export class BodyBrokenError extends HttpError {
+  constructor(message: string) {
+    super(400, message, {}, { Connection: 'close' });
+  }
+}
+
+function bodyCutShort(req: IncomingMessage): BodyBrokenError {
   const declared = req.headers['content-length'];
-  return new HttpError(
-    400,
+  return new BodyBrokenError(
     `the request body ended early: the client closed its side of the connection before sending ${declared === undefined ? 'the whole body' : `the ${declared} bytes its Content-Length announced`}`,
-    {},
-    { Connection: 'close' },
   );
 }
 
@@ -22,7 +28,7 @@ function bodyCutShort(req: IncomingMessage): HttpError {
  * while its body is still incomplete: a Content-Length larger than what it sent. No more bytes
  * can come, so it is answered at once instead of after the idle timeout. Returns the unsubscribe.
  */
-export function onBodyCutShort(req: IncomingMessage, onCutShort: (error: HttpError) => void): () => void {
+export function onBodyCutShort(req: IncomingMessage, onCutShort: (error: BodyBrokenError) => void): () => void {
   const socket = req.socket;
   const check = () => {
     if (!req.complete) onCutShort(bodyCutShort(req));
@@ -41,18 +47,26 @@ export function onBodyCutShort(req: IncomingMessage, onCutShort: (error: HttpErr
  *   (time spent waiting on storage or the database never counts, so a slow server does not
  *   cut a client, and a long upload that keeps sending is never cut);
  * - fails with a 400 at once when the client half-closes before its body is complete;
- * - fails only with HttpErrors (a broken or abandoned body is the client's mistake, never a 500);
+ * - fails only with HttpErrors, or errors `keepsOwnError` accepts (a broken or abandoned body
+ *   is the client's mistake, never a 500);
  * - leaves the request alone when the reader stops early, so the error response can still
  *   reach the client;
  * - keeps nothing it has handed out.
- * `stream` is the request itself (raw body) or the file part of its multipart body. A 1 GiB body
- * is some 16,000 reads, so each costs one promise and no timer of its own.
+ * `stream` is the request itself (raw body) or a decoded view of it whose errors already say
+ * what was wrong: the file part of a multipart body, an S3 aws-chunked body (whose framing errors
+ * are S3 errors, kept by `keepsOwnError`). A 1 GiB body is some 16,000 reads, so each costs one
+ * promise and no timer of its own.
  */
-export function clientStream(stream: Readable, idleMs: number, req: IncomingMessage): AsyncIterable<Buffer> {
-  return { [Symbol.asyncIterator]: () => readBody(stream, idleMs, req) };
+export function clientStream(
+  stream: Readable,
+  idleMs: number,
+  req: IncomingMessage,
+  keepsOwnError: (error: unknown) => boolean = () => false,
+): AsyncIterable<Buffer> {
+  return { [Symbol.asyncIterator]: () => readBody(stream, idleMs, req, keepsOwnError) };
 }
 
-async function* readBody(stream: Readable, idleMs: number, req: IncomingMessage): AsyncGenerator<Buffer> {
+async function* readBody(stream: Readable, idleMs: number, req: IncomingMessage, keepsOwnError: (error: unknown) => boolean): AsyncGenerator<Buffer> {
   const iterator = stream.iterator({ destroyOnReturn: false });
   let failure: HttpError | undefined;
   /**
@@ -68,7 +82,7 @@ async function* readBody(stream: Readable, idleMs: number, req: IncomingMessage)
   const unsubscribe = onBodyCutShort(req, fail);
   let waiting = false;
   // One timer for the whole body, re-armed as each read starts; it fails only a read that waits.
-  const idle = setTimeout(() => waiting && fail(bodyStalled(idleMs)), idleMs);
+  const idle = setTimeout(() => waiting && fail(new BodyStalledError(idleMs)), idleMs);
   try {
     for (;;) {
       if (failure) throw failure;
@@ -84,8 +98,8 @@ async function* readBody(stream: Readable, idleMs: number, req: IncomingMessage)
       yield next.value as Buffer;
     }
   } catch (error) {
-    if (error instanceof HttpError) throw error;
-    throw new HttpError(400, `the upload body ended abnormally: ${(error as Error).message}`);
+    if (error instanceof HttpError || keepsOwnError(error)) throw error;
+    throw new BodyBrokenError(`the upload body ended abnormally: ${(error as Error).message}`);
   } finally {
     clearTimeout(idle);
     unsubscribe();

@@ -2,7 +2,7 @@ import busboy from 'busboy';
 import type { Request } from 'express';
 import type { IncomingFile } from '../../files/file-service';
 import { HttpError } from '../http-error';
-import { bodyStalled, clientStream, onBodyCutShort } from './client-stream';
+import { BodyStalledError, clientStream, onBodyCutShort } from './client-stream';
 
 const MAX_FILENAME_LENGTH = 255;
 /** Bytes of a multipart body read ahead to find where the file part's data starts. */
@@ -226,7 +226,7 @@ function readMultipartPrefix(req: Request, idleMs: number): Promise<Buffer> {
     const unsubscribe = onBodyCutShort(req, (error) => finish(() => reject(error)));
     const armIdleTimer = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => finish(() => reject(bodyStalled(idleMs))), idleMs);
+      timer = setTimeout(() => finish(() => reject(new BodyStalledError(idleMs))), idleMs);
     };
     const onData = (data: Buffer) => {
       parts.push(data);
