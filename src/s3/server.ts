@@ -18,6 +18,7 @@ import { parseRequestTarget, type RequestTarget } from './request-target';
 import { routeOf } from './router';
 import type { SigV4Verifier } from './sigv4-verifier';
 import { answerBeforeBody } from '../http/discard-body';
+import { BodyBrokenError, BodyStalledError } from '../http/upload/client-stream';
 
 export interface S3HandlerDeps extends S3Deps {
   verifier: SigV4Verifier;
@@ -84,6 +85,9 @@ function sendError(req: IncomingMessage, res: ServerResponse, deps: S3HandlerDep
     return;
   }
   answerBeforeBody(req, res);
+  // A body that stalled (RequestTimeout) or can never be whole ends its connection, as in the
+  // file API: there is nothing more to drain, and a stalled client must not linger.
+  if (cause instanceof BodyStalledError || cause instanceof BodyBrokenError) res.setHeader('Connection', 'close');
   if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') res.setHeader('Retry-After', '2');
   if (req.method === 'HEAD' || s3.status === 304) {
     res.writeHead(s3.status, { 'Content-Length': 0 });
