@@ -14,6 +14,9 @@ import type { BodyDigest, IncomingBody, SealedBody } from './body';
 import { BucketAccess, type GrantsOf } from './bucket-access';
 import { BucketExistsError, BucketNotEmptyError, NoSuchBucketError, NoSuchObjectError } from './errors';
 
+/** A PUT body up to this size is stored before its bucket is known to exist (see putObject). */
+const BUCKET_CHECKED_AT_COMMIT_BYTES = 64 * 1024;
+
 export interface ObjectLocation {
   bucket: string;
   key: string;
@@ -76,9 +79,18 @@ export class Objects {
     if (outcome === 'not-empty') throw new BucketNotEmptyError(name);
   }
 
-  /** Stores the body under the key, replacing any object there, once it is whole and checked. */
+  /**
+   * Stores the body under the key, replacing any object there, once it is whole and checked. A
+   * missing bucket is found before any byte of a body is stored, but for a small body: that is
+   * stored first, and the commit refuses the missing bucket (its chunks are then deleted), which
+   * saves every small PUT a metadata round trip.
+   */
   async putObject(target: ObjectLocation, metadata: ObjectMetadata, body: IncomingBody, digest: BodyDigest): Promise<ObjectRecord> {
-    await this.headBucket(target.bucket); // before any byte is stored
+    if (body.size === undefined || body.size > BUCKET_CHECKED_AT_COMMIT_BYTES) await this.headBucket(target.bucket);
+    return this.storeObject(target, metadata, body, digest);
+  }
+
+  private storeObject(target: ObjectLocation, metadata: ObjectMetadata, body: IncomingBody, digest: BodyDigest): Promise<ObjectRecord> {
     return this.storeBody(target.key, metadata.contentType, body, digest, async (bytes, sealed) => {
       const outcome = await this.deps.store.putObject({ ...target, bytes, metadata, etag: sealed.etag, checksum: sealed.checksum });
       if (outcome.status === 'no-bucket') throw new NoSuchBucketError(target.bucket);
@@ -147,7 +159,7 @@ export class Objects {
   ): Promise<ObjectRecord> {
     await this.headBucket(target.bucket);
     const { object, body } = await this.openSource(source);
-    return this.putObject(target, metadata ?? object, body, digestFor(object));
+    return this.storeObject(target, metadata ?? object, body, digestFor(object));
   }
 
   /** The source of a copy, checked, with its bytes (or those of its range) as a body. */

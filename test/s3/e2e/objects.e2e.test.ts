@@ -25,6 +25,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Cluster } from '../../helpers/cluster';
+import { waitFor } from '../../helpers/wait';
+import { chunksOnDisk } from '../../http/hostile-http';
 import { BACKENDS, s3Client, s3ErrorCode, s3ErrorStatus, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(240_000);
@@ -59,7 +61,10 @@ describe.each(BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
     await s3.send(new DeleteBucketCommand({ Bucket: 'buckets-a' }));
     expect(await s3ErrorStatus(s3.send(new HeadBucketCommand({ Bucket: 'buckets-a' })))).toBe(404);
     expect(await s3ErrorCode(s3.send(new DeleteBucketCommand({ Bucket: 'buckets-a' })))).toBe('NoSuchBucket');
+    // A small body is stored before its bucket is looked up: the commit refuses it, and its chunks go.
+    const before = await chunksOnDisk(cluster);
     expect(await s3ErrorCode(s3.send(new PutObjectCommand({ Bucket: 'buckets-a', Key: 'k', Body: 'x' })))).toBe('NoSuchBucket');
+    await waitFor(async () => [...(await chunksOnDisk(cluster))].every((id) => before.has(id)), { timeoutMs: 15_000, what: 'the refused body\'s chunks deleted' });
   });
 
   it('stores an object from a buffer and from a stream, and serves it whole, by range and under conditions', async () => {
