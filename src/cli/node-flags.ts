@@ -15,13 +15,3 @@
  * cost away. Measured 2026-11-29; the latest benchmark figures are in docs/performance.md.
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
-
-/**
- * V8 flags of the storage servers `ringstore up` starts, after NODE_FLAGS (the last one wins):
- * a storage server's young generation at 2 MiB per semi-space. Its garbage is small request
- * objects (frames go to reused memory), and at 4 MiB each of the six held ~3 MB more at idle.
- * Measured 2026-12-07 with `bench -- storage`, three pairs at load 15-17: server CPU per 4 KiB
- * put 2.28 ms (1.68-2.45) against 2.85 ms (1.28-3.10) at 4 MiB, per GiB of 1-8 MiB puts 4.15 s
- * (2.68-4.29) against 4.23 s (2.67-4.94): no cost seen.
- */
-export const UP_STORAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
