@@ -9,5 +9,10 @@
  * the life of an idle process: 0-9 MB in a storage server (26-35 MB of its own memory, varying
  * from start to start, against 26-27 MB with this), ~7 MB in the database's. Measured 2026-12-07
  * with `bench -- storage`: no more CPU per put or per GiB (docs/performance.md, start-up section).
+ *
+ * MALLOC_ARENA_MAX=1: every thread allocates from the one main heap. A thread's own arena could
+ * still keep a few MB behind a live block at its top, out of trimming's reach (a storage server
+ * at 72-74 MB instead of 66 now and then). Throughput bench, two A/B pairs: the storage servers'
+ * CPU per GiB no higher with it (their threads seldom allocate at once).
  */
-export const MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: '131072' };
+export const MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_ARENA_MAX: '1' };
