@@ -4,6 +4,7 @@ import { Batcher } from './batcher';
 import { delimitedWalkSql, nextCodePoint, prefixUpperBound, rangeSql, type WalkSpec } from './delimited-walk';
 import { runMigrations } from './migrate';
 import { migrations } from './migrations';
+import { ObjectRowCache } from './object-row-cache';
 import { isUuid } from '../util/uuid';
 import { toDate, toNullableNumber, toNumber, toStrings } from './row-values';
 import { abortReason, metadataColumns, toBucket, toObject, toObjectSummary, toPart, toUpload } from './s3-rows';
@@ -196,6 +197,8 @@ function storedFile(bytes: StoredBytes, filename: string, contentType: string): 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 /** A completion that keeps racing part uploads gives up after this many tries. */
 const MAX_COMPLETE_ATTEMPTS = 5;
+/** Object rows the embedded store keeps in memory (about 1 KiB each at most). */
+const OBJECT_ROWS_CACHED = 10_000;
 
 /** The s3_objects columns a put or a completion sets from JSON (jsonb_populate_record). */
 const OBJECT_FIELDS = [
@@ -321,9 +324,12 @@ export class SqlMetadataStore implements MetadataStore {
   private readonly objectPuts = new Batcher<NewObject, ObjectRecord>((objects) => this.putObjects(objects));
   /** Concurrent object-row lookups (every S3 GET and HEAD) share one query too. */
   private readonly objectLookups = new Batcher<{ bucket: string; key: string }, ObjectRecord | null>((wanted) => this.headObjects(wanted));
+  /** Object rows in memory where this store is the database's only writer (embedded). */
+  private readonly objectRows: ObjectRowCache;
 
   constructor(private readonly db: SqlBackend) {
     this.kind = db.kind;
+    this.objectRows = new ObjectRowCache(db.kind === 'pglite' ? OBJECT_ROWS_CACHED : 0);
   }
 
   migrate(): Promise<void> {
@@ -818,7 +824,7 @@ export class SqlMetadataStore implements MetadataStore {
    */
   async putObject(object: NewObject): Promise<{ status: 'stored'; object: ObjectRecord } | { status: 'no-bucket' }> {
     try {
-      return { status: 'stored', object: await this.objectPuts.submit(object) };
+      return { status: 'stored', object: await this.objectRows.change([object], () => this.objectPuts.submit(object)) };
     } catch (error) {
       // A batch that fails is run again put by put: this error is this put's own.
       if (abortReason(error) === 'no-bucket') return { status: 'no-bucket' };
@@ -860,7 +866,7 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Batched with the lookups that arrive while one runs (see headObjects). */
   headObject(bucket: string, key: string): Promise<ObjectRecord | null> {
-    return this.objectLookups.submit({ bucket, key });
+    return this.objectRows.lookup(bucket, key, () => this.objectLookups.submit({ bucket, key }));
   }
 
   private async headObjects(wanted: Array<{ bucket: string; key: string }>): Promise<Array<ObjectRecord | null>> {
@@ -886,13 +892,16 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** The release trigger retires the object's file in the same statement. */
   async deleteObject(bucket: string, key: string): Promise<boolean> {
-    const rows = await this.db.query('DELETE FROM s3_objects WHERE bucket = $1 AND key = $2 RETURNING key', [bucket, key]);
+    const rows = await this.objectRows.change([{ bucket, key }], () => this.db.query('DELETE FROM s3_objects WHERE bucket = $1 AND key = $2 RETURNING key', [bucket, key]));
     return rows.length > 0;
   }
 
   async deleteObjects(bucket: string, keys: string[]): Promise<string[]> {
     if (keys.length === 0) return [];
-    const rows = await this.db.query<Row>('DELETE FROM s3_objects WHERE bucket = $1 AND key = ANY($2::text[]) RETURNING key', [bucket, keys]);
+    const rows = await this.objectRows.change(
+      keys.map((key) => ({ bucket, key })),
+      () => this.db.query<Row>('DELETE FROM s3_objects WHERE bucket = $1 AND key = ANY($2::text[]) RETURNING key', [bucket, keys]),
+    );
     return rows.map((row) => row.key as string);
   }
 
@@ -1032,7 +1041,7 @@ export class SqlMetadataStore implements MetadataStore {
     ];
     for (let attempt = 1; ; attempt++) {
       try {
-        const [row] = await this.db.query<Row>(COMPLETE_UPLOAD, params);
+        const [row] = await this.objectRows.change([plan], () => this.db.query<Row>(COMPLETE_UPLOAD, params));
         return { status: 'completed', object: toObject(row) };
       } catch (error) {
         const [reason, partNumber, size] = (abortReason(error) ?? '').split(':');
