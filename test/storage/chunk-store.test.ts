@@ -2,14 +2,13 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import winston from 'winston';
 import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
 import { ChunkStore } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
-import type { Logger } from '../../src/util/logger';
 
-const quiet = () => undefined;
-const silent: Logger = { log: quiet, error: quiet, warn: quiet, info: quiet, debug: quiet, isLevelEnabled: () => false };
+const silent = winston.createLogger({ silent: true });
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 async function put(store: ChunkStore, chunkId: string, data: Buffer, checksum = sha256(data)): Promise<void> {
