@@ -24,6 +24,11 @@ export interface IncomingFile {
   stream: AsyncIterable<Buffer>;
   /** Settles once the whole request was parsed; rejects when the request turned out malformed. */
   complete: Promise<void>;
+  /**
+   * False: the content's SHA-256 is not computed (checksum ''), for bytes nothing will check
+   * against one (an S3 object too big to be kept in memory: its ETag is an MD5). Default true.
+   */
+  hashContent?: boolean;
 }
 
 /** Chunks stored by storeChunks, not recorded yet: what a files row (of any kind) is made of. */
@@ -98,6 +103,7 @@ export class FileService {
       (expectedSize) => replicas.openChunk(expectedSize),
       chunkPlanFor(incoming.expectedSize, config),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
+      incoming.hashContent ?? true,
     );
     const smallContent: Buffer[] = [];
     try {
@@ -154,6 +160,11 @@ export class FileService {
   /** A piece from read() is no longer needed: its memory may be reused. */
   release(piece: Buffer): void {
     this.deps.replicas.release(piece);
+  }
+
+  /** Whether a file of this size is kept in memory once stored or read (and checked by its SHA-256 then). */
+  keepsInMemory(size: number): boolean {
+    return this.smallFiles.accepts(size);
   }
 
   /** The whole content of a small file if it is in memory now (no metadata or storage call). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { ChunkRecord } from '../metadata/types';
 import type { ChunkWrite, WrittenChunk } from '../replicas/chunk-write';
 import type { ChunkPlan } from './chunk-plan';
@@ -6,7 +6,7 @@ import type { ChunkPlan } from './chunk-plan';
 /** A file received so far, ready for its metadata. */
 export interface StoredContent {
   size: number;
-  /** Hex SHA-256 of the whole file. */
+  /** Hex SHA-256 of the whole file; '' when it was not computed (see Upload's hashContent). */
   checksum: string;
   chunks: ChunkRecord[];
 }
@@ -20,7 +20,7 @@ export type OpenChunk = (expectedSize: number) => Promise<ChunkWrite>;
  * already streams; the file is stored once every chunk is.
  */
 export class Upload {
-  private readonly fileHash = createHash('sha256');
+  private readonly fileHash: Hash | undefined;
   private current: ChunkWrite | null = null;
   private readonly committed: Array<{ chunk: ChunkWrite; offset: number; written: Promise<WrittenChunk> }> = [];
   private size = 0;
@@ -30,7 +30,11 @@ export class Upload {
     private readonly plan: ChunkPlan,
     /** The exact upload size when known: each chunk's size is announced to its servers. */
     private readonly expectedSize?: number,
-  ) {}
+    /** False: no SHA-256 of the content, for bytes nothing will check against one. */
+    hashContent = true,
+  ) {
+    this.fileHash = hashContent ? createHash('sha256') : undefined;
+  }
 
   get bytesReceived(): number {
     return this.size;
@@ -44,7 +48,7 @@ export class Upload {
       const room = chunkSize - chunk.bytesWritten;
       const piece = rest.length > room ? rest.subarray(0, room) : rest;
       rest = rest.length > room ? rest.subarray(room) : Buffer.alloc(0);
-      this.fileHash.update(piece);
+      this.fileHash?.update(piece);
       this.size += piece.length;
       await chunk.write(piece);
       if (chunk.bytesWritten === chunkSize) {
@@ -74,7 +78,7 @@ export class Upload {
         replicas: written.serverIds.map((serverId) => ({ serverId, status: 'stored' as const })),
       };
     });
-    return { size: this.size, checksum: this.fileHash.digest('hex'), chunks };
+    return { size: this.size, checksum: this.fileHash?.digest('hex') ?? '', chunks };
   }
 
   /** Cancels the chunk in progress and removes every chunk already stored. */

@@ -187,7 +187,17 @@ export class Objects {
     commit: (bytes: StoredBytes, sealed: SealedBody) => Promise<T>,
   ): Promise<T> {
     return this.deps.files.storeChunks(
-      { filename: name, contentType: contentType ?? 'application/octet-stream', expectedSize: body.size, sizeIsExact: body.size !== undefined, stream: body.stream, complete: Promise.resolve() },
+      {
+        filename: name,
+        contentType: contentType ?? 'application/octet-stream',
+        expectedSize: body.size,
+        sizeIsExact: body.size !== undefined,
+        stream: body.stream,
+        complete: Promise.resolve(),
+        // The SHA-256 only checks a small object read back into memory; a larger one has its
+        // MD5 (ETag) and the chunks' CRCs, and streams: one hash less per byte of a big PUT.
+        hashContent: body.size === undefined || this.deps.files.keepsInMemory(body.size),
+      },
       (stored) => {
         const sealed = digest.seal();
         return commit({ fileId: stored.fileId, size: stored.size, sha256: stored.checksum, chunks: stored.chunks }, sealed);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chunkPlanFor, DEFAULT_MIN_CHUNK_SIZE, MAX_CHUNK_COUNT } from '../../src/files/chunk-plan';
 import { Upload } from '../../src/files/upload';
 import type { ChunkWrite, WrittenChunk } from '../../src/replicas/chunk-write';
@@ -85,6 +86,17 @@ describe('chunk plan: min(6, ceil(size / MIN_CHUNK_SIZE)) near-equal chunks', ()
     await upload.write(Buffer.alloc(2 * MiB));
     const stored = await upload.finish();
     expect(stored.chunks.map((c) => c.size)).toEqual([MiB / 2 + 1, MiB / 2, MiB / 2 + 1, MiB / 2 - 2]);
+  });
+
+  it('hashes the content with SHA-256 unless told not to (then the checksum is empty)', async () => {
+    const data = Buffer.from('the bytes of a file');
+    const open = async (announced: number) => new RecordingChunk(announced) as unknown as ChunkWrite;
+    const hashed = new Upload(open, chunkPlanFor(data.length, config), data.length);
+    await hashed.write(data);
+    expect((await hashed.finish()).checksum).toBe(createHash('sha256').update(data).digest('hex'));
+    const unhashed = new Upload(open, chunkPlanFor(data.length, config), data.length, false);
+    await unhashed.write(data);
+    expect(await unhashed.finish()).toMatchObject({ size: data.length, checksum: '' });
   });
 
   it('MIN_CHUNK_SIZE is read at start and checked with one line naming it', () => {
