@@ -9,6 +9,7 @@ import { loadGatewayConfig } from './config';
 import { createLogger } from '../util/logger';
 import { MALLOC_ENV } from '../util/malloc-env';
 import { ringstoreNodeArgs } from '../cli/launch';
+import { UP_STORAGE_NODE_FLAGS } from '../cli/node-flags';
 import { ensureGatewayPortsFree, listenerUrl } from './listeners';
 import { SupervisedProcess } from './supervised-process';
 
@@ -66,7 +67,7 @@ export async function runUp(args: string[]): Promise<void> {
   const servers: SupervisedProcess[] = [];
   const startServers = (joinUrl: string) => ports.forEach((port, i) => {
     const dataDir = path.join(config.dataDir, `storage-${i + 1}`);
-    const childArgs = ringstoreNodeArgs(['storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl]);
+    const childArgs = ringstoreNodeArgs(['storage', '--port', String(port), '--host', storageHost, '--data', dataDir, '--join', joinUrl], UP_STORAGE_NODE_FLAGS);
     // The children read their settings from flags: the gateway's PORT/DATA_DIR must not leak in.
     const childEnv = { ...MALLOC_ENV, ...env, PORT: undefined, DATA_DIR: undefined, GRPC_PORT: undefined };
     const server = new SupervisedProcess(`storage-${i + 1}`, process.execPath, childArgs, childEnv, log, {

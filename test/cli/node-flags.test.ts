@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NODE_FLAGS } from '../../src/cli/node-flags';
+import { NODE_FLAGS, UP_STORAGE_NODE_FLAGS } from '../../src/cli/node-flags';
 import { REPO_ROOT } from '../helpers/process';
 
 const read = (file: string): string => fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
@@ -27,6 +27,6 @@ describe('node flags of ringstore processes', () => {
 
   test('they are flags node accepts', () => {
     const accepted = process.allowedNodeEnvironmentFlags;
-    for (const flag of NODE_FLAGS) expect(accepted.has(flag.split('=')[0])).toBe(true);
+    for (const flag of [...NODE_FLAGS, ...UP_STORAGE_NODE_FLAGS]) expect(accepted.has(flag.split('=')[0])).toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { NODE_FLAGS } from '../../src/cli/node-flags';
+import { NODE_FLAGS, UP_STORAGE_NODE_FLAGS } from '../../src/cli/node-flags';
 import { download, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
@@ -81,7 +81,7 @@ describe('ringstore up', () => {
     // A storage server that dies is restarted by `up`.
     const children = childPids(up.pid);
     expect(children).toHaveLength(SERVERS);
-    for (const child of children) expect(commandLine(child)).toEqual(expect.arrayContaining([...NODE_FLAGS]));
+    for (const child of children) expect(commandLine(child)).toEqual(expect.arrayContaining([...NODE_FLAGS, ...UP_STORAGE_NODE_FLAGS]));
     process.kill(children[0], 'SIGKILL');
     await waitFor(() => !childPids(up.pid).includes(children[0]) && childPids(up.pid).length === SERVERS, {
       timeoutMs: 20_000,
