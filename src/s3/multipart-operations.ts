@@ -145,12 +145,12 @@ function wholeObjectChecksum(
   parts: ReadonlyArray<{ crc: Buffer; size: number }>,
 ): { algorithm: ChecksumAlgorithm; value: string; type: StoredChecksumType } {
   if (type === 'COMPOSITE') return { algorithm, value: compositeChecksum(algorithm, parts.map((part) => part.crc)), type };
-  const value = combineCrcs(algorithm, parts).toString('base64');
+  const combined = combineCrcs(algorithm, parts);
   const sent = ctx.header(CHECKSUM_ALGORITHMS[algorithm].header);
-  if (sent !== undefined && !parseChecksumValue(algorithm, sent).equals(Buffer.from(value, 'base64'))) {
+  if (sent !== undefined && !parseChecksumValue(algorithm, sent).equals(combined)) {
     throw new S3Error('BadDigest', `The ${algorithm.toLowerCase()} you specified for the whole object did not match the one of its parts.`);
   }
-  return { algorithm, value, type };
+  return { algorithm, value: combined.toString('base64'), type };
 }
 
 export async function abortMultipartUpload(ctx: S3Context, deps: S3Deps): Promise<void> {
