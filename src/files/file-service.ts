@@ -25,10 +25,11 @@ export interface IncomingFile {
   /** Settles once the whole request was parsed; rejects when the request turned out malformed. */
   complete: Promise<void>;
   /**
-   * False: the content's SHA-256 is not computed (checksum ''), for bytes nothing will check
-   * against one (an S3 object too big to be kept in memory: its ETag is an MD5). Default true.
+   * False for bytes nothing will read back whole as this file (an S3 part, an S3 object too big
+   * to be kept in memory): no SHA-256 is computed (checksum '') and none are kept in memory for
+   * the read that often follows. Default true.
    */
-  hashContent?: boolean;
+  readBack?: boolean;
 }
 
 /** Chunks stored by storeChunks, not recorded yet: what a files row (of any kind) is made of. */
@@ -96,6 +97,7 @@ export class FileService {
   async storeChunks<T>(incoming: IncomingFile, commit: (stored: StoredChunks) => Promise<T>, onData?: (data: Buffer) => void): Promise<T> {
     const { replicas, config } = this.deps;
     const fileId = randomUUID();
+    const readBack = incoming.readBack ?? true;
     // No session row while chunks are written. Chunks of an upload cut short are deleted below,
     // or, if this process dies, found by the orphan scan (ORPHAN_GRACE_MS is never shorter than
     // an upload may take).
@@ -103,7 +105,7 @@ export class FileService {
       (expectedSize) => replicas.openChunk(expectedSize),
       chunkPlanFor(incoming.expectedSize, config),
       incoming.sizeIsExact ? incoming.expectedSize : undefined,
-      incoming.hashContent ?? true,
+      readBack,
     );
     const smallContent: Buffer[] = [];
     try {
@@ -111,12 +113,12 @@ export class FileService {
         if (upload.bytesReceived + data.length > config.maxFileSize) throw new FileTooLargeError(config.maxFileSize);
         onData?.(data);
         await upload.write(data);
-        if (this.smallFiles.accepts(upload.bytesReceived)) smallContent.push(data);
+        if (readBack && this.smallFiles.accepts(upload.bytesReceived)) smallContent.push(data);
       }
       await incoming.complete;
       const stored = await upload.finish();
       const committed = await commit({ fileId, ...stored });
-      if (stored.size > 0 && this.smallFiles.accepts(stored.size)) this.smallFiles.set({ fileId, checksum: stored.checksum }, Buffer.concat(smallContent));
+      if (readBack && stored.size > 0 && this.smallFiles.accepts(stored.size)) this.smallFiles.set({ fileId, checksum: stored.checksum }, Buffer.concat(smallContent));
       return committed;
     } catch (error) {
       await upload.abort();

@@ -17,14 +17,24 @@ export class ObjectRowCache {
 
   constructor(private readonly maxRows: number) {}
 
-  async lookup(bucket: string, key: string, read: () => Promise<ObjectRecord | null>): Promise<ObjectRecord | null> {
+  /** The row if it is held now (counted as a use). */
+  peek(bucket: string, key: string): ObjectRecord | undefined {
     const id = rowId(bucket, key);
     const hit = this.rows.get(id);
     if (hit) {
       this.rows.delete(id); // most recently used: last in the map's order
       this.rows.set(id, hit);
-      return hit;
     }
+    return hit;
+  }
+
+  async lookup(bucket: string, key: string, read: () => Promise<ObjectRecord | null>): Promise<ObjectRecord | null> {
+    return this.peek(bucket, key) ?? this.fill(bucket, key, read);
+  }
+
+  /** Reads the row and keeps it, unless a change ran meanwhile. */
+  async fill(bucket: string, key: string, read: () => Promise<ObjectRecord | null>): Promise<ObjectRecord | null> {
+    const id = rowId(bucket, key);
     const changesBefore = this.changes;
     const row = await read();
     if (row && this.maxRows > 0 && this.changes === changesBefore) {

@@ -869,6 +869,10 @@ export class SqlMetadataStore implements MetadataStore {
     return this.objectRows.lookup(bucket, key, () => this.objectLookups.submit({ bucket, key }));
   }
 
+  cachedObject(bucket: string, key: string): ObjectRecord | undefined {
+    return this.objectRows.peek(bucket, key);
+  }
+
   private async headObjects(wanted: Array<{ bucket: string; key: string }>): Promise<Array<ObjectRecord | null>> {
     const rows = await this.db.query<Row>(
       'SELECT o.* FROM s3_objects o JOIN unnest($1::text[], $2::text[]) AS w(bucket, key) ON o.bucket = w.bucket AND o.key = w.key',
@@ -881,13 +885,21 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
+  /** Keeps the row it read in memory as headObject does (not the chunks: their replicas change). */
   async getObject(bucket: string, key: string): Promise<ObjectWithChunks | null> {
-    const rows = await this.db.query<Row>(
-      `SELECT o.*, NULLIF(f.checksum, '') AS sha256, ${CHUNKS_JSON('o.file_id')} AS chunks
-       FROM s3_objects o JOIN files f ON f.id = o.file_id WHERE o.bucket = $1 AND o.key = $2`,
-      [bucket, key],
-    );
-    return rows.length === 0 ? null : { ...toObject(rows[0]), sha256: rows[0].sha256 as string | null, chunks: toChunks(rows[0].chunks) };
+    let found: ObjectWithChunks | null = null;
+    await this.objectRows.fill(bucket, key, async () => {
+      const rows = await this.db.query<Row>(
+        `SELECT o.*, NULLIF(f.checksum, '') AS sha256, ${CHUNKS_JSON('o.file_id')} AS chunks
+         FROM s3_objects o JOIN files f ON f.id = o.file_id WHERE o.bucket = $1 AND o.key = $2`,
+        [bucket, key],
+      );
+      if (rows.length === 0) return null;
+      const row = toObject(rows[0]);
+      found = { ...row, sha256: rows[0].sha256 as string | null, chunks: toChunks(rows[0].chunks) };
+      return row;
+    });
+    return found;
   }
 
   /** The release trigger retires the object's file in the same statement. */

@@ -422,6 +422,8 @@ export interface MetadataStore {
   putObject(object: NewObject): Promise<{ status: 'stored'; object: ObjectRecord } | { status: 'no-bucket' }>;
   /** The object without its chunks (HEAD, conditions, listings of one). */
   headObject(bucket: string, key: string): Promise<ObjectRecord | null>;
+  /** The object's row if this store holds it in memory now (no query; see ObjectRowCache). */
+  cachedObject(bucket: string, key: string): ObjectRecord | undefined;
   /** The object with its chunks and their replicas, to read it. */
   getObject(bucket: string, key: string): Promise<ObjectWithChunks | null>;
   /** False when there was no such object. */

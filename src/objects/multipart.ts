@@ -50,7 +50,7 @@ export class MultipartUploads extends Objects {
       const outcome = await this.deps.store.putPart(upload, { partNumber, bytes, etag: sealed.etag, checksum: sealed.checksum?.value ?? null });
       if (outcome.status === 'no-upload') throw new NoSuchUploadError(upload.uploadId);
       return outcome.part;
-    });
+    }, true);
   }
 
   /** A part copied server-side from an object (or a range of it). */

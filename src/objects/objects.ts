@@ -104,14 +104,15 @@ export class Objects {
   }
 
   /**
-   * The object to read. A hot small one costs the object row and a memory copy: its bytes are
+   * The object to read. A hot small one whose row is in memory costs no query: its bytes are
    * cached by file id, which an overwrite changes, so they are never another version's. Else one
-   * query for the row with its chunks, and a small body is read whole, checked and cached.
+   * query for the row with its chunks, and a small body comes from that cache or is read whole,
+   * checked and cached.
    */
   async getObject(bucket: string, key: string): Promise<ObjectToRead> {
-    const record = await this.headObject(bucket, key);
-    const cached = this.deps.files.cachedSmallFileContent(record.fileId);
-    if (cached) return { ...record, content: cached };
+    const row = this.deps.store.cachedObject(bucket, key);
+    const cached = row && this.deps.files.cachedSmallFileContent(row.fileId);
+    if (row && cached) return { ...row, content: cached };
     const object = (await this.deps.store.getObject(bucket, key)) ?? (await this.missing(bucket, key));
     // A multipart object has no whole-body hash to check a read against: it always streams.
     const content = object.sha256 === null ? undefined : await this.deps.files.smallFileContent({ ...object, checksum: object.sha256 });
@@ -178,13 +179,17 @@ export class Objects {
     return this.deps.files.read(object, range);
   }
 
-  /** Stores a body as chunks, seals its digests, then lets `commit` record it (else the chunks go). */
+  /**
+   * Stores a body as chunks, seals its digests, then lets `commit` record it (else the chunks
+   * go). `part`: a multipart part, never read back on its own (its object streams).
+   */
   protected storeBody<T>(
     name: string,
     contentType: string | null,
     body: IncomingBody,
     digest: BodyDigest,
     commit: (bytes: StoredBytes, sealed: SealedBody) => Promise<T>,
+    part = false,
   ): Promise<T> {
     return this.deps.files.storeChunks(
       {
@@ -194,9 +199,9 @@ export class Objects {
         sizeIsExact: body.size !== undefined,
         stream: body.stream,
         complete: Promise.resolve(),
-        // The SHA-256 only checks a small object read back into memory; a larger one has its
-        // MD5 (ETag) and the chunks' CRCs, and streams: one hash less per byte of a big PUT.
-        hashContent: body.size === undefined || this.deps.files.keepsInMemory(body.size),
+        // Only a small object is read back whole (into memory, checked by its SHA-256); a
+        // larger one, or a part, has its MD5 (ETag) and the chunks' CRCs, and streams.
+        readBack: !part && (body.size === undefined || this.deps.files.keepsInMemory(body.size)),
       },
       (stored) => {
         const sealed = digest.seal();
