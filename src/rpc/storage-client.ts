@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EncodedMessage, encodeBytesMessage, encodeFixed32Field, passEncoded } from '../wire/bytes-message';
 import { crc32Combine, parseCrc32Checksum } from '../wire/crc32';
 import { HTTP2_WINDOW_BYTES } from '../wire/http2-window';
+import { allocateWithPrefixRoom } from '../wire/prefix-in-place';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import { IdleWatchdog } from '../util/idle-watchdog';
 import {
@@ -51,7 +52,8 @@ export function encodePutData(pieces: readonly Buffer[]): EncodedPutData {
     length += piece.length;
   }
   if (length > MAX_FRAME_BYTES) throw new RangeError(`a PutChunk message holds at most ${MAX_FRAME_BYTES} bytes, got ${length}`);
-  const { bytes } = encodeBytesMessage(PUT_DATA_FIELD, pieces, encodeFixed32Field(PUT_DATA_CRC32_FIELD, crc));
+  // With room for gRPC's prefix: an upload frame goes to each replica without another copy.
+  const { bytes } = encodeBytesMessage(PUT_DATA_FIELD, pieces, encodeFixed32Field(PUT_DATA_CRC32_FIELD, crc), allocateWithPrefixRoom);
   return new EncodedPutData(bytes, length, crc);
 }
 

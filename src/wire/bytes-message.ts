@@ -5,7 +5,6 @@
  * with passEncoded hand an EncodedMessage's bytes to grpc-js untouched.
  */
 import type { MessageBufferPool } from './message-buffer-pool';
-import { allocateWithPrefixRoom } from './prefix-in-place';
 
 export class EncodedMessage {
   constructor(readonly bytes: Buffer) {}
@@ -27,13 +26,19 @@ function fieldHeader(fieldNumber: number, length: number): number[] {
 
 /**
  * A message holding bytes field `fieldNumber`: the pieces, in order, copied once; then
- * `trailer`, other fields already encoded (fields may come in any order). Sent without
- * another copy where installPrefixInPlace() ran.
+ * `trailer`, other fields already encoded (fields may come in any order), in memory from
+ * `allocate` (allocateWithPrefixRoom for a message grpc-js's client is to send without another
+ * copy, see installPrefixInPlace).
  */
-export function encodeBytesMessage(fieldNumber: number, pieces: readonly Buffer[], trailer?: Uint8Array): EncodedMessage {
+export function encodeBytesMessage(
+  fieldNumber: number,
+  pieces: readonly Buffer[],
+  trailer?: Uint8Array,
+  allocate: (length: number) => Buffer = Buffer.allocUnsafe,
+): EncodedMessage {
   const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
   const header = fieldHeader(fieldNumber, length);
-  const bytes = allocateWithPrefixRoom(header.length + length + (trailer?.length ?? 0));
+  const bytes = allocate(header.length + length + (trailer?.length ?? 0));
   bytes.set(header);
   let offset = header.length;
   for (const piece of pieces) offset += piece.copy(bytes, offset);
