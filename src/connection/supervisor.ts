@@ -141,7 +141,8 @@ export class SupervisorHandle<C extends ProbeClient> {
     }
     const current = this.server(serverId);
     const { address } = server.getSnapshot().context;
-    const why = current ? `connection ${snapshotOf(current).state}, breaker ${snapshotOf(current).breaker}` : 'removed from the ring';
+    const seen = current && snapshotOf(current);
+    const why = seen ? `connection ${seen.state}, breaker ${seen.breaker}` : 'removed from the ring';
     throw new Error(`Storage server ${serverId} (${address}) is not available: ${why}, waited ${waitMs} ms`);
   }
 
