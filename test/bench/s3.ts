@@ -9,8 +9,7 @@
  *   against file API uploads and downloads, with p50/p99 and the gateway's CPU per request.
  * Ratios are S3 / file API: the goal is at least 0.9.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { CpuSpent } from './cpu-spent';
 import type { Figure } from './figures';
 import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
 import { S3RequestSigner } from './s3-request-signer';
-import { curl, downloadToNull, expectOk, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
+import { curl, downloadToNull, expectOk, hashFile, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
 
 const TIMEOUT_MS = 600_000;
 const SMALL_BYTES = 4096;
@@ -52,7 +51,7 @@ export async function run(args: string[]): Promise<Figure[]> {
     // One large object.
     const source = path.join(work, 'source.bin');
     await writeTestFile(source, size);
-    const md5 = await md5File(source);
+    const md5 = await hashFile(source, 'md5');
     const label = `${Math.round(size / MiB)} MiB`;
     const best = { filePut: 0, fileGet: 0, s3Put: 0, s3Get: 0 };
     const cpu = { filePut: new CpuSpent(), fileGet: new CpuSpent(), s3Put: new CpuSpent(), s3Get: new CpuSpent() };
@@ -133,10 +132,4 @@ export async function run(args: string[]): Promise<Figure[]> {
     await rm(work, { recursive: true, force: true });
   }
   return figures;
-}
-
-async function md5File(file: string): Promise<string> {
-  const hash = createHash('md5');
-  for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
-  return hash.digest('hex');
 }

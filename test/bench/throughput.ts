@@ -5,8 +5,6 @@
  * both alike. Figures are the best of the rounds; ratios are ringstore / reference. The CPU the
  * gateway and the storage servers spend per GiB (mean of the rounds) shows where the work goes.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +12,7 @@ import { startUp } from './bench-cluster';
 import { CpuSpent } from './cpu-spent';
 import type { Figure } from './figures';
 import { startReference } from './reference-server';
-import { downloadToNull, expectOk, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
+import { downloadToNull, expectOk, hashFile, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
 
 const TIMEOUT_MS = 600_000;
 
@@ -29,7 +27,7 @@ export async function run(args: string[]): Promise<Figure[]> {
   try {
     const source = path.join(work, 'source.bin');
     await writeTestFile(source, size);
-    const checksum = await sha256File(source);
+    const checksum = await hashFile(source, 'sha256');
     const best = { refPut: 0, refGet: 0 };
     const results: Array<{ replication: number; put: number; get: number; putCpu: CpuSpent; getCpu: CpuSpent }> = [];
     for (const replication of [1, 2]) {
@@ -74,10 +72,4 @@ export async function run(args: string[]): Promise<Figure[]> {
     await rm(work, { recursive: true, force: true });
   }
   return figures;
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
-  return hash.digest('hex');
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 export const MiB = 1024 * 1024;
@@ -50,6 +51,13 @@ export async function writeTestFile(file: string, size: number): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** The hex digest of a file, read in 4 MiB pieces (the checksum a transfer must keep). */
+export async function hashFile(file: string, algorithm: 'md5' | 'sha256'): Promise<string> {
+  const hash = createHash(algorithm);
+  for await (const piece of createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(piece as Buffer);
+  return hash.digest('hex');
 }
 
 export function mbPerSecond(bytes: number, ms: number): number {
