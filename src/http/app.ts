@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Logger } from '../util/logger';
 import { errorHandler, HttpError } from './http-error';
 import { healthRoute, type HealthSource } from './routes/health';
+import { jsonBody } from './json-body';
 
 /** Routers mounted by the gateway; each part brings its own. */
 export interface GatewayRoutes {
@@ -38,7 +39,7 @@ export function createGatewayApp(deps: AppDeps): Express {
   if (routes.metrics) app.get('/metrics', ...adminAuth, routes.metrics);
   app.use('/files', routes.files);
   if (routes.filesPage) app.use('/files-page', routes.filesPage);
-  const json = express.json({ limit: '64kb' });
+  const json = jsonBody('64kb');
   app.use('/admin/servers', ...adminAuth, json, routes.servers);
   app.use('/admin/jobs', ...adminAuth, json, routes.jobs);
   if (routes.admin) app.use('/admin', ...adminAuth, routes.admin);

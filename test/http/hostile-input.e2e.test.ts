@@ -398,6 +398,17 @@ describe('gateway under hostile HTTP input', () => {
     expect(waitedMs).toBeLessThan(2500);
     await halfClosed.serverClosed();
 
+    // The admin routes' JSON bodies too (the parser alone waited for the socket's idle timeout).
+    for (const method of ['POST', 'DELETE']) {
+      const admin = new RawConnection(port);
+      admin.write(`${method} /admin/jobs/scrub HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"server_id":`);
+      admin.end();
+      const refused = await admin.response();
+      expect([method, refused.status]).toEqual([method, 400]);
+      expect(jsonError(refused)).toMatch(/ended early: the client closed its side .* 100 bytes its Content-Length announced/);
+      await admin.serverClosed(5000);
+    }
+
     await waitFor(() => accessLogOf('/files?filename=short-closed.bin').length > 0, { what: 'the half-closed upload in the access log' });
     expect(accessLogOf('/files?filename=short-stalled.bin').map((l) => l.status)).toEqual([408]);
     expect(accessLogOf('/files?filename=short-closed.bin').map((l) => l.status)).toEqual([400]);
