@@ -3,8 +3,7 @@
 // drained, removed) and the drain and rebalance progress, from GET /admin/servers. Polled, as
 // it changes slowly; hidden while that route does not answer.
 (function () {
-  const base = document.body.dataset.basePath || '';
-  const REFRESH_MS = 5000;
+  const { cell, poll } = window.ringstorePanels;
   const panel = document.getElementById('cluster');
   if (!panel) return;
   const rows = panel.querySelector('tbody');
@@ -19,13 +18,6 @@
       unit++;
     }
     return unit === 0 ? n + ' B' : value.toFixed(1) + ' ' + units[unit];
-  }
-
-  function cell(text, className) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    if (className) td.className = className;
-    return td;
   }
 
   function progress(server) {
@@ -65,17 +57,5 @@
     summary.textContent = [balance, runLine('drain', view.drain), runLine('rebalance', view.rebalance)].filter(Boolean).join(' · ');
   }
 
-  async function refresh() {
-    try {
-      const response = await fetch(base + '/servers', { cache: 'no-store' });
-      if (!response.ok) throw new Error(String(response.status));
-      render(await response.json());
-      panel.hidden = false;
-    } catch {
-      panel.hidden = true;
-    }
-  }
-
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  poll(panel, '/servers', render);
 })();

@@ -12,6 +12,7 @@ export function loadDashboardPage(): (basePath: string) => string {
     .replace('/* dashboard.css */', () => read('dashboard.css'))
     .replace('/* dashboard.js */', () => read('dashboard.js'))
     .replace('/* panels.css */', () => read('panels.css'))
+    .replace('/* panels.js */', () => read('panels.js'))
     .replace('/* cluster-panel.js */', () => read('cluster-panel.js'))
     .replace('/* traffic-panel.js */', () => read('traffic-panel.js'));
   return (basePath) => page.replace('{{BASE_PATH}}', () => escapeAttribute(basePath));

@@ -126,12 +126,15 @@
       el('div', { class: 'disk-text', text: bytes(held) + ' held · ' + bytes(server.available_space || 0) + ' free of ' + bytes(total) }),
     ]);
   }
+  // Address order (storage-1, storage-2, ... or ascending ports) reads better than random ids.
+  function byAddress() {
+    return [...servers.values()].sort((a, b) =>
+      a.address.localeCompare(b.address, undefined, { numeric: true }) || a.server_id.localeCompare(b.server_id));
+  }
   function renderAllTiles() {
     const tiles = document.getElementById('tiles');
     const empty = document.getElementById('empty');
-    // Address order (storage-1, storage-2, ... or ascending ports) reads better than random ids.
-    const sorted = [...servers.values()].sort((a, b) =>
-      a.address.localeCompare(b.address, undefined, { numeric: true }) || a.server_id.localeCompare(b.server_id));
+    const sorted = byAddress();
     for (const tile of [...tiles.querySelectorAll('.tile')]) {
       if (!servers.has(tile.dataset.serverId)) tile.remove();
     }
@@ -286,6 +289,7 @@
     renderSummary();
     renderMachineCounts('connection', 'state');
     renderMachineCounts('breaker', 'breaker');
+    renderActorTree();
   }
   function applySnapshot(views) {
     servers.clear();
@@ -313,6 +317,7 @@
     renderSummary();
     renderMachineCounts('connection', 'state');
     renderMachineCounts('breaker', 'breaker');
+    renderActorTree();
     fireEdge(event.machine, event.from, event.to);
     logTransition(event, true);
   }
@@ -360,29 +365,28 @@
       // A transition that arrived meanwhile is newer than this answer: ask again instead.
       if (eventCount !== eventsBefore) return scheduleRefresh();
       applySnapshot(views);
-      refreshActors();
     } catch {
       // The event stream shows the gateway is unreachable; nothing to add here.
     }
   }
 
-  // ---------- actor tree (the supervisor's own view, GET /admin/actors) ----------
+  // ---------- actor tree (GET /admin/actors's shape, drawn from `servers`: the same snapshot) ----------
   function actorNode(node) {
     const label = [node.actor, node.address, node.state].filter(Boolean).join(' · ');
     const item = el('li', { class: 'actor', 'data-actor': node.actor, 'data-state': node.state || '' }, [el('span', { text: label })]);
     if (node.children && node.children.length > 0) item.append(el('ul', {}, node.children.map(actorNode)));
     return item;
   }
-  async function refreshActors() {
-    try {
-      const response = await fetch(base + '/actors', { cache: 'no-store' });
-      if (!response.ok) return;
-      const tree = await response.json();
-      const servers = [...tree.children].sort((a, b) => a.address.localeCompare(b.address, undefined, { numeric: true }));
-      document.getElementById('actor-tree').replaceChildren(actorNode(Object.assign({}, tree, { children: servers })));
-    } catch {
-      // The event stream shows the gateway is unreachable; the last tree stays.
-    }
+  function renderActorTree() {
+    const tree = {
+      actor: 'supervisor',
+      children: byAddress().map((server) => ({
+        actor: 'server',
+        address: server.address,
+        children: [{ actor: 'connection', state: server.state }, { actor: 'breaker', state: server.breaker }],
+      })),
+    };
+    document.getElementById('actor-tree').replaceChildren(actorNode(tree));
   }
 
   async function start() {
@@ -395,7 +399,6 @@
     drawMachine('connection');
     drawMachine('breaker');
     connect();
-    refreshActors();
     setInterval(tickTimes, 1000);
     setInterval(refreshSnapshot, REFRESH_MS);
   }

@@ -3,8 +3,7 @@
 // from GET /admin/traffic: requests per second since the last poll, totals, errors and
 // latency. Polled; hidden while that route does not answer.
 (function () {
-  const base = document.body.dataset.basePath || '';
-  const REFRESH_MS = 5000;
+  const { cell, poll } = window.ringstorePanels;
   const API_NAMES = { files: 'file API', s3: 'S3' };
   const panel = document.getElementById('traffic');
   if (!panel) return;
@@ -12,13 +11,6 @@
   /** Each operation's request total at the last poll, for the rate. */
   let previous = new Map();
   let previousAt = 0;
-
-  function cell(text, className) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    if (className) td.className = className;
-    return td;
-  }
 
   function latency(operation) {
     if (operation.mean_ms === null) return '–';
@@ -69,17 +61,5 @@
     previousAt = now;
   }
 
-  async function refresh() {
-    try {
-      const response = await fetch(base + '/traffic', { cache: 'no-store' });
-      if (!response.ok) throw new Error(String(response.status));
-      render(await response.json(), Date.now());
-      panel.hidden = false;
-    } catch {
-      panel.hidden = true;
-    }
-  }
-
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  poll(panel, '/traffic', (view) => render(view, Date.now()));
 })();
