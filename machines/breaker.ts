@@ -39,7 +39,8 @@ export interface BreakerContext {
 }
 
 export type BreakerEvent =
-  | { type: 'FAILURE'; at: number; error: string }
+  /** `connected`: the server's connection is Ready; a failure that opens the breaker otherwise counts as the connection lost. */
+  | { type: 'FAILURE'; at: number; error: string; connected: boolean }
   | { type: 'SUCCESS'; at: number }
   | { type: 'TRIAL_STARTED'; at: number }
   | { type: 'CONNECTION_LOST'; at: number }
@@ -70,7 +71,7 @@ export const breakerMachine = setup({
       opens: context.opens + 1,
       openedAt: event.at,
       consecutiveFailures: 0,
-      connectionLost: false,
+      connectionLost: event.type === 'FAILURE' && !event.connected,
       trialStartedAt: null,
       reason: event.type === 'FAILURE' ? `call failed: ${event.error}` : 'failure',
     })),

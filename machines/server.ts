@@ -1,4 +1,4 @@
-import { enqueueActions, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
 import { breakerAdmits, breakerMachine, type BreakerContext, type BreakerReport, type BreakerSettings, type BreakerStateName } from './breaker';
 import { connectionMachine, type ConnectionContext, type ConnectionEffects, type ConnectionReport, type ConnectionSettings, type ConnectionStateName } from './connection';
 
@@ -9,8 +9,9 @@ import { connectionMachine, type ConnectionContext, type ConnectionEffects, type
  * children report comes back here, is mirrored in the context and handed to the runtime.
  * - the connection reaches Ready: the breaker hears RECONNECTED;
  * - the connection drops out of Ready by itself (Idle, TransientFailure, Shutdown), or the
- *   breaker opens while it is not Ready: the breaker hears CONNECTION_LOST (so a reconnect may
- *   close it; a rebuild after a failed probe is not a loss);
+ *   breaker opens while it is not Ready (each FAILURE says whether it is): the breaker counts
+ *   the connection lost (so a reconnect may close it; a rebuild after a failed probe is not a
+ *   loss);
  * - a probe answer counts for the breaker like a call's.
  *
  * The breaker is spawned at the server's first failure (a failed call or probe), not with the
@@ -95,7 +96,7 @@ export const serverMachine = setup({
         enqueue.spawnChild('breaker', { id: 'breaker', input: { settings: context.settings.breaker } });
         enqueue.assign({ breakerSpawned: true });
       }
-      enqueue.sendTo('breaker', { type: 'FAILURE', at: event.at, error });
+      enqueue.sendTo('breaker', { type: 'FAILURE', at: event.at, error, connected: context.connection === 'Ready' });
     }),
     trialStarted: enqueueActions(({ context, event, enqueue }) => {
       if (event.type === 'TRIAL_STARTED' && context.breakerSpawned) enqueue.sendTo('breaker', { type: 'TRIAL_STARTED', at: event.at });
@@ -114,13 +115,7 @@ export const serverMachine = setup({
       }
       enqueue.assign({ connection: event.state });
     }),
-    breakerEntered: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'BREAKER_ENTERED') return;
-      if (event.state === 'open' && context.connection !== 'Ready') {
-        enqueue.sendTo('breaker', { type: 'CONNECTION_LOST', at: event.at });
-      }
-      enqueue.assign({ breaker: event.state });
-    }),
+    breakerEntered: assign(({ context, event }) => ({ breaker: event.type === 'BREAKER_ENTERED' ? event.state : context.breaker })),
     report: ({ context, event }, params: { machine: ServerTransition['machine'] }) => {
       if (event.type !== 'CONNECTION_ENTERED' && event.type !== 'BREAKER_ENTERED') return;
       const from = params.machine === 'connection' ? context.connection : context.breaker;

@@ -181,7 +181,8 @@ describe('breaker machine, model-based, against the rules table', () => {
   const logic = timedLogic(machine, { settings }, start);
   type Snap = TimedSnapshot<typeof machine>;
   const events = (): ModelEvent[] => [
-    { type: 'FAILURE', error: 'UNAVAILABLE' },
+    { type: 'FAILURE', error: 'UNAVAILABLE', connected: true },
+    { type: 'FAILURE', error: 'UNAVAILABLE', connected: false },
     { type: 'SUCCESS' },
     { type: 'TRIAL_STARTED' },
     { type: 'CONNECTION_LOST' },

@@ -152,7 +152,8 @@ const opened = (o: BreakerOracle, e: OracleEvent) => {
   o.opens += 1;
   o.openedAt = e.at;
   o.failures = 0;
-  o.lost = false;
+  // Opening while the connection is not Ready counts as lost.
+  o.lost = e.connected === false;
   o.trialAt = null;
 };
 const closed = (o: BreakerOracle) => {
@@ -235,11 +236,19 @@ function onceSpawned(rule: Rule<ServerOracle>): Array<Rule<ServerOracle>> {
 
 export const SERVER_RULES: Array<Rule<ServerOracle>> = [
   { from: '*', event: 'REQUEST_CONNECT', effects: ['connection <- REQUEST_CONNECT'] },
-  // A failure spawns the breaker if it is the first, and the breaker hears it.
-  ...['CALL_FAILED', 'PROBE_ANSWERED failed'].flatMap((event): Array<Rule<ServerOracle>> => [
-    { from: '*', event, when: { says: 'the first failure', holds: (o) => !o.breakerSpawned }, effects: ['spawn breaker', 'breaker <- FAILURE'], note: spawnsBreaker },
-    { from: '*', event, effects: ['breaker <- FAILURE'] },
-  ]),
+  // A failure spawns the breaker if it is the first, and the breaker hears it, with whether the
+  // connection is Ready.
+  ...['CALL_FAILED', 'PROBE_ANSWERED failed'].flatMap((event) => [true, false].flatMap((ready): Array<Rule<ServerOracle>> => {
+    const failure = `breaker <- FAILURE ${ready ? 'connected' : 'not connected'}`;
+    const connection = { says: ready ? 'the connection Ready' : 'the connection not Ready', holds: (o: ServerOracle) => (o.connection === 'Ready') === ready };
+    return [
+      {
+        from: '*', event, effects: ['spawn breaker', failure], note: spawnsBreaker,
+        when: { says: `the first failure, ${connection.says}`, holds: (o) => !o.breakerSpawned && connection.holds(o) },
+      },
+      { from: '*', event, effects: [failure], when: { says: connection.says, holds: connection.holds } },
+    ];
+  })),
   // Everything else the breaker would hear, only once it is spawned.
   ...([
     { from: '*', event: 'CALL_OK', effects: ['connection <- CALL_OK', 'breaker <- SUCCESS'] },
@@ -263,11 +272,7 @@ export const SERVER_RULES: Array<Rule<ServerOracle>> = [
       },
     ]),
   ] as Array<Rule<ServerOracle>>).flatMap(onceSpawned),
-  // The breaker reports a new state; opening while the connection is not Ready counts as lost.
-  {
-    from: '*', event: 'BREAKER_ENTERED open', effects: ['report', 'breaker <- CONNECTION_LOST'], note: breakerNow('open'),
-    when: { says: 'opened while the connection is not Ready', holds: (o) => o.breaker !== 'open' && o.connection !== 'Ready' },
-  },
+  // The breaker reports a new state.
   ...['closed', 'open', 'halfOpen'].map((state): Rule<ServerOracle> => ({
     from: '*', event: `BREAKER_ENTERED ${state}`, effects: ['report'], note: breakerNow(state),
     when: { says: `was not ${state}`, holds: (o) => o.breaker !== state },

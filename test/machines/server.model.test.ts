@@ -56,7 +56,7 @@ describe('server machine, model-based, against the rules table', () => {
         if (event.type === '@xstate.event' && server && event.sourceRef === server && event.actorRef !== server) {
           const child = (event.actorRef as AnyActorRef).id;
           // A child's init event, sent as it is spawned, is the spawn itself.
-          forwarded.push(event.event.type === 'xstate.init' ? `spawn ${child}` : `${child} <- ${event.event.type}`);
+          forwarded.push(event.event.type === 'xstate.init' ? `spawn ${child}` : `${child} <- ${event.event.type}${connectedOf(event.event)}`);
         }
       };
       server = createActor(machine, { input, inspect }).start();
@@ -90,6 +90,12 @@ describe('server machine, model-based, against the rules table', () => {
     expect(reportCoverage('server machine', covered, allTransitions(serverMachine))).toEqual([]);
   });
 });
+
+/** A FAILURE tells the breaker whether the connection is Ready: part of what is forwarded. */
+function connectedOf(event: { type: string; connected?: boolean }): string {
+  if (event.type !== 'FAILURE') return '';
+  return event.connected ? ' connected' : ' not connected';
+}
 
 describe('supervisor, model-based, against its rules', () => {
   /** The specification of a ring change, server by server (independent of planMembership). */
