@@ -3,6 +3,7 @@ import { loadConnectionConfig } from '../connection';
 import { loadSecurityConfig } from '../security';
 import { createLogger } from '../util/logger';
 import { loadGatewayConfig } from './config';
+import { ensureGatewayPortsFree } from './listeners';
 import { startGateway } from './start';
 
 /** `ringstore gateway [--port N] [--host H] [--data DIR]`: the HTTP gateway alone. */
@@ -15,8 +16,11 @@ export async function runGateway(args: string[]): Promise<void> {
   if (values.port !== undefined) env.PORT = values.port;
   if (values.host !== undefined) env.HOST = values.host;
   if (values.data !== undefined) env.DATA_DIR = values.data;
+  const config = loadGatewayConfig(env);
+  // Before the database is opened (or, on a first start, built): a taken port is one line.
+  await ensureGatewayPortsFree(config);
   const gateway = await startGateway({
-    config: loadGatewayConfig(env),
+    config,
     connection: loadConnectionConfig(env),
     security: loadSecurityConfig(env),
     inspectUrl: env.RINGSTORE_INSPECT,

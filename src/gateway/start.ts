@@ -22,7 +22,7 @@ import { createAdminRouter } from '../http/admin/router';
 import { trafficView } from '../observability/traffic';
 import { createGatewayApp } from '../http/app';
 import type { GatewayConfig } from './config';
-import { ensureGatewayPortsFree, GATEWAY_PORT_HINT, listenerUrl, S3_PORT_HINT } from './listeners';
+import { GATEWAY_PORT_HINT, listenerUrl, S3_PORT_HINT } from './listeners';
 import { serverOptions, socketIdleTimeoutMs } from '../http/server-limits';
 import { accessLog } from '../http/access-log';
 import { createClientErrorHandler } from '../http/client-error';
@@ -91,14 +91,16 @@ export interface GatewayOptions {
   store?: Promise<MetadataStore>;
 }
 
-/** Opens metadata, the connection supervisor and the HTTP server; resolves once listening. */
+/**
+ * Opens metadata, the connection supervisor and the HTTP server; resolves once listening. Its
+ * callers (`ringstore gateway`, `ringstore up`) have checked the ports with
+ * ensureGatewayPortsFree first, before the database is opened (or, on a first start, built).
+ */
 export async function startGateway({ config, connection, security, inspectUrl, jobsConfig = loadJobsConfig(), awaitKnownServers = true, store: opening }: GatewayOptions): Promise<RunningGateway> {
   const log = createLogger('gateway');
   const gatewayId = randomUUID();
   const startedAt = Date.now();
   receiveFramesIntoPool(log);
-  // Before the database is opened (or, on a first start, built): a taken port is one line.
-  await ensureGatewayPortsFree(config);
   const s3Credentials = await loadS3Credentials(process.env, config.dataDir);
   // The one time a generated secret is shown: to the terminal, never to the log.
   const notice = s3Credentials.firstStartNotice();
