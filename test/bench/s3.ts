@@ -14,10 +14,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers/ports';
-import { childPids, cpuMs, startUp } from './bench-cluster';
+import { childPids, startUp } from './bench-cluster';
 import { CpuSpent } from './cpu-spent';
 import type { Figure } from './figures';
-import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
+import { closedLoop, keepAliveAgent, request } from './load';
+import { phaseMeasurer } from './measured-phase';
 import { S3RequestSigner } from './s3-request-signer';
 import { curl, downloadToNull, expectOk, hashFile, mbPerSecond, MiB, sizeArg, upload, writeTestFile } from './transfer';
 
@@ -87,26 +88,16 @@ export async function run(args: string[]): Promise<Figure[]> {
     // 4 KiB objects.
     const phaseMs = seconds * 1000;
     const pids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
-    const measured = async (what: string, phase: () => Promise<LoadResult>): Promise<LoadResult> => {
-      const before = cpuMs(pids());
-      const result = await phase();
-      if (result.errors.length > 0) process.stderr.write(`${what}: ${result.failed} failed, e.g. ${result.errors.join(' | ')}\n`);
-      add(`${what}/s (${clients} clients)`, result.perSecond, 'req/s');
-      add(`${what} p50`, result.p50, 'ms');
-      add(`${what} p99`, result.p99, 'ms');
-      add(`${what} failed`, result.failed, 'requests');
-      add(`${what} server CPU per request`, (cpuMs(pids()) - before) / Math.max(1, result.requests), 'ms');
-      return result;
-    };
+    const measured = phaseMeasurer('s3', clients, figures);
     const files: Array<{ id: string; data: Buffer }> = [];
     const objects: Array<{ key: string; data: Buffer }> = [];
-    const fileUploads = await measured('file API 4 KiB uploads', () => closedLoop(clients, phaseMs, async () => {
+    const fileUploads = await measured('file API 4 KiB uploads', pids, () => closedLoop(clients, phaseMs, async () => {
       const data = randomBytes(SMALL_BYTES);
       const reply = await request(agent, `${cluster.url}/files?filename=small.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(data.length) } });
       if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
       files.push({ id: (JSON.parse(reply.body.toString()) as { file_id: string }).file_id, data });
     }));
-    const s3Puts = await measured('S3 4 KiB PUTs', () => closedLoop(clients, phaseMs, async (worker, n) => {
+    const s3Puts = await measured('S3 4 KiB PUTs', pids, () => closedLoop(clients, phaseMs, async (worker, n) => {
       const key = `small/${worker}-${n}`;
       const data = randomBytes(SMALL_BYTES);
       const reply = await s3Request('PUT', key, data);
@@ -114,12 +105,12 @@ export async function run(args: string[]): Promise<Figure[]> {
       objects.push({ key, data });
     }));
     if (files.length === 0 || objects.length === 0) throw new Error('no small upload succeeded');
-    const fileDownloads = await measured('file API 4 KiB downloads', () => closedLoop(clients, phaseMs, async (_, n) => {
+    const fileDownloads = await measured('file API 4 KiB downloads', pids, () => closedLoop(clients, phaseMs, async (_, n) => {
       const file = files[(n * 7919) % files.length];
       const reply = await request(agent, `${cluster.url}/files/${file.id}`);
       if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
     }));
-    const s3Gets = await measured('S3 4 KiB GETs', () => closedLoop(clients, phaseMs, async (_, n) => {
+    const s3Gets = await measured('S3 4 KiB GETs', pids, () => closedLoop(clients, phaseMs, async (_, n) => {
       const object = objects[(n * 7919) % objects.length];
       const reply = await s3Request('GET', object.key);
       if (reply.status !== 200 || !reply.body.equals(object.data)) throw new Error(`GetObject of ${object.key} answered ${reply.status} with ${reply.body.length} bytes, not the stored ones`);

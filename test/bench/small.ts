@@ -11,9 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { childPids, cpuMs, startUp } from './bench-cluster';
+import { childPids, startUp } from './bench-cluster';
 import type { Figure } from './figures';
 import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
+import { phaseMeasurer } from './measured-phase';
 import { startReference } from './reference-server';
 
 const FILE_BYTES = 4096;
@@ -34,23 +35,7 @@ export async function run(args: string[]): Promise<Figure[]> {
   const agent = keepAliveAgent(clients);
   const figures: Figure[] = [];
   const ringstorePids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
-  /** Runs a load phase and adds the CPU time the server side spent per request. */
-  const measured = async (what: string, pids: () => number[], phase: () => Promise<LoadResult>) => {
-    const before = cpuMs(pids());
-    const result = await phase();
-    report(what, result);
-    figures.push({ bench: 'small', metric: `${what} server CPU per request`, value: (cpuMs(pids()) - before) / Math.max(1, result.requests), unit: 'ms' });
-    return result;
-  };
-  const report = (what: string, result: LoadResult) => {
-    if (result.errors.length > 0) process.stderr.write(`${what}: ${result.failed} failed, e.g. ${result.errors.join(' | ')}\n`);
-    figures.push(
-      { bench: 'small', metric: `${what}/s (${clients} clients)`, value: result.perSecond, unit: 'req/s' },
-      { bench: 'small', metric: `${what} p50`, value: result.p50, unit: 'ms' },
-      { bench: 'small', metric: `${what} p99`, value: result.p99, unit: 'ms' },
-      { bench: 'small', metric: `${what} failed`, value: result.failed, unit: 'requests' },
-    );
-  };
+  const measured = phaseMeasurer('small', clients, figures);
   try {
     await writeFile(path.join(reference.root, 'small.bin'), randomBytes(FILE_BYTES));
     const stored = new Map<number, StoredFile[]>();
