@@ -1,5 +1,7 @@
 import type { Clock } from '../../src/connection/clock';
+import type { ServerLink, ConnectionLogger } from '../../src/connection/server-effects';
 import type { ChannelLike, Dialer, ProbeClient } from '../../src/connection/server-channel';
+import type { ServerContext } from '../../machines/server';
 
 /** grpc-js ConnectivityState numbers. */
 export const IDLE = 0, CONNECTING = 1, READY = 2, TRANSIENT_FAILURE = 3, SHUTDOWN = 4;
@@ -129,3 +131,13 @@ export class FakeClock implements Clock {
 }
 
 export const silentLogger = { info: () => undefined, warn: () => undefined } as never;
+
+/** A connection-layer logger that keeps every line it is given, info and warn, in `lines`. */
+export function recordingLogger(lines: string[]): ConnectionLogger {
+  return { info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) } as unknown as ConnectionLogger;
+}
+
+/** The fake client of a server actor's current channel (a rebuilt channel has a fresh client), whether or not it takes traffic. */
+export function currentClientOf(server: { getSnapshot(): { context: ServerContext } }): FakeClient {
+  return (server.getSnapshot().context.effects as ServerLink<FakeClient>).link.client;
+}

@@ -4,6 +4,7 @@ import type { StorageServerInfo } from '../../src/connection/types';
 import { RingstoreProcess } from '../helpers/process';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
+import { recordingLogger } from './fakes';
 import { StorageProcess } from './storage-process';
 
 /** Short intervals so the bounds below are seconds, not minutes. */
@@ -22,7 +23,7 @@ const config: ConnectionConfig = {
 const DETECT_MS = 10_000;
 
 const lines: string[] = [];
-const logger = { info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) } as never;
+const logger = recordingLogger(lines);
 const info = (server: StorageProcess, id: string): StorageServerInfo => ({ id, address: server.address });
 
 afterAll(async () => {

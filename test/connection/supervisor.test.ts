@@ -4,7 +4,7 @@ import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/conn
 import { guardInspector } from '../../src/connection/guard-inspector';
 import { SupervisorHandle } from '../../src/connection/supervisor';
 import type { TransitionEvent } from '../../src/connection/types';
-import { CONNECTING, FakeClient, FakeClock, FakeDialer, IDLE, READY, TRANSIENT_FAILURE } from './fakes';
+import { CONNECTING, currentClientOf, FakeClient, FakeClock, FakeDialer, IDLE, READY, recordingLogger, TRANSIENT_FAILURE } from './fakes';
 
 const config: ConnectionConfig = {
   ...DEFAULT_CONNECTION_CONFIG,
@@ -20,7 +20,7 @@ function setup(overrides: Partial<ConnectionConfig> = {}, inspect?: (event: Insp
   const clock = new FakeClock();
   const dialer = new FakeDialer();
   const lines: string[] = [];
-  const logger = { info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m) } as never;
+  const logger = recordingLogger(lines);
   const supervisor = new SupervisorHandle<FakeClient>({
     config: { ...config, ...overrides },
     dial: dialer.dial,
@@ -412,8 +412,7 @@ describe('the breaker and probe keep their promises', () => {
 
 /** The client of a server's current channel, whether or not it takes traffic. */
 function currentClient(supervisor: SupervisorHandle<FakeClient>, serverId: string): FakeClient {
-  const server = supervisor.actor.getSnapshot().context.servers.get(serverId);
-  return (server?.getSnapshot().context.effects as unknown as { link: { client: FakeClient } }).link.client;
+  return currentClientOf(supervisor.actor.getSnapshot().context.servers.get(serverId)!);
 }
 
 function flush(): Promise<void> {

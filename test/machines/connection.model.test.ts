@@ -4,7 +4,7 @@ import { serverAdmitsTraffic, type ServerChildren } from '../../machines/server'
 import type { ServerActorRef } from '../../machines/supervisor';
 import { DEFAULT_CONNECTION_CONFIG, type ConnectionConfig } from '../../src/connection/config';
 import { SupervisorHandle } from '../../src/connection/supervisor';
-import { FakeClient, FakeClock, FakeDialer, READY, silentLogger, type FakeChannel } from '../connection/fakes';
+import { currentClientOf, FakeClient, FakeClock, FakeDialer, READY, silentLogger, type FakeChannel } from '../connection/fakes';
 import { allTransitions, atOf, edgePaths, reportCoverage, timedLogic, transitionKey, transitionRecorder, type ModelEvent, type TimedSnapshot } from './model';
 import { BREAKER_RULES, BreakerOracle, breakerAdmitsBySpec, CONNECTION_RULES, ConnectionOracle, predict, ruleName } from './rules';
 
@@ -136,7 +136,7 @@ describe('connection machine, model-based, against the rules table', () => {
 
   /** Probes started on the current channel's client (a rebuilt channel has a fresh client). */
   function probesOn(sut: ReturnType<typeof systemUnderTest>): number {
-    return (sut.server().getSnapshot().context.effects as unknown as { link: { client: FakeClient } }).link.client.probes.length + probesAnswered;
+    return currentClientOf(sut.server()).probes.length + probesAnswered;
   }
   let probesAnswered = 0;
 
@@ -157,8 +157,7 @@ describe('connection machine, model-based, against the rules table', () => {
         return void sut.server().send({ type: 'CALL_OK', at });
       case 'PROBE_OK':
       case 'PROBE_FAILED': {
-        const link = (sut.server().getSnapshot().context.effects as unknown as { link: { client: FakeClient } }).link;
-        const probe = link.client.probes.shift();
+        const probe = currentClientOf(sut.server()).probes.shift();
         if (!probe) throw new Error('the model has a probe in flight, the runtime has none');
         probesAnswered++;
         if (event.type === 'PROBE_OK') probe.resolve();
