@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { crc32Checksum } from '../wire/crc32';
 import { BlockChecksWriter, encodeTrailer, type WholeChunkCheck } from './chunk-file-format';
+import { ChunkFileWriter } from './chunk-file-writer';
 import { ChunkStoreError, isNodeError } from './chunk-store-error';
 import { removeFile } from './remove-file';
 
@@ -71,7 +72,7 @@ export class TempFileUpload implements ChunkUpload {
   private heldBack: Buffer | undefined;
   private finished = false;
 
-  private constructor(private readonly options: TempFileUploadOptions, private readonly file: fs.FileHandle) {
+  private constructor(private readonly options: TempFileUploadOptions, private readonly writer: ChunkFileWriter) {
     // A client without frame CRCs may still send its SHA-256 last, so it is hashed from the start.
     if (options.checksum || !options.framesChecked) this.sha256 = createHash('sha256');
   }
@@ -81,10 +82,10 @@ export class TempFileUpload implements ChunkUpload {
   }
 
   static async create(options: TempFileUploadOptions): Promise<TempFileUpload> {
-    const file = await fs.open(options.tempPath, 'wx', 0o600).catch((error: unknown) => {
+    const writer = await ChunkFileWriter.create(options.tempPath, options.expectedSize).catch((error: unknown) => {
       throw asStoreError(error);
     });
-    return new TempFileUpload(options, file);
+    return new TempFileUpload(options, writer);
   }
 
   async write(data: Buffer, dataCrc32?: number): Promise<void> {
@@ -103,11 +104,11 @@ export class TempFileUpload implements ChunkUpload {
     this.sha256?.update(data);
     this.size += data.length;
     try {
-      if (this.heldBack) await writeAll(this.file, this.takeHeldBack());
+      if (this.heldBack) await this.writer.write(this.takeHeldBack());
       // The last piece of a small chunk goes out with the trailer in one write: a file system
       // call less per small put. Copied, since the caller may reuse `data` once this returns.
       if (this.size === this.options.expectedSize && data.length <= HOLD_BACK_BYTES) this.heldBack = Buffer.from(data);
-      else await writeAll(this.file, data);
+      else await this.writer.write(data);
     } catch (error) {
       throw asStoreError(error);
     }
@@ -117,12 +118,12 @@ export class TempFileUpload implements ChunkUpload {
     const whole = this.verifyWhole(final);
     try {
       const trailer = encodeTrailer(this.size, this.blockChecks.finish(), whole);
-      await writeAll(this.file, Buffer.concat([this.takeHeldBack(), trailer]));
+      await this.writer.finish(Buffer.concat([this.takeHeldBack(), trailer]));
     } catch (error) {
       throw asStoreError(error);
     }
     const checksum = 'sha256' in whole ? whole.sha256.toString('hex') : crc32Checksum(whole.crc32);
-    await this.options.publish(this.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
+    await this.options.publish(this.writer.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
     this.finished = true;
   }
 
@@ -171,8 +172,9 @@ export class TempFileUpload implements ChunkUpload {
     await removeFile(this.options.tempPath);
   }
 
-  private closeFile(): Promise<void> {
-    return this.file.close().catch(() => undefined);
+  private async closeFile(): Promise<void> {
+    await this.writer.closeDirect();
+    await this.writer.file.close().catch(() => undefined);
   }
 }
 
@@ -189,19 +191,6 @@ export class AlreadyStoredUpload implements ChunkUpload {
   async write(): Promise<void> {}
   async commit(): Promise<void> {}
   async abort(): Promise<void> {}
-}
-
-/**
- * FileHandle.write is one write(2), which may write less than asked (a disk filling up): go on
- * until every byte is written, so a short write can never leave a chunk file shorter than
- * what was acknowledged.
- */
-async function writeAll(file: fs.FileHandle, data: Buffer): Promise<void> {
-  for (let offset = 0; offset < data.length; ) {
-    const { bytesWritten } = await file.write(data, offset, data.length - offset);
-    if (bytesWritten === 0) throw Object.assign(new Error(`no space: a write of ${data.length - offset} bytes wrote none`), { code: 'ENOSPC' });
-    offset += bytesWritten;
-  }
 }
 
 /** Disk-full errors become RESOURCE_EXHAUSTED; everything else is passed on as is. */

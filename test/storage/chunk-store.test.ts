@@ -1,9 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import winston from 'winston';
 import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
+import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/chunk-file-writer';
 import { ChunkStore } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
@@ -108,11 +110,11 @@ describe('ChunkStore', () => {
     const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
     const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
     await probe.close();
-    type WriteBytes = (this: fs.FileHandle, buffer: Buffer, offset?: number, length?: number) => Promise<{ bytesWritten: number; buffer: Buffer }>;
+    type WriteBytes = (this: fs.FileHandle, buffer: Buffer, offset?: number, length?: number, position?: number) => Promise<{ bytesWritten: number; buffer: Buffer }>;
     const write = prototype.write as unknown as WriteBytes;
     // write(2) may write less than asked; this one takes at most 64 KiB - 1 bytes per call.
-    const shortWrite: WriteBytes = function (buffer, offset, length) {
-      return write.call(this, buffer, offset, Math.min(length ?? buffer.length, 65_535));
+    const shortWrite: WriteBytes = function (buffer, offset, length, position) {
+      return write.call(this, buffer, offset, Math.min(length ?? buffer.length, 65_535), position);
     };
     const short = jest.spyOn(prototype, 'write').mockImplementation(shortWrite as unknown as typeof prototype.write);
     try {
@@ -265,6 +267,61 @@ describe('ChunkStore', () => {
     // A footer whose whole-chunk CRC disagrees with its (signed) block CRCs is damaged too.
     await fs.writeFile(file, chunkFile(data, { magic: 'RSCHUNK3', check: (block) => uint32(crc32(block)), wholeCrc: crc32(data) ^ 1 }));
     expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: -1, message: expect.stringMatching(/does not match its CRC-32/) });
+  });
+
+  it('writes a large chunk with O_DIRECT where the file system takes it: byte-exact, and scrub finds every flipped byte', async () => {
+    const open = jest.spyOn(fs, 'open');
+    try {
+      const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + BLOCK_SIZE + 12_345);
+      const id = randomUUID();
+      await putByCrc(store, id, data);
+      const directOpens = open.mock.calls.filter(([, flags]) => typeof flags === 'number' && (flags & constants.O_DIRECT) !== 0);
+      expect(directOpens).toHaveLength(1);
+      expect((await readAll(store, id)).equals(data)).toBe(true);
+      expect(await store.verify(id)).toEqual({ ok: true });
+      const file = chunkPath(dataDir, id);
+      expect((await fs.readFile(file)).equals(chunkFile(data, { magic: 'RSCHUNK3', check: (block) => uint32(crc32(block)), wholeCrc: crc32(data) }))).toBe(true);
+      for (const position of [0, BLOCK_SIZE, DIRECT_MIN_CHUNK_BYTES + BLOCK_SIZE + 12_344]) {
+        await flipByte(file, position);
+        expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: Math.floor(position / BLOCK_SIZE) });
+        await flipByte(file, position);
+      }
+    } finally {
+      open.mockRestore();
+    }
+  });
+
+  it('goes on through the page cache when a direct write is refused (EINVAL), and keeps every byte', async () => {
+    const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
+    await probe.close();
+    const directHandles = new Set<fs.FileHandle>();
+    const open = fs.open;
+    const opens = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
+      const handle = await open(...args);
+      if (typeof args[1] === 'number' && (args[1] & constants.O_DIRECT) !== 0) directHandles.add(handle);
+      return handle;
+    });
+    const write = prototype.write;
+    let refused = 0;
+    const writes = jest.spyOn(prototype, 'write').mockImplementation(function (this: fs.FileHandle, ...args: unknown[]) {
+      if (directHandles.has(this)) {
+        refused += 1;
+        return Promise.reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' }));
+      }
+      return (write as (...a: unknown[]) => ReturnType<typeof write>).apply(this, args);
+    } as typeof prototype.write);
+    try {
+      const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + 777);
+      const id = randomUUID();
+      await putByCrc(store, id, data);
+      expect(refused).toBe(directHandles.size > 0 ? 1 : 0);
+      expect((await readAll(store, id)).equals(data)).toBe(true);
+      expect(await store.verify(id)).toEqual({ ok: true });
+    } finally {
+      writes.mockRestore();
+      opens.mockRestore();
+    }
   });
 
   it('refuses a message whose CRC-32 is wrong, or a wrong chunk CRC-32, and keeps nothing', async () => {
