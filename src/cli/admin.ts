@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatBytes } from '../util/format-bytes.cjs';
 import { ADMIN_USAGE as USAGE } from './admin-usage';
 
 
@@ -239,15 +240,9 @@ function formatReport(report: Record<string, number>): string {
     .join(', ');
 }
 
+/** Sizes at one decimal, as the dashboard's cluster panel shows them. */
 function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return formatBytes(n, 'tenths');
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,13 +1,8 @@
-/** 1536 -> "1.5 KiB": sizes and rates for people. */
+import { formatBytes as formatBytesIn } from '../../util/format-bytes.cjs';
+
+/** 1536 -> "1.50 KiB": sizes and rates for people. */
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+  return formatBytesIn(bytes, 'precise');
 }
 
 /** Bytes over seconds as "12.3 MiB/s". */

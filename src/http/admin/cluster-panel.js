@@ -9,16 +9,7 @@
   const rows = panel.querySelector('tbody');
   const summary = panel.querySelector('.cluster-summary');
 
-  function bytes(n) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-    let value = n;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-      value /= 1024;
-      unit++;
-    }
-    return unit === 0 ? n + ' B' : value.toFixed(1) + ' ' + units[unit];
-  }
+  const bytes = (n) => formatBytes(n, 'tenths'); // format-bytes.cjs, inlined before this
 
   function progress(server) {
     if (server.drain) return 'drain ' + server.drain.percent_done + '%, ' + server.drain.chunks_left + ' chunks left';

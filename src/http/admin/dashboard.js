@@ -58,12 +58,7 @@
     if (h < 48) return h + 'h ' + String(m % 60).padStart(2, '0') + 'm';
     return Math.floor(h / 24) + 'd ' + (h % 24) + 'h';
   }
-  function bytes(n) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-    return (n >= 100 || i === 0 ? n.toFixed(0) : n.toFixed(1)) + ' ' + units[i];
-  }
+  const bytes = (n) => formatBytes(n, 'compact'); // format-bytes.cjs, inlined before this
   function clock(ms) {
     return new Date(ms).toLocaleTimeString([], { hour12: false });
   }

@@ -18,13 +18,7 @@
     return node;
   }
 
-  function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-    return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
-  }
+  const size = (bytes) => formatBytes(bytes, 'precise'); // format-bytes.cjs, inlined before this
 
   function showError(message) {
     $('error').hidden = !message;
@@ -62,7 +56,7 @@
   function render(files, total) {
     const rows = files.map((file) => el('tr', { 'data-file-id': file.file_id }, [
       el('td', { class: 'name' }, [el('a', { href: `/files/${file.file_id}`, download: file.filename, text: file.filename, title: file.filename })]),
-      el('td', { class: 'num', text: formatBytes(file.size) }),
+      el('td', { class: 'num', text: size(file.size) }),
       el('td', { text: new Date(file.created_at).toLocaleString() }),
       el('td', {}, [deleteButton(file)]),
     ]));
@@ -117,7 +111,7 @@
       xhr.upload.onprogress = (event) => {
         progress.value = event.loaded;
         const seconds = (performance.now() - startedAt) / 1000;
-        status.textContent = `${Math.round((100 * event.loaded) / Math.max(event.total, 1))}% · ${formatBytes(seconds > 0 ? event.loaded / seconds : 0)}/s`;
+        status.textContent = `${Math.round((100 * event.loaded) / Math.max(event.total, 1))}% · ${size(seconds > 0 ? event.loaded / seconds : 0)}/s`;
       };
       xhr.onload = () => {
         let body = {};
@@ -126,7 +120,7 @@
           progress.value = progress.max;
           item.dataset.state = 'done';
           item.dataset.fileId = body.file_id;
-          status.textContent = `stored · ${formatBytes(body.size)}`;
+          status.textContent = `stored · ${size(body.size)}`;
         } else {
           item.dataset.state = 'failed';
           status.textContent = body.error || `failed: ${xhr.status}`;
