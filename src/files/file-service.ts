@@ -7,7 +7,7 @@ import { chunkPlanFor } from './chunk-plan';
 import { readFileRange } from './download';
 import { FileTooLargeError } from './errors';
 import { FileCache } from './file-cache';
-import { SmallFileCache } from './small-file-cache';
+import { SMALL_FILE_MAX_BYTES, SmallFileCache } from './small-file-cache';
 import { Upload, type StoredContent } from './upload';
 
 /** The bytes of one file to store, however they arrived. */
@@ -175,16 +175,19 @@ export class FileService {
   }
 
   /**
-   * The whole content of a small file (see SmallFileCache), from memory when it was read or
-   * uploaded lately; undefined for a file that streams instead. Read bytes are kept only when
-   * they hash to the file's checksum, so the cache can never hold a wrong copy.
+   * The whole content of a small file (up to SMALL_FILE_MAX_BYTES), from memory when it was
+   * read or uploaded lately (see SmallFileCache); undefined for a file that streams instead.
+   * Bytes read are kept only when they hash to the file's checksum, so the cache can never hold
+   * a wrong copy; bytes not kept are checked as every read is, by the servers' block checks.
    */
   async smallFileContent(file: StoredFileBytes): Promise<Buffer | undefined> {
-    if (file.size === 0 || !this.smallFiles.accepts(file.size)) return undefined;
+    if (file.size === 0 || file.size > SMALL_FILE_MAX_BYTES) return undefined;
     const cached = this.smallFiles.get(file);
     if (cached) return cached;
     const pieces: Buffer[] = [];
     for await (const piece of this.read(file, { start: 0, end: file.size - 1 })) pieces.push(piece);
+    if (!this.smallFiles.accepts(file.size)) return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+    // A copy of its own to keep: a piece may lie in a larger buffer that it would hold on to.
     const content = Buffer.concat(pieces);
     const checksum = createHash('sha256').update(content).digest('hex');
     if (checksum !== file.checksum) {

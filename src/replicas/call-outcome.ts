@@ -32,6 +32,11 @@ export function problemOf(error: unknown): ReplicaProblem {
   return (typeof code === 'number' && PROBLEM_BY_CODE.get(code)) || 'unreachable';
 }
 
+/** The server does not know the method called (UNIMPLEMENTED): a version older than this gateway. */
+export function isUnimplemented(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === grpc.status.UNIMPLEMENTED;
+}
+
 /** A call to one storage server failed; `problem` says what that means for its replica. */
 export class ReplicaCallError extends Error {
   readonly problem: ReplicaProblem;

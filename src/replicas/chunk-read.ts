@@ -2,8 +2,12 @@ import type { ConnectionSupervisor } from '../connection/types';
 import type { ChunkRecord } from '../metadata/types';
 import { withDeadline } from '../util/deadline';
 import { errorMessage } from '../util/error-message';
+import { ExpiringSet } from '../util/expiring-set';
 import type { Logger } from '../util/logger';
-import type { CallOutcomes } from './call-outcome';
+import type { StorageClient } from '../rpc/storage-client';
+import type { ChunkRange } from '../wire/chunk-range';
+import { READ_CHUNK_MAX_BYTES } from '../wire/storage-service';
+import { isUnimplemented, type CallOutcomes } from './call-outcome';
 import { ChunkUnreadableError } from './errors';
 
 export interface ChunkReadDeps {
@@ -31,8 +35,8 @@ const REPLICA_STALL_MS = 750;
  * stall too, and opening breakers then would turn slowness into 503s.
  */
 const STALL_MEMORY_MS = 5_000;
-/** serverId -> when it last stalled a read (this gateway process). */
-const recentStalls = new Map<string, number>();
+/** Servers that stalled a read lately (this gateway process). */
+const recentStalls = new ExpiringSet(STALL_MEMORY_MS);
 
 /** A replica that sent nothing for REPLICA_STALL_MS while another could take over. */
 class ReplicaStallError extends Error {}
@@ -59,17 +63,13 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
         return undefined;
       });
       if (!client) continue;
-      const stream = client.getChunk(
-        chunk.chunkId,
-        { offset: offset + delivered, length: length - delivered },
-        { idleTimeoutMs: deps.streamIdleTimeoutMs },
-      );
+      const read = replicaRead(client, serverId, chunk.chunkId, { offset: offset + delivered, length: length - delivered }, deps.streamIdleTimeoutMs);
       // Only while another replica could take over right now, and never in the last round: a
       // stall limit on the only usable copy turns a slow server into a failed download.
       const alternative = order.slice(index + 1).some((id) => supervisor.isAvailable(id));
       const stallMs = alternative && round < READ_ROUNDS - 1 ? REPLICA_STALL_MS : undefined;
       try {
-        for await (const data of withStallLimit(stream as AsyncIterable<Buffer>, stallMs, chunk.chunkId, serverId)) {
+        for await (const data of withStallLimit(read.pieces, stallMs, chunk.chunkId, serverId)) {
           const wanted = length - delivered;
           const piece = data.length > wanted ? data.subarray(0, wanted) : data;
           if (piece.length === 0) continue;
@@ -83,7 +83,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
       } catch (error) {
         lastError = error;
         if (error instanceof ReplicaStallError) {
-          recentStalls.set(serverId, Date.now());
+          recentStalls.add(serverId);
         } else {
           const { problem } = deps.outcomes.failed(serverId, error);
           if (problem === 'corrupt' || problem === 'missing') {
@@ -95,11 +95,60 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
           `Read of chunk ${chunk.chunkId} from server ${serverId} failed at byte ${offset + delivered}: ${errorMessage(error)}; trying another replica`,
         );
       } finally {
-        stream.destroy();
+        read.cancel();
       }
     }
   }
   throw new ChunkUnreadableError(chunk, lastError);
+}
+
+/**
+ * Servers that answered ReadChunk with UNIMPLEMENTED (a version without it). Their reads
+ * stream meanwhile; ReadChunk is tried again after a minute, as the server may have been
+ * upgraded since.
+ */
+const withoutReadChunk = new ExpiringSet(60_000);
+
+interface ReplicaRead {
+  pieces: AsyncIterable<Buffer>;
+  /** Ends the call if it is still running. */
+  cancel(): void;
+}
+
+/**
+ * The bytes of `range` from one replica: one unary ReadChunk when they fit its reply (a small
+ * read then costs no stream on either side), else a GetChunk stream.
+ */
+function replicaRead(client: StorageClient, serverId: string, chunkId: string, range: Required<ChunkRange>, idleTimeoutMs: number): ReplicaRead {
+  if (range.length > READ_CHUNK_MAX_BYTES || withoutReadChunk.has(serverId)) {
+    const stream = client.getChunk(chunkId, range, { idleTimeoutMs });
+    return { pieces: stream as AsyncIterable<Buffer>, cancel: () => stream.destroy() };
+  }
+  const abort = new AbortController();
+  let answered = false;
+  let fallback: ReplicaRead | undefined;
+  async function* pieces(): AsyncGenerator<Buffer> {
+    try {
+      // One message: the time it may take is the stream's idle limit.
+      const data = await client.readChunk(chunkId, range, { deadlineMs: idleTimeoutMs, signal: abort.signal });
+      answered = true;
+      yield data;
+    } catch (error) {
+      answered = true;
+      if (!isUnimplemented(error)) throw error;
+      withoutReadChunk.add(serverId);
+      fallback = replicaRead(client, serverId, chunkId, range, idleTimeoutMs);
+      yield* fallback.pieces;
+    }
+  }
+  return {
+    pieces: pieces(),
+    cancel: () => {
+      // Only a call still waiting: abort() builds a DOMException with its stack every time.
+      if (!answered) abort.abort();
+      fallback?.cancel();
+    },
+  };
 }
 
 /**
@@ -122,16 +171,8 @@ async function* withStallLimit(source: AsyncIterable<Buffer>, stallMs: number | 
 /** Stored replicas not known bad: Ready ones first, those that stalled lately after them. */
 function replicaOrder(chunk: ChunkRecord, bad: ReadonlySet<string>, supervisor: ChunkReadDeps['supervisor']): string[] {
   const candidates = chunk.replicas.filter((r) => r.status === 'stored' && !bad.has(r.serverId)).map((r) => r.serverId);
-  const rank = (id: string): number => (!supervisor.isAvailable(id) ? 2 : stalledLately(id) ? 1 : 0);
+  const rank = (id: string): number => (!supervisor.isAvailable(id) ? 2 : recentStalls.has(id) ? 1 : 0);
   return candidates.map((id) => ({ id, rank: rank(id) })).sort((a, b) => a.rank - b.rank).map(({ id }) => id);
-}
-
-function stalledLately(serverId: string): boolean {
-  const at = recentStalls.get(serverId);
-  if (at === undefined) return false;
-  if (Date.now() - at < STALL_MEMORY_MS) return true;
-  recentStalls.delete(serverId);
-  return false;
 }
 
 function delay(ms: number): Promise<void> {

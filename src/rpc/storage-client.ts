@@ -262,6 +262,16 @@ export class StorageClient {
     });
   }
 
+  /**
+   * A range of at most READ_CHUNK_MAX_BYTES in one unary call (ReadChunk): for small reads,
+   * which a stream's machinery on both sides would cost more than the bytes. The deadline is
+   * deadlineMs (default callTimeoutMs); errors carry the grpc status code.
+   */
+  async readChunk(chunkId: string, range: Required<ChunkRange>, options: CallOptions = {}): Promise<Buffer> {
+    const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset, length: range.length };
+    return (await this.unary<GetChunkRequest, GetChunkResponse>(METHODS.ReadChunk, request, options, `ReadChunk ${chunkId}`)).data;
+  }
+
   async getChunkBuffer(chunkId: string, range: ChunkRange = {}, options: CallOptions = {}): Promise<Buffer> {
     const pieces: Buffer[] = [];
     for await (const piece of this.getChunk(chunkId, range, options)) pieces.push(piece as Buffer);

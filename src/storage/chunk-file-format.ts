@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { crc32Checksum, crc32Combine } from '../wire/crc32';
@@ -182,6 +183,18 @@ export async function readExactly(
   return buffer;
 }
 
+/** readExactly for an open file descriptor, with synchronous reads (see ChunkStore.readRange). */
+export function readExactlySync(fd: number, length: number, position: number, what: string, allocate: BlockAllocator = Buffer.allocUnsafe): Buffer {
+  const buffer = allocate(length);
+  let filled = 0;
+  while (filled < length) {
+    const bytesRead = readSync(fd, buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) throw corrupt(what, `file ends ${length - filled} bytes early`);
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
 /** The footer alone (cheap: for listings). Checks it is consistent with the file size. */
 export async function readLayout(file: FileHandle, fileSize: number, what: string): Promise<ChunkLayout> {
   return (await readFooter(file, fileSize, what)).layout;
@@ -189,7 +202,10 @@ export async function readLayout(file: FileHandle, fileSize: number, what: strin
 
 async function readFooter(file: FileHandle, fileSize: number, what: string): Promise<{ layout: ChunkLayout; format: BlockCheckFormat }> {
   if (fileSize < FOOTER_BYTES) throw corrupt(what, `file is only ${fileSize} bytes`);
-  const footer = await readExactly(file, FOOTER_BYTES, fileSize - FOOTER_BYTES, what);
+  return parseFooter(await readExactly(file, FOOTER_BYTES, fileSize - FOOTER_BYTES, what), fileSize, what);
+}
+
+function parseFooter(footer: Buffer, fileSize: number, what: string): { layout: ChunkLayout; format: BlockCheckFormat } {
   const format = FORMATS.find((candidate) => footer.subarray(0, candidate.magic.length).equals(candidate.magic));
   if (!format) throw corrupt(what, 'footer magic is wrong');
   const size = Number(footer.readBigUInt64BE(8));
@@ -208,7 +224,18 @@ async function readFooter(file: FileHandle, fileSize: number, what: string): Pro
 /** Footer plus the block check table, with the table's signature checked. */
 export async function readLayoutWithChecks(file: FileHandle, fileSize: number, what: string): Promise<ChunkLayoutWithChecks> {
   const { layout, format } = await readFooter(file, fileSize, what);
-  const trailer = await readExactly(file, fileSize - layout.size, layout.size, what);
+  return withChecks(layout, format, await readExactly(file, fileSize - layout.size, layout.size, what), what);
+}
+
+/** The layout of a chunk file held whole in memory (data, block checks, footer), its table's signature checked. */
+export function parseChunkFile(bytes: Buffer, what: string): ChunkLayoutWithChecks {
+  if (bytes.length < FOOTER_BYTES) throw corrupt(what, `file is only ${bytes.length} bytes`);
+  const { layout, format } = parseFooter(bytes.subarray(bytes.length - FOOTER_BYTES), bytes.length, what);
+  return withChecks(layout, format, bytes.subarray(layout.size), what);
+}
+
+/** `trailer`: the bytes after the data (block checks, then the footer). */
+function withChecks(layout: ChunkLayout, format: BlockCheckFormat, trailer: Buffer, what: string): ChunkLayoutWithChecks {
   const blockChecks = trailer.subarray(0, layout.blockCount * format.width);
   const footer = trailer.subarray(blockChecks.length);
   if (!signature(blockChecks, footer).equals(footer.subarray(FOOTER_SIGNED_BYTES))) {

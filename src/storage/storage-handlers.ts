@@ -2,17 +2,18 @@ import * as grpc from '@grpc/grpc-js';
 import { drainedOrClosed } from '../util/drained-or-closed';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
-import type {
-  ChunkInfo,
-  DeleteChunkRequest,
-  DeleteChunkResponse,
-  GetChunkRequest,
-  HealthCheckResponse,
-  ListChunksRequest,
-  PutChunkRequest,
-  PutChunkResponse,
-  VerifyChunkRequest,
-  VerifyChunkResponse,
+import {
+  READ_CHUNK_MAX_BYTES,
+  type ChunkInfo,
+  type DeleteChunkRequest,
+  type DeleteChunkResponse,
+  type GetChunkRequest,
+  type HealthCheckResponse,
+  type ListChunksRequest,
+  type PutChunkRequest,
+  type PutChunkResponse,
+  type VerifyChunkRequest,
+  type VerifyChunkResponse,
 } from '../wire/storage-service';
 import { allocateForBytesMessage, wrapBytesMessage, type EncodedMessage } from '../wire/bytes-message';
 import { IdleWatchdog } from '../util/idle-watchdog';
@@ -188,6 +189,12 @@ export function createStorageHandlers(
         (data: Buffer) => wrapBytesMessage(GET_CHUNK_DATA_FIELD, data),
         (data) => frames.release(data),
       ),
+
+    // No pooled memory here: a unary reply says nothing when grpc-js is done with its bytes.
+    ReadChunk: unary<GetChunkRequest, EncodedMessage>('ReadChunk', async (request) => {
+      const range = { offset: request.offset, length: request.length };
+      return wrapBytesMessage(GET_CHUNK_DATA_FIELD, await store.readRange(request.chunk_id, range, READ_CHUNK_MAX_BYTES, (length) => allocateForBytesMessage(length)));
+    }),
 
     DeleteChunk: unary<DeleteChunkRequest, DeleteChunkResponse>('DeleteChunk', async (request) => {
       await store.delete(request.chunk_id);

@@ -21,11 +21,15 @@ const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
 export const StorageServiceClient = loaded.storage.StorageService;
 export const storageServiceDefinition: grpc.ServiceDefinition = StorageServiceClient.service;
 
-/** What storage servers register: GetChunk's data frames may be EncodedMessages, built in place. */
+/** What storage servers register: GetChunk's data frames and ReadChunk's reply may be EncodedMessages, built in place. */
 export const storageServerDefinition: grpc.ServiceDefinition = {
   ...storageServiceDefinition,
   GetChunk: { ...storageServiceDefinition.GetChunk, responseSerialize: passEncoded(storageServiceDefinition.GetChunk.responseSerialize) },
+  ReadChunk: { ...storageServiceDefinition.ReadChunk, responseSerialize: passEncoded(storageServiceDefinition.ReadChunk.responseSerialize) },
 };
+
+/** The longest range ReadChunk answers in its one reply. */
+export const READ_CHUNK_MAX_BYTES = 1024 * 1024;
 
 export interface PutChunkRequest {
   chunk_id: string;

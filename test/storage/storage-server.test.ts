@@ -65,6 +65,41 @@ describe('ringstore storage', () => {
     expect(await codeOf(client.getChunkBuffer(id, { offset: data.length + 1 }))).toBe(grpc.status.OUT_OF_RANGE);
   });
 
+  it('answers ReadChunk with a range of up to 1 MiB in one reply, of small chunks (read whole) and big ones alike', async () => {
+    const small = { id: randomUUID(), data: randomBytes(4096 + 17) };
+    const big = { id: randomUUID(), data: randomBytes(3 * MiB + 123) };
+    for (const { id, data } of [small, big]) await client.putChunkBuffer(id, data);
+    const cases: Array<[typeof small, number, number]> = [
+      [small, 0, small.data.length], [small, 0, 0], [small, 1, 100], [small, 4000, 1000], [small, small.data.length, 0],
+      [big, 0, MiB], [big, MiB - 1, 2], [big, 2 * MiB - 5, MiB], [big, 3 * MiB, 0], [big, big.data.length, 0],
+    ];
+    for (const [{ id, data }, offset, length] of cases) {
+      const expected = data.subarray(offset, length ? offset + length : undefined);
+      expect((await client.readChunk(id, { offset, length })).equals(expected)).toBe(true);
+    }
+    // More than one reply holds: refused before anything is read (the whole of a big chunk, or a long range).
+    expect(await codeOf(client.readChunk(big.id, { offset: 0, length: 0 }))).toBe(grpc.status.OUT_OF_RANGE);
+    expect(await codeOf(client.readChunk(big.id, { offset: 5, length: MiB + 1 }))).toBe(grpc.status.OUT_OF_RANGE);
+    expect(await codeOf(client.readChunk(small.id, { offset: small.data.length + 1, length: 0 }))).toBe(grpc.status.OUT_OF_RANGE);
+    expect(await codeOf(client.readChunk(randomUUID(), { offset: 0, length: 0 }))).toBe(grpc.status.NOT_FOUND);
+    expect(await codeOf(client.readChunk('../../etc/passwd', { offset: 0, length: 0 }))).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('never answers ReadChunk with the bytes of a corrupt block: DATA_LOSS, while ranges of intact blocks are served', async () => {
+    const small = { id: randomUUID(), data: randomBytes(10_000) };
+    const big = { id: randomUUID(), data: randomBytes(3 * MiB) };
+    for (const { id, data } of [small, big]) await client.putChunkBuffer(id, data);
+    for (const [{ id, data }, flipAt] of [[small, 5000], [big, 2 * MiB + 1234]] as const) {
+      const handle = await fs.open(chunkPath(server.dataDir, id), 'r+');
+      await handle.write(Buffer.from([data[flipAt] ^ 0x01]), 0, 1, flipAt);
+      await handle.close();
+    }
+    // A range that does not touch the flipped byte is still refused: its block is checked whole.
+    expect(await codeOf(client.readChunk(small.id, { offset: 0, length: 10 }))).toBe(grpc.status.DATA_LOSS);
+    expect(await codeOf(client.readChunk(big.id, { offset: 2 * MiB + 5000, length: 10 }))).toBe(grpc.status.DATA_LOSS);
+    expect((await client.readChunk(big.id, { offset: MiB, length: MiB })).equals(big.data.subarray(MiB, 2 * MiB))).toBe(true);
+  });
+
   it('reports real disk figures, its server id and the chunk count', async () => {
     const health = await client.healthCheck();
     expect(health.status).toBe('healthy');
