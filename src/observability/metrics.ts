@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BREAKER_STATES } from '../../machines/breaker';
 import { CONNECTION_STATES } from '../../machines/connection';
-import type { ConnectionSupervisor } from '../connection/types';
+import type { ConnectionSnapshot, ConnectionSupervisor } from '../connection/types';
 
 /**
  * Every Prometheus instrument ringstore exposes, on a registry of its own (never the global one,
@@ -73,24 +73,31 @@ export function createMetrics() {
       },
     });
 
-  const registers = [registry];
-  const metrics = {
-    registry,
-
-    connectionState: new Gauge({
-      name: 'ringstore_connection_state',
-      help: 'Connection state per storage server: 1 for the current state, 0 for the others',
+  /** A state gauge per storage server: 1 for the state `stateOf` reads, 0 for the others. */
+  const perServerState = <S extends string>(name: string, help: string, states: readonly S[], stateOf: (server: ConnectionSnapshot) => S) =>
+    new Gauge({
+      name,
+      help,
       labelNames: ['server_id', 'state'] as const,
       registers,
       collect() {
         this.reset();
         for (const server of connections()) {
-          for (const state of CONNECTION_STATES) {
-            this.set({ server_id: server.serverId, state }, server.state === state ? 1 : 0);
-          }
+          for (const state of states) this.set({ server_id: server.serverId, state }, stateOf(server) === state ? 1 : 0);
         }
       },
-    }),
+    });
+
+  const registers = [registry];
+  const metrics = {
+    registry,
+
+    connectionState: perServerState(
+      'ringstore_connection_state',
+      'Connection state per storage server: 1 for the current state, 0 for the others',
+      CONNECTION_STATES,
+      (server) => server.state,
+    ),
     connectionTransitions: new Counter({
       name: 'ringstore_connection_transitions_total',
       help: 'Connection state transitions per storage server',
@@ -116,20 +123,12 @@ export function createMetrics() {
       buckets: RECONNECT_BUCKETS,
       registers,
     }),
-    breakerState: new Gauge({
-      name: 'ringstore_breaker_state',
-      help: 'Circuit breaker state per storage server: 1 for the current state, 0 for the others',
-      labelNames: ['server_id', 'state'] as const,
-      registers,
-      collect() {
-        this.reset();
-        for (const server of connections()) {
-          for (const state of BREAKER_STATES) {
-            this.set({ server_id: server.serverId, state }, server.breaker === state ? 1 : 0);
-          }
-        }
-      },
-    }),
+    breakerState: perServerState(
+      'ringstore_breaker_state',
+      'Circuit breaker state per storage server: 1 for the current state, 0 for the others',
+      BREAKER_STATES,
+      (server) => server.breaker,
+    ),
     breakerOpens: new Counter({
       name: 'ringstore_breaker_opens_total',
       help: 'Times the circuit breaker of a storage server opened',
