@@ -10,6 +10,7 @@ export function loadDashboardPage(): (basePath: string) => string {
   const read = (name: string) => readFileSync(path.join(__dirname, name), 'utf8');
   const page = read('dashboard.html')
     .replace('/* dashboard.css */', () => read('dashboard.css'))
+    .replace('/* page-elements.js */', () => read('../page-elements.js'))
     .replace('/* format-bytes.cjs */', () => read('../../util/format-bytes.cjs'))
     .replace('/* dashboard.js */', () => read('dashboard.js'))
     .replace('/* panels.css */', () => read('panels.css'))

@@ -30,24 +30,9 @@
   const servers = new Map();
   const machines = { connection: null, breaker: null };
 
-  // ---------- helpers ----------
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === 'text') node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children || []) if (child) node.append(child);
-    return node;
-  }
+  // ---------- helpers (el and fill: page-elements.js, inlined before this) ----------
   function svg(tag, attrs, children) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === 'text') node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children || []) if (child) node.append(child);
-    return node;
+    return fill(document.createElementNS(SVG, tag), attrs, children);
   }
   function duration(ms) {
     const s = Math.max(0, Math.floor(ms / 1000));

@@ -8,17 +8,8 @@
   const state = { page: 1, totalPages: 1, query: '' };
   const $ = (id) => document.getElementById(id);
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === 'text') node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children || []) if (child) node.append(child);
-    return node;
-  }
-
-  const size = (bytes) => formatBytes(bytes, 'precise'); // format-bytes.cjs, inlined before this
+  // el: page-elements.js, formatBytes: format-bytes.cjs, both inlined before this.
+  const size = (bytes) => formatBytes(bytes, 'precise');
 
   function showError(message) {
     $('error').hidden = !message;

@@ -7,6 +7,7 @@ function loadFilesPage(): string {
   const read = (name: string) => readFileSync(path.join(__dirname, name), 'utf8');
   return read('files-page.html')
     .replace('/* files-page.css */', () => read('files-page.css'))
+    .replace('/* page-elements.js */', () => read('../page-elements.js'))
     .replace('/* format-bytes.cjs */', () => read('../../util/format-bytes.cjs'))
     .replace('/* files-page.js */', () => read('files-page.js'));
 }
