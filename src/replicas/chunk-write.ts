@@ -25,6 +25,13 @@ export const SPOOL_LIMIT = 4 * 1024 * 1024;
  * this size (the largest frame) cuts that per-byte overhead by 16x or more.
  */
 const SEND_FRAME_BYTES = MAX_FRAME_BYTES;
+/**
+ * Chunks of a known size up to this are sent whole, in one message, through PutSmallChunks:
+ * the small puts to a server that end together share one unary call (and the server's group
+ * commit) instead of a client stream each, the main cost of a small upload. Under
+ * SEND_FRAME_BYTES, so such a chunk is always one message.
+ */
+export const SMALL_CHUNK_BYTES = 256 * 1024;
 /** A copy to a replacement replica is not paced: the upload waits for it. */
 const UNPACED = { take: async () => undefined };
 
@@ -207,7 +214,9 @@ export class ChunkWrite {
   private openStream(serverId: string): ReplicaStream | undefined {
     const client = this.deps.supervisor.clientIfReady(serverId);
     if (!client) return undefined;
-    const writer = client.putChunk(this.chunkId, '', this.expectedSize, { idleTimeoutMs: this.deps.streamIdleTimeoutMs });
+    const options = { idleTimeoutMs: this.deps.streamIdleTimeoutMs };
+    const small = this.expectedSize > 0 && this.expectedSize <= SMALL_CHUNK_BYTES;
+    const writer = small ? client.putSmallChunk(this.chunkId, this.expectedSize, options) : client.putChunk(this.chunkId, '', this.expectedSize, options);
     const replica = { serverId, writer, open: true };
     this.replicas.push(replica);
     return replica;

@@ -18,10 +18,12 @@ import {
   type ListChunksRequest,
   type PutChunkRequest,
   type PutChunkResponse,
+  type PutSmallChunksResponse,
   type VerifyChunkResponse,
 } from '../wire/storage-service';
 import { errorMessage } from '../util/error-message';
 import { limitQueuedMessages } from '../wire/stream-buffer';
+import { SmallChunkBatcher } from './small-chunk-batcher';
 import type { ChunkRange } from '../wire/chunk-range';
 
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -107,6 +109,8 @@ export interface StorageClientConnectOptions extends StorageClientOptions {
 }
 
 const METHODS = storageServiceDefinition;
+/** PutSmallChunks with its request encoded by hand (SmallChunkBatcher). */
+const PUT_SMALL_CHUNKS = { ...METHODS.PutSmallChunks, requestSerialize: passEncoded(METHODS.PutSmallChunks.requestSerialize) };
 
 /** A ServiceError made on this side (watchdog, abort), shaped like the ones grpc-js produces. */
 export function clientCallError(code: grpc.status, details: string): grpc.ServiceError {
@@ -124,6 +128,7 @@ export function clientCallError(code: grpc.status, details: string): grpc.Servic
 export class StorageClient {
   private readonly callTimeoutMs: number;
   private readonly metadata: () => grpc.Metadata;
+  private smallPuts: SmallChunkBatcher | undefined;
 
   constructor(readonly grpcClient: grpc.Client, options: StorageClientOptions = {}) {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
@@ -231,6 +236,38 @@ export class StorageClient {
     };
   }
 
+  /**
+   * A put of a chunk sent whole in one message (at most MAX_FRAME_BYTES): the data is held until
+   * end(), then sent with the other small puts to this server that end in the same turn of the
+   * event loop, in one PutSmallChunks call (SmallChunkBatcher). Checked and made durable as a
+   * PutChunk is. `size` is the chunk's exact size: other data fails end() and sends nothing.
+   * An abort() before end() sends nothing; one after it cannot recall the chunk, which the
+   * server may still store (as a cancelled PutChunk's last moment may).
+   */
+  putSmallChunk(chunkId: string, size: number, options: CallOptions = {}): ChunkWriter {
+    let message: EncodedPutData | undefined;
+    let aborted: string | undefined;
+    const deadlineMs = options.idleTimeoutMs ?? this.callTimeoutMs;
+    const refuse = (code: grpc.status, details: string) => Promise.reject(clientCallError(code, `PutSmallChunks ${chunkId}: ${details}`));
+    return {
+      write: async (data: Buffer | EncodedPutData) => {
+        if (aborted !== undefined) return refuse(grpc.status.CANCELLED, `aborted: ${aborted}`);
+        if (message) return refuse(grpc.status.INVALID_ARGUMENT, `a small chunk is sent in one message, and more data came than the ${size} bytes announced`);
+        message = data instanceof EncodedPutData ? data : encodePutData([data]);
+      },
+      end: async () => {
+        if (aborted !== undefined) return refuse(grpc.status.CANCELLED, `aborted: ${aborted}`);
+        message ??= encodePutData([]);
+        if (message.dataLength !== size) return refuse(grpc.status.INVALID_ARGUMENT, `the chunk was announced as ${size} bytes but has ${message.dataLength}`);
+        this.smallPuts ??= new SmallChunkBatcher((request, ms) => this.putSmallChunks(request, ms), clientCallError);
+        return this.smallPuts.put(chunkId, message, deadlineMs);
+      },
+      abort: (reason = 'aborted by caller') => {
+        aborted ??= reason;
+      },
+    };
+  }
+
   /** Puts a chunk held in memory, checked by its CRC-32s. */
   async putChunkBuffer(chunkId: string, data: Buffer, options: CallOptions = {}): Promise<PutChunkResult> {
     const writer = this.putChunk(chunkId, '', data.length, options);
@@ -310,6 +347,10 @@ export class StorageClient {
 
   close(): void {
     this.grpcClient.close();
+  }
+
+  private putSmallChunks(request: EncodedMessage, deadlineMs: number): Promise<PutSmallChunksResponse> {
+    return this.unary(PUT_SMALL_CHUNKS, request, { deadlineMs }, 'PutSmallChunks');
   }
 
   private streamCallOptions(options: CallOptions): grpc.CallOptions {

@@ -12,6 +12,10 @@ import {
   type ListChunksRequest,
   type PutChunkRequest,
   type PutChunkResponse,
+  type PutSmallChunksRequest,
+  type PutSmallChunksResponse,
+  type SmallChunk,
+  type SmallChunkResult,
   type VerifyChunkRequest,
   type VerifyChunkResponse,
 } from '../wire/storage-service';
@@ -174,8 +178,43 @@ export function createStorageHandlers(
     }
   }
 
+  /**
+   * One chunk of a PutSmallChunks call, stored as a PutChunk of one message would be: its
+   * CRC-32 checked, written to a temp file, committed with the puts around it (group commit),
+   * then answered; a failure leaves nothing and is answered with the status PutChunk would end with.
+   */
+  async function putSmallChunk(chunk: SmallChunk): Promise<SmallChunkResult> {
+    let upload: ChunkUpload | undefined;
+    try {
+      if (putsInProgress >= limits.maxConcurrentPuts) {
+        throw new ChunkStoreError('RESOURCE_EXHAUSTED', `too many puts in progress (${limits.maxConcurrentPuts}); retry later`);
+      }
+      putsInProgress += 1;
+      try {
+        upload = await store.beginPut(chunk.chunk_id, '', chunk.data.length, true);
+        await upload.write(chunk.data, chunk.data_crc32);
+        await upload.commit({ crc32: chunk.data_crc32 });
+      } finally {
+        putsInProgress -= 1;
+      }
+      return { chunk_id: upload.chunkId, success: true, error_message: '', code: grpc.status.OK };
+    } catch (error) {
+      await upload?.abort();
+      const status = toServiceError(error, 'PutSmallChunks');
+      return { chunk_id: String(chunk.chunk_id), success: false, error_message: status.details, code: status.code };
+    }
+  }
+
   return {
     PutChunk: putChunk,
+
+    PutSmallChunks: unary<PutSmallChunksRequest, PutSmallChunksResponse>('PutSmallChunks', async (request) => {
+      const results = await Promise.all(request.chunks.map(putSmallChunk));
+      // The chunks' data are views of the one message, received into pool memory when it was large.
+      if (request.chunks.length > 0) frames.release(request.chunks[0].data);
+      logger.debug('Stored small chunks', { event: 'small_chunks_stored', chunks: results.length, failed: results.filter((r) => !r.success).length });
+      return { results };
+    }),
 
     GetChunk: (call: ServerStream<GetChunkRequest, EncodedMessage>) =>
       streamOut(

@@ -16,7 +16,7 @@ export function passEncoded<T>(serialize: (message: T) => Buffer): (message: T |
 }
 
 /** The key (field number, wire type 2 = length-delimited) and varint length of a bytes field. */
-function fieldHeader(fieldNumber: number, length: number): number[] {
+export function fieldHeader(fieldNumber: number, length: number): number[] {
   const header = [(fieldNumber << 3) | 2];
   for (let rest = length; ; rest >>>= 7) {
     if (rest < 0x80) return [...header, rest];

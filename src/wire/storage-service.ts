@@ -57,3 +57,7 @@ export interface ListChunksRequest { after: string; limit: number }
 export interface ChunkInfo { chunk_id: string; size: number; modified_at_ms: number; checksum: string }
 export interface VerifyChunkRequest { chunk_id: string }
 export interface VerifyChunkResponse { chunk_id: string; ok: boolean; corrupt_block: number; error_message: string }
+export interface SmallChunk { chunk_id: string; data: Buffer; data_crc32: number }
+export interface PutSmallChunksRequest { chunks: SmallChunk[] }
+export interface SmallChunkResult { chunk_id: string; success: boolean; error_message: string; code: number }
+export interface PutSmallChunksResponse { results: SmallChunkResult[] }

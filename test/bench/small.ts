@@ -34,7 +34,15 @@ export async function run(args: string[]): Promise<Figure[]> {
   let cluster = await startUp({ replication: 2 });
   const agent = keepAliveAgent(clients);
   const figures: Figure[] = [];
-  const ringstorePids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
+  /** ringstore's processes by role: the up process (the gateway), its storage servers, and the metadata store's child. */
+  const ringstorePids = () => {
+    const storage = cluster.storagePorts.map((port) => cluster.storagePid(port));
+    return {
+      gateway: [cluster.proc.pid],
+      'storage servers': storage,
+      metadata: childPids(cluster.proc.pid).filter((pid) => !storage.includes(pid)),
+    };
+  };
   const measured = phaseMeasurer('small', clients, figures);
   try {
     await writeFile(path.join(reference.root, 'small.bin'), randomBytes(FILE_BYTES));

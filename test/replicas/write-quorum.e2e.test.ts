@@ -4,6 +4,7 @@
  * answer is a clean 503 that says so. Real storage-server processes, a real gateway.
  */
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { startCluster, type Cluster, type StorageNode } from '../helpers/cluster';
@@ -143,6 +144,47 @@ describe('WRITE_QUORUM: a 201 means R fsynced copies of every chunk', () => {
       }
     } finally {
       victim.proc.signal('SIGCONT');
+    }
+  }, 180_000);
+
+  it('kill -9 of a server while 32 clients upload 4 KiB files (small chunks, batched puts): every 201 has R durable copies', async () => {
+    const uploads: Array<{ created: Created; data: Buffer }> = [];
+    let stop = false;
+    const clients = Array.from({ length: 32 }, async () => {
+      while (!stop) {
+        const data = randomBytes(4096);
+        const res = await fetch(`${cluster.gateway.url}/files?filename=small.bin`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/octet-stream' },
+          body: new Uint8Array(data),
+        });
+        uploads.push({ created: { status: res.status, body: (await res.json()) as Created['body'] }, data });
+      }
+    });
+    const stored = () => uploads.filter((upload) => upload.created.status === 201).length;
+    try {
+      await waitFor(() => stored() >= 100, { timeoutMs: 60_000, what: '100 small uploads' });
+      await kill(running()[0]);
+      const atKill = stored();
+      await waitFor(() => stored() >= atKill + 100, { timeoutMs: 60_000, what: '100 small uploads after the kill' });
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+    }
+    for (const { created } of uploads.filter((upload) => upload.created.status !== 201)) {
+      expect([created.status, created.body.error]).toEqual([503, expect.stringMatching(/retry/)]);
+    }
+    const dataDirs = new Map(cluster.storage.map((node) => [node.serverId, node.dataDir]));
+    for (const { created, data } of uploads.filter((upload) => upload.created.status === 201)) {
+      const [chunk] = created.body.replicas!;
+      expect(new Set(chunk.server_ids).size).toBe(R);
+      // Under its name on the disk of each server named, the killed one's included: durable before the 201.
+      for (const serverId of chunk.server_ids) {
+        const file = path.join(dataDirs.get(serverId)!, 'chunks', chunk.chunk_id.slice(0, 2), chunk.chunk_id.slice(2, 4), chunk.chunk_id);
+        expect([file, (await stat(file).catch(() => undefined))?.isFile()]).toEqual([file, true]);
+      }
+      const back = await download(cluster.gateway.url, created.body.file_id!);
+      expect([back.status, back.body.equals(data)]).toEqual([200, true]);
     }
   }, 180_000);
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { StorageClient } from '../../src/rpc/storage-client';
+import { StorageClient, encodePutData } from '../../src/rpc/storage-client';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
@@ -11,7 +11,8 @@ const WRITERS = 32;
 const KILLS = 3;
 
 /**
- * kill -9 of a storage server while 32 writers put chunks (group commit is batching them):
+ * kill -9 of a storage server while 32 writers put chunks (group commit is batching them), half
+ * of them through PutSmallChunks (several chunks per call, as the gateway sends small chunks):
  * every acknowledged chunk must come back byte-exact after a restart, and every chunk the
  * restarted server holds must be one that was sent, whole and verified (a put cut by the
  * kill may be there or not, never partly).
@@ -46,7 +47,13 @@ describe('storage server killed -9 during group commit', () => {
           const data = randomBytes(writer % 8 === 0 ? 1024 * KiB + n : 4 * KiB + ((n * 997) % (60 * KiB)));
           sent.set(id, data);
           try {
-            await client.putChunkBuffer(id, data);
+            if (writer % 2 === 1) {
+              const small = client.putSmallChunk(id, data.length);
+              await small.write(encodePutData([data]));
+              await small.end();
+            } else {
+              await client.putChunkBuffer(id, data);
+            }
             acked.add(id);
           } catch {
             stop = true; // the server is gone
@@ -54,9 +61,11 @@ describe('storage server killed -9 during group commit', () => {
         }
       });
       const ackedBefore = acked.size;
-      // Kill only once batches of several chunks are being committed and puts are in flight.
+      // Kill only once batches of several chunks are being committed (and PutSmallChunks calls
+      // carry several chunks) and puts are in flight.
       const batchesBefore = server.process.lines.length;
-      await waitFor(() => server.process.lines.slice(batchesBefore).some((line) => line.event === 'group_commit' && Number(line.chunks) >= 4) && acked.size >= ackedBefore + 50,
+      const seen = (event: string, chunks: number) => server.process.lines.slice(batchesBefore).some((line) => line.event === event && Number(line.chunks) >= chunks);
+      await waitFor(() => seen('group_commit', 4) && seen('small_chunks_stored', 2) && acked.size >= ackedBefore + 50,
         { timeoutMs: 60_000, what: 'batched commits under load' });
       await server.process.kill('SIGKILL');
       stop = true;

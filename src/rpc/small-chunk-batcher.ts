@@ -1,0 +1,98 @@
+import * as grpc from '@grpc/grpc-js';
+import { EncodedMessage, fieldHeader } from '../wire/bytes-message';
+import { allocateWithPrefixRoom } from '../wire/prefix-in-place';
+import type { PutSmallChunksResponse } from '../wire/storage-service';
+import type { EncodedPutData, PutChunkResult } from './storage-client';
+
+/** PutSmallChunksRequest.chunks and SmallChunk.chunk_id (proto/storage.proto). */
+const CHUNKS_FIELD = 1;
+const CHUNK_ID_FIELD = 1;
+/**
+ * A batch is sent at once when it reaches this many bytes or chunks, else on the next turn of
+ * the event loop: well under the storage server's 8 MiB message limit, and small enough that
+ * the first chunk of a batch never waits long for the disk writes of the others.
+ */
+const MAX_BATCH_BYTES = 1024 * 1024;
+const MAX_BATCH_CHUNKS = 64;
+
+interface QueuedPut {
+  /** SmallChunk.chunk_id, encoded; the chunk's data message (fields 2 and 5) follows it. */
+  idField: Buffer;
+  message: EncodedPutData;
+  deadlineMs: number;
+  resolve(result: PutChunkResult): void;
+  reject(error: unknown): void;
+}
+
+/** Sends one PutSmallChunks call, its request already encoded. */
+export type SendSmallChunks = (request: EncodedMessage, deadlineMs: number) => Promise<PutSmallChunksResponse>;
+
+/** A ServiceError for a failure that the call's status does not carry (one chunk of a batch). */
+export type MakeCallError = (code: grpc.status, details: string) => grpc.ServiceError;
+
+/**
+ * The small puts to one storage server that start in the same turn of the event loop, sent
+ * together as one PutSmallChunks call (a micro-batch): a unary call per batch instead of a
+ * client stream per chunk, and the server commits them together. A lone put goes out on the
+ * next turn, never after a timer. Each put gets its own chunk's result; a call that fails as
+ * a whole fails every put in it with its status.
+ */
+export class SmallChunkBatcher {
+  private queue: QueuedPut[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly send: SendSmallChunks,
+    private readonly callError: MakeCallError,
+  ) {}
+
+  /** Stores a whole chunk (one data message, see encodePutData); resolves once the server made it durable. */
+  put(chunkId: string, message: EncodedPutData, deadlineMs: number): Promise<PutChunkResult> {
+    return new Promise((resolve, reject) => {
+      const id = Buffer.from(chunkId);
+      const idField = Buffer.concat([Buffer.from(fieldHeader(CHUNK_ID_FIELD, id.length)), id]);
+      this.queue.push({ idField, message, deadlineMs, resolve, reject });
+      this.queuedBytes += idField.length + message.bytes.length;
+      if (this.queuedBytes >= MAX_BATCH_BYTES || this.queue.length >= MAX_BATCH_CHUNKS) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const deadlineMs = Math.max(...batch.map((put) => put.deadlineMs));
+    this.send(encodeRequest(batch), deadlineMs).then(
+      (response) => batch.forEach((put, index) => this.settle(put, response.results[index])),
+      (error: unknown) => batch.forEach((put) => put.reject(error)),
+    );
+  }
+
+  private settle(put: QueuedPut, result: PutSmallChunksResponse['results'][number] | undefined): void {
+    if (!result) put.reject(this.callError(grpc.status.INTERNAL, 'the storage server answered a PutSmallChunks call with fewer results than chunks'));
+    else if (result.success) put.resolve({ chunk_id: result.chunk_id, success: true, error_message: '', crc32: put.message.dataCrc32 });
+    else put.reject(this.callError(result.code || grpc.status.UNKNOWN, result.error_message));
+  }
+}
+
+/** PutSmallChunksRequest by hand: each chunk is its id field then its data message as encoded for PutChunk. */
+function encodeRequest(batch: readonly QueuedPut[]): EncodedMessage {
+  const headers = batch.map((put) => fieldHeader(CHUNKS_FIELD, put.idField.length + put.message.bytes.length));
+  const length = batch.reduce((sum, put, index) => sum + headers[index].length + put.idField.length + put.message.bytes.length, 0);
+  const bytes = allocateWithPrefixRoom(length);
+  let offset = 0;
+  batch.forEach((put, index) => {
+    bytes.set(headers[index], offset);
+    offset += headers[index].length;
+    offset += put.idField.copy(bytes, offset);
+    offset += put.message.bytes.copy(bytes, offset);
+  });
+  return new EncodedMessage(bytes);
+}
