@@ -6,7 +6,6 @@ import { ExpiringSet } from '../util/expiring-set';
 import type { Logger } from '../util/logger';
 import type { StorageClient } from '../rpc/storage-client';
 import type { ChunkRange } from '../wire/chunk-range';
-import { READ_CHUNK_MAX_BYTES } from '../wire/storage-service';
 import { isUnimplemented, type CallOutcomes } from './call-outcome';
 import { ChunkUnreadableError } from './errors';
 
@@ -103,6 +102,14 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
 }
 
 /**
+ * Ranges up to this long are read with ReadChunk, longer ones stream (GetChunk), though
+ * ReadChunk takes up to 1 MiB: 1 MiB reads cost storage servers and gateway twice the CPU in one
+ * reply as in a stream (`bench -- small`: a fresh 1 MiB buffer per reply on both sides, where
+ * stream frames are pooled), while 4 and 64 KiB reads cost less.
+ */
+const UNARY_READ_MAX_BYTES = 64 * 1024;
+
+/**
  * Servers that answered ReadChunk with UNIMPLEMENTED (a version without it). Their reads
  * stream meanwhile; ReadChunk is tried again after a minute, as the server may have been
  * upgraded since.
@@ -116,11 +123,11 @@ interface ReplicaRead {
 }
 
 /**
- * The bytes of `range` from one replica: one unary ReadChunk when they fit its reply (a small
- * read then costs no stream on either side), else a GetChunk stream.
+ * The bytes of `range` from one replica: one unary ReadChunk for a small range (it then costs
+ * no stream on either side), else a GetChunk stream.
  */
 function replicaRead(client: StorageClient, serverId: string, chunkId: string, range: Required<ChunkRange>, idleTimeoutMs: number): ReplicaRead {
-  if (range.length > READ_CHUNK_MAX_BYTES || withoutReadChunk.has(serverId)) {
+  if (range.length > UNARY_READ_MAX_BYTES || withoutReadChunk.has(serverId)) {
     const stream = client.getChunk(chunkId, range, { idleTimeoutMs });
     return { pieces: stream as AsyncIterable<Buffer>, cancel: () => stream.destroy() };
   }
