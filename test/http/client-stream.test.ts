@@ -88,4 +88,18 @@ describe('clientStream', () => {
     const reader = clientStream(body, 50, req)[Symbol.asyncIterator]();
     await expect(reader.next()).rejects.toMatchObject({ status: 408 });
   });
+
+  test('a body already whole when reading starts is read from the buffer, every byte in order, and the request ends', async () => {
+    const body = new PassThrough();
+    const { req } = fakeRequest(body);
+    const pieces = [Buffer.from('first '), Buffer.from('second '), Buffer.from('third')];
+    for (const piece of pieces) body.write(piece);
+    body.end();
+    Object.assign(req, { complete: true }); // as Node's parser marks a message it has read whole
+    const ended = new Promise((resolve) => body.once('end', resolve));
+    const read: Buffer[] = [];
+    for await (const piece of clientStream(body, IDLE_MS, req)) read.push(piece);
+    expect(Buffer.concat(read).toString()).toBe('first second third');
+    await ended;
+  });
 });

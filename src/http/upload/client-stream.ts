@@ -66,7 +66,18 @@ export function clientStream(
   return { [Symbol.asyncIterator]: () => readBody(stream, idleMs, req, keepsOwnError) };
 }
 
+/** A body already whole when reading starts is taken from the request's buffer up to this size. */
+const WHOLE_BODY_BYTES = 256 * 1024;
+
 async function* readBody(stream: Readable, idleMs: number, req: IncomingMessage, keepsOwnError: (error: unknown) => boolean): AsyncGenerator<Buffer> {
+  // A small body has usually arrived whole with its headers, before the upload starts reading:
+  // nothing can stall or be cut short then, so it is taken from the request's buffer at once,
+  // without the iterator, timer, listeners and promise per read below (4-5 % of the gateway's
+  // CPU for a 4 KiB upload in a profile).
+  if (stream === req && req.complete && !req.readableFlowing && req.readableLength <= WHOLE_BODY_BYTES) {
+    for (let piece = req.read() as Buffer | null; piece !== null; piece = req.read() as Buffer | null) yield piece;
+    return;
+  }
   const iterator = stream.iterator({ destroyOnReturn: false });
   let failure: HttpError | undefined;
   /**
