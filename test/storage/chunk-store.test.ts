@@ -139,6 +139,24 @@ describe('ChunkStore', () => {
     expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
   });
 
+  it('makes a shard directory once, and again when it was removed by hand', async () => {
+    const mkdir = jest.spyOn(fs, 'mkdir');
+    try {
+      const ids = ['0000', '0000', '0000'].map((shard) => `${shard}${randomUUID().slice(4)}`);
+      await putByCrc(store, ids[0], randomBytes(100));
+      await putByCrc(store, ids[1], randomBytes(100));
+      expect(mkdir).toHaveBeenCalledTimes(1);
+      await fs.rm(path.join(dataDir, 'chunks', '00'), { recursive: true });
+      const data = randomBytes(100);
+      await putByCrc(store, ids[2], data);
+      expect(mkdir).toHaveBeenCalledTimes(2);
+      expect((await readAll(store, ids[2])).equals(data)).toBe(true);
+      expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+    } finally {
+      mkdir.mockRestore();
+    }
+  });
+
   it('serves ranges across and inside blocks, and refuses offsets past the end', async () => {
     const data = randomBytes(3 * BLOCK_SIZE + 5);
     const id = randomUUID();
