@@ -28,6 +28,8 @@ export class ChunkFileWriter {
   private position = 0;
   /** Data waiting for a whole MiB in `staging`. */
   private staged = 0;
+  /** The direct write in progress: `staging` goes back to the pool only once the disk is done with it. */
+  private directWrite: Promise<void> | undefined;
 
   private constructor(
     /** The temp file through the page cache: the tail and trailer, then the sync. */
@@ -71,21 +73,25 @@ export class ChunkFileWriter {
 
   /** Closes the direct descriptor, if any; `file` stays open for the caller (sync, close). */
   async closeDirect(): Promise<void> {
-    const direct = this.direct;
+    const { direct, staging, directWrite } = this;
     this.direct = undefined;
-    if (this.staging) stagingBuffers.release(this.staging);
     this.staging = undefined;
+    this.directWrite = undefined;
+    await directWrite?.catch(() => undefined);
+    if (staging) stagingBuffers.release(staging);
     await direct?.close().catch(() => undefined);
   }
 
   private async writeStaged(): Promise<void> {
     try {
-      await writeAll(this.direct!, this.staging!, this.position);
-      this.position += this.staging!.length;
+      this.directWrite = writeAll(this.direct!, this.staging!, this.position);
+      await this.directWrite;
+      this.position += DIRECT_WRITE_BYTES;
     } catch (error) {
       if (!isNodeError(error, 'EINVAL')) throw error;
       // This file system takes no direct write after all: the same bytes through the page cache.
       const staging = Buffer.from(this.staging!);
+      this.directWrite = undefined;
       await this.closeDirect();
       await this.writeBuffered(staging);
     }
