@@ -109,6 +109,8 @@ export interface StorageClientConnectOptions extends StorageClientOptions {
 }
 
 const METHODS = storageServiceDefinition;
+/** How long a server without PutSmallChunks gets PutChunk streams for small puts before it is asked again. */
+const SMALL_PUTS_RETRY_MS = 60_000;
 /** PutSmallChunks with its request encoded by hand (SmallChunkBatcher). */
 const PUT_SMALL_CHUNKS = { ...METHODS.PutSmallChunks, requestSerialize: passEncoded(METHODS.PutSmallChunks.requestSerialize) };
 
@@ -129,6 +131,8 @@ export class StorageClient {
   private readonly callTimeoutMs: number;
   private readonly metadata: () => grpc.Metadata;
   private smallPuts: SmallChunkBatcher | undefined;
+  /** Until when small puts go as PutChunk streams: the server answered PutSmallChunks with UNIMPLEMENTED. */
+  private streamSmallPutsUntil = 0;
 
   constructor(readonly grpcClient: grpc.Client, options: StorageClientOptions = {}) {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
@@ -242,7 +246,8 @@ export class StorageClient {
    * event loop, in one PutSmallChunks call (SmallChunkBatcher). Checked and made durable as a
    * PutChunk is. `size` is the chunk's exact size: other data fails end() and sends nothing.
    * An abort() before end() sends nothing; one after it cannot recall the chunk, which the
-   * server may still store (as a cancelled PutChunk's last moment may).
+   * server may still store (as a cancelled PutChunk's last moment may). A server without
+   * PutSmallChunks (UNIMPLEMENTED) gets the chunk as a PutChunk stream, and so for a minute.
    */
   putSmallChunk(chunkId: string, size: number, options: CallOptions = {}): ChunkWriter {
     let message: EncodedPutData | undefined;
@@ -259,8 +264,17 @@ export class StorageClient {
         if (aborted !== undefined) return refuse(grpc.status.CANCELLED, `aborted: ${aborted}`);
         message ??= encodePutData([]);
         if (message.dataLength !== size) return refuse(grpc.status.INVALID_ARGUMENT, `the chunk was announced as ${size} bytes but has ${message.dataLength}`);
+        const whole = message;
+        const putAsStream = () => this.putChunkBuffer(chunkId, whole, options);
+        if (Date.now() < this.streamSmallPutsUntil) return putAsStream();
         this.smallPuts ??= new SmallChunkBatcher((request, ms) => this.putSmallChunks(request, ms), clientCallError);
-        return this.smallPuts.put(chunkId, message, deadlineMs);
+        return this.smallPuts.put(chunkId, message, deadlineMs).catch((error: unknown) => {
+          if ((error as { code?: unknown }).code !== grpc.status.UNIMPLEMENTED) throw error;
+          // A server older than PutSmallChunks stored nothing: its small puts stream meanwhile, as
+          // reads do without ReadChunk; tried again after a while, as it may have been upgraded.
+          this.streamSmallPutsUntil = Date.now() + SMALL_PUTS_RETRY_MS;
+          return putAsStream();
+        });
       },
       abort: (reason = 'aborted by caller') => {
         aborted ??= reason;
@@ -268,9 +282,9 @@ export class StorageClient {
     };
   }
 
-  /** Puts a chunk held in memory, checked by its CRC-32s. */
-  async putChunkBuffer(chunkId: string, data: Buffer, options: CallOptions = {}): Promise<PutChunkResult> {
-    const writer = this.putChunk(chunkId, '', data.length, options);
+  /** Puts a chunk held in memory (or already encoded as one message), checked by its CRC-32s. */
+  async putChunkBuffer(chunkId: string, data: Buffer | EncodedPutData, options: CallOptions = {}): Promise<PutChunkResult> {
+    const writer = this.putChunk(chunkId, '', data instanceof EncodedPutData ? data.dataLength : data.length, options);
     try {
       await writer.write(data);
     } catch (error) {

@@ -2,7 +2,12 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { crc32 } from 'node:zlib';
 import { StorageClient, encodePutData } from '../../src/rpc/storage-client';
+import { ChunkStore } from '../../src/storage/chunk-store';
+import { createStorageHandlers } from '../../src/storage/storage-handlers';
+import { createLogger } from '../../src/util/logger';
 import { crc32Checksum } from '../../src/wire/crc32';
+import { framePool } from '../../src/wire/frame-pool';
+import { storageServerDefinition } from '../../src/wire/storage-service';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 
@@ -124,5 +129,46 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
     await put(id, data);
     expect((await failureOf(put(id, randomBytes(5000)))).code).toBe(grpc.status.ALREADY_EXISTS);
     expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+  });
+});
+
+describe('StorageClient.putSmallChunk against a storage server older than PutSmallChunks', () => {
+  let server: grpc.Server;
+  let client: StorageClient;
+  let store: ChunkStore;
+  const calls: string[] = [];
+
+  beforeAll(async () => {
+    store = await ChunkStore.open(await makeTempDir('ringstore-old-server-'), createLogger('test'));
+    // An older server: today's handlers, less the RPC it did not have yet (grpc-js answers UNIMPLEMENTED).
+    const { PutSmallChunks: _missing, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
+    const { PutSmallChunks: _unknown, ...definition } = storageServerDefinition;
+    const recorded = Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, (...args: unknown[]) => {
+      calls.push(name);
+      return (handler as (...a: unknown[]) => unknown)(...args);
+    }]));
+    server = new grpc.Server();
+    server.addService(definition, recorded as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+    client = StorageClient.connect(`127.0.0.1:${port}`);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    server?.forceShutdown();
+    await removeTempDirs();
+  });
+
+  it('stores the chunk through a PutChunk stream instead, and streams the next ones at once', async () => {
+    const chunks = [randomBytes(4096), randomBytes(100_000), randomBytes(10)].map((data) => ({ id: randomUUID(), data }));
+    const put = async ({ id, data }: { id: string; data: Buffer }) => {
+      const writer = client.putSmallChunk(id, data.length);
+      await writer.write(encodePutData([data]));
+      return writer.end();
+    };
+    for (const chunk of chunks) expect(await put(chunk)).toMatchObject({ success: true, crc32: crc32(chunk.data) });
+    for (const { id, data } of chunks) expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+    // UNIMPLEMENTED once (no handler runs for it), then streams only.
+    expect(calls.filter((name) => name !== 'GetChunk')).toEqual(['PutChunk', 'PutChunk', 'PutChunk']);
   });
 });
