@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import { AlignedBufferPool } from './aligned-buffer-pool';
 import { isNodeError } from './chunk-store-error';
+import { removeFile } from './remove-file';
 
 /** Bytes of one direct write: the data is gathered into an aligned buffer of this size first. */
 const DIRECT_WRITE_BYTES = 1024 * 1024;
@@ -45,6 +46,7 @@ export class ChunkFileWriter {
     const direct = await fs.open(tempPath, constants.O_WRONLY | constants.O_DIRECT).catch(async (error: unknown) => {
       if (isNodeError(error, 'EINVAL')) return undefined;
       await file.close().catch(() => undefined);
+      await removeFile(tempPath).catch(() => undefined); // a put that fails leaves nothing
       throw error;
     });
     return new ChunkFileWriter(file, direct, direct && stagingBuffers.take());

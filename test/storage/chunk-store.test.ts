@@ -342,6 +342,20 @@ describe('ChunkStore', () => {
     }
   });
 
+  it('leaves no temp file when the O_DIRECT open beside it fails with anything but EINVAL', async () => {
+    const open = fs.open;
+    const opens = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
+      if (typeof args[1] === 'number' && (args[1] & constants.O_DIRECT) !== 0) throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' });
+      return open(...args);
+    });
+    try {
+      await expect(putByCrc(store, randomUUID(), randomBytes(DIRECT_MIN_CHUNK_BYTES))).rejects.toMatchObject({ code: 'EMFILE' });
+    } finally {
+      opens.mockRestore();
+    }
+    expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+  });
+
   it('refuses a message whose CRC-32 is wrong, or a wrong chunk CRC-32, and keeps nothing', async () => {
     const data = randomBytes(BLOCK_SIZE + 5);
     const badFrame = randomUUID();
