@@ -9,6 +9,7 @@ import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/chunk-file-writer';
 import { ChunkStore } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
+import { interceptDirectWrites } from './direct-writes';
 
 const silent = winston.createLogger({ silent: true });
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -310,35 +311,20 @@ describe('ChunkStore', () => {
   });
 
   it('goes on through the page cache when a direct write is refused (EINVAL), and keeps every byte', async () => {
-    const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
-    const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
-    await probe.close();
-    const directHandles = new Set<fs.FileHandle>();
-    const open = fs.open;
-    const opens = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
-      const handle = await open(...args);
-      if (typeof args[1] === 'number' && (args[1] & constants.O_DIRECT) !== 0) directHandles.add(handle);
-      return handle;
-    });
-    const write = prototype.write;
     let refused = 0;
-    const writes = jest.spyOn(prototype, 'write').mockImplementation(function (this: fs.FileHandle, ...args: unknown[]) {
-      if (directHandles.has(this)) {
-        refused += 1;
-        return Promise.reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' }));
-      }
-      return (write as (...a: unknown[]) => ReturnType<typeof write>).apply(this, args);
-    } as typeof prototype.write);
+    const direct = await interceptDirectWrites(dataDir, async () => {
+      refused += 1;
+      throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' });
+    });
     try {
       const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + 777);
       const id = randomUUID();
       await putByCrc(store, id, data);
-      expect(refused).toBe(directHandles.size > 0 ? 1 : 0);
+      expect(refused).toBe(direct.directOpens() > 0 ? 1 : 0);
       expect((await readAll(store, id)).equals(data)).toBe(true);
       expect(await store.verify(id)).toEqual({ ok: true });
     } finally {
-      writes.mockRestore();
-      opens.mockRestore();
+      direct.restore();
     }
   });
 

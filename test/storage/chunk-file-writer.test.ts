@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ChunkFileWriter, DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/chunk-file-writer';
+import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
+import { interceptDirectWrites } from './direct-writes';
+
+const MiB = 1024 * 1024;
+
+describe('ChunkFileWriter', () => {
+  afterAll(removeTempDirs);
+
+  it('keeps its aligned buffer from other puts until the direct write from it has finished, even when closed meanwhile (an abort)', async () => {
+    const dir = await makeTempDir('ringstore-writer-');
+    // The first direct write waits for release() before the disk reads its buffer; the others go at once.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    let held = false;
+    const direct = await interceptDirectWrites(dir, async (write) => {
+      if (!held) {
+        held = true;
+        await gate;
+      }
+      return write();
+    });
+    try {
+      const first = await ChunkFileWriter.create(path.join(dir, 'first'), DIRECT_MIN_CHUNK_BYTES);
+      if (direct.directOpens() === 0) return; // no O_DIRECT on this file system: no buffer to share
+      const a = randomBytes(MiB);
+      const firstWrite = first.write(a);
+      await new Promise(setImmediate);
+      expect(held).toBe(true);
+      const closed = first.closeDirect(); // an abort beside the write in flight
+
+      const second = await ChunkFileWriter.create(path.join(dir, 'second'), DIRECT_MIN_CHUNK_BYTES);
+      await second.write(randomBytes(MiB)); // would fill the first one's buffer, were it back in the pool
+      release();
+      await Promise.all([firstWrite, closed, second.closeDirect()]);
+      await Promise.all([first.file.close(), second.file.close()]);
+      expect((await fs.readFile(path.join(dir, 'first'))).equals(a)).toBe(true);
+    } finally {
+      direct.restore();
+    }
+  });
+});
