@@ -102,4 +102,15 @@ describe('clientStream', () => {
     expect(Buffer.concat(read).toString()).toBe('first second third');
     await ended;
   });
+
+  test('a body whose announced bytes are all buffered is read at once, before the parser marks the message complete', async () => {
+    const body = new PassThrough();
+    const { req } = fakeRequest(body);
+    body.write(Buffer.from('all of it'));
+    req.headers['content-length'] = '9';
+    // Not ended and not complete: the iterator would wait for the end; the buffer holds every byte.
+    const read: Buffer[] = [];
+    for await (const piece of clientStream(body, IDLE_MS, req)) read.push(piece);
+    expect(Buffer.concat(read).toString()).toBe('all of it');
+  });
 });
