@@ -824,7 +824,7 @@ export class SqlMetadataStore implements MetadataStore {
    */
   async putObject(object: NewObject): Promise<{ status: 'stored'; object: ObjectRecord } | { status: 'no-bucket' }> {
     try {
-      return { status: 'stored', object: await this.objectRows.change([object], () => this.objectPuts.submit(object)) };
+      return { status: 'stored', object: await this.objectRows.put(object, () => this.objectPuts.submit(object)) };
     } catch (error) {
       // A batch that fails is run again put by put: this error is this put's own.
       if (abortReason(error) === 'no-bucket') return { status: 'no-bucket' };

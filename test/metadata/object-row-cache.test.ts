@@ -70,4 +70,36 @@ describe('ObjectRowCache: object rows in memory, never stale', () => {
     await off.lookup('b', 'k', read('a'));
     expect((await off.lookup('b', 'k', read('b')))!.etag).toBe('b');
   });
+
+  it('keeps the row a put wrote, unless another change of its key overlapped it', async () => {
+    const cache = new ObjectRowCache(10);
+    const noRead = async (): Promise<ObjectRecord | null> => {
+      throw new Error('read instead of served from memory');
+    };
+    await cache.put({ bucket: 'b', key: 'k' }, async () => row('put'));
+    expect((await cache.lookup('b', 'k', noRead))!.etag).toBe('put');
+
+    // A change of another key meanwhile does not matter.
+    const other = controlledRead();
+    const otherChange = cache.change([{ bucket: 'b', key: 'other' }], other.run);
+    await cache.put({ bucket: 'b', key: 'k' }, async () => row('beside another'));
+    other.release(null);
+    await otherChange;
+    expect((await cache.lookup('b', 'k', noRead))!.etag).toBe('beside another');
+
+    // Two puts of one key at once: either may have committed last, so neither is kept.
+    const first = controlledRead();
+    const firstPut = cache.put({ bucket: 'b', key: 'k' }, async () => (await first.run())!);
+    await cache.put({ bucket: 'b', key: 'k' }, async () => row('second'));
+    first.release(row('first'));
+    await firstPut;
+    expect((await cache.lookup('b', 'k', async () => row('read')))!.etag).toBe('read');
+
+    // A put that fails keeps nothing, and a cache of 0 rows keeps no put.
+    await cache.put({ bucket: 'b', key: 'failed' }, async () => Promise.reject(new Error('refused'))).catch(() => undefined);
+    expect(cache.peek('b', 'failed')).toBeUndefined();
+    const off = new ObjectRowCache(0);
+    await off.put({ bucket: 'b', key: 'k' }, async () => row('put'));
+    expect(off.peek('b', 'k')).toBeUndefined();
+  });
 });
