@@ -159,6 +159,11 @@ function corrupt(what: string, why: string): ChunkStoreError {
   return new ChunkStoreError('DATA_LOSS', `${what} is damaged on disk: ${why}`);
 }
 
+/** A read found the file shorter than its footer says: `missing` bytes were not there. */
+export function fileEndsEarly(what: string, missing: number): ChunkStoreError {
+  return corrupt(what, `file ends ${missing} bytes early`);
+}
+
 /** A Buffer of exactly `length` bytes to read one block into. */
 export type BlockAllocator = (length: number) => Buffer;
 
@@ -177,7 +182,7 @@ export async function readExactly(
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw corrupt(what, `file ends ${length - filled} bytes early`);
+    if (bytesRead === 0) throw fileEndsEarly(what, length - filled);
     filled += bytesRead;
   }
   return buffer;
@@ -189,7 +194,7 @@ export function readExactlySync(fd: number, length: number, position: number, wh
   let filled = 0;
   while (filled < length) {
     const bytesRead = readSync(fd, buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw corrupt(what, `file ends ${length - filled} bytes early`);
+    if (bytesRead === 0) throw fileEndsEarly(what, length - filled);
     filled += bytesRead;
   }
   return buffer;

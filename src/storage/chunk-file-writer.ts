@@ -2,15 +2,11 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import { AlignedBufferPool } from './aligned-buffer-pool';
 import { isNodeError } from './chunk-store-error';
+import { DIRECT_MIN_CHUNK_BYTES, openDirect } from './direct-io';
 import { removeFile } from './remove-file';
 
 /** Bytes of one direct write: the data is gathered into an aligned buffer of this size first. */
 const DIRECT_WRITE_BYTES = 1024 * 1024;
-/**
- * Chunks announced at least this big are written with O_DIRECT. Below it a chunk is mostly its
- * tail (written through the page cache anyway), and a second open would cost more than it saves.
- */
-export const DIRECT_MIN_CHUNK_BYTES = 4 * 1024 * 1024;
 /** Staging buffers of large puts in progress are reused; a few are kept while none is. */
 const stagingBuffers = new AlignedBufferPool(DIRECT_WRITE_BYTES, 8);
 
@@ -42,9 +38,8 @@ export class ChunkFileWriter {
   /** Creates `tempPath` (it must not exist); with O_DIRECT beside it when `expectedSize` is large. */
   static async create(tempPath: string, expectedSize: number): Promise<ChunkFileWriter> {
     const file = await fs.open(tempPath, 'wx', 0o600);
-    if (expectedSize < DIRECT_MIN_CHUNK_BYTES || constants.O_DIRECT === undefined) return new ChunkFileWriter(file, undefined, undefined);
-    const direct = await fs.open(tempPath, constants.O_WRONLY | constants.O_DIRECT).catch(async (error: unknown) => {
-      if (isNodeError(error, 'EINVAL')) return undefined;
+    if (expectedSize < DIRECT_MIN_CHUNK_BYTES) return new ChunkFileWriter(file, undefined, undefined);
+    const direct = await openDirect(tempPath, constants.O_WRONLY).catch(async (error: unknown) => {
       await file.close().catch(() => undefined);
       await removeFile(tempPath).catch(() => undefined); // a put that fails leaves nothing
       throw error;

@@ -19,6 +19,8 @@ import {
 } from './chunk-file-format';
 import { isChunkId, normalizeChecksum, normalizeChunkId } from './chunk-id';
 import { ChunkStoreError, CorruptBlockError, isNodeError } from './chunk-store-error';
+import { DirectBlockReader } from './direct-block-reader';
+import { DIRECT_MIN_CHUNK_BYTES } from './direct-io';
 import { FreeSpaceEstimate } from './free-space-estimate';
 import { GroupCommitter } from './group-commit';
 import { removeFile } from './remove-file';
@@ -71,6 +73,14 @@ async function statfsUsage(dataDir: string): Promise<DiskUsage> {
     used: (stats.blocks - stats.bfree) * stats.bsize,
     total: stats.blocks * stats.bsize,
   };
+}
+
+/** A chunk file open for reading its blocks (see openBlocks). */
+interface OpenChunk {
+  file: fs.FileHandle;
+  layout: ChunkLayoutWithChecks;
+  /** A large chunk's data blocks are read with O_DIRECT; undefined where they are read through the page cache. */
+  direct: DirectBlockReader | undefined;
 }
 
 export type VerifyResult = { ok: true } | { ok: false; corruptBlock: number; message: string };
@@ -144,17 +154,33 @@ export class ChunkStore {
   async read(rawChunkId: unknown, range: ChunkRange = {}): Promise<ChunkRead> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
-    const file = await this.openChunk(chunkId);
+    const chunk = await this.openBlocks(chunkId, what);
     try {
-      const layout = await readLayoutWithChecks(file, (await file.stat()).size, what);
-      const { offset, length } = servedRange(layout.size, range, what);
+      const { offset, length } = servedRange(chunk.layout.size, range, what);
       return {
-        size: layout.size,
+        size: chunk.layout.size,
         offset,
         length,
-        blocks: (allocate) => verifiedBlocks(file, layout, offset, length, what, allocate),
-        close: () => file.close().catch(() => undefined),
+        blocks: (allocate) => verifiedBlocks(chunk, offset, length, what, allocate),
+        close: () => closeBlocks(chunk),
       };
+    } catch (error) {
+      await closeBlocks(chunk);
+      throw error;
+    }
+  }
+
+  /**
+   * Opens a chunk file and reads its footer and check table (through the page cache); a large
+   * chunk (DIRECT_MIN_CHUNK_BYTES, as the writer) gets a direct reader for its data blocks.
+   */
+  private async openBlocks(chunkId: string, what: string): Promise<OpenChunk> {
+    const file = await this.openChunk(chunkId);
+    try {
+      const stats = await file.stat();
+      const layout = await readLayoutWithChecks(file, stats.size, what);
+      const direct = layout.size >= DIRECT_MIN_CHUNK_BYTES ? await DirectBlockReader.open(this.chunkPath(chunkId), stats) : undefined;
+      return { file, layout, direct };
     } catch (error) {
       await file.close().catch(() => undefined);
       throw error;
@@ -238,13 +264,14 @@ export class ChunkStore {
   async verify(rawChunkId: unknown): Promise<VerifyResult> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
-    const file = await this.openChunk(chunkId);
+    let chunk: OpenChunk | undefined;
     try {
-      const layout = await readLayoutWithChecks(file, (await file.stat()).size, what);
+      chunk = await this.openBlocks(chunkId, what);
+      const { layout } = chunk;
       const storedCrc = parseCrc32Checksum(layout.checksum);
       const whole = storedCrc === undefined ? createHash('sha256') : undefined;
       // verifiedBlocks throws at the first block that fails its check.
-      for await (const block of verifiedBlocks(file, layout, 0, layout.size, what)) whole?.update(block);
+      for await (const block of verifiedBlocks(chunk, 0, layout.size, what)) whole?.update(block);
       const intact = whole ? whole.digest('hex') === layout.checksum : crc32FromBlockChecks(layout) === storedCrc;
       if (!intact) {
         const kind = whole ? 'SHA-256' : 'CRC-32';
@@ -259,7 +286,7 @@ export class ChunkStore {
       }
       throw error;
     } finally {
-      await file.close().catch(() => undefined);
+      if (chunk) await closeBlocks(chunk);
     }
   }
 
@@ -418,13 +445,17 @@ export class ChunkStore {
   }
 }
 
+async function closeBlocks({ file, direct }: OpenChunk): Promise<void> {
+  await direct?.close();
+  await file.close().catch(() => undefined);
+}
+
 async function* verifiedBlocks(
-  file: fs.FileHandle,
-  layout: ChunkLayoutWithChecks,
+  { file, layout, direct }: OpenChunk,
   offset: number,
   length: number,
   what: string,
-  allocate?: BlockAllocator,
+  allocate: BlockAllocator = Buffer.allocUnsafe,
 ): AsyncGenerator<Buffer> {
   if (length === 0) return;
   const end = offset + length;
@@ -432,9 +463,21 @@ async function* verifiedBlocks(
   const last = Math.floor((end - 1) / layout.blockSize);
   const readBlock = async (index: number): Promise<Buffer> => {
     const blockStart = index * layout.blockSize;
-    const block = await readExactly(file, Math.min(layout.blockSize, layout.size - blockStart), blockStart, what, allocate);
-    if (!blockIsIntact(layout, index, block)) throw new CorruptBlockError(index, what);
-    return block.subarray(Math.max(offset, blockStart) - blockStart, Math.min(end, blockStart + block.length) - blockStart);
+    const blockLength = Math.min(layout.blockSize, layout.size - blockStart);
+    // The part of the block that is served.
+    const from = Math.max(offset, blockStart) - blockStart;
+    const to = Math.min(end, blockStart + blockLength) - blockStart;
+    const checked = (block: Buffer): Buffer => {
+      if (!blockIsIntact(layout, index, block)) throw new CorruptBlockError(index, what);
+      return block;
+    };
+    // A direct read lands in a pool buffer: checked there, then only the served bytes copied out.
+    const served = direct?.usable ? await direct.read(blockStart, blockLength, what, (block) => {
+      const copy = allocate(to - from);
+      checked(block).copy(copy, 0, from, to);
+      return copy;
+    }) : undefined;
+    return served ?? checked(await readExactly(file, blockLength, blockStart, what, allocate)).subarray(from, to);
   };
   // One block is read and checked ahead while the previous one is on its way to the client,
   // so disk, hashing and network overlap instead of taking turns (one extra block of memory).
@@ -444,10 +487,15 @@ async function* verifiedBlocks(
     return pending;
   };
   let next = readAhead(first);
-  for (let index = first; index <= last; index += 1) {
-    const block = await next;
-    if (index < last) next = readAhead(index + 1);
-    yield block;
+  try {
+    for (let index = first; index <= last; index += 1) {
+      const block = await next;
+      if (index < last) next = readAhead(index + 1);
+      yield block;
+    }
+  } finally {
+    // A read stopped early waits for its read-ahead, so the file is not closed under it.
+    await next.catch(() => undefined);
   }
 }
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ChunkFileWriter, DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/chunk-file-writer';
+import { ChunkFileWriter } from '../../src/storage/chunk-file-writer';
+import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/direct-io';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
-import { interceptDirectWrites } from './direct-writes';
+import { interceptDirectCalls } from './direct-io-calls';
 
 const MiB = 1024 * 1024;
 
@@ -16,7 +17,7 @@ describe('ChunkFileWriter', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => { release = resolve; });
     let held = false;
-    const direct = await interceptDirectWrites(dir, async (write) => {
+    const direct = await interceptDirectCalls(dir, 'write', async (write) => {
       if (!held) {
         held = true;
         await gate;

@@ -5,11 +5,12 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import winston from 'winston';
 import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
-import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/chunk-file-writer';
+import { directReadBuffers } from '../../src/storage/direct-block-reader';
+import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/direct-io';
 import { ChunkStore } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
-import { interceptDirectWrites } from './direct-writes';
+import { directRefused, interceptDirectCalls } from './direct-io-calls';
 
 const silent = winston.createLogger({ silent: true });
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -312,9 +313,9 @@ describe('ChunkStore', () => {
 
   it('goes on through the page cache when a direct write is refused (EINVAL), and keeps every byte', async () => {
     let refused = 0;
-    const direct = await interceptDirectWrites(dataDir, async () => {
+    const direct = await interceptDirectCalls(dataDir, 'write', async () => {
       refused += 1;
-      throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' });
+      throw directRefused('write');
     });
     try {
       const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + 777);
@@ -340,6 +341,96 @@ describe('ChunkStore', () => {
       opens.mockRestore();
     }
     expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
+  });
+
+  it('reads a large chunk with O_DIRECT: byte-exact whole, in ranges at odd offsets and to the last partial block; every pool buffer back once', async () => {
+    const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + BLOCK_SIZE + 12_345);
+    const id = randomUUID();
+    await putByCrc(store, id, data);
+    const open = jest.spyOn(fs, 'open');
+    const take = jest.spyOn(directReadBuffers, 'take');
+    const release = jest.spyOn(directReadBuffers, 'release');
+    try {
+      expect((await readAll(store, id)).equals(data)).toBe(true);
+      const directReads = open.mock.calls.filter(([, flags]) => typeof flags === 'number' && (flags & constants.O_DIRECT) !== 0 && (flags & (constants.O_WRONLY | constants.O_RDWR)) === 0);
+      expect(directReads).toHaveLength(1);
+      expect(take).toHaveBeenCalledTimes(6);
+      const ranges = [
+        { offset: 1, length: 3 * BLOCK_SIZE + 7 },
+        { offset: BLOCK_SIZE - 1, length: 2 },
+        { offset: 5 * BLOCK_SIZE + 3 },
+        { offset: data.length - 1 },
+        { offset: 4 * BLOCK_SIZE + 4095, length: BLOCK_SIZE + 4097 },
+      ];
+      for (const { offset, length } of ranges) {
+        expect((await readAll(store, id, { offset, length })).equals(data.subarray(offset, length === undefined ? undefined : offset + length))).toBe(true);
+      }
+      const ranged = await store.readRange(id, { offset: 12_345, length: 2 * BLOCK_SIZE }, 4 * BLOCK_SIZE, (length) => Buffer.alloc(length));
+      expect(ranged.equals(data.subarray(12_345, 12_345 + 2 * BLOCK_SIZE))).toBe(true);
+      // A read given up after its first block, its read-ahead in flight: that buffer comes back too.
+      const abandoned = await store.read(id);
+      for await (const block of abandoned.blocks()) {
+        expect(block.equals(data.subarray(0, BLOCK_SIZE))).toBe(true);
+        break;
+      }
+      await abandoned.close();
+      expect(await store.verify(id)).toEqual({ ok: true });
+      for (let round = 0; round < 10; round += 1) expect((await readAll(store, id)).length).toBe(data.length);
+      expect(take.mock.calls.length).toBeGreaterThan(6 * 12);
+      expect(release).toHaveBeenCalledTimes(take.mock.calls.length);
+      expect(new Set(release.mock.calls.map(([buffer]) => buffer)).size).toBeLessThanOrEqual(2);
+      expect(directReadBuffers.inUse).toBe(0);
+    } finally {
+      open.mockRestore();
+      take.mockRestore();
+      release.mockRestore();
+    }
+  });
+
+  it('serves no byte of a large chunk\'s damaged block: DATA_LOSS once the blocks before it are sent', async () => {
+    const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + 777);
+    const id = randomUUID();
+    await putByCrc(store, id, data);
+    await flipByte(chunkPath(dataDir, id), 3 * BLOCK_SIZE + 5);
+    for (const { offset, sentBefore } of [{ offset: 0, sentBefore: 3 * BLOCK_SIZE }, { offset: 3 * BLOCK_SIZE + 100, sentBefore: 0 }]) {
+      const read = await store.read(id, { offset });
+      let sent = 0;
+      const reason = await reasonOf((async () => {
+        for await (const block of read.blocks()) {
+          expect(block.equals(data.subarray(offset + sent, offset + sent + block.length))).toBe(true);
+          sent += block.length;
+        }
+      })());
+      await read.close();
+      expect(reason).toBe('DATA_LOSS');
+      expect(sent).toBe(sentBefore);
+    }
+    expect(await store.verify(id)).toMatchObject({ ok: false, corruptBlock: 3 });
+    expect(directReadBuffers.inUse).toBe(0);
+  });
+
+  it('reads a large chunk through the page cache where O_DIRECT is refused (EINVAL) at open or at a read', async () => {
+    const data = randomBytes(DIRECT_MIN_CHUNK_BYTES + BLOCK_SIZE + 99);
+    const id = randomUUID();
+    await putByCrc(store, id, data);
+    let refuseOpen = true;
+    let refusedReads = 0;
+    const direct = await interceptDirectCalls(dataDir, 'read', async () => {
+      refusedReads += 1;
+      throw directRefused('read');
+    }, () => refuseOpen);
+    try {
+      expect((await readAll(store, id)).equals(data)).toBe(true);
+      expect(direct.directOpens()).toBe(0);
+      refuseOpen = false;
+      expect((await readAll(store, id, { offset: 7 })).equals(data.subarray(7))).toBe(true);
+      expect(direct.directOpens()).toBe(1);
+      expect(refusedReads).toBe(1);
+      expect(await store.verify(id)).toEqual({ ok: true });
+      expect(directReadBuffers.inUse).toBe(0);
+    } finally {
+      direct.restore();
+    }
   });
 
   it('refuses a message whose CRC-32 is wrong, or a wrong chunk CRC-32, and keeps nothing', async () => {
