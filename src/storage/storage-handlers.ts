@@ -116,6 +116,12 @@ export function createStorageHandlers(
     }
   }
 
+  /** The refusal of a put while MAX_CONCURRENT_PUTS are in progress (PutChunk streams and small chunks alike). */
+  function tooManyPuts(): ChunkStoreError | undefined {
+    if (putsInProgress < limits.maxConcurrentPuts) return undefined;
+    return new ChunkStoreError('RESOURCE_EXHAUSTED', `too many puts in progress (${limits.maxConcurrentPuts}); retry later`);
+  }
+
   /**
    * PutChunk: the first message names the chunk (and usually its checksum); a checksum or a
    * chunk_crc32 in a later message (writers that check while streaming) makes that message the
@@ -126,8 +132,9 @@ export function createStorageHandlers(
     callback: grpc.sendUnaryData<PutChunkResponse>,
   ): Promise<void> {
     limitQueuedMessages(call, QUEUED_MESSAGES);
-    if (putsInProgress >= limits.maxConcurrentPuts) {
-      callback(toServiceError(new ChunkStoreError('RESOURCE_EXHAUSTED', `too many puts in progress (${limits.maxConcurrentPuts}); retry later`), 'PutChunk'));
+    const refused = tooManyPuts();
+    if (refused) {
+      callback(toServiceError(refused, 'PutChunk'));
       return;
     }
     putsInProgress += 1;
@@ -186,9 +193,8 @@ export function createStorageHandlers(
   async function putSmallChunk(chunk: SmallChunk): Promise<SmallChunkResult> {
     let upload: ChunkUpload | undefined;
     try {
-      if (putsInProgress >= limits.maxConcurrentPuts) {
-        throw new ChunkStoreError('RESOURCE_EXHAUSTED', `too many puts in progress (${limits.maxConcurrentPuts}); retry later`);
-      }
+      const refused = tooManyPuts();
+      if (refused) throw refused;
       putsInProgress += 1;
       try {
         upload = await store.beginPut(chunk.chunk_id, '', chunk.data.length, true);
