@@ -85,9 +85,11 @@ export class ChunkFileWriter {
       await this.directWrite;
       this.position += DIRECT_WRITE_BYTES;
     } catch (error) {
-      if (!isNodeError(error, 'EINVAL')) throw error;
+      // An abort closed the writer meanwhile (its staging buffer is back in the pool): the put is
+      // being discarded, and its error is the one to report.
+      if (!isNodeError(error, 'EINVAL') || !this.staging) throw error;
       // This file system takes no direct write after all: the same bytes through the page cache.
-      const staging = Buffer.from(this.staging!);
+      const staging = Buffer.from(this.staging);
       this.directWrite = undefined;
       await this.closeDirect();
       await this.writeBuffered(staging);
