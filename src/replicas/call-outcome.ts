@@ -12,6 +12,8 @@ import { errorMessage } from '../util/error-message';
  * - cancelled:   CANCELLED, this side gave up on the call
  * - unreachable: anything else (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, a stream cut short):
  *                the server's own health is in doubt
+ * UNIMPLEMENTED never comes here: StorageClient serves a server without a newer RPC through the
+ * older one (NewerRpcSupport).
  */
 export type ReplicaProblem = 'missing' | 'corrupt' | 'full' | 'refused' | 'cancelled' | 'unreachable';
 
@@ -30,11 +32,6 @@ export function problemOf(error: unknown): ReplicaProblem {
   if (error instanceof ReplicaCallError) return error.problem;
   const code = (error as { code?: unknown } | undefined)?.code;
   return (typeof code === 'number' && PROBLEM_BY_CODE.get(code)) || 'unreachable';
-}
-
-/** The server does not know the method called (UNIMPLEMENTED): a version older than this gateway. */
-export function isUnimplemented(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === grpc.status.UNIMPLEMENTED;
 }
 
 /** A call to one storage server failed; `problem` says what that means for its replica. */

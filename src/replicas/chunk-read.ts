@@ -6,7 +6,7 @@ import { ExpiringSet } from '../util/expiring-set';
 import type { Logger } from '../util/logger';
 import type { StorageClient } from '../rpc/storage-client';
 import type { ChunkRange } from '../wire/chunk-range';
-import { isUnimplemented, type CallOutcomes } from './call-outcome';
+import type { CallOutcomes } from './call-outcome';
 import { ChunkUnreadableError } from './errors';
 
 export interface ChunkReadDeps {
@@ -62,7 +62,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
         return undefined;
       });
       if (!client) continue;
-      const read = replicaRead(client, serverId, chunk.chunkId, { offset: offset + delivered, length: length - delivered }, deps.streamIdleTimeoutMs);
+      const read = replicaRead(client, chunk.chunkId, { offset: offset + delivered, length: length - delivered }, deps.streamIdleTimeoutMs);
       // Only while another replica could take over right now, and never in the last round: a
       // stall limit on the only usable copy turns a slow server into a failed download.
       const alternative = order.slice(index + 1).some((id) => supervisor.isAvailable(id));
@@ -109,13 +109,6 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
  */
 const UNARY_READ_MAX_BYTES = 64 * 1024;
 
-/**
- * Servers that answered ReadChunk with UNIMPLEMENTED (a version without it). Their reads
- * stream meanwhile; ReadChunk is tried again after a minute, as the server may have been
- * upgraded since.
- */
-const withoutReadChunk = new ExpiringSet(60_000);
-
 interface ReplicaRead {
   pieces: AsyncIterable<Buffer>;
   /** Ends the call if it is still running. */
@@ -126,34 +119,23 @@ interface ReplicaRead {
  * The bytes of `range` from one replica: one unary ReadChunk for a small range (it then costs
  * no stream on either side), else a GetChunk stream.
  */
-function replicaRead(client: StorageClient, serverId: string, chunkId: string, range: Required<ChunkRange>, idleTimeoutMs: number): ReplicaRead {
-  if (range.length > UNARY_READ_MAX_BYTES || withoutReadChunk.has(serverId)) {
+function replicaRead(client: StorageClient, chunkId: string, range: Required<ChunkRange>, idleTimeoutMs: number): ReplicaRead {
+  if (range.length > UNARY_READ_MAX_BYTES) {
     const stream = client.getChunk(chunkId, range, { idleTimeoutMs });
     return { pieces: stream as AsyncIterable<Buffer>, cancel: () => stream.destroy() };
   }
   const abort = new AbortController();
   let answered = false;
-  let fallback: ReplicaRead | undefined;
   async function* pieces(): AsyncGenerator<Buffer> {
-    try {
-      // One message: the time it may take is the stream's idle limit.
-      const data = await client.readChunk(chunkId, range, { deadlineMs: idleTimeoutMs, signal: abort.signal });
-      answered = true;
-      yield data;
-    } catch (error) {
-      answered = true;
-      if (!isUnimplemented(error)) throw error;
-      withoutReadChunk.add(serverId);
-      fallback = replicaRead(client, serverId, chunkId, range, idleTimeoutMs);
-      yield* fallback.pieces;
-    }
+    // One message: the time it may take is the stream's idle limit.
+    const data = await client.readChunk(chunkId, range, { deadlineMs: idleTimeoutMs, signal: abort.signal }).finally(() => (answered = true));
+    yield data;
   }
   return {
     pieces: pieces(),
     cancel: () => {
       // Only a call still waiting: abort() builds a DOMException with its stack every time.
       if (!answered) abort.abort();
-      fallback?.cancel();
     },
   };
 }

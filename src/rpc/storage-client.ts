@@ -22,7 +22,9 @@ import {
   type VerifyChunkResponse,
 } from '../wire/storage-service';
 import { errorMessage } from '../util/error-message';
+import { createLogger } from '../util/logger';
 import { limitQueuedMessages } from '../wire/stream-buffer';
+import { NewerRpcSupport, type NewerRpc, type NewerRpcLog } from './newer-rpc-support';
 import { SmallChunkBatcher } from './small-chunk-batcher';
 import type { ChunkRange } from '../wire/chunk-range';
 
@@ -100,6 +102,8 @@ export interface StorageClientOptions {
   callTimeoutMs?: number;
   /** Metadata sent with every call, e.g. clusterCallMetadata() for CLUSTER_TOKEN. */
   metadata?: () => grpc.Metadata;
+  /** Told when the server turns out to lack a newer RPC (NewerRpcSupport). */
+  log?: NewerRpcLog;
 }
 
 export interface StorageClientConnectOptions extends StorageClientOptions {
@@ -109,8 +113,9 @@ export interface StorageClientConnectOptions extends StorageClientOptions {
 }
 
 const METHODS = storageServiceDefinition;
-/** How long a server without PutSmallChunks gets PutChunk streams for small puts before it is asked again. */
-const SMALL_PUTS_RETRY_MS = 60_000;
+/** Newer RPCs and what a server without them gets instead. */
+const SMALL_PUTS: NewerRpc = { newer: 'PutSmallChunks', older: 'PutChunk streams' };
+const UNARY_READS: NewerRpc = { newer: 'ReadChunk', older: 'GetChunk streams' };
 /** PutSmallChunks with its request encoded by hand (SmallChunkBatcher). */
 const PUT_SMALL_CHUNKS = { ...METHODS.PutSmallChunks, requestSerialize: passEncoded(METHODS.PutSmallChunks.requestSerialize) };
 
@@ -131,12 +136,14 @@ export class StorageClient {
   private readonly callTimeoutMs: number;
   private readonly metadata: () => grpc.Metadata;
   private smallPuts: SmallChunkBatcher | undefined;
-  /** Until when small puts go as PutChunk streams: the server answered PutSmallChunks with UNIMPLEMENTED. */
-  private streamSmallPutsUntil = 0;
+  private readonly newerRpcs: NewerRpcSupport;
 
   constructor(readonly grpcClient: grpc.Client, options: StorageClientOptions = {}) {
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.metadata = options.metadata ?? (() => new grpc.Metadata());
+    // grpc-js names the target with its default resolver scheme ("dns:host:port").
+    const address = grpcClient.getChannel().getTarget().replace(/^dns:/, '');
+    this.newerRpcs = new NewerRpcSupport(address, options.log ?? createLogger('storage-client'));
   }
 
   /**
@@ -247,7 +254,7 @@ export class StorageClient {
    * PutChunk is. `size` is the chunk's exact size: other data fails end() and sends nothing.
    * An abort() before end() sends nothing; one after it cannot recall the chunk, which the
    * server may still store (as a cancelled PutChunk's last moment may). A server without
-   * PutSmallChunks (UNIMPLEMENTED) gets the chunk as a PutChunk stream, and so for a minute.
+   * PutSmallChunks gets the chunk as a PutChunk stream (NewerRpcSupport).
    */
   putSmallChunk(chunkId: string, size: number, options: CallOptions = {}): ChunkWriter {
     let message: EncodedPutData | undefined;
@@ -265,16 +272,11 @@ export class StorageClient {
         message ??= encodePutData([]);
         if (message.dataLength !== size) return refuse(grpc.status.INVALID_ARGUMENT, `the chunk was announced as ${size} bytes but has ${message.dataLength}`);
         const whole = message;
-        const putAsStream = () => this.putChunkBuffer(chunkId, whole, options);
-        if (Date.now() < this.streamSmallPutsUntil) return putAsStream();
-        this.smallPuts ??= new SmallChunkBatcher((request, ms) => this.putSmallChunks(request, ms), clientCallError);
-        return this.smallPuts.put(chunkId, message, deadlineMs).catch((error: unknown) => {
-          if ((error as { code?: unknown }).code !== grpc.status.UNIMPLEMENTED) throw error;
-          // A server older than PutSmallChunks stored nothing: its small puts stream meanwhile, as
-          // reads do without ReadChunk; tried again after a while, as it may have been upgraded.
-          this.streamSmallPutsUntil = Date.now() + SMALL_PUTS_RETRY_MS;
-          return putAsStream();
-        });
+        return this.newerRpcs.call(
+          SMALL_PUTS,
+          () => (this.smallPuts ??= new SmallChunkBatcher((request, ms) => this.putSmallChunks(request, ms), clientCallError)).put(chunkId, whole, deadlineMs),
+          () => this.putChunkBuffer(chunkId, whole, options),
+        );
       },
       abort: (reason = 'aborted by caller') => {
         aborted ??= reason;
@@ -316,11 +318,16 @@ export class StorageClient {
   /**
    * A range of at most READ_CHUNK_MAX_BYTES in one unary call (ReadChunk): for small reads,
    * which a stream's machinery on both sides would cost more than the bytes. The deadline is
-   * deadlineMs (default callTimeoutMs); errors carry the grpc status code.
+   * deadlineMs (default callTimeoutMs); errors carry the grpc status code. A server without
+   * ReadChunk streams the range (GetChunk) within the same deadline (NewerRpcSupport).
    */
-  async readChunk(chunkId: string, range: Required<ChunkRange>, options: CallOptions = {}): Promise<Buffer> {
+  readChunk(chunkId: string, range: Required<ChunkRange>, options: CallOptions = {}): Promise<Buffer> {
     const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset, length: range.length };
-    return (await this.unary<GetChunkRequest, GetChunkResponse>(METHODS.ReadChunk, request, options, `ReadChunk ${chunkId}`)).data;
+    return this.newerRpcs.call(
+      UNARY_READS,
+      async () => (await this.unary<GetChunkRequest, GetChunkResponse>(METHODS.ReadChunk, request, options, `ReadChunk ${chunkId}`)).data,
+      () => this.getChunkBuffer(chunkId, range, options),
+    );
   }
 
   async getChunkBuffer(chunkId: string, range: ChunkRange = {}, options: CallOptions = {}): Promise<Buffer> {

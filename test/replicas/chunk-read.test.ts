@@ -81,21 +81,6 @@ describe('readChunk', () => {
     expect(bad).toEqual(['a corrupt']);
   });
 
-  it('streams from a server without ReadChunk (UNIMPLEMENTED), which counts as no failure', async () => {
-    const data = bytes(4096);
-    const { read, calls, bad, breakerFailures } = setUp({
-      old: {
-        readChunk: async () => Promise.reject(failure(grpc.status.UNIMPLEMENTED)),
-        getChunk: (range) => ({ frames: [data.subarray(range.offset, range.offset + range.length)] }),
-      },
-    });
-    expect((await read(4096, 0, 4096)).equals(data)).toBe(true);
-    // The server's lack is remembered: the next read streams at once.
-    expect((await read(4096, 10, 20)).equals(data.subarray(10, 30))).toBe(true);
-    expect(calls).toEqual(['old ReadChunk 0+4096', 'old GetChunk 0+4096', 'old GetChunk 10+20']);
-    expect([bad, breakerFailures]).toEqual([[], []]);
-  });
-
   it('leaves a replica that does not answer ReadChunk within the stall limit for another', async () => {
     const data = bytes(1000);
     const { read, calls } = setUp({

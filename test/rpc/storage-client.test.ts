@@ -132,25 +132,38 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
   });
 });
 
-describe('StorageClient.putSmallChunk against a storage server older than PutSmallChunks', () => {
+describe('StorageClient against a storage server older than PutSmallChunks and ReadChunk', () => {
   let server: grpc.Server;
   let client: StorageClient;
-  let store: ChunkStore;
+  /** Every call the client made, as "Method STATUS", in the order they ended. */
   const calls: string[] = [];
+  const logged: string[] = [];
+  const recordCalls: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start: (metadata, _listener, next) =>
+        next(metadata, {
+          onReceiveStatus: (status, nextStatus) => {
+            calls.push(`${options.method_definition.path.split('/').pop()} ${grpc.status[status.code]}`);
+            nextStatus(status);
+          },
+        }),
+    });
 
   beforeAll(async () => {
-    store = await ChunkStore.open(await makeTempDir('ringstore-old-server-'), createLogger('test'));
-    // An older server: today's handlers, less the RPC it did not have yet (grpc-js answers UNIMPLEMENTED).
-    const { PutSmallChunks: _missing, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
-    const { PutSmallChunks: _unknown, ...definition } = storageServerDefinition;
-    const recorded = Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, (...args: unknown[]) => {
-      calls.push(name);
-      return (handler as (...a: unknown[]) => unknown)(...args);
-    }]));
+    const store = await ChunkStore.open(await makeTempDir('ringstore-old-server-'), createLogger('test'));
+    // An older server: today's handlers, less the RPCs it did not have yet (grpc-js answers UNIMPLEMENTED).
+    const { PutSmallChunks: _put, ReadChunk: _read, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
+    const { PutSmallChunks: _putDefinition, ReadChunk: _readDefinition, ...definition } = storageServerDefinition;
     server = new grpc.Server();
-    server.addService(definition, recorded as grpc.UntypedServiceImplementation);
+    server.addService(definition, handlers as grpc.UntypedServiceImplementation);
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
-    client = StorageClient.connect(`127.0.0.1:${port}`);
+    const log = { info: (line: string) => logged.push(line), warn: (line: string) => logged.push(line) };
+    client = StorageClient.connect(`127.0.0.1:${port}`, { channelOptions: { interceptors: [recordCalls] }, log });
+  });
+
+  beforeEach(() => {
+    calls.length = 0;
+    logged.length = 0;
   });
 
   afterAll(async () => {
@@ -159,7 +172,7 @@ describe('StorageClient.putSmallChunk against a storage server older than PutSma
     await removeTempDirs();
   });
 
-  it('stores the chunk through a PutChunk stream instead, and streams the next ones at once', async () => {
+  it('stores small chunks through PutChunk streams instead, asking PutSmallChunks once', async () => {
     const chunks = [randomBytes(4096), randomBytes(100_000), randomBytes(10)].map((data) => ({ id: randomUUID(), data }));
     const put = async ({ id, data }: { id: string; data: Buffer }) => {
       const writer = client.putSmallChunk(id, data.length);
@@ -167,8 +180,20 @@ describe('StorageClient.putSmallChunk against a storage server older than PutSma
       return writer.end();
     };
     for (const chunk of chunks) expect(await put(chunk)).toMatchObject({ success: true, crc32: crc32(chunk.data) });
+    expect(calls).toEqual(['PutSmallChunks UNIMPLEMENTED', 'PutChunk OK', 'PutChunk OK', 'PutChunk OK']);
     for (const { id, data } of chunks) expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
-    // UNIMPLEMENTED once (no handler runs for it), then streams only.
-    expect(calls.filter((name) => name !== 'GetChunk')).toEqual(['PutChunk', 'PutChunk', 'PutChunk']);
+    expect(logged).toEqual([expect.stringMatching(/^Storage server 127\.0\.0\.1:\d+ does not know PutSmallChunks \(a version older than this gateway\): using PutChunk streams there instead/)]);
+  });
+
+  it('reads small ranges through GetChunk streams instead, asking ReadChunk once', async () => {
+    const id = randomUUID();
+    const data = randomBytes(5000);
+    await client.putChunkBuffer(id, data);
+    calls.length = 0;
+    expect((await client.readChunk(id, { offset: 0, length: 5000 })).equals(data)).toBe(true);
+    expect((await client.readChunk(id, { offset: 10, length: 20 })).equals(data.subarray(10, 30))).toBe(true);
+    // Not a failure to the caller (nor to the server's breaker, which only sees what readChunk rejects with).
+    expect(calls).toEqual(['ReadChunk UNIMPLEMENTED', 'GetChunk OK', 'GetChunk OK']);
+    expect(logged).toEqual([expect.stringMatching(/does not know ReadChunk .*: using GetChunk streams there instead/)]);
   });
 });
