@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { EncodedMessage, encodeBytesMessage, encodeFixed32Field, passEncoded } from '../wire/bytes-message';
-import { crc32Combine, parseCrc32Checksum } from '../wire/crc32';
+import { crc32, crc32Combine, parseCrc32Checksum } from '../wire/crc32';
 import { HTTP2_WINDOW_BYTES } from '../wire/http2-window';
 import { allocateWithPrefixRoom } from '../wire/prefix-in-place';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { encodePutData } from '../../src/rpc/storage-client';
-import { crc32Checksum, crc32Combine, parseCrc32Checksum } from '../../src/wire/crc32';
+import { CRC32_IMPLEMENTATION, crc32 as wireCrc32, crc32Checksum, crc32Combine, parseCrc32Checksum } from '../../src/wire/crc32';
 import { storageServiceDefinition, type PutChunkRequest } from '../../src/wire/storage-service';
 
 describe('crc32Combine', () => {
@@ -19,6 +19,26 @@ describe('crc32Combine', () => {
     const frames = [randomBytes(1024 * 1024), randomBytes(1), randomBytes(0), randomBytes(3 * 1024 * 1024 + 5)];
     const folded = frames.reduce((crc, frame) => crc32Combine(crc, crc32(frame), frame.length), 0);
     expect(folded).toBe(crc32(Buffer.concat(frames)));
+  });
+});
+
+describe('crc32 (the data path\'s CRC-32)', () => {
+  it('is zlib\'s CRC-32 for any bytes, offset into a larger buffer and continued from any CRC', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), fc.nat(64), fc.integer({ min: 0, max: 0xffffffff }), (bytes, skip, initial) => {
+        const data = Buffer.from(bytes).subarray(Math.min(skip, bytes.length));
+        // zlib gives 0 for no bytes whatever the initial CRC (its NULL-buffer case); the CRC so far is right.
+        expect(wireCrc32(data, initial)).toBe(data.length === 0 ? initial : crc32(data, initial));
+        expect(wireCrc32(data)).toBe(crc32(data));
+      }),
+    );
+    const large = randomBytes(3 * 1024 * 1024 + 7);
+    expect(wireCrc32(large.subarray(3))).toBe(crc32(large.subarray(3)));
+  });
+
+  it('is the SIMD implementation on linux x64, where its binary is installed with the package', () => {
+    if (process.platform !== 'linux' || process.arch !== 'x64') return;
+    expect(CRC32_IMPLEMENTATION).toBe('simd');
   });
 });
 
