@@ -1,12 +1,15 @@
-import express, { type Express } from 'express';
+import type { RequestListener } from 'node:http';
+import express from 'express';
 import type { Logger } from '../util/logger';
 import { errorHandler, HttpError } from './http-error';
+import { hotRouteDispatcher } from './hot-routes';
 import { healthRoute, type HealthSource } from './routes/health';
 import { jsonBody } from './json-body';
+import type { FilesRoutes } from './routes/files';
 
 /** Routers mounted by the gateway; each part brings its own. */
 export interface GatewayRoutes {
-  files: express.Router;
+  files: FilesRoutes;
   servers: express.Router;
   jobs: express.Router;
   /** Dashboard, connections, events (observability). */
@@ -26,18 +29,20 @@ export interface AppDeps {
   routes: GatewayRoutes;
 }
 
-export function createGatewayApp(deps: AppDeps): Express {
+/** The gateway's request listener: the Express app, with a file's upload and download taken ahead of its router. */
+export function createGatewayApp(deps: AppDeps): RequestListener {
   const { routes } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  for (const middleware of routes.middleware ?? []) app.use(middleware);
+  const middleware = routes.middleware ?? [];
+  for (const handler of middleware) app.use(handler);
 
   app.get('/health', healthRoute(deps.health, deps.log));
 
   const adminAuth = routes.adminAuth ? [routes.adminAuth] : [];
   if (routes.metrics) app.get('/metrics', ...adminAuth, routes.metrics);
-  app.use('/files', routes.files);
+  app.use('/files', routes.files.router);
   if (routes.filesPage) app.use('/files-page', routes.filesPage);
   const json = jsonBody('64kb');
   app.use('/admin/servers', ...adminAuth, json, routes.servers);
@@ -45,6 +50,10 @@ export function createGatewayApp(deps: AppDeps): Express {
   if (routes.admin) app.use('/admin', ...adminAuth, routes.admin);
 
   app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.log));
-  return app;
+  const lastHandler = errorHandler(deps.log);
+  app.use(lastHandler);
+  const hot = hotRouteDispatcher({ app, middleware, mountPath: '/files', routes: routes.files.hot, errorHandler: lastHandler });
+  return (req, res) => {
+    if (!hot(req, res)) app(req, res);
+  };
 }

@@ -27,6 +27,11 @@ function watchRouteMatch(req: LabelledRequest): void {
   });
 }
 
+/** Labels a request whose route is known before Express routes it (hot-routes.ts). */
+export function labelRoute(req: Request, label: string): void {
+  (req as LabelledRequest)[ROUTE_LABEL] = label;
+}
+
 /** The route pattern that handled a request ('/files/:id'), never the raw URL with its ids. */
 function routeLabel(req: LabelledRequest): string {
   return req[ROUTE_LABEL] ?? 'unmatched';
@@ -38,7 +43,7 @@ function routeLabel(req: LabelledRequest): string {
  */
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    watchRouteMatch(req);
+    if ((req as LabelledRequest)[ROUTE_LABEL] === undefined) watchRouteMatch(req);
     onRequestEnd(res, ({ seconds, status }) => {
       const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
       const route = routeLabel(req);

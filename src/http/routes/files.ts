@@ -7,6 +7,7 @@ import { isUuid } from '../../util/uuid';
 import type { Logger } from '../../util/logger';
 import { contentDisposition } from '../content-disposition';
 import { HttpError, toHttpError } from '../http-error';
+import type { HotRoute } from '../hot-routes';
 import { parseRange } from '../range';
 import { openIncomingFile } from '../upload/upload-source';
 import { UploadSlots } from '../upload/upload-slots';
@@ -32,7 +33,13 @@ export interface FilesRouterDeps {
   onBytesUploaded?(bytes: number): void;
 }
 
-export function createFilesRouter(deps: FilesRouterDeps): Router {
+export interface FilesRoutes {
+  router: Router;
+  /** Upload and download, the same handlers, also taken ahead of Express's router (hot-routes.ts). */
+  hot: HotRoute[];
+}
+
+export function createFilesRouter(deps: FilesRouterDeps): FilesRoutes {
   const router = Router();
   const { files } = deps;
   const uploadSlots = new UploadSlots(deps.maxConcurrentUploads, deps.log);
@@ -178,7 +185,13 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     }
   }
 
-  return router;
+  return {
+    router,
+    hot: [
+      { method: 'POST', path: '/', handlers: [guard, upload] },
+      { method: 'GET', path: '/:id', handlers: [guard, get] },
+    ],
+  };
 }
 
 /** 405 with `Allow` (a body the client is still sending is read and dropped by sendError). */
