@@ -61,7 +61,10 @@ describe('hotRouteDispatcher', () => {
 
   async function answer(path: string, init: RequestInit) {
     const res = await fetch(base + path, init);
-    const headers = Object.fromEntries([...res.headers].filter(([name]) => name !== 'date' && name !== 'keep-alive' && name !== 'connection'));
+    const headers: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      if (name !== 'date' && name !== 'keep-alive' && name !== 'connection') headers[name] = value;
+    });
     return { status: res.status, headers, body: await res.text() };
   }
 
