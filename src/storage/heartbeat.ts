@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger';
+import { postJson } from '../util/post-json';
 
 export interface JoinRequest {
   server_id: string;
@@ -67,18 +68,10 @@ export class Heartbeat {
     let answered = false;
     try {
       const body = await this.describeServer();
-      const response = await fetch(`${this.joinUrl}/admin/servers`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(this.clusterToken === undefined ? {} : { authorization: `Bearer ${this.clusterToken}` }),
-        },
-        body: JSON.stringify(body),
-        signal: controller.signal,
-      });
+      const authorization: Record<string, string> = this.clusterToken === undefined ? {} : { authorization: `Bearer ${this.clusterToken}` };
+      const answer = await postJson(`${this.joinUrl}/admin/servers`, body, authorization, controller.signal);
       answered = true;
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`gateway answered ${response.status} ${response.statusText}`);
+      if (answer.status < 200 || answer.status > 299) throw new Error(`gateway answered ${answer.status} ${answer.statusText}`);
       this.setState('joined', `gateway ${this.joinUrl} accepted ${body.address}`);
       this.retryDelayMs = FIRST_RETRY_MS;
       this.failingSince = undefined;
