@@ -34,6 +34,11 @@ export function problemOf(error: unknown): ReplicaProblem {
   return (typeof code === 'number' && PROBLEM_BY_CODE.get(code)) || 'unreachable';
 }
 
+/** The call ran out of its deadline (DEADLINE_EXCEEDED), set on this side. */
+export function isPastDeadline(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === grpc.status.DEADLINE_EXCEEDED;
+}
+
 /** A call to one storage server failed; `problem` says what that means for its replica. */
 export class ReplicaCallError extends Error {
   readonly problem: ReplicaProblem;

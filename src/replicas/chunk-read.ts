@@ -6,7 +6,7 @@ import { ExpiringSet } from '../util/expiring-set';
 import type { Logger } from '../util/logger';
 import type { StorageClient } from '../rpc/storage-client';
 import type { ChunkRange } from '../wire/chunk-range';
-import type { CallOutcomes } from './call-outcome';
+import { isPastDeadline, type CallOutcomes } from './call-outcome';
 import { ChunkUnreadableError } from './errors';
 
 export interface ChunkReadDeps {
@@ -40,6 +40,10 @@ const recentStalls = new ExpiringSet(STALL_MEMORY_MS);
 /** A replica that sent nothing for REPLICA_STALL_MS while another could take over. */
 class ReplicaStallError extends Error {}
 
+function stalled(serverId: string, chunkId: string, stallMs: number): ReplicaStallError {
+  return new ReplicaStallError(`server ${serverId} sent nothing of chunk ${chunkId} for ${stallMs} ms`);
+}
+
 /**
  * One chunk's bytes [offset, offset+length). If a replica fails mid-stream the read resumes on
  * another at the exact byte reached, so the caller sees one seamless stream or an error.
@@ -62,13 +66,17 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
         return undefined;
       });
       if (!client) continue;
-      const read = replicaRead(client, chunk.chunkId, { offset: offset + delivered, length: length - delivered }, deps.streamIdleTimeoutMs);
       // Only while another replica could take over right now, and never in the last round: a
       // stall limit on the only usable copy turns a slow server into a failed download.
       const alternative = order.slice(index + 1).some((id) => supervisor.isAvailable(id));
       const stallMs = alternative && round < READ_ROUNDS - 1 ? REPLICA_STALL_MS : undefined;
+      const range = { offset: offset + delivered, length: length - delivered };
+      const stream = range.length > UNARY_READ_MAX_BYTES ? client.getChunk(chunk.chunkId, range, { idleTimeoutMs: deps.streamIdleTimeoutMs }) : undefined;
       try {
-        for await (const data of withStallLimit(read.pieces, stallMs, chunk.chunkId, serverId)) {
+        const pieces = stream
+          ? withStallLimit(stream, stallMs, chunk.chunkId, serverId)
+          : [await readWhole(client, serverId, chunk.chunkId, range, stallMs ?? deps.streamIdleTimeoutMs, stallMs !== undefined)];
+        for await (const data of pieces) {
           const wanted = length - delivered;
           const piece = data.length > wanted ? data.subarray(0, wanted) : data;
           if (piece.length === 0) continue;
@@ -94,7 +102,7 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
           `Read of chunk ${chunk.chunkId} from server ${serverId} failed at byte ${offset + delivered}: ${errorMessage(error)}; trying another replica`,
         );
       } finally {
-        read.cancel();
+        stream?.destroy();
       }
     }
   }
@@ -109,35 +117,17 @@ export async function* readChunk(chunk: ChunkRecord, offset: number, length: num
  */
 const UNARY_READ_MAX_BYTES = 64 * 1024;
 
-interface ReplicaRead {
-  pieces: AsyncIterable<Buffer>;
-  /** Ends the call if it is still running. */
-  cancel(): void;
-}
-
 /**
- * The bytes of `range` from one replica: one unary ReadChunk for a small range (it then costs
- * no stream on either side), else a GetChunk stream.
+ * A range of at most UNARY_READ_MAX_BYTES from one replica in one ReadChunk call (no stream on
+ * either side). Its deadline is `waitMs`; when that is a stall limit, a replica that has not
+ * answered by then is left for another (the call ends itself: no timer or abort of our own).
  */
-function replicaRead(client: StorageClient, chunkId: string, range: Required<ChunkRange>, idleTimeoutMs: number): ReplicaRead {
-  if (range.length > UNARY_READ_MAX_BYTES) {
-    const stream = client.getChunk(chunkId, range, { idleTimeoutMs });
-    return { pieces: stream as AsyncIterable<Buffer>, cancel: () => stream.destroy() };
+async function readWhole(client: StorageClient, serverId: string, chunkId: string, range: Required<ChunkRange>, waitMs: number, isStallLimit: boolean): Promise<Buffer> {
+  try {
+    return await client.readChunk(chunkId, range, { deadlineMs: waitMs });
+  } catch (error) {
+    throw isStallLimit && isPastDeadline(error) ? stalled(serverId, chunkId, waitMs) : error;
   }
-  const abort = new AbortController();
-  let answered = false;
-  async function* pieces(): AsyncGenerator<Buffer> {
-    // One message: the time it may take is the stream's idle limit.
-    const data = await client.readChunk(chunkId, range, { deadlineMs: idleTimeoutMs, signal: abort.signal }).finally(() => (answered = true));
-    yield data;
-  }
-  return {
-    pieces: pieces(),
-    cancel: () => {
-      // Only a call still waiting: abort() builds a DOMException with its stack every time.
-      if (!answered) abort.abort();
-    },
-  };
 }
 
 /**
@@ -151,7 +141,7 @@ async function* withStallLimit(source: AsyncIterable<Buffer>, stallMs: number | 
   for (;;) {
     const next = iterator.next();
     next.catch(() => undefined); // the caller destroys the stream after a stall; that rejection is expected
-    const result = await withDeadline(next, stallMs, () => new ReplicaStallError(`server ${serverId} sent nothing of chunk ${chunkId} for ${stallMs} ms`));
+    const result = await withDeadline(next, stallMs, () => stalled(serverId, chunkId, stallMs));
     if (result.done) return;
     yield result.value;
   }

@@ -30,9 +30,14 @@ function setUp(servers: Record<string, FakeServer>) {
   const client = (id: string): StorageClient => {
     const server = servers[id];
     return {
-      readChunk: (_chunkId: string, range: Required<ChunkRange>) => {
-        calls.push(`${id} ReadChunk ${range.offset}+${range.length}`);
-        return server.readChunk!(range);
+      // As grpc-js does: the call fails with DEADLINE_EXCEEDED once its deadline passes.
+      readChunk: (_chunkId: string, range: Required<ChunkRange>, options: { deadlineMs: number }) => {
+        calls.push(`${id} ReadChunk ${range.offset}+${range.length} within ${options.deadlineMs} ms`);
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(failure(grpc.status.DEADLINE_EXCEEDED)), options.deadlineMs);
+        });
+        return Promise.race([server.readChunk!(range), deadline]).finally(() => clearTimeout(timer));
       },
       getChunk: (_chunkId: string, range: Required<ChunkRange>) => {
         calls.push(`${id} GetChunk ${range.offset}+${range.length}`);
@@ -77,18 +82,21 @@ describe('readChunk', () => {
       b: { readChunk: async (range) => data.subarray(range.offset, range.offset + range.length) },
     });
     expect((await read(4096, 100, 3000)).equals(data.subarray(100, 3100))).toBe(true);
-    expect(calls).toEqual(['a ReadChunk 100+3000', 'b ReadChunk 100+3000']);
+    expect(calls).toEqual(['a ReadChunk 100+3000 within 750 ms', 'b ReadChunk 100+3000 within 30000 ms']);
     expect(bad).toEqual(['a corrupt']);
   });
 
   it('leaves a replica that does not answer ReadChunk within the stall limit for another', async () => {
     const data = bytes(1000);
-    const { read, calls } = setUp({
+    const { read, calls, breakerFailures } = setUp({
       hung: { readChunk: () => new Promise<Buffer>(() => undefined) },
       b: { readChunk: async () => data },
     });
     expect((await read(1000, 0, 1000)).equals(data)).toBe(true);
-    expect(calls).toEqual(['hung ReadChunk 0+1000', 'b ReadChunk 0+1000']);
+    // The stall limit is the call's deadline while another replica could answer; the last one gets the idle limit.
+    expect(calls).toEqual(['hung ReadChunk 0+1000 within 750 ms', 'b ReadChunk 0+1000 within 30000 ms']);
+    // A stall is not a failure of the server (under load healthy servers stall too).
+    expect(breakerFailures).toEqual([]);
   });
 
   it('streams a range longer than 64 KiB, resuming on another replica at the exact byte a failed one reached', async () => {
