@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { POOLED_SEND_CHANNEL_OPTIONS } from '../wire/frame-pool';
 import { HTTP2_WINDOW_BYTES } from '../wire/http2-window';
 import { StorageClient } from '../rpc/storage-client';
 import { StorageServiceClient } from '../wire/storage-service';
@@ -22,6 +23,8 @@ export function storageChannelOptions(config: ConnectionConfig): grpc.ChannelOpt
     'grpc.max_send_message_length': config.maxMessageBytes,
     // Node's 64 KiB default would stall a chunk stream every 64 KiB (see http2-window.ts).
     'grpc-node.flow_control_window': HTTP2_WINDOW_BYTES,
+    // Upload frames are reused once written out, so grpc-js must not call their writes back earlier.
+    ...POOLED_SEND_CHANNEL_OPTIONS,
   };
 }
 

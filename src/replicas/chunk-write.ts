@@ -5,7 +5,6 @@ import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
 import { crc32Checksum } from '../wire/crc32';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
-import { scavengePacer } from '../wire/scavenge-pacer';
 import type { CallOutcomes } from './call-outcome';
 import { ChunkCopyError, copyChunk } from './chunk-copy';
 import { ChunkWriteError, NoStorageServerError } from './errors';
@@ -139,14 +138,16 @@ export class ChunkWrite {
   async flush(): Promise<void> {
     if (this.unsentBytes === 0) return;
     const message = encodePutData(this.unsent);
-    const bytes = this.unsentBytes;
     this.unsent = [];
     this.unsentBytes = 0;
-    if (this.spool && this.size <= SPOOL_LIMIT) this.spool.push(message);
-    else this.spool = null;
-    await Promise.all(this.live().map((replica) => this.send(replica, [message])));
-    await this.replaceLost();
-    scavengePacer.moved(bytes); // sent on: the socket-read buffers these bytes came in are garbage now
+    if (this.spool && this.size <= SPOOL_LIMIT) this.keepInSpool(message);
+    else this.dropSpool();
+    try {
+      await Promise.all(this.live().map((replica) => this.send(replica, [message])));
+      await this.replaceLost();
+    } finally {
+      message.release();
+    }
   }
 
   /**
@@ -162,6 +163,7 @@ export class ChunkWrite {
       if (this.spool) await this.refill(target);
       else if (!(await this.copyToReplacement(target))) break;
     }
+    this.dropSpool();
     if (this.stored.length < this.quorum || this.crc === undefined) {
       throw new ChunkWriteError(
         `chunk ${this.chunkId} is fsynced on ${this.stored.length} storage server(s) and no other can take it, but WRITE_QUORUM needs ${this.quorum}; retry the upload`,
@@ -176,6 +178,7 @@ export class ChunkWrite {
 
   /** Cancels the streams still open and removes every copy written so far (now, or via pending deletes). */
   async abort(reason: string): Promise<void> {
+    this.dropSpool();
     for (const replica of this.live()) replica.writer.abort(reason);
     const copies = [...this.stored.map((serverId) => ({ chunkId: this.chunkId, serverId })), ...this.dropped.splice(0)];
     this.stored = [];
@@ -222,15 +225,33 @@ export class ChunkWrite {
     return replica;
   }
 
-  /** Writes messages to one replica; a failure drops it (to be replaced) rather than the write. */
+  /**
+   * Writes messages to one replica; a failure drops it (to be replaced) rather than the write.
+   * Holds them all meanwhile: a spool dropped during a replay must not free the frames still to come.
+   */
   private async send(replica: ReplicaStream, messages: readonly EncodedPutData[]): Promise<boolean> {
+    for (const message of messages) message.hold();
     try {
       for (const message of messages) await replica.writer.write(message);
       return true;
     } catch (error) {
       this.dropReplica(replica, error);
       return false;
+    } finally {
+      for (const message of messages) message.release();
     }
+  }
+
+  /** Keeps a message sent for replays to replacement replicas (see SPOOL_LIMIT). */
+  private keepInSpool(message: EncodedPutData): void {
+    message.hold();
+    this.spool!.push(message);
+  }
+
+  /** No replica is filled from the spool any more: its frames may be reused once sent. */
+  private dropSpool(): void {
+    for (const message of this.spool ?? []) message.release();
+    this.spool = null;
   }
 
   /** Half-closes one replica's stream: the chunk is stored there once the server answers. */

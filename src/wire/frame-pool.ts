@@ -18,6 +18,17 @@ const FREE_FRAMES = 16;
  */
 export const framePool = new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES, (bytes) => scavengePacer.moved(bytes));
 
+/**
+ * Channel options of a client that sends frames of framePool (the gateway's upload frames).
+ * grpc-js keeps a message that fits a call's retry buffer (1 MiB by default) for retries and
+ * calls its write back at once, before the message is written out: a frame given back to the
+ * pool then could be refilled while its bytes are still in flight. With the buffer smaller
+ * than any pooled frame, grpc-js calls a frame's write back only once HTTP/2 has written it.
+ * ringstore configures no retry policy; a message larger than the buffer only commits its call
+ * at once, as every 1 MiB frame did already.
+ */
+export const POOLED_SEND_CHANNEL_OPTIONS = { 'grpc.per_rpc_retry_buffer_size': Math.floor(FRAME_BUFFER_BYTES / 4) };
+
 /** From now on, gRPC messages this process receives are decoded into framePool's memory. */
 export function receiveFramesIntoPool(log: Logger): void {
   if (installMessageDecoder(framePool)) return;

@@ -46,6 +46,11 @@ export class MessageBufferPool {
     if (this.free.length < this.maxFree) this.free.push(Buffer.from(view.buffer, 0, this.capacity));
   }
 
+  /** Whether `view` lies in a buffer taken here and not yet released. */
+  owns(view: Uint8Array): boolean {
+    return this.lent.has(view.buffer);
+  }
+
   get freeCount(): number {
     return this.free.length;
   }

@@ -1,3 +1,5 @@
+import type { MessageBufferPool } from './message-buffer-pool';
+
 /** gRPC's length prefix: a compressed-flag byte and a 4-byte big-endian length. */
 const PREFIX_BYTES = 5;
 
@@ -8,11 +10,14 @@ const withPrefixRoom = new WeakSet<Buffer>();
  * A Buffer of `length` bytes for a message to send, with room kept in front of it for gRPC's
  * prefix: once installPrefixInPlace() ran, grpc-js sends it without copying it. The prefix is
  * the same bytes every time the message is sent, so one message may go to several calls at
- * once (an upload's replicas) or again later (the spool's replays).
+ * once (an upload's replicas) or again later (the spool's replays). From `pool` when given and
+ * the message fits it (the caller then releases it once sent).
  */
-export function allocateWithPrefixRoom(length: number): Buffer {
+export function allocateWithPrefixRoom(length: number, pool?: MessageBufferPool): Buffer {
+  const size = PREFIX_BYTES + length;
   // Never Node's shared small-Buffer pool: the room in front must be memory of this message alone.
-  const message = Buffer.allocUnsafeSlow(PREFIX_BYTES + length).subarray(PREFIX_BYTES);
+  const whole = pool?.fits(size) ? pool.take(size) : Buffer.allocUnsafeSlow(size);
+  const message = whole.subarray(PREFIX_BYTES);
   withPrefixRoom.add(message);
   return message;
 }

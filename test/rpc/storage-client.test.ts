@@ -123,6 +123,28 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
     expect((await failureOf(client.getChunkBuffer(wrong))).code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('reuses pooled upload frames sent to several calls without changing a byte in flight, and gets them all back', async () => {
+    // 600 KiB frames: from the pool, and small enough for grpc-js's default retry buffer (see
+    // POOLED_SEND_CHANNEL_OPTIONS). A frame given back before both calls wrote it out would be
+    // refilled by the next one (the pool lends the last frame returned) while its bytes are
+    // still on their way, and the servers would refuse the chunks (DATA_LOSS).
+    const frameBytes = 600 * 1024;
+    const data = randomBytes(12 * frameBytes);
+    const ids = [randomUUID(), randomUUID()];
+    const writers = ids.map((id) => client.putChunk(id, '', data.length));
+    const sent = [];
+    for (let offset = 0; offset < data.length; offset += frameBytes) {
+      const message = encodePutData([data.subarray(offset, offset + frameBytes)]);
+      expect(framePool.owns(message.bytes)).toBe(true);
+      await Promise.all(writers.map((writer) => writer.write(message)));
+      message.release(); // this side is done with it: the calls hold it until they wrote it
+      sent.push(message);
+    }
+    for (const writer of writers) expect(await writer.end()).toMatchObject({ success: true, crc32: crc32(data) });
+    for (const id of ids) expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+    expect(sent.filter((message) => framePool.owns(message.bytes))).toEqual([]);
+  });
+
   it('refuses different content under an existing id with ALREADY_EXISTS', async () => {
     const id = randomUUID();
     const data = randomBytes(5000);
