@@ -461,26 +461,30 @@ async function* verifiedBlocks(
   const end = offset + length;
   const first = Math.floor(offset / layout.blockSize);
   const last = Math.floor((end - 1) / layout.blockSize);
+  const blockEnd = (index: number): number => Math.min(layout.size, (index + 1) * layout.blockSize);
+  // Direct reads go ahead of the blocks asked for by several MiB (see DirectBlocks).
+  const directBlocks = direct?.usable ? direct.blocks(first * layout.blockSize, blockEnd(last), what) : undefined;
   const readBlock = async (index: number): Promise<Buffer> => {
     const blockStart = index * layout.blockSize;
-    const blockLength = Math.min(layout.blockSize, layout.size - blockStart);
     // The part of the block that is served.
     const from = Math.max(offset, blockStart) - blockStart;
-    const to = Math.min(end, blockStart + blockLength) - blockStart;
+    const to = Math.min(end, blockEnd(index)) - blockStart;
     const checked = (block: Buffer): Buffer => {
       if (!blockIsIntact(layout, index, block)) throw new CorruptBlockError(index, what);
       return block;
     };
     // A direct read lands in a pool buffer: checked there, then only the served bytes copied out.
-    const served = direct?.usable ? await direct.read(blockStart, blockLength, what, (block) => {
+    const pooled = directBlocks && direct?.usable ? await directBlocks.next() : undefined;
+    if (pooled) {
       const copy = allocate(to - from);
-      checked(block).copy(copy, 0, from, to);
+      checked(pooled).copy(copy, 0, from, to);
       return copy;
-    }) : undefined;
-    return served ?? checked(await readExactly(file, blockLength, blockStart, what, allocate)).subarray(from, to);
+    }
+    return checked(await readExactly(file, blockEnd(index) - blockStart, blockStart, what, allocate)).subarray(from, to);
   };
-  // One block is read and checked ahead while the previous one is on its way to the client,
-  // so disk, hashing and network overlap instead of taking turns (one extra block of memory).
+  // The next block is read (or taken from the direct reads ahead) and checked while the previous
+  // one is on its way to the client, so disk, hashing and network overlap instead of taking
+  // turns (one extra block of memory).
   const readAhead = (index: number): Promise<Buffer> => {
     const pending = readBlock(index);
     pending.catch(() => undefined); // seen when awaited; never an unhandled rejection meanwhile
@@ -494,8 +498,10 @@ async function* verifiedBlocks(
       yield block;
     }
   } finally {
-    // A read stopped early waits for its read-ahead, so the file is not closed under it.
+    // A read stopped early waits for its reads in flight, so the file is not closed under them
+    // and no pool buffer goes back while the kernel writes into it.
     await next.catch(() => undefined);
+    await directBlocks?.close();
   }
 }
 

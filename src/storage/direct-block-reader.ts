@@ -5,18 +5,39 @@ import { BLOCK_SIZE, fileEndsEarly } from './chunk-file-format';
 import { isNodeError } from './chunk-store-error';
 import { DIRECT_IO_ALIGNMENT, openDirect } from './direct-io';
 
-/** One block each; a read in progress holds two (the block served and the one read ahead). */
-export const directReadBuffers = new AlignedBufferPool(BLOCK_SIZE, 8);
+/**
+ * Bytes of one direct read: four whole blocks, which the kernel sends to the disk as several
+ * requests at once (a virtio disk takes 1.25 MiB per request), where 1 MiB reads waited for
+ * the disk one at a time.
+ */
+export const DIRECT_READ_SPAN_BYTES = 4 * BLOCK_SIZE;
+/** Direct reads one chunk read keeps in flight: the span being served and one read ahead. */
+export const SPANS_PER_READ = 2;
+/**
+ * Span buffers a storage server lends to all its reads together (32 MiB): past this, a read
+ * still gets its one span, so it never waits for another read, but reads nothing ahead.
+ */
+export const SPANS_PER_SERVER = 8;
+
+/** One span each; the free ones kept are within the server's lending limit. */
+export const directReadBuffers = new AlignedBufferPool(DIRECT_READ_SPAN_BYTES, SPANS_PER_SERVER);
+
+/** One direct read in flight or done: `filled` settles once the kernel no longer writes into `buffer`. */
+interface SpanRead {
+  position: number;
+  length: number;
+  buffer: Buffer;
+  filled: Promise<void>;
+}
 
 /**
  * The data blocks of a large chunk file read with O_DIRECT, beside the buffered handle that
  * read its footer and checks. A chunk read right after its upload is not in the page cache
  * (the upload wrote with O_DIRECT too), and filling the page cache on this VM cost a storage
- * server more CPU than the read itself (fresh guest pages backed on first touch). Blocks are
- * BLOCK_SIZE bytes at multiples of it from the file's start, so every read starts aligned; its
- * length is rounded up to DIRECT_IO_ALIGNMENT, and the bytes past the block (the next block,
- * or the trailer) are not used. Where the file system refuses a direct read (EINVAL), read()
- * answers undefined and the caller reads through the page cache from then on.
+ * server more CPU than the read itself (fresh guest pages backed on first touch). Reads start
+ * at block boundaries, so every read starts aligned; a length is rounded up to
+ * DIRECT_IO_ALIGNMENT, and the bytes past the chunk's data (the trailer) are not used. Where
+ * the file system refuses a direct read (EINVAL), the caller reads through the page cache.
  */
 export class DirectBlockReader {
   private refused = false;
@@ -48,15 +69,18 @@ export class DirectBlockReader {
     return !this.refused;
   }
 
+  /** The blocks from `start` (a block's start) to `end` (the end of the last one wanted), in order, read ahead. */
+  blocks(start: number, end: number, what: string): DirectBlocks {
+    return new DirectBlocks(this, start, end, what);
+  }
+
   /**
-   * Reads the `length` bytes at `position` (a block's start) into a pool buffer and returns what
-   * `use` makes of them; the buffer goes back to the pool once `use` returns or throws, never
-   * while the kernel may still write into it. Undefined when the read was refused (EINVAL).
+   * Fills `buffer` with the `length` bytes at `position` (a block's start). EINVAL (a refused
+   * direct read) marks the reader unusable before it is thrown.
    */
-  async read<T>(position: number, length: number, what: string, use: (bytes: Buffer) => T): Promise<T | undefined> {
-    const buffer = directReadBuffers.take();
+  async readInto(buffer: Buffer, position: number, length: number, what: string): Promise<void> {
+    const asked = Math.min(buffer.length, Math.ceil(length / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT);
     try {
-      const asked = Math.min(buffer.length, Math.ceil(length / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT);
       let filled = 0;
       while (filled < length) {
         const { bytesRead } = await this.file.read(buffer, filled, asked - filled, position + filled);
@@ -64,17 +88,82 @@ export class DirectBlockReader {
         // A direct read stops short (not at an aligned length) only at the end of the file.
         if (bytesRead === 0 || (filled < length && filled % DIRECT_IO_ALIGNMENT !== 0)) throw fileEndsEarly(what, length - filled);
       }
-      return use(buffer.subarray(0, length));
     } catch (error) {
-      if (!isNodeError(error, 'EINVAL')) throw error;
-      this.refused = true;
-      return undefined;
-    } finally {
-      directReadBuffers.release(buffer);
+      if (isNodeError(error, 'EINVAL')) this.refused = true;
+      throw error;
     }
   }
 
   close(): Promise<void> {
     return this.file.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A range of blocks read with O_DIRECT in spans of DIRECT_READ_SPAN_BYTES, up to SPANS_PER_READ
+ * of them in flight, so the disk has the next bytes on the way while a block is checked and sent.
+ * A span's pool buffer goes back once its last block is served, or at close() once its read
+ * has finished: never while the kernel may still write into it.
+ */
+export class DirectBlocks {
+  /** Reads started and not yet served from, in file order; the first is being served. */
+  private readonly spans: SpanRead[] = [];
+  private nextSpanAt: number;
+  private servedTo: number;
+
+  constructor(
+    private readonly reader: DirectBlockReader,
+    start: number,
+    private readonly end: number,
+    private readonly what: string,
+  ) {
+    this.nextSpanAt = start;
+    this.servedTo = start;
+  }
+
+  /**
+   * The next block's bytes, valid until the next call or close(); undefined when the file
+   * system refused the direct read (the caller reads that block and the rest through the page
+   * cache). A failed read throws when its first block is asked for, not before.
+   */
+  async next(): Promise<Buffer | undefined> {
+    const served = this.spans[0];
+    if (served && this.servedTo >= served.position + served.length) {
+      this.spans.shift();
+      directReadBuffers.release(served.buffer);
+    }
+    this.readAhead();
+    const span = this.spans[0];
+    try {
+      await span.filled;
+    } catch (error) {
+      if (!this.reader.usable) return undefined;
+      throw error;
+    }
+    const from = this.servedTo - span.position;
+    const block = span.buffer.subarray(from, Math.min(from + BLOCK_SIZE, span.length));
+    this.servedTo += block.length;
+    return block;
+  }
+
+  /** Waits for every read in flight, then gives every buffer back. */
+  async close(): Promise<void> {
+    const spans = this.spans.splice(0);
+    await Promise.all(spans.map((span) => span.filled.catch(() => undefined)));
+    for (const span of spans) directReadBuffers.release(span.buffer);
+  }
+
+  /** Starts reads up to SPANS_PER_READ; past the first, only while the server's buffers allow. */
+  private readAhead(): void {
+    while (this.nextSpanAt < this.end && this.spans.length < SPANS_PER_READ) {
+      if (this.spans.length > 0 && directReadBuffers.inUse >= SPANS_PER_SERVER) return;
+      const position = this.nextSpanAt;
+      const length = Math.min(DIRECT_READ_SPAN_BYTES, this.end - position);
+      const buffer = directReadBuffers.take();
+      const filled = this.reader.readInto(buffer, position, length, this.what);
+      filled.catch(() => undefined); // seen when its first block is asked for; never an unhandled rejection meanwhile
+      this.spans.push({ position, length, buffer, filled });
+      this.nextSpanAt += length;
+    }
   }
 }

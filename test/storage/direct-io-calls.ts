@@ -11,14 +11,15 @@ export function directRefused(what: string): Error {
 
 /**
  * Sends every FileHandle `method` call (write or read) on a descriptor opened with O_DIRECT
- * through `direct`, which gets the real call to run (or not); other calls go as they are. An
+ * through `direct`, which gets the real call to run (or not) and its arguments (buffer, offset,
+ * length, position); other calls go as they are. An
  * O_DIRECT open fails with EINVAL while `refuseOpen()` is true. `directOpens()` counts the
  * O_DIRECT descriptors opened (0 where the file system refuses O_DIRECT). `dir`: any writable one.
  */
 export async function interceptDirectCalls(
   dir: string,
   method: 'write' | 'read',
-  direct: (call: Call) => Promise<unknown>,
+  direct: (call: Call, args: unknown[]) => Promise<unknown>,
   refuseOpen: () => boolean = () => false,
 ): Promise<{ directOpens(): number; restore(): void }> {
   const probe = await fs.open(path.join(dir, 'probe'), 'w');
@@ -35,7 +36,7 @@ export async function interceptDirectCalls(
   });
   const real = prototype[method] as (...args: unknown[]) => Promise<unknown>;
   const calls = jest.spyOn(prototype, method).mockImplementation(function (this: fs.FileHandle, ...args: unknown[]) {
-    return directHandles.has(this) ? direct(() => real.apply(this, args)) : real.apply(this, args);
+    return directHandles.has(this) ? direct(() => real.apply(this, args), args) : real.apply(this, args);
   } as never);
   return {
     directOpens: () => directHandles.size,
