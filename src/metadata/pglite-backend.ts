@@ -6,7 +6,7 @@ import { MALLOC_ENV } from '../util/malloc-env';
 import { MetadataUnavailableError } from './errors';
 import { NamedLocks } from './named-locks';
 import { PGLITE_NODE_FLAGS } from './pglite-settings.cjs';
-import type { LockMode, SqlBackend } from './sql-backend';
+import type { LockMode, QueryOptions, SqlBackend } from './sql-backend';
 
 type Reply = { id: number; rows: unknown[] } | { id: number; error: ChildError };
 type Startup = { ready: true } | { failed: ChildError };
@@ -31,6 +31,8 @@ const REOPEN_BACKOFF_BASE_MS = 500;
 const REOPEN_BACKOFF_MAX_MS = 30_000;
 
 const log = createLogger('metadata');
+/** A prepared statement's name: the child writes it into PREPARE and EXECUTE as it is. */
+const PLAIN_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** A database error from the child, with the fields callers branch on (code, constraint). */
 function rebuild(error: ChildError): Error {
@@ -157,21 +159,25 @@ class PgliteBackend implements SqlBackend {
     }, this.reopenDelayMs);
   }
 
-  private send(op: 'query' | 'exec' | 'close', sql = '', params?: unknown[]): Promise<unknown[]> {
+  private send(op: 'query' | 'exec' | 'close', sql = '', params?: unknown[], prepareAs?: string): Promise<unknown[]> {
     const child = this.child;
     if (!child) return Promise.reject(this.unavailable ?? this.error('is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      child.send({ id, op, sql, params }, (error) => {
+      child.send({ id, op, sql, params, prepareAs }, (error) => {
         if (!error || !this.pending.delete(id)) return;
         reject(this.error(`is unreachable: ${error.message}`, error));
       });
     });
   }
 
-  async query<Row>(sql: string, params?: unknown[]): Promise<Row[]> {
-    return (await this.send('query', sql, params)) as Row[];
+  async query<Row>(sql: string, params?: unknown[], options: QueryOptions = {}): Promise<Row[]> {
+    const { prepareAs } = options;
+    if (prepareAs !== undefined && (!PLAIN_NAME.test(prepareAs) || !params?.every((param) => typeof param === 'string'))) {
+      throw new TypeError(`statement "${prepareAs}": a prepared statement needs a plain lower-case name and text parameters`);
+    }
+    return (await this.send('query', sql, params, prepareAs)) as Row[];
   }
 
   async exec(sql: string): Promise<void> {

@@ -2,7 +2,7 @@
  * The embedded metadata database's own process (see pglite-backend.ts for why a process):
  * PGlite on the directory given as the first argument, driven over the IPC channel of
  * child_process.fork. Plain CommonJS so it starts without a TypeScript loader.
- * Messages in: {id, op: 'query'|'exec'|'close', sql, params}; out: {id, rows} or {id, error};
+ * Messages in: {id, op: 'query'|'exec'|'close', sql, params, prepareAs}; out: {id, rows} or {id, error};
  * plus one {ready} or {failed} once PGlite is open, or could not be.
  *
  * It lives and dies with its parent. It ignores SIGINT, SIGTERM and SIGHUP: Ctrl-C reaches the
@@ -108,11 +108,11 @@ function reply(message, then = () => undefined) {
   else then();
 }
 
-async function onMessage({ id, op, sql, params }) {
+async function onMessage({ id, op, sql, params, prepareAs }) {
   try {
     if (stopping) throw new Error('the embedded metadata database is closing');
     if (op === 'query') {
-      reply({ id, rows: (await db.query(sql, params)).rows });
+      reply({ id, rows: prepareAs ? await executePrepared(prepareAs, sql, params) : (await db.query(sql, params)).rows });
     } else if (op === 'exec') {
       await db.exec(sql);
       reply({ id, rows: [] });
@@ -124,6 +124,30 @@ async function onMessage({ id, op, sql, params }) {
   } catch (error) {
     reply({ id, error: plain(error) });
   }
+}
+
+/** Names of the statements PREPAREd on this connection (it lives as long as this process). */
+const prepared = new Set();
+
+/**
+ * A statement by name (the parent checked it is a plain identifier, and every parameter text):
+ * PREPAREd the first time it comes, then EXECUTEd with its parameters written as literals, so
+ * PostgreSQL parses and plans it once. (PGlite's query() sends an unnamed statement, planned
+ * again every time; its protocol has no other way to bind parameters to a named one.)
+ */
+async function executePrepared(name, sql, params) {
+  if (!prepared.has(name)) {
+    await db.exec(`PREPARE ${name} AS ${sql}`);
+    prepared.add(name);
+  }
+  const results = await db.exec(params.length === 0 ? `EXECUTE ${name}` : `EXECUTE ${name}(${params.map(textLiteral).join(', ')})`);
+  return results[results.length - 1].rows;
+}
+
+/** A string as an SQL literal: escape-string syntax reads the same whatever standard_conforming_strings says. */
+function textLiteral(text) {
+  if (text.includes('\0')) throw new Error('a parameter of a prepared statement holds a NUL character, which PostgreSQL text cannot hold');
+  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
 /** Close PGlite, then release the lock; if closing fails, the lock stays until this process is gone. */

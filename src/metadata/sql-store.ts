@@ -180,7 +180,7 @@ const INSERT_FILES = `new_files AS (
     DELETE FROM upload_sessions WHERE file_id IN (SELECT id FROM new_files)
   )`;
 
-function filesParams(files: Array<{ file: NewFile; kind: FileKind }>): unknown[] {
+function filesParams(files: Array<{ file: NewFile; kind: FileKind }>): string[] {
   const rows = files.map(({ file: f, kind }) => ({ id: f.fileId, filename: f.filename, content_type: f.contentType, size: f.size, checksum: f.checksum, kind }));
   const chunks = files.flatMap(({ file: f }) =>
     f.chunks.map((c) => ({ file_id: f.fileId, chunk_number: c.chunkNumber, chunk_id: c.chunkId, offset: c.offset, size: c.size, checksum: c.checksum })));
@@ -543,6 +543,7 @@ export class SqlMetadataStore implements MetadataStore {
     const rows = await this.db.query<Row>(
       `WITH ${INSERT_FILES} SELECT id, created_at, updated_at, completed_at FROM new_files`,
       filesParams(files.map((file) => ({ file, kind: 'file' }))),
+      { prepareAs: 'complete_files' },
     );
     const byId = new Map(rows.map((row) => [row.id as string, row]));
     return files.map((file) => {
@@ -574,7 +575,8 @@ export class SqlMetadataStore implements MetadataStore {
   private async getFiles(fileIds: string[]): Promise<Array<FileRecord | null>> {
     const rows = await this.db.query<Row>(
       `SELECT f.*, ${CHUNKS_JSON('f.id')} AS chunks FROM files f WHERE f.id = ANY($1::uuid[]) AND f.kind = 'file'`,
-      [fileIds],
+      [`{${fileIds.join(',')}}`], // an array literal: a prepared statement takes text (the ids are UUIDs, see getFile)
+      { prepareAs: 'get_files' },
     );
     const byId = new Map(rows.map((row) => [String(row.id), row]));
     return fileIds.map((id) => {

@@ -111,6 +111,14 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect(await store.deleteFile('not-a-uuid')).toBeNull();
   });
 
+  test('a file name and type with quotes, backslashes, $1 and non-ASCII come back exactly', async () => {
+    // PGlite writes the completion's parameters into its prepared statement's EXECUTE as literals.
+    const filename = `it's a "name" \\ \\' $1 $$ E'\\x41' \u00e9\u{1F600}.bin`;
+    const file = newFile([['s1', 's2']], { filename, contentType: "text/plain; charset='x\\'" });
+    await store.completeUpload(file);
+    expect(await store.getFile(file.fileId)).toMatchObject({ filename, contentType: "text/plain; charset='x\\'" });
+  });
+
   test('concurrent completions share batches: each resolves committed, and a bad one fails alone', async () => {
     const files = Array.from({ length: 40 }, (_, i) => newFile([['s1', 's2'], ['s2', 's3']], { filename: `batch-${i}.bin` }));
     const taken = newFile([['s1']]);
