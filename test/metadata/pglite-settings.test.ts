@@ -32,13 +32,22 @@ test('runs with 16MB of shared buffers, not the 128MB of a PostgreSQL server', a
   expect(await settingsWith(undefined, ['shared_buffers', 'work_mem'])).toEqual({ shared_buffers: '16MB', work_mem: '4MB' });
 }, 120_000);
 
+test('sizes its shared memory for the one connection PGlite serves', async () => {
+  const shown = await settingsWith(undefined, ['max_connections', 'io_max_concurrency', 'shared_memory_size']);
+  expect(shown).toMatchObject({ max_connections: '4', io_max_concurrency: '1' });
+  // All of it is resident: 24MB with PostgreSQL's defaults.
+  expect(parseInt(shown.shared_memory_size, 10)).toBeLessThanOrEqual(20);
+}, 120_000);
+
 test('PGLITE_SETTINGS sets any server setting, over the defaults', async () => {
   expect(await settingsWith('shared_buffers=48MB  work_mem=8MB', ['shared_buffers', 'work_mem'])).toEqual({ shared_buffers: '48MB', work_mem: '8MB' });
 }, 120_000);
 
 test('a PGLITE_SETTINGS that is not name=value is refused with the reason', () => {
   expect(() => pgliteStartParams({ PGLITE_SETTINGS: 'shared_buffers 64MB' })).toThrow('PGLITE_SETTINGS: "shared_buffers" is not name=value (e.g. shared_buffers=256MB)');
-  expect(pgliteStartParams({ PGLITE_SETTINGS: 'shared_buffers=64MB' }).slice(-2)).toEqual(['-c', 'shared_buffers=64MB']);
+  const params = pgliteStartParams({ PGLITE_SETTINGS: 'shared_buffers=64MB' });
+  expect(params.filter((param) => param.startsWith('shared_buffers='))).toEqual(['shared_buffers=64MB']);
+  expect(params[params.indexOf('shared_buffers=64MB') - 1]).toBe('-c');
 });
 
 test('a setting PostgreSQL does not know fails the open with its name', async () => {
