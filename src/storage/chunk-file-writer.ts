@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
-import { AlignedBufferPool } from './aligned-buffer-pool';
+import { AlignedBufferPool, isPageAligned } from './aligned-buffer-pool';
 import { isNodeError } from './chunk-store-error';
 import { DIRECT_MIN_CHUNK_BYTES, openDirect } from './direct-io';
 import { removeFile } from './remove-file';
@@ -49,6 +49,11 @@ export class ChunkFileWriter {
 
   /** Appends `data`; the caller may reuse it once this resolves. */
   async write(data: Buffer): Promise<void> {
+    if (this.direct && this.staged === 0 && data.length === DIRECT_WRITE_BYTES && isPageAligned(data)) {
+      // A received frame in page-aligned memory (src/wire/message-decoder.ts): to the disk as it is.
+      await this.writeDirect(data);
+      return;
+    }
     let offset = 0;
     while (this.staging && offset < data.length) {
       const copied = data.copy(this.staging, this.staged, offset);
@@ -80,8 +85,14 @@ export class ChunkFileWriter {
   }
 
   private async writeStaged(): Promise<void> {
+    await this.writeDirect(this.staging!);
+    this.staged = 0;
+  }
+
+  /** Writes `data` (a whole DIRECT_WRITE_BYTES, page-aligned) with O_DIRECT, or buffered where refused. */
+  private async writeDirect(data: Buffer): Promise<void> {
     try {
-      this.directWrite = writeAll(this.direct!, this.staging!, this.position);
+      this.directWrite = writeAll(this.direct!, data, this.position);
       await this.directWrite;
       this.position += DIRECT_WRITE_BYTES;
     } catch (error) {
@@ -89,12 +100,11 @@ export class ChunkFileWriter {
       // being discarded, and its error is the one to report.
       if (!isNodeError(error, 'EINVAL') || !this.staging) throw error;
       // This file system takes no direct write after all: the same bytes through the page cache.
-      const staging = Buffer.from(this.staging);
+      const copy = Buffer.from(data);
       this.directWrite = undefined;
       await this.closeDirect();
-      await this.writeBuffered(staging);
+      await this.writeBuffered(copy);
     }
-    this.staged = 0;
   }
 
   private async writeBuffered(data: Buffer): Promise<void> {

@@ -4,7 +4,8 @@ import { HealthImplementation } from 'grpc-health-check';
 import { ConfigError } from '../util/env';
 import { isAddressInUse, PortInUseError } from '../util/port-in-use';
 import { createLogger, type Logger } from '../util/logger';
-import { framePool, receiveFramesIntoPool } from '../wire/frame-pool';
+import { FRAME_BUFFER_BYTES, newFramePool, receiveFramesIntoPool } from '../wire/frame-pool';
+import { pageAlignedUpTo } from './aligned-buffer-pool';
 import { storageServerDefinition } from '../wire/storage-service';
 import { grpcServerCredentials, grpcServerTransport } from './grpc-credentials';
 import { ChunkStore } from './chunk-store';
@@ -14,6 +15,13 @@ import { loadOrCreateServerId } from './server-id';
 import { storageServerOptions, widenReceiveWindow } from './grpc-server-options';
 import { readStorageConfig, type StorageConfig } from './storage-config';
 import { createStorageHandlers } from './storage-handlers';
+
+/**
+ * Frames in page-aligned memory at most (more in use at once are plain memory, and their puts
+ * copy into an aligned buffer as before): each is a WebAssembly.Memory, which reserves address
+ * space V8 allows only about a hundred of, staging and read buffers included.
+ */
+const ALIGNED_FRAMES = 32;
 
 type ServerState = 'starting' | 'listening' | 'draining' | 'stopped';
 
@@ -60,11 +68,13 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   const credentials = grpcServerCredentials(config.security);
   const server = new grpc.Server(storageServerOptions(config, logger));
   widenReceiveWindow(server);
-  receiveFramesIntoPool(logger);
+  // Page-aligned frames: a large put's data is written with O_DIRECT from the frame it arrived in.
+  const frames = newFramePool(pageAlignedUpTo(ALIGNED_FRAMES, FRAME_BUFFER_BYTES));
+  receiveFramesIntoPool(logger, frames);
   server.addService(storageServerDefinition, createStorageHandlers(store, serverId, logger, {
     putIdleTimeoutMs: config.putIdleTimeoutMs,
     maxConcurrentPuts: config.maxConcurrentPuts,
-  }, framePool));
+  }, frames));
   const health = new HealthImplementation({ '': 'SERVING', 'storage.StorageService': 'SERVING' });
   health.addToServer(server);
 

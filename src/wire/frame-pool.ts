@@ -5,8 +5,12 @@ import { installMessageDecoder } from './message-decoder';
 
 /** Largest data frame of PutChunk and GetChunk: well under gRPC's 4 MiB default message limit. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
-/** Bytes of a pooled frame buffer: the data, gRPC's 5-byte prefix, the bytes field's key and length. */
-export const FRAME_BUFFER_BYTES = MAX_FRAME_BYTES + 16;
+/**
+ * Bytes of a pooled frame buffer: the data, gRPC's 5-byte prefix and the message's other
+ * fields, placed up to 4 KiB in (see MessageDecoder); 17 whole WebAssembly pages, so that a
+ * storage server's frames can be page-aligned memory.
+ */
+export const FRAME_BUFFER_BYTES = MAX_FRAME_BYTES + 64 * 1024;
 /** Frames kept for reuse: a few transfers at once hold about three each. */
 const FREE_FRAMES = 16;
 
@@ -16,7 +20,12 @@ const FREE_FRAMES = 16;
  * bytes are used. One per process, as grpc-js's decoder that draws on it is. Every frame taken
  * is data moving through the process, which paces its scavenges.
  */
-export const framePool = new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES, (bytes) => scavengePacer.moved(bytes));
+export const framePool = newFramePool();
+
+/** A pool of data frames as framePool is, its buffers made by `allocate` (FRAME_BUFFER_BYTES each). */
+export function newFramePool(allocate?: () => Buffer): MessageBufferPool {
+  return new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES, (bytes) => scavengePacer.moved(bytes), allocate);
+}
 
 /**
  * Channel options of a client that sends frames of framePool (the gateway's upload frames).
@@ -29,8 +38,8 @@ export const framePool = new MessageBufferPool(FRAME_BUFFER_BYTES, FREE_FRAMES, 
  */
 export const POOLED_SEND_CHANNEL_OPTIONS = { 'grpc.per_rpc_retry_buffer_size': Math.floor(FRAME_BUFFER_BYTES / 4) };
 
-/** From now on, gRPC messages this process receives are decoded into framePool's memory. */
-export function receiveFramesIntoPool(log: Logger): void {
-  if (installMessageDecoder(framePool)) return;
+/** From now on, gRPC messages this process receives are decoded into `pool`'s memory. */
+export function receiveFramesIntoPool(log: Logger, pool: MessageBufferPool = framePool): void {
+  if (installMessageDecoder(pool)) return;
   log.warn('grpc-js has no StreamDecoder where ringstore expects one (a grpc-js other than 1.14?): received data frames get a fresh buffer each, and memory peaks are higher');
 }

@@ -20,19 +20,21 @@ export class MessageBufferPool {
     private readonly maxFree: number,
     /** Told the size of every buffer taken: the data it is about to carry through this process. */
     private readonly onTake: (bytes: number) => void = () => {},
+    /** Makes a buffer of `capacity` bytes when none is free. */
+    private readonly allocate: () => Buffer = () => Buffer.allocUnsafeSlow(capacity),
   ) {}
 
-  /** Whether a message of `length` bytes is served here: over half a buffer, so reuse pays. */
-  fits(length: number): boolean {
-    return length > this.capacity / 2 && length <= this.capacity;
+  /** Whether a message of `length` bytes, `offset` bytes into a buffer, is served here: over half a buffer, so reuse pays. */
+  fits(length: number, offset = 0): boolean {
+    return length > this.capacity / 2 && offset + length <= this.capacity;
   }
 
-  /** `length` bytes (fits(length) must hold), to be given back with release(). */
-  take(length: number): Buffer {
+  /** `length` bytes from `offset` of a buffer (fits(length, offset) must hold), to be given back with release(). */
+  take(length: number, offset = 0): Buffer {
     this.onTake(length);
-    const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(this.capacity);
+    const whole = this.free.pop() ?? this.allocate();
     this.lent.add(whole.buffer);
-    return whole.subarray(0, length);
+    return whole.subarray(offset, offset + length);
   }
 
   /**

@@ -2,6 +2,15 @@ import type { MessageBufferPool } from './message-buffer-pool';
 
 /** gRPC's length prefix: a compressed-flag byte and a 4-byte big-endian length. */
 const PREFIX_BYTES = 5;
+/**
+ * Where a message received into pool memory starts in its buffer: so that the bytes of a data
+ * frame (after the prefix, and its bytes field's key and 3-byte length, as every frame of
+ * 16 KiB to 2 MiB has) begin 4096 bytes in. In page-aligned memory (a storage server's frames)
+ * a PutChunk frame's MiB then goes to the disk with O_DIRECT as it is, not copied into an
+ * aligned buffer first.
+ */
+const DATA_AT = 4096;
+const MESSAGE_AT = DATA_AT - (PREFIX_BYTES + 1 + 3);
 
 /**
  * Splits an HTTP/2 stream's DATA into gRPC messages (each returned with its 5-byte prefix, as
@@ -59,7 +68,7 @@ export class MessageDecoder {
     this.messageLength = PREFIX_BYTES + bodyBytes;
     this.messageFilled = PREFIX_BYTES;
     if (!this.pool?.fits(this.messageLength)) return [Buffer.from(this.prefix)];
-    const message = this.pool.take(this.messageLength);
+    const message = this.pool.take(this.messageLength, this.pool.fits(this.messageLength, MESSAGE_AT) ? MESSAGE_AT : 0);
     this.prefix.copy(message);
     return message;
   }

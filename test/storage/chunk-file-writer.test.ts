@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { pageAlignedBuffer } from '../../src/storage/aligned-buffer-pool';
 import { ChunkFileWriter } from '../../src/storage/chunk-file-writer';
 import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/direct-io';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
@@ -39,6 +40,42 @@ describe('ChunkFileWriter', () => {
       await Promise.all([firstWrite, closed, second.closeDirect()]);
       await Promise.all([first.file.close(), second.file.close()]);
       expect((await fs.readFile(path.join(dir, 'first'))).equals(a)).toBe(true);
+    } finally {
+      direct.restore();
+    }
+  });
+
+  it('writes a page-aligned MiB (a received frame) with O_DIRECT from the caller\'s memory, and other data through its aligned buffer', async () => {
+    const dir = await makeTempDir('ringstore-writer-');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    let held = false;
+    const direct = await interceptDirectCalls(dir, 'write', async (write) => {
+      if (!held) {
+        held = true;
+        await gate;
+      }
+      return write();
+    });
+    try {
+      const writer = await ChunkFileWriter.create(path.join(dir, 'chunk'), DIRECT_MIN_CHUNK_BYTES);
+      if (direct.directOpens() === 0) return; // no O_DIRECT on this file system
+      const frame = pageAlignedBuffer(MiB);
+      randomBytes(MiB).copy(frame);
+      const writing = writer.write(frame);
+      await new Promise(setImmediate);
+      expect(held).toBe(true);
+      // Changed while the disk has not read it yet: on disk only if written from this very memory.
+      frame[0] ^= 0xff;
+      release();
+      await writing;
+      const plain = randomBytes(MiB);
+      await writer.write(plain);
+      await writer.finish(Buffer.alloc(0));
+      await writer.file.close();
+      const onDisk = await fs.readFile(path.join(dir, 'chunk'));
+      expect(onDisk.subarray(0, MiB).equals(frame)).toBe(true);
+      expect(onDisk.subarray(MiB).equals(plain)).toBe(true);
     } finally {
       direct.restore();
     }

@@ -1,6 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MessageBufferPool } from '../../src/wire/message-buffer-pool';
 import { installMessageDecoder, MessageDecoder } from '../../src/wire/message-decoder';
+import { isPageAligned, pageAlignedUpTo } from '../../src/storage/aligned-buffer-pool';
+import { encodePutData } from '../../src/rpc/storage-client';
+import { FRAME_BUFFER_BYTES, newFramePool } from '../../src/wire/frame-pool';
+import { storageServiceDefinition, type PutChunkRequest } from '../../src/wire/storage-service';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer } from '../helpers/storage-server';
@@ -53,6 +57,18 @@ describe('MessageDecoder', () => {
     for (const message of messages) pool.release(message);
     // 600 KiB, 1 MiB and 1 MiB - 1 are over half a pool buffer; 300 KiB and the tiny ones are not.
     expect(pool.freeCount).toBe(3);
+  });
+
+  it('places a PutChunk data frame in page-aligned pool memory so that its data starts page-aligned (written with O_DIRECT as it is)', () => {
+    const deserialize = storageServiceDefinition.PutChunk.requestDeserialize as (bytes: Buffer) => PutChunkRequest;
+    const decoder = new MessageDecoder(-1, newFramePool(pageAlignedUpTo(2, FRAME_BUFFER_BYTES)));
+    for (const size of [MiB, 700 * KiB]) {
+      const data = randomBytes(size);
+      const [message] = decoder.write(framed(Buffer.from(encodePutData([data]).bytes)));
+      const request = deserialize(message.subarray(5));
+      expect(request.data.equals(data)).toBe(true);
+      expect(isPageAligned(request.data)).toBe(true);
+    }
   });
 
   it('refuses a message over the limit, as grpc-js does', () => {
