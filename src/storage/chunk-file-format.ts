@@ -225,6 +225,12 @@ function parseFooter(footer: Buffer, fileSize: number, what: string): { layout: 
   return { layout: { size, blockSize, blockCount, checksum }, format };
 }
 
+/** The layout a chunk's footer (its last FOOTER_BYTES) describes, checked against the chunk's stored length. */
+export function layoutFromFooter(footer: Buffer, storedLength: number, what: string): ChunkLayout {
+  if (storedLength < FOOTER_BYTES) throw corrupt(what, `file is only ${storedLength} bytes`);
+  return parseFooter(footer, storedLength, what).layout;
+}
+
 /** Footer plus the block check table, with the table's signature checked. */
 export async function readLayoutWithChecks(file: FileHandle, fileSize: number, what: string): Promise<ChunkLayoutWithChecks> {
   const { layout, format } = await readFooter(file, fileSize, what);

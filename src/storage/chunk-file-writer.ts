@@ -118,7 +118,7 @@ export class ChunkFileWriter {
  * until every byte is written, so a short write can never leave a chunk file shorter than
  * what was acknowledged.
  */
-async function writeAll(file: fs.FileHandle, data: Buffer, position: number): Promise<void> {
+export async function writeAll(file: fs.FileHandle, data: Buffer, position: number): Promise<void> {
   for (let offset = 0; offset < data.length; ) {
     const { bytesWritten } = await file.write(data, offset, data.length - offset, position + offset);
     if (bytesWritten === 0) throw Object.assign(new Error(`no space: a write of ${data.length - offset} bytes wrote none`), { code: 'ENOSPC' });

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir } from '../util/fsync-dir.cjs';
@@ -13,7 +13,9 @@ import {
   readExactlySync,
   readLayout,
   readLayoutWithChecks,
+  layoutFromFooter,
   trailerBytesFor,
+  FOOTER_BYTES,
   type BlockAllocator,
   type ChunkLayoutWithChecks,
 } from './chunk-file-format';
@@ -24,7 +26,8 @@ import { DIRECT_MIN_CHUNK_BYTES } from './direct-io';
 import { FreeSpaceEstimate } from './free-space-estimate';
 import { GroupCommitter } from './group-commit';
 import { removeFile } from './remove-file';
-import { AlreadyStoredUpload, TempFileUpload, asStoreError, type ChunkIdentity, type ChunkUpload } from './chunk-upload';
+import { AlreadyStoredUpload, RecordSink, TempFileSink, VerifiedUpload, asStoreError, type ChunkIdentity, type ChunkUpload } from './chunk-upload';
+import { VolumeStore } from './volume-store';
 import type { ChunkRange } from '../wire/chunk-range';
 
 export interface StoredChunk {
@@ -108,11 +111,14 @@ export class ChunkStore {
     private readonly tmpDir: string,
     private readonly logger: Logger,
     private readonly diskUsageSource: DiskUsageSource,
+    /** Small chunks, as records of volume files. */
+    private readonly volumes: VolumeStore,
   ) {}
 
   static async open(dataDir: string, logger: Logger, diskUsageSource: DiskUsageSource = statfsUsage): Promise<ChunkStore> {
     const root = path.resolve(dataDir);
-    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger, diskUsageSource);
+    const volumes = await VolumeStore.open(root, logger, asStoreError);
+    const store = new ChunkStore(root, path.join(root, 'chunks'), path.join(root, 'tmp'), logger, diskUsageSource, volumes);
     await fs.mkdir(store.chunksDir, { recursive: true });
     await fs.mkdir(store.tmpDir, { recursive: true });
     await store.clearLeftoverTempFiles();
@@ -120,8 +126,13 @@ export class ChunkStore {
     return store;
   }
 
+  /** Closes the volume files (chunk files are opened per call); the store is not used after. */
+  close(): Promise<void> {
+    return this.volumes.close();
+  }
+
   get chunkCount(): number {
-    return this.count;
+    return this.count + this.volumes.chunkCount;
   }
 
   /**
@@ -141,19 +152,31 @@ export class ChunkStore {
       return new AlreadyStoredUpload(chunkId);
     }
     if (expectedSize > 0) await this.assertSpaceFor(expectedSize, chunkId);
-    return TempFileUpload.create({
-      chunkId,
-      checksum,
-      framesChecked,
-      expectedSize,
-      tempPath: path.join(this.tmpDir, `${chunkId}.${randomUUID()}`),
-      publish: (file, tempPath, identity) => this.committer.commit({ file, name: () => this.link(tempPath, chunkId, identity) }),
-    });
+    const options = { chunkId, checksum, framesChecked, expectedSize };
+    if (isSmallChunk(expectedSize)) {
+      return new VerifiedUpload(options, new RecordSink(chunkId, expectedSize, (record, identity) => this.publishRecord(chunkId, record, identity)));
+    }
+    const sink = await TempFileSink.create(path.join(this.tmpDir, `${chunkId}.${randomUUID()}`), expectedSize, (file, tempPath, identity) =>
+      this.committer.commit({ file, name: () => this.link(tempPath, chunkId, identity) }));
+    return new VerifiedUpload(options, sink);
+  }
+
+  /**
+   * Stores a verified small chunk as a volume record, durably; a stored id (as a record or a
+   * file, or a put of it being written) compares content instead, as link() does.
+   */
+  private async publishRecord(chunkId: string, record: Buffer, identity: ChunkIdentity): Promise<void> {
+    await this.volumes.settled(chunkId);
+    // Nothing awaited from here to put(), which marks the id taken at once.
+    if (this.volumes.has(chunkId) || existsSync(this.chunkPath(chunkId))) return this.assertSameContent(chunkId, identity);
+    await this.volumes.put(chunkId, record);
   }
 
   async read(rawChunkId: unknown, range: ChunkRange = {}): Promise<ChunkRead> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
+    const record = this.volumes.payload(chunkId, what);
+    if (record) return wholeChunkRead(record, range, what);
     const chunk = await this.openBlocks(chunkId, what);
     try {
       const { offset, length } = servedRange(chunk.layout.size, range, what);
@@ -196,17 +219,12 @@ export class ChunkStore {
   async readRange(rawChunkId: unknown, range: ChunkRange, maxLength: number, allocate: BlockAllocator): Promise<Buffer> {
     const chunkId = normalizeChunkId(rawChunkId);
     const what = `chunk ${chunkId}`;
-    const whole = this.readSmallFile(chunkId, what, allocate);
+    const whole = this.volumes.payload(chunkId, what, allocate) ?? this.readSmallFile(chunkId, what, allocate);
     if (!whole) return this.readRangeInBlocks(chunkId, range, maxLength, allocate);
     const layout = parseChunkFile(whole, what);
     const { offset, length } = servedRange(layout.size, range, what);
     assertRangeFits(length, maxLength, what);
-    if (length === 0) return whole.subarray(0, 0);
-    for (let index = Math.floor(offset / layout.blockSize); index * layout.blockSize < offset + length; index += 1) {
-      const blockStart = index * layout.blockSize;
-      if (!blockIsIntact(layout, index, whole.subarray(blockStart, Math.min(layout.size, blockStart + layout.blockSize)))) throw new CorruptBlockError(index, what);
-    }
-    return whole.subarray(offset, offset + length);
+    return verifiedRange(whole, layout, offset, length, what);
   }
 
   /** readRange of a chunk too big to be read whole: its blocks, as read() serves them. */
@@ -245,6 +263,7 @@ export class ChunkStore {
 
   async delete(rawChunkId: unknown): Promise<void> {
     const chunkId = normalizeChunkId(rawChunkId);
+    if (await this.volumes.delete(chunkId)) return;
     try {
       await fs.unlink(this.chunkPath(chunkId));
     } catch (error) {
@@ -266,12 +285,14 @@ export class ChunkStore {
     const what = `chunk ${chunkId}`;
     let chunk: OpenChunk | undefined;
     try {
-      chunk = await this.openBlocks(chunkId, what);
-      const { layout } = chunk;
+      const record = this.volumes.payload(chunkId, what);
+      if (!record) chunk = await this.openBlocks(chunkId, what);
+      const layout = record ? parseChunkFile(record, what) : chunk!.layout;
       const storedCrc = parseCrc32Checksum(layout.checksum);
       const whole = storedCrc === undefined ? createHash('sha256') : undefined;
-      // verifiedBlocks throws at the first block that fails its check.
-      for await (const block of verifiedBlocks(chunk, 0, layout.size, what)) whole?.update(block);
+      // Both throw at the first block that fails its check.
+      const blocks = record ? [verifiedRange(record, layout, 0, layout.size, what)] : verifiedBlocks(chunk!, 0, layout.size, what);
+      for await (const block of blocks) whole?.update(block);
       const intact = whole ? whole.digest('hex') === layout.checksum : crc32FromBlockChecks(layout) === storedCrc;
       if (!intact) {
         const kind = whole ? 'SHA-256' : 'CRC-32';
@@ -290,21 +311,36 @@ export class ChunkStore {
     }
   }
 
-  /** Stored chunks in chunk id order, starting after `after` ('' = from the start). */
+  /** Stored chunks (files and volume records alike) in chunk id order, starting after `after` ('' = from the start). */
   async *list(after = '', limit = 0): AsyncGenerator<StoredChunk> {
     const start = after === '' ? '' : normalizeChunkId(after);
     let listed = 0;
+    for await (const chunk of mergedById(this.listFiles(start), this.listRecords(start))) {
+      yield chunk;
+      listed += 1;
+      if (limit > 0 && listed >= limit) return;
+    }
+  }
+
+  /** Chunks stored as volume records, in id order, after `start`. */
+  private async *listRecords(start: string): AsyncGenerator<StoredChunk> {
+    const ids = this.volumes.ids();
+    for (let index = firstAfter(ids, start); index < ids.length; index += 1) {
+      const chunk = await this.listed(ids[index], () => this.recordStat(ids[index]));
+      if (chunk) yield chunk;
+    }
+  }
+
+  /** Chunks stored as files, in id order, after `start`. */
+  private async *listFiles(start: string): AsyncGenerator<StoredChunk> {
     for (const outer of await sortedEntries(this.chunksDir)) {
       if (outer < start.slice(0, 2)) continue;
       for (const inner of await sortedEntries(path.join(this.chunksDir, outer))) {
         if (outer + inner < start.slice(0, 4)) continue;
         for (const name of await sortedEntries(path.join(this.chunksDir, outer, inner))) {
           if (name <= start || !isStoredChunkName(name)) continue;
-          const chunk = await this.statChunkForListing(name);
-          if (!chunk) continue;
-          yield chunk;
-          listed += 1;
-          if (limit > 0 && listed >= limit) return;
+          const chunk = await this.listed(name, () => this.statFile(name));
+          if (chunk) yield chunk;
         }
       }
     }
@@ -329,6 +365,20 @@ export class ChunkStore {
 
   /** Size, checksum and mtime from the footer; undefined when the chunk does not exist. */
   private async statChunk(chunkId: string): Promise<StoredChunk | undefined> {
+    await this.volumes.settled(chunkId);
+    return this.recordStat(chunkId) ?? this.statFile(chunkId);
+  }
+
+  /** statChunk of a chunk stored as a volume record; undefined when it is not one. */
+  private recordStat(chunkId: string): StoredChunk | undefined {
+    const tail = this.volumes.tail(chunkId, FOOTER_BYTES, `chunk ${chunkId}`);
+    if (!tail) return undefined;
+    const layout = layoutFromFooter(tail.bytes, tail.payloadLength, `chunk ${chunkId}`);
+    return { chunkId, size: layout.size, checksum: layout.checksum, modifiedAtMs: tail.modifiedAtMs };
+  }
+
+  /** statChunk of a chunk stored as a file. */
+  private async statFile(chunkId: string): Promise<StoredChunk | undefined> {
     let file: fs.FileHandle;
     try {
       file = await fs.open(this.chunkPath(chunkId), 'r');
@@ -345,10 +395,10 @@ export class ChunkStore {
     }
   }
 
-  /** Like statChunk, but a damaged chunk is logged and skipped so one bad file cannot stop a listing. */
-  private async statChunkForListing(chunkId: string): Promise<StoredChunk | undefined> {
+  /** A stat for a listing: a damaged chunk is logged and skipped so that one cannot stop a listing. */
+  private async listed(chunkId: string, stat: () => Promise<StoredChunk | undefined> | StoredChunk | undefined): Promise<StoredChunk | undefined> {
     try {
-      return await this.statChunk(chunkId); // undefined when deleted while listing
+      return await stat(); // undefined when deleted while listing
     } catch (error) {
       if (!(error instanceof ChunkStoreError)) throw error;
       this.logger.warn('Skipping damaged chunk in listing', { event: 'chunk_damaged', chunkId, error: error.message });
@@ -374,7 +424,9 @@ export class ChunkStore {
     const existing = await this.statChunk(chunkId);
     if (!existing || existing.checksum === offered.checksum) return;
     let storedCrc = parseCrc32Checksum(existing.checksum);
-    if (storedCrc === undefined && parseCrc32Checksum(offered.checksum) !== undefined) {
+    const record = storedCrc === undefined ? this.volumes.payload(chunkId, `chunk ${chunkId}`) : undefined;
+    if (record) storedCrc = crc32FromBlockChecks(parseChunkFile(record, `chunk ${chunkId}`));
+    else if (storedCrc === undefined && parseCrc32Checksum(offered.checksum) !== undefined) {
       const file = await this.openChunk(chunkId);
       try {
         storedCrc = crc32FromBlockChecks(await readLayoutWithChecks(file, (await file.stat()).size, `chunk ${chunkId}`));
@@ -402,6 +454,15 @@ export class ChunkStore {
    * each other cannot overwrite a stored chunk: the loser sees EEXIST and compares content.
    */
   private async link(tempPath: string, chunkId: string, identity: ChunkIdentity): Promise<string[]> {
+    if (this.volumes.has(chunkId)) {
+      // Stored as a volume record (by a put that announced its size): the same content or nothing.
+      try {
+        await this.assertSameContent(chunkId, identity);
+      } finally {
+        await removeFile(tempPath);
+      }
+      return [];
+    }
     const finalPath = this.chunkPath(chunkId);
     const shardDir = path.dirname(finalPath);
     const shard = parseInt(chunkId.slice(0, 4), 16);
@@ -502,6 +563,71 @@ async function* verifiedBlocks(
     // and no pool buffer goes back while the kernel writes into it.
     await next.catch(() => undefined);
     await directBlocks?.close();
+  }
+}
+
+/** Whether a put announcing `expectedSize` bytes is stored as a volume record: its stored bytes are read whole. */
+function isSmallChunk(expectedSize: number): boolean {
+  return expectedSize > 0 && expectedSize + trailerBytesFor(expectedSize) <= WHOLE_READ_MAX_FILE_BYTES;
+}
+
+/** A read of a chunk held whole in memory (a volume record). */
+function wholeChunkRead(whole: Buffer, range: ChunkRange, what: string): ChunkRead {
+  const layout = parseChunkFile(whole, what);
+  const { offset, length } = servedRange(layout.size, range, what);
+  return {
+    size: layout.size,
+    offset,
+    length,
+    async *blocks(allocate?: BlockAllocator) {
+      if (length === 0) return;
+      const served = verifiedRange(whole, layout, offset, length, what);
+      if (!allocate) yield served;
+      else {
+        const copy = allocate(length);
+        served.copy(copy);
+        yield copy;
+      }
+    },
+    close: async () => undefined,
+  };
+}
+
+/** A range of a chunk held whole in memory, once every block it touches passes its check. */
+function verifiedRange(whole: Buffer, layout: ChunkLayoutWithChecks, offset: number, length: number, what: string): Buffer {
+  if (length === 0) return whole.subarray(0, 0);
+  for (let index = Math.floor(offset / layout.blockSize); index * layout.blockSize < offset + length; index += 1) {
+    const blockStart = index * layout.blockSize;
+    if (!blockIsIntact(layout, index, whole.subarray(blockStart, Math.min(layout.size, blockStart + layout.blockSize)))) throw new CorruptBlockError(index, what);
+  }
+  return whole.subarray(offset, offset + length);
+}
+
+/** The first index in sorted `ids` after `start`. */
+function firstAfter(ids: string[], start: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ids[middle] <= start) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** Two listings sorted by id as one; an id in both (a put raced across kinds) is listed once. */
+async function* mergedById(first: AsyncIterator<StoredChunk>, second: AsyncIterator<StoredChunk>): AsyncGenerator<StoredChunk> {
+  let a = await first.next();
+  let b = await second.next();
+  while (!a.done || !b.done) {
+    if (b.done || (!a.done && a.value.chunkId < b.value.chunkId)) {
+      yield a.value as StoredChunk;
+      a = await first.next();
+    } else {
+      if (!a.done && a.value.chunkId === b.value.chunkId) a = await first.next();
+      yield b.value;
+      b = await second.next();
+    }
   }
 }
 

@@ -1,10 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { crc32Checksum } from '../wire/crc32';
-import { BlockChecksWriter, encodeTrailer, type WholeChunkCheck } from './chunk-file-format';
+import { BlockChecksWriter, encodeTrailer, trailerBytesFor, type WholeChunkCheck } from './chunk-file-format';
 import { ChunkFileWriter } from './chunk-file-writer';
 import { ChunkStoreError, isNodeError } from './chunk-store-error';
 import { removeFile } from './remove-file';
+import { RECORD_HEADER_BYTES } from './volume-record';
 
 /** The checks a put's last message may bring. */
 export interface FinalChecks {
@@ -36,7 +37,7 @@ export interface ChunkIdentity {
   crc32: number;
 }
 
-export interface TempFileUploadOptions {
+export interface VerifiedUploadOptions {
   chunkId: string;
   /** Hex SHA-256 from the first message; '' when none came there. */
   checksum: string;
@@ -47,45 +48,42 @@ export interface TempFileUploadOptions {
   framesChecked: boolean;
   /** 0 = not announced by the client. */
   expectedSize: number;
-  tempPath: string;
+}
+
+/** Where a put's bytes go as they come (a temp file, or memory for a volume record). */
+export interface ChunkSink {
+  /** Appends `data`; the caller may reuse it once this resolves. */
+  write(data: Buffer): Promise<void>;
   /**
-   * Makes the verified temp file (still open: synced and closed there) the chunk, durably;
+   * Appends the trailer (block checks and footer) and makes the chunk durable under its id;
    * rejects when the id is taken by other content.
    */
-  publish: (file: fs.FileHandle, tempPath: string, identity: ChunkIdentity) => Promise<void>;
+  publish(trailer: Buffer, identity: ChunkIdentity): Promise<void>;
+  /** Drops everything written; called once, after a failure (or after publish: nothing to do then). */
+  discard(): Promise<void>;
 }
 
 /**
- * Streams a chunk into a temp file while checking each message's CRC-32 and computing every
- * block's (one pass), and the whole chunk's SHA-256 only when the client checks by SHA-256;
- * then checks the whole-chunk check, appends the trailer and hands the file over to be made
- * durable (group commit: see group-commit.ts).
- * Nothing under the chunk's real name exists until publish, so a broken stream leaves nothing.
+ * Checks a chunk as it streams in, each message's CRC-32 and every block's computed in one pass
+ * (and the whole chunk's SHA-256 only when the client checks by SHA-256), then the whole-chunk
+ * check, before its sink gets the trailer and publishes it. Nothing under the chunk's id exists
+ * until publish, so a broken stream leaves nothing.
  */
-export class TempFileUpload implements ChunkUpload {
+export class VerifiedUpload implements ChunkUpload {
   /** Only for puts checked by SHA-256: the original clients, and ringstore's copies of old chunks. */
   private readonly sha256: Hash | undefined;
   private readonly blockChecks = new BlockChecksWriter();
   private size = 0;
   private messages = 0;
-  /** The last piece of data when it is small: written with the trailer (see write()). */
-  private heldBack: Buffer | undefined;
   private finished = false;
 
-  private constructor(private readonly options: TempFileUploadOptions, private readonly writer: ChunkFileWriter) {
+  constructor(private readonly options: VerifiedUploadOptions, private readonly sink: ChunkSink) {
     // A client without frame CRCs may still send its SHA-256 last, so it is hashed from the start.
     if (options.checksum || !options.framesChecked) this.sha256 = createHash('sha256');
   }
 
   get chunkId(): string {
     return this.options.chunkId;
-  }
-
-  static async create(options: TempFileUploadOptions): Promise<TempFileUpload> {
-    const writer = await ChunkFileWriter.create(options.tempPath, options.expectedSize).catch((error: unknown) => {
-      throw asStoreError(error);
-    });
-    return new TempFileUpload(options, writer);
   }
 
   async write(data: Buffer, dataCrc32?: number): Promise<void> {
@@ -104,11 +102,7 @@ export class TempFileUpload implements ChunkUpload {
     this.sha256?.update(data);
     this.size += data.length;
     try {
-      if (this.heldBack) await this.writer.write(this.takeHeldBack());
-      // The last piece of a small chunk goes out with the trailer in one write: a file system
-      // call less per small put. Copied, since the caller may reuse `data` once this returns.
-      if (this.size === this.options.expectedSize && data.length <= HOLD_BACK_BYTES) this.heldBack = Buffer.from(data);
-      else await this.writer.write(data);
+      await this.sink.write(data);
     } catch (error) {
       throw asStoreError(error);
     }
@@ -116,21 +110,9 @@ export class TempFileUpload implements ChunkUpload {
 
   async commit(final: FinalChecks = {}): Promise<void> {
     const whole = this.verifyWhole(final);
-    try {
-      const trailer = encodeTrailer(this.size, this.blockChecks.finish(), whole);
-      await this.writer.finish(Buffer.concat([this.takeHeldBack(), trailer]));
-    } catch (error) {
-      throw asStoreError(error);
-    }
     const checksum = 'sha256' in whole ? whole.sha256.toString('hex') : crc32Checksum(whole.crc32);
-    await this.options.publish(this.writer.file, this.options.tempPath, { checksum, crc32: this.blockChecks.crc32 });
+    await this.sink.publish(encodeTrailer(this.size, this.blockChecks.finish(), whole), { checksum, crc32: this.blockChecks.crc32 });
     this.finished = true;
-  }
-
-  private takeHeldBack(): Buffer {
-    const held = this.heldBack ?? Buffer.alloc(0);
-    this.heldBack = undefined;
-    return held;
   }
 
   /** Checks the size and every whole-chunk check the client sent; returns what the footer keeps. */
@@ -166,16 +148,97 @@ export class TempFileUpload implements ChunkUpload {
   }
 
   async abort(): Promise<void> {
-    await this.closeFile();
     if (this.finished) return;
     this.finished = true;
-    await removeFile(this.options.tempPath);
+    await this.sink.discard();
+  }
+}
+
+/**
+ * A put into its own chunk file: streamed into a temp file (ChunkFileWriter), then handed to
+ * group commit (group-commit.ts), which syncs it and links it under the chunk's name.
+ */
+export class TempFileSink implements ChunkSink {
+  private written = 0;
+  /** The last piece of data when it is small: written with the trailer (see write()). */
+  private heldBack: Buffer | undefined;
+
+  private constructor(
+    private readonly tempPath: string,
+    private readonly expectedSize: number,
+    private readonly writer: ChunkFileWriter,
+    /** Makes the verified temp file (still open: synced and closed there) the chunk, durably. */
+    private readonly publishFile: (file: fs.FileHandle, tempPath: string, identity: ChunkIdentity) => Promise<void>,
+  ) {}
+
+  static async create(tempPath: string, expectedSize: number, publishFile: TempFileSink['publishFile']): Promise<TempFileSink> {
+    const writer = await ChunkFileWriter.create(tempPath, expectedSize).catch((error: unknown) => {
+      throw asStoreError(error);
+    });
+    return new TempFileSink(tempPath, expectedSize, writer, publishFile);
   }
 
-  private async closeFile(): Promise<void> {
+  async write(data: Buffer): Promise<void> {
+    this.written += data.length;
+    if (this.heldBack) await this.writer.write(this.takeHeldBack());
+    // The last piece of a small chunk goes out with the trailer in one write: a file system
+    // call less per small put. Copied, since the caller may reuse `data` once this returns.
+    if (this.written === this.expectedSize && data.length <= HOLD_BACK_BYTES) this.heldBack = Buffer.from(data);
+    else await this.writer.write(data);
+  }
+
+  async publish(trailer: Buffer, identity: ChunkIdentity): Promise<void> {
+    try {
+      await this.writer.finish(Buffer.concat([this.takeHeldBack(), trailer]));
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    await this.publishFile(this.writer.file, this.tempPath, identity);
+  }
+
+  private takeHeldBack(): Buffer {
+    const held = this.heldBack ?? Buffer.alloc(0);
+    this.heldBack = undefined;
+    return held;
+  }
+
+  async discard(): Promise<void> {
     await this.writer.closeDirect();
     await this.writer.file.close().catch(() => undefined);
+    await removeFile(this.tempPath);
   }
+}
+
+/**
+ * A small put, of a size announced up front, gathered in memory into what becomes its volume
+ * record (volume-store.ts): header room, data, then the trailer, so it is copied once.
+ */
+export class RecordSink implements ChunkSink {
+  private readonly record: Buffer;
+  private written = 0;
+
+  constructor(
+    private readonly chunkId: string,
+    private readonly expectedSize: number,
+    /** Stores the record durably (its header is filled there); rejects when the id is taken by other content. */
+    private readonly publishRecord: (record: Buffer, identity: ChunkIdentity) => Promise<void>,
+  ) {
+    this.record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + expectedSize + trailerBytesFor(expectedSize));
+  }
+
+  async write(data: Buffer): Promise<void> {
+    if (this.written + data.length > this.expectedSize) {
+      throw new ChunkStoreError('INVALID_ARGUMENT', `chunk ${this.chunkId}: the client announced ${this.expectedSize} bytes but sent more`);
+    }
+    this.written += data.copy(this.record, RECORD_HEADER_BYTES + this.written);
+  }
+
+  publish(trailer: Buffer, identity: ChunkIdentity): Promise<void> {
+    trailer.copy(this.record, RECORD_HEADER_BYTES + this.written);
+    return this.publishRecord(this.record, identity);
+  }
+
+  async discard(): Promise<void> {}
 }
 
 function hex8(crc: number): string {

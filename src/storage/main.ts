@@ -104,6 +104,7 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
       health.setStatus('', 'NOT_SERVING');
       health.setStatus('storage.StorageService', 'NOT_SERVING');
       const finishedInTime = await shutdownWithin(server, config.shutdownGraceMs);
+      await store.close();
       setState('stopped', finishedInTime ? 'every call finished' : 'grace period over, cut the remaining calls');
       await unlockDataDir();
     })();

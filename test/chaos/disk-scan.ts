@@ -1,8 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { volumeRecords } from '../helpers/chunk-on-disk';
 
 export interface DiskContents {
-  /** Chunk ids published under chunks/xx/yy/. */
+  /** Chunk ids published under chunks/xx/yy/ or as volume records. */
   chunks: Set<string>;
   /** Files left in tmp/ (puts that never finished). */
   temp: number;
@@ -16,6 +17,7 @@ export async function scanDataDir(dataDir: string): Promise<DiskContents> {
       for (const id of await names(path.join(dataDir, 'chunks', a, b))) chunks.add(id);
     }
   }
+  for (const id of (await volumeRecords(dataDir)).keys()) chunks.add(id);
   return { chunks, temp: (await names(path.join(dataDir, 'tmp'))).length };
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { volumeRecords } from './chunk-on-disk';
 
 export interface UploadResponse {
   file_id: string;
@@ -53,7 +54,7 @@ export async function download(baseUrl: string, fileId: string, headers: Record<
 
 const UUID_IN_NAME = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-/** Chunk ids of every file under a storage server's data directory (chunks and temp files). */
+/** Chunk ids of every chunk file, volume record and temp file under a storage server's data directory. */
 export async function chunkIdsOnDisk(dataDir: string): Promise<Set<string>> {
   const found = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
@@ -74,5 +75,6 @@ export async function chunkIdsOnDisk(dataDir: string): Promise<Set<string>> {
   };
   await walk(path.join(dataDir, 'chunks'));
   await walk(path.join(dataDir, 'tmp'));
+  for (const id of (await volumeRecords(dataDir)).keys()) found.add(id);
   return found;
 }

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { startCluster, type Cluster } from '../helpers/cluster';
 import { chunkIdsOnDisk, download, sha256, testData, uploadMultipart, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
+import { chunkOnDisk } from '../helpers/chunk-on-disk';
 
 const MiB = 1024 * 1024;
 
@@ -22,12 +22,14 @@ async function metadata(cluster: Cluster, fileId: string): Promise<Metadata> {
   return (await res.json()) as Metadata;
 }
 
-/** The data part of a chunk file (data, then block checks and footer) on a storage node's disk. */
+/** The data part of a chunk's stored bytes (data, then block checks and footer) on a storage node's disk. */
 async function storedChunkData(cluster: Cluster, serverId: string, chunkId: string, size: number): Promise<Buffer> {
   const node = cluster.storage.find((n) => n.serverId === serverId);
   if (!node) throw new Error(`no storage node ${serverId}`);
-  const file = await readFile(path.join(node.dataDir, 'chunks', chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId));
-  return file.subarray(0, size);
+  const where = await chunkOnDisk(node.dataDir, chunkId);
+  if (!where) throw new Error(`chunk ${chunkId} is not on storage node ${serverId}`);
+  const file = await readFile(where.file);
+  return file.subarray(where.offset, where.offset + size);
 }
 
 async function allChunksOnDisk(cluster: Cluster): Promise<Set<string>> {

@@ -1,5 +1,3 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { ConnectionSupervisor } from '../../src/connection/types';
 import type { ChunkToRepair, MetadataStore, PendingDelete, ScrubCursor, ServerRecord } from '../../src/metadata/types';
 import { HashRing } from '../../src/replicas/hash-ring';
@@ -173,20 +171,4 @@ export function replicasFor(supervisor: FakeSupervisor, store: FakeRepairStore, 
     streamIdleTimeoutMs: 10_000,
     callTimeoutMs: 10_000,
   });
-}
-
-/** The path of a stored chunk file under a storage server's data directory. */
-export async function chunkFilePath(dataDir: string, chunkId: string): Promise<string> {
-  const shard = path.join(dataDir, 'chunks', chunkId.slice(0, 2), chunkId.slice(2, 4));
-  const names = await readdir(shard);
-  if (!names.includes(chunkId)) throw new Error(`chunk ${chunkId} is not stored under ${dataDir}`);
-  return path.join(shard, chunkId);
-}
-
-/** Flips one data byte of a stored chunk on disk, as bit rot would. */
-export async function flipByte(dataDir: string, chunkId: string, offset = 0): Promise<void> {
-  const file = await chunkFilePath(dataDir, chunkId);
-  const bytes = await readFile(file);
-  bytes[offset] ^= 0xff;
-  await writeFile(file, bytes);
 }

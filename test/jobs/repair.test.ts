@@ -7,7 +7,8 @@ import { StorageClient } from '../../src/rpc/storage-client';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
-import { FakeRepairStore, FakeSupervisor, flipByte, replicasFor } from './fakes';
+import { FakeRepairStore, FakeSupervisor, replicasFor } from './fakes';
+import { xorChunkByte } from '../helpers/chunk-on-disk';
 
 /**
  * Repair against real storage servers: the copies really stream between them. The metadata
@@ -90,7 +91,7 @@ describe('RepairJob', () => {
     const { store, data, chunkId } = storeWithChunk({ [a]: 'corrupt', [b]: 'stored' });
     await client(a).putChunkBuffer(chunkId, data);
     await client(b).putChunkBuffer(chunkId, data);
-    await flipByte(servers[0].dataDir, chunkId, 5);
+    await xorChunkByte(servers[0].dataDir, chunkId, 5);
 
     const report = await repairJob(store).run();
 
@@ -105,7 +106,7 @@ describe('RepairJob', () => {
     const [a, b, c] = ids();
     const { store, data, chunkId } = storeWithChunk({ [a]: 'stored', [b]: 'stored', [c]: 'corrupt' });
     for (const id of [a, b, c]) await client(id).putChunkBuffer(chunkId, data);
-    await flipByte(servers[2].dataDir, chunkId, 5);
+    await xorChunkByte(servers[2].dataDir, chunkId, 5);
 
     const report = await repairJob(store).run();
 
@@ -137,7 +138,7 @@ describe('RepairJob', () => {
     const { store, data, chunkId } = storeWithChunk({ [bad]: 'stored', [good]: 'stored' });
     await client(bad).putChunkBuffer(chunkId, data);
     await client(good).putChunkBuffer(chunkId, data);
-    await flipByte(servers.find((s) => s.serverId === bad)!.dataDir, chunkId, SIZE - 1);
+    await xorChunkByte(servers.find((s) => s.serverId === bad)!.dataDir, chunkId, SIZE - 1);
 
     const report = await repairJob(store, { replicationFactor: 3 }).run();
 

@@ -6,7 +6,8 @@ import { StorageClient } from '../../src/rpc/storage-client';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
-import { FakeRepairStore, FakeSupervisor, flipByte, replicasFor } from './fakes';
+import { FakeRepairStore, FakeSupervisor, replicasFor } from './fakes';
+import { xorChunkByte } from '../helpers/chunk-on-disk';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
@@ -43,7 +44,7 @@ describe('ScrubJob', () => {
       store.addChunk({ chunkId, size: data.length, checksum: sha256(data), replicas: { [server.serverId]: 'stored' } });
     }
     const rotten = chunkIds[3];
-    await flipByte(server.dataDir, rotten, 1024 * 1024 + 9);
+    await xorChunkByte(server.dataDir, rotten, 1024 * 1024 + 9);
     const newJob = () => new ScrubJob({ store: store.asStore(), replicas: replicasFor(supervisor, store), config: CONFIG, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
     const job = newJob();
 

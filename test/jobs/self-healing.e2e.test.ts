@@ -2,7 +2,7 @@ import { startCluster, type Cluster, type StorageNode } from '../helpers/cluster
 import { chunkIdsOnDisk, download, sha256, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
-import { flipByte } from './fakes';
+import { xorChunkByte } from '../helpers/chunk-on-disk';
 
 /**
  * Repair and scrub in a real cluster (gateway + 4 storage servers, R=2): corruption found by
@@ -118,7 +118,7 @@ describe.each(backends)('self-healing on %s', (_name, postgresUrl) => {
     const file = await uploadReplicated();
     const chunk = (await metadata(file.fileId)).chunks[2];
     const victim = chunk.replicas[1].server_id;
-    await flipByte(node(victim).dataDir, chunk.chunk_id, 100);
+    await xorChunkByte(node(victim).dataDir, chunk.chunk_id, 100);
 
     // A server busy enough to be not Ready is skipped by a run and scanned by the next.
     await waitFor(
@@ -150,7 +150,7 @@ describe.each(backends)('self-healing on %s', (_name, postgresUrl) => {
     const chunk = (await metadata(file.fileId)).chunks[4];
     // Reads try the first stored replica first (when its server is Ready): make that the rotten one.
     const victim = chunk.replicas[0].server_id;
-    await flipByte(node(victim).dataDir, chunk.chunk_id, 7);
+    await xorChunkByte(node(victim).dataDir, chunk.chunk_id, 7);
 
     await waitFor(
       async () => {

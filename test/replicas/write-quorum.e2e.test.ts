@@ -11,6 +11,7 @@ import { startCluster, type Cluster, type StorageNode } from '../helpers/cluster
 import { chunkIdsOnDisk, download, sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
+import { chunkOnDisk } from '../helpers/chunk-on-disk';
 
 const MiB = 1024 * 1024;
 const R = 2;
@@ -178,10 +179,9 @@ describe('WRITE_QUORUM: a 201 means R fsynced copies of every chunk', () => {
     for (const { created, data } of uploads.filter((upload) => upload.created.status === 201)) {
       const [chunk] = created.body.replicas!;
       expect(new Set(chunk.server_ids).size).toBe(R);
-      // Under its name on the disk of each server named, the killed one's included: durable before the 201.
+      // On the disk of each server named, the killed one's included: durable before the 201.
       for (const serverId of chunk.server_ids) {
-        const file = path.join(dataDirs.get(serverId)!, 'chunks', chunk.chunk_id.slice(0, 2), chunk.chunk_id.slice(2, 4), chunk.chunk_id);
-        expect([file, (await stat(file).catch(() => undefined))?.isFile()]).toEqual([file, true]);
+        expect([serverId, await chunkOnDisk(dataDirs.get(serverId)!, chunk.chunk_id)]).toEqual([serverId, expect.objectContaining({ length: expect.any(Number) })]);
       }
       const back = await download(cluster.gateway.url, created.body.file_id!);
       expect([back.status, back.body.equals(data)]).toEqual([200, true]);

@@ -7,7 +7,7 @@ import winston from 'winston';
 import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
 import { DIRECT_READ_SPAN_BYTES, SPANS_PER_READ, directReadBuffers } from '../../src/storage/direct-block-reader';
 import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/direct-io';
-import { ChunkStore } from '../../src/storage/chunk-store';
+import { ChunkStore, WHOLE_READ_MAX_FILE_BYTES } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
 import { directRefused, interceptDirectCalls } from './direct-io-calls';
@@ -55,6 +55,9 @@ async function readAll(store: ChunkStore, chunkId: string, range?: { offset?: nu
   }
   return Buffer.concat(pieces);
 }
+
+/** Small enough chunks are stored as volume records (see volume-store.test.ts); this size gets a file of its own. */
+const FILE_CHUNK_BYTES = WHOLE_READ_MAX_FILE_BYTES;
 
 const chunkPath = (dataDir: string, id: string): string => path.join(dataDir, 'chunks', id.slice(0, 2), id.slice(2, 4), id);
 
@@ -106,6 +109,7 @@ describe('ChunkStore', () => {
     dataDir = await makeTempDir('ringstore-store-');
     store = await ChunkStore.open(dataDir, silent);
   });
+  afterEach(() => store.close());
   afterAll(removeTempDirs);
 
   it('writes every byte when the file system takes only part of each write', async () => {
@@ -145,11 +149,11 @@ describe('ChunkStore', () => {
     const mkdir = jest.spyOn(fs, 'mkdir');
     try {
       const ids = ['0000', '0000', '0000'].map((shard) => `${shard}${randomUUID().slice(4)}`);
-      await putByCrc(store, ids[0], randomBytes(100));
-      await putByCrc(store, ids[1], randomBytes(100));
+      await putByCrc(store, ids[0], randomBytes(FILE_CHUNK_BYTES));
+      await putByCrc(store, ids[1], randomBytes(FILE_CHUNK_BYTES));
       expect(mkdir).toHaveBeenCalledTimes(1);
       await fs.rm(path.join(dataDir, 'chunks', '00'), { recursive: true });
-      const data = randomBytes(100);
+      const data = randomBytes(FILE_CHUNK_BYTES);
       await putByCrc(store, ids[2], data);
       expect(mkdir).toHaveBeenCalledTimes(2);
       expect((await readAll(store, ids[2])).equals(data)).toBe(true);

@@ -3,7 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StorageClient, encodePutData } from '../../src/rpc/storage-client';
 import { RingstoreProcess } from '../helpers/process';
-import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import * as grpc from '@grpc/grpc-js';
+import { codeOf, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { volumeRecords } from '../helpers/chunk-on-disk';
 import { waitFor } from '../helpers/wait';
 
 const KiB = 1024;
@@ -12,10 +14,12 @@ const KILLS = 3;
 
 /**
  * kill -9 of a storage server while 32 writers put chunks (group commit is batching them), half
- * of them through PutSmallChunks (several chunks per call, as the gateway sends small chunks):
- * every acknowledged chunk must come back byte-exact after a restart, and every chunk the
- * restarted server holds must be one that was sent, whole and verified (a put cut by the
- * kill may be there or not, never partly).
+ * of them through PutSmallChunks (several chunks per call, as the gateway sends small chunks),
+ * and some delete chunks they stored: most chunks are small, so they are records appended to
+ * volume files in batches, the rest chunk files. Every acknowledged chunk must come back
+ * byte-exact after a restart, every acknowledged delete must stay deleted, and every chunk the
+ * restarted server holds must be one that was sent, whole and verified (a put cut by the kill
+ * may be there or not, never partly).
  */
 describe('storage server killed -9 during group commit', () => {
   let dataDir: string;
@@ -35,6 +39,7 @@ describe('storage server killed -9 during group commit', () => {
   it('loses no acknowledged chunk and shows no partial one', async () => {
     const sent = new Map<string, Buffer>();
     const acked = new Set<string>();
+    const deleted = new Set<string>();
     server = await start();
     const port = server.port;
     for (let kill = 0; kill < KILLS; kill += 1) {
@@ -55,6 +60,12 @@ describe('storage server killed -9 during group commit', () => {
               await client.putChunkBuffer(id, data);
             }
             acked.add(id);
+            // Every fourth writer deletes every third chunk it stored, once stored.
+            if (writer % 4 === 3 && n % 3 === 0) {
+              acked.delete(id);
+              await client.deleteChunk(id);
+              deleted.add(id);
+            }
           } catch {
             stop = true; // the server is gone
           }
@@ -77,7 +88,10 @@ describe('storage server killed -9 during group commit', () => {
     const client = StorageClient.connect(server.address, { callTimeoutMs: 30_000 });
     try {
       expect(acked.size).toBeGreaterThan(150);
+      expect(deleted.size).toBeGreaterThan(5);
+      expect((await volumeRecords(dataDir)).size).toBeGreaterThan(100);
       for (const id of acked) expect((await client.getChunkBuffer(id)).equals(sent.get(id)!)).toBe(true);
+      for (const id of deleted) expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
       const held = [];
       for await (const info of client.listChunks()) held.push(info);
       for (const info of held) {
@@ -88,6 +102,7 @@ describe('storage server killed -9 during group commit', () => {
         expect((await client.getChunkBuffer(info.chunk_id)).equals(data!)).toBe(true);
       }
       expect(held.length).toBeGreaterThanOrEqual(acked.size);
+      expect(held.filter((info) => deleted.has(info.chunk_id))).toEqual([]);
       expect(await fs.readdir(path.join(dataDir, 'tmp'))).toEqual([]);
     } finally {
       client.close();

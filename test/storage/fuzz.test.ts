@@ -15,7 +15,7 @@ const sha256 = (data: Buffer): string => createHash('sha256').update(data).diges
 const PUT_CHUNK = storageServiceDefinition.PutChunk;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Everything a storage server may create under its parent directory. */
-const ALLOWED_PATH = /^data(\/(server-id|LOCK|tmp|chunks(\/[0-9a-f]{2}(\/[0-9a-f]{2}(\/[0-9a-f-]{36})?)?)?))?$/;
+const ALLOWED_PATH = /^data(\/(server-id|LOCK|tmp|volumes(\/\d{6,}\.vol)?|chunks(\/[0-9a-f]{2}(\/[0-9a-f]{2}(\/[0-9a-f-]{36})?)?)?))?$/;
 /** Status codes that would mean the server broke on a client's mistake. */
 const SERVER_FAULTS = [grpc.status.UNKNOWN, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED];
 

@@ -10,6 +10,7 @@ import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type Spawned
 import { waitFor } from '../helpers/wait';
 import { BAD_CHUNK_IDS } from './bad-chunk-ids';
 import { RawPutChunkCall } from './raw-grpc-call';
+import { chunkOnDisk, xorChunkByte } from '../helpers/chunk-on-disk';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -89,11 +90,7 @@ describe('ringstore storage', () => {
     const small = { id: randomUUID(), data: randomBytes(10_000) };
     const big = { id: randomUUID(), data: randomBytes(3 * MiB) };
     for (const { id, data } of [small, big]) await client.putChunkBuffer(id, data);
-    for (const [{ id, data }, flipAt] of [[small, 5000], [big, 2 * MiB + 1234]] as const) {
-      const handle = await fs.open(chunkPath(server.dataDir, id), 'r+');
-      await handle.write(Buffer.from([data[flipAt] ^ 0x01]), 0, 1, flipAt);
-      await handle.close();
-    }
+    for (const [{ id }, flipAt] of [[small, 5000], [big, 2 * MiB + 1234]] as const) await xorChunkByte(server.dataDir, id, flipAt, 0x01);
     // A range that does not touch the flipped byte is still refused: its block is checked whole.
     expect(await codeOf(client.readChunk(small.id, { offset: 0, length: 10 }))).toBe(grpc.status.DATA_LOSS);
     expect(await codeOf(client.readChunk(big.id, { offset: 2 * MiB + 5000, length: 10 }))).toBe(grpc.status.DATA_LOSS);
@@ -225,7 +222,7 @@ describe('PutChunk end-to-end checks: CRC-32 per message and per chunk, SHA-256 
 
   async function expectNothingKept(id: string): Promise<void> {
     expect(await codeOf(client.getChunkBuffer(id))).toBe(grpc.status.NOT_FOUND);
-    await expect(fs.stat(chunkPath(server.dataDir, id))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await chunkOnDisk(server.dataDir, id)).toBeUndefined();
     await waitFor(async () => (await fs.readdir(path.join(server.dataDir, 'tmp'))).length === 0, { what: 'no temp file left' });
   }
 

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
-import path from 'node:path';
 import { fileMetadata, storedReplicas } from '../file-metadata';
 import { pause, randomInt } from '../random';
 import type { Fault, FaultContext } from './fault';
+import { chunkOnDisk } from '../../helpers/chunk-on-disk';
 
 const CHUNKS_PER_INJECTION = 3;
 /** Chunks already damaged once: never damage a second replica of the same chunk (that would be real loss). */
@@ -42,13 +42,12 @@ async function flipOne(ctx: FaultContext): Promise<boolean> {
   if (replicas.length < 2) return false;
   const node = ctx.cluster.nodeOf(replicas[randomInt(ctx.random, 0, replicas.length - 1)]);
   if (!node) return false;
-  const chunkPath = path.join(node.dataDir, 'chunks', chunk.chunk_id.slice(0, 2), chunk.chunk_id.slice(2, 4), chunk.chunk_id);
-  const handle = await open(chunkPath, 'r+').catch(() => undefined);
-  if (!handle) return false;
+  const where = await chunkOnDisk(node.dataDir, chunk.chunk_id);
+  const handle = where && (await open(where.file, 'r+').catch(() => undefined));
+  if (!where || !handle) return false;
   try {
-    const { size } = await handle.stat();
-    if (size === 0) return false;
-    const offset = randomInt(ctx.random, 0, size - 1);
+    if (where.length === 0) return false;
+    const offset = where.offset + randomInt(ctx.random, 0, where.length - 1);
     const byte = Buffer.alloc(1);
     await handle.read(byte, 0, 1, offset);
     byte[0] ^= 1 << randomInt(ctx.random, 0, 7);

@@ -1,0 +1,96 @@
+import { readSync } from 'node:fs';
+import { nextMagic, parseHeader, payloadIsIntact, RECORD_HEADER_BYTES, type RecordHeader } from './volume-record';
+
+/** Bytes read at once while scanning: records of small chunks are read many to a read. */
+const WINDOW_BYTES = 1024 * 1024;
+
+export interface ScannedRecord extends RecordHeader {
+  /** Where the record (its header) starts in the volume. */
+  offset: number;
+}
+
+export interface VolumeScan {
+  records: ScannedRecord[];
+  /** Where the last intact record ends: what follows it is a torn tail (or nothing). */
+  intactEnd: number;
+  /** Damaged stretches with intact records after them, skipped: [from, to) byte ranges. */
+  skipped: Array<[number, number]>;
+}
+
+/**
+ * The records of a volume file, in file order, with synchronous reads (it runs once, at start).
+ * A record counts when its header's CRC holds and its payload fits in the file; with
+ * `checkPayloads`, its payload's CRC too. The volume being appended to is scanned so: a crash
+ * may have torn the batch being written at its end, and a torn payload must not count. Older
+ * volumes were synced whole before anything went into a newer one, so their headers suffice,
+ * and reading only those keeps start-up short; damage in their payloads is for reads and scrub.
+ * After a record that does not count, the scan looks for the next intact one: there is one only
+ * when the damage is not a torn tail (bytes gone bad in the middle), and it is skipped over
+ * rather than anything after it being given up.
+ */
+export function scanVolume(fd: number, fileSize: number, checkPayloads: boolean): VolumeScan {
+  const reader = new WindowReader(fd, fileSize);
+  const records: ScannedRecord[] = [];
+  const skipped: Array<[number, number]> = [];
+  const recordAt = (offset: number): ScannedRecord | undefined => {
+    const header = parseHeader(reader.bytes(offset, RECORD_HEADER_BYTES));
+    if (!header || offset + RECORD_HEADER_BYTES + header.payloadLength > fileSize) return undefined;
+    if (checkPayloads && !payloadIsIntact(header, reader.bytes(offset + RECORD_HEADER_BYTES, header.payloadLength))) return undefined;
+    return { ...header, offset };
+  };
+  let offset = 0;
+  while (offset < fileSize) {
+    const record = recordAt(offset);
+    if (record) {
+      records.push(record);
+      offset += RECORD_HEADER_BYTES + record.payloadLength;
+      continue;
+    }
+    const next = nextIntactRecord(reader, offset + 1, recordAt);
+    if (next === undefined) return { records, intactEnd: offset, skipped };
+    skipped.push([offset, next]);
+    offset = next;
+  }
+  return { records, intactEnd: offset, skipped };
+}
+
+function nextIntactRecord(reader: WindowReader, from: number, recordAt: (offset: number) => ScannedRecord | undefined): number | undefined {
+  for (let at = from; at < reader.fileSize; ) {
+    const window = reader.bytes(at, Math.min(WINDOW_BYTES, reader.fileSize - at));
+    const found = nextMagic(window, 0);
+    if (found < 0) {
+      // A magic split across two windows is found from the next one.
+      at += Math.max(1, window.length - RECORD_HEADER_BYTES);
+      continue;
+    }
+    if (recordAt(at + found)) return at + found;
+    at += found + 1;
+  }
+  return undefined;
+}
+
+/** Reads a file in windows of WINDOW_BYTES (or one record's length, when larger). */
+class WindowReader {
+  private window = Buffer.alloc(0);
+  private windowStart = 0;
+
+  constructor(private readonly fd: number, readonly fileSize: number) {}
+
+  /** `length` bytes at `offset`, fewer where the file ends first. */
+  bytes(offset: number, length: number): Buffer {
+    const end = Math.min(offset + length, this.fileSize);
+    if (offset < this.windowStart || end > this.windowStart + this.window.length) {
+      const size = Math.min(Math.max(WINDOW_BYTES, end - offset), this.fileSize - offset);
+      const window = Buffer.allocUnsafe(size);
+      let filled = 0;
+      while (filled < size) {
+        const read = readSync(this.fd, window, filled, size - filled, offset + filled);
+        if (read === 0) break;
+        filled += read;
+      }
+      this.window = window.subarray(0, filled);
+      this.windowStart = offset;
+    }
+    return this.window.subarray(offset - this.windowStart, end - this.windowStart);
+  }
+}
