@@ -8,6 +8,7 @@ import type { Logger } from '../../util/logger';
 import { contentDisposition } from '../content-disposition';
 import { HttpError, toHttpError } from '../http-error';
 import type { HotRoute } from '../hot-routes';
+import { sendJson } from '../json-answer';
 import { parseRange } from '../range';
 import { openIncomingFile } from '../upload/upload-source';
 import { UploadSlots } from '../upload/upload-slots';
@@ -63,7 +64,7 @@ export function createFilesRouter(deps: FilesRouterDeps): FilesRoutes {
       release?.();
     }
     deps.onBytesUploaded?.(record.size);
-    res.status(201).json({
+    sendJson(res, 201, {
       file_id: record.fileId,
       filename: record.filename,
       size: record.size,
@@ -228,26 +229,36 @@ function etag(file: FileRecord): string {
   return `"${file.checksum}"`;
 }
 
+/** Each record's headers, built once: a cached record (FileCache) serves many downloads. */
+const headersOfFile = new WeakMap<FileRecord, ReadonlyArray<[string, string]>>();
+
 /** The headers that describe a file, on every answer that serves it. */
-function fileHeaders(file: FileRecord): Record<string, string> {
-  return {
-    ETag: etag(file),
-    'Accept-Ranges': 'bytes',
-    'Content-Type': file.contentType,
-    // Stored bytes are the client's: never let a browser sniff them into something runnable.
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Disposition': contentDisposition(file.filename),
-    'Last-Modified': file.completedAt.toUTCString(),
-  };
+function fileHeaders(file: FileRecord): ReadonlyArray<[string, string]> {
+  let headers = headersOfFile.get(file);
+  if (!headers) {
+    headers = [
+      ['ETag', etag(file)],
+      ['Accept-Ranges', 'bytes'],
+      ['Content-Type', file.contentType],
+      // Stored bytes are the client's: never let a browser sniff them into something runnable.
+      ['X-Content-Type-Options', 'nosniff'],
+      ['Content-Disposition', contentDisposition(file.filename)],
+      ['Last-Modified', file.completedAt.toUTCString()],
+    ];
+    headersOfFile.set(file, headers);
+  }
+  return headers;
 }
 
 function setFileHeaders(res: Response, file: FileRecord): void {
-  for (const [name, value] of Object.entries(fileHeaders(file))) res.setHeader(name, value);
+  for (const [name, value] of fileHeaders(file)) res.setHeader(name, value);
 }
 
 /** A download that fails before its first byte answers with a JSON error, not the file's headers. */
 function removeFileHeaders(res: Response, file: FileRecord): void {
-  for (const name of [...Object.keys(fileHeaders(file)), 'Content-Length', 'Content-Range']) res.removeHeader(name);
+  for (const [name] of fileHeaders(file)) res.removeHeader(name);
+  res.removeHeader('Content-Length');
+  res.removeHeader('Content-Range');
 }
 
 function summaryJson(file: FileSummary) {
