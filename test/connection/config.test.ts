@@ -1,5 +1,6 @@
 import { DEFAULT_CONNECTION_CONFIG, loadConnectionConfig } from '../../src/connection/config';
 import { storageChannelOptions } from '../../src/connection/grpc-dialer';
+import { FRAME_BUFFER_BYTES } from '../../src/wire/frame-pool';
 
 describe('loadConnectionConfig', () => {
   it('defaults to the documented values', () => {
@@ -44,7 +45,7 @@ describe('loadConnectionConfig', () => {
 });
 
 describe('storageChannelOptions', () => {
-  it('tunes backoff, keepalive, channelz, subchannel supervisor, message sizes and the flow-control window', () => {
+  it('tunes backoff, keepalive, channelz, subchannel supervisor, message sizes, the flow-control window and the retry buffer', () => {
     expect(storageChannelOptions(DEFAULT_CONNECTION_CONFIG)).toEqual({
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 800,
@@ -56,6 +57,8 @@ describe('storageChannelOptions', () => {
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
       'grpc.max_send_message_length': 16 * 1024 * 1024,
       'grpc-node.flow_control_window': 4 * 1024 * 1024,
+      // Below a pooled upload frame, so grpc-js calls a frame's write back only once it is sent.
+      'grpc.per_rpc_retry_buffer_size': Math.floor(FRAME_BUFFER_BYTES / 4),
     });
   });
 });
