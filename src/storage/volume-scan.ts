@@ -32,26 +32,38 @@ export function scanVolume(fd: number, fileSize: number, checkPayloads: boolean)
   const reader = new WindowReader(fd, fileSize);
   const records: ScannedRecord[] = [];
   const skipped: Array<[number, number]> = [];
-  const recordAt = (offset: number): ScannedRecord | undefined => {
+  const headerAt = (offset: number): ScannedRecord | undefined => {
     const header = parseHeader(reader.bytes(offset, RECORD_HEADER_BYTES));
-    if (!header || offset + RECORD_HEADER_BYTES + header.payloadLength > fileSize) return undefined;
-    if (checkPayloads && !payloadIsIntact(header, reader.bytes(offset + RECORD_HEADER_BYTES, header.payloadLength))) return undefined;
-    return { ...header, offset };
+    return header && { ...header, offset };
   };
+  const intact = (record: ScannedRecord): boolean =>
+    record.offset + RECORD_HEADER_BYTES + record.payloadLength <= fileSize
+    && (!checkPayloads || payloadIsIntact(record, reader.bytes(record.offset + RECORD_HEADER_BYTES, record.payloadLength)));
   let offset = 0;
+  let intactEnd = 0;
   while (offset < fileSize) {
-    const record = recordAt(offset);
-    if (record) {
+    const record = headerAt(offset);
+    // A record whose header holds but whose payload does not reach the file's end was cut: a torn tail.
+    if (record && offset + RECORD_HEADER_BYTES + record.payloadLength > fileSize) break;
+    if (record && intact(record)) {
       records.push(record);
       offset += RECORD_HEADER_BYTES + record.payloadLength;
+      intactEnd = offset;
       continue;
     }
-    const next = nextIntactRecord(reader, offset + 1, recordAt);
-    if (next === undefined) return { records, intactEnd: offset, skipped };
+    // An intact header's length is trusted: a damaged payload is passed over whole, never
+    // searched for records (a chunk's data may hold bytes that look like one). Only a damaged
+    // header makes the scan look for the next intact record.
+    const next = record ? offset + RECORD_HEADER_BYTES + record.payloadLength : nextIntactRecord(reader, offset + 1, (at) => {
+      const candidate = headerAt(at);
+      return candidate && intact(candidate) ? candidate : undefined;
+    });
+    if (next === undefined) break;
     skipped.push([offset, next]);
     offset = next;
   }
-  return { records, intactEnd: offset, skipped };
+  // Damage with no intact record after it is a torn tail, not a skipped stretch.
+  return { records, intactEnd, skipped: skipped.filter(([from]) => from < intactEnd) };
 }
 
 function nextIntactRecord(reader: WindowReader, from: number, recordAt: (offset: number) => ScannedRecord | undefined): number | undefined {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import winston from 'winston';
 import { VolumeStore } from '../../src/storage/volume-store';
 import { VolumeFile } from '../../src/storage/volume-file';
-import { RECORD_HEADER_BYTES, parseHeader } from '../../src/storage/volume-record';
+import { RECORD_HEADER_BYTES, parseHeader, sealRecord } from '../../src/storage/volume-record';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
 
 const silent = winston.createLogger({ silent: true });
@@ -80,6 +80,36 @@ describe('VolumeStore', () => {
     await reopened.put(after.id, recordOf(after.payload));
     const again = await openStore();
     expect(contents(again)).toEqual(new Map([[kept.id, kept.payload], [after.id, after.payload]]));
+  });
+
+  it('never takes bytes inside a torn or damaged record for records: a chunk\'s data may hold some', async () => {
+    const store = await openStore();
+    const kept = { id: randomUUID(), payload: randomBytes(10 * KiB) };
+    await store.put(kept.id, recordOf(kept.payload));
+    await store.close();
+    const file = volumePath(dataDir, 1);
+    const intactEnd = RECORD_HEADER_BYTES + kept.payload.length;
+    const before = await fs.readFile(file);
+    // A chunk whose data holds a tombstone of `kept` (a user's file may hold a volume's bytes).
+    const embedded = sealRecord(Buffer.alloc(RECORD_HEADER_BYTES), 'delete', kept.id, 1_000_000, Date.now());
+    const carrier = sealRecord(recordOf(Buffer.concat([randomBytes(KiB), embedded, randomBytes(10 * KiB)])), 'put', randomUUID(), 2, Date.now());
+    const after = sealRecord(recordOf(randomBytes(KiB)), 'put', randomUUID(), 3, Date.now());
+    const damaged = Buffer.from(carrier);
+    damaged[RECORD_HEADER_BYTES + 5] ^= 0xff;
+
+    for (const [tail, expectedIds] of [
+      [carrier.subarray(0, RECORD_HEADER_BYTES + KiB + embedded.length + 100), [kept.id]], // torn by a crash after the tombstone's bytes
+      [Buffer.concat([damaged, after]), [kept.id, parseHeader(after)!.chunkId].sort()], // a damaged payload with a record after it
+    ] as Array<[Buffer, string[]]>) {
+      await fs.writeFile(file, Buffer.concat([before, tail]));
+      const reopened = await openStore();
+      expect(reopened.ids()).toEqual(expectedIds);
+      expect(reopened.payload(kept.id, what)!.equals(kept.payload)).toBe(true);
+      await reopened.close();
+    }
+    await fs.writeFile(file, Buffer.concat([before, carrier.subarray(0, carrier.length - 1)]));
+    await (await openStore()).close();
+    expect((await fs.stat(file)).size).toBe(intactEnd);
   });
 
   it('skips a damaged record in the middle of an older volume and keeps every record after it', async () => {
