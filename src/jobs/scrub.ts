@@ -1,6 +1,6 @@
 import type { MetadataStore } from '../metadata/types';
 import { problemOf } from '../replicas/call-outcome';
-import type { Replicas } from '../replicas/replicas';
+import type { Replicas, VerifyOutcome } from '../replicas/replicas';
 import { errorMessage } from '../util/error-message';
 import type { Logger } from '../util/logger';
 import type { ScrubConfig } from './config';
@@ -109,9 +109,10 @@ export class ScrubJob {
 
   /**
    * Replicas recorded on the server in the listed range (after `after`, up to the last listed
-   * id, or to the end once the listing is complete) that it did not list. Each is confirmed
-   * with a VerifyChunk of its own (NOT_FOUND), since a copy may have been added after the
-   * listing; marking touches only a row still 'stored'.
+   * id, or to the end once the listing is complete) that it did not list. Each gets a
+   * VerifyChunk of its own: NOT_FOUND is a missing replica; a failed check is a corrupt one (a
+   * server leaves out of its listing a chunk whose footer or check table is damaged); a pass
+   * is a copy added after the listing. Marking touches only a row still 'stored'.
    */
   private async findMissing(
     serverId: string,
@@ -126,15 +127,28 @@ export class ScrubJob {
     const recorded = await this.deps.store.storedChunkIdsOn(serverId, after, upTo);
     for (const chunkId of recorded.filter((id) => !listed.has(id))) {
       signal?.throwIfAborted();
-      const missing = await this.deps.replicas.verifyChunk(serverId, chunkId, { deadlineMs: VERIFY_BASE_DEADLINE_MS, signal }).then(
-        () => false,
-        (error: unknown) => problemOf(error) === 'missing',
-      );
-      if (!missing) continue;
-      report.missingFound++;
-      this.deps.log.warn(`Scrub: chunk ${chunkId} is recorded on server ${serverId}, which does not have it; marked for repair`);
-      await this.deps.store.markReplicaCorrupt(chunkId, serverId);
+      const result = await this.deps.replicas.verifyChunk(serverId, chunkId, { deadlineMs: VERIFY_BASE_DEADLINE_MS, signal }).catch((error: unknown) => {
+        if (problemOf(error) === 'missing') return 'missing' as const;
+        signal?.throwIfAborted();
+        this.deps.log.warn(`Scrub of server ${serverId}: chunk ${chunkId}, recorded there but not listed, could not be verified: ${errorMessage(error)}`);
+        return 'unknown' as const;
+      });
+      if (result === 'unknown') continue;
+      if (result === 'missing') {
+        report.missingFound++;
+        this.deps.log.warn(`Scrub: chunk ${chunkId} is recorded on server ${serverId}, which does not have it; marked for repair`);
+        await this.deps.store.markReplicaCorrupt(chunkId, serverId);
+        continue;
+      }
+      report.chunksVerified++;
+      if (!result.ok) await this.markCorrupt(serverId, chunkId, result, report);
     }
+  }
+
+  private async markCorrupt(serverId: string, chunkId: string, result: Extract<VerifyOutcome, { ok: false }>, report: ScrubReport): Promise<void> {
+    report.corruptFound++;
+    this.deps.log.warn(`Scrub: chunk ${chunkId} on server ${serverId} is corrupt (block ${result.corruptBlock}: ${result.message})`);
+    await this.deps.store.markReplicaCorrupt(chunkId, serverId);
   }
 
   /** Verifies the listed chunks in order, moving the cursor past each one that is done. */
@@ -154,11 +168,7 @@ export class ScrubJob {
           signal,
         });
         report.chunksVerified++;
-        if (!result.ok) {
-          report.corruptFound++;
-          log.warn(`Scrub: chunk ${chunkId} on server ${serverId} is corrupt (block ${result.corruptBlock}: ${result.message})`);
-          await this.deps.store.markReplicaCorrupt(chunkId, serverId);
-        }
+        if (!result.ok) await this.markCorrupt(serverId, chunkId, result, report);
       } catch (error) {
         signal?.throwIfAborted();
         // Deleted since the listing: nothing to verify.

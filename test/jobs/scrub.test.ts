@@ -7,7 +7,8 @@ import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { FakeRepairStore, FakeSupervisor, replicasFor } from './fakes';
-import { xorChunkByte } from '../helpers/chunk-on-disk';
+import { chunkOnDisk, xorChunkByte } from '../helpers/chunk-on-disk';
+import { FOOTER_BYTES } from '../../src/storage/chunk-file-format';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
@@ -89,6 +90,26 @@ describe('ScrubJob', () => {
     expect(await job.run()).toMatchObject({ missingFound: 1 });
     expect(store.replicasOf(lostLate)).toEqual({ [server.serverId]: 'corrupt' });
     for (const chunkId of present) expect(store.replicasOf(chunkId)).toEqual({ [server.serverId]: 'stored' });
+  });
+
+  it('marks a corrupt replica that the server leaves out of its listing (a damaged footer)', async () => {
+    const client = supervisor.clientIfReady(server.serverId)!;
+    const store = new FakeRepairStore();
+    // One stored as a chunk file, one as a volume record: a listing reads both footers.
+    const chunks = [testData(1024 * 1024 + 5), testData(5000)].map((data) => ({ chunkId: randomUUID(), data }));
+    for (const { chunkId, data } of chunks) {
+      await client.putChunkBuffer(chunkId, data);
+      store.addChunk({ chunkId, size: data.length, checksum: sha256(data), replicas: { [server.serverId]: 'stored' } });
+      const where = await chunkOnDisk(server.dataDir, chunkId);
+      await xorChunkByte(server.dataDir, chunkId, where!.length - FOOTER_BYTES); // the footer's magic
+    }
+    const listed = (await collect(client.listChunks())).map((c) => c.chunk_id);
+    for (const { chunkId } of chunks) expect(listed).not.toContain(chunkId);
+    const job = new ScrubJob({ store: store.asStore(), replicas: replicasFor(supervisor, store), config: { ...CONFIG, chunksPerServerPerRun: 1_000 }, streamIdleTimeoutMs: 10_000, log: createLogger('scrub-test') });
+
+    // (The corrupt count also takes in the damaged chunk of the first test, still on this server.)
+    expect(await job.run()).toMatchObject({ missingFound: 0 });
+    for (const { chunkId } of chunks) expect(store.replicasOf(chunkId)).toEqual({ [server.serverId]: 'corrupt' });
   });
 
   it('stops early without verifying when its signal is aborted, and says so without failing', async () => {
