@@ -104,6 +104,11 @@ export class ChunkStore {
    * into one skips its mkdir, a threadpool call and a syscall or two per chunk.
    */
   private readonly shardExists = new Uint8Array(0x10000);
+  /**
+   * Puts of chunk files being made durable, by id: a put of the id as a volume record waits for
+   * them, as the file's name may come any moment (then the record put compares content).
+   */
+  private readonly fileCommits = new Map<string, Promise<void>>();
 
   private constructor(
     readonly dataDir: string,
@@ -157,7 +162,7 @@ export class ChunkStore {
       return new VerifiedUpload(options, new RecordSink(chunkId, expectedSize, (record, identity) => this.publishRecord(chunkId, record, identity)));
     }
     const sink = await TempFileSink.create(path.join(this.tmpDir, `${chunkId}.${randomUUID()}`), expectedSize, (file, tempPath, identity) =>
-      this.committer.commit({ file, name: () => this.link(tempPath, chunkId, identity) }));
+      this.commitFile(chunkId, this.committer.commit({ file, name: () => this.link(tempPath, chunkId, identity) })));
     return new VerifiedUpload(options, sink);
   }
 
@@ -166,10 +171,25 @@ export class ChunkStore {
    * file, or a put of it being written) compares content instead, as link() does.
    */
   private async publishRecord(chunkId: string, record: Buffer, identity: ChunkIdentity): Promise<void> {
-    await this.volumes.settled(chunkId);
+    for (let settled = false; !settled; ) {
+      await this.volumes.settled(chunkId);
+      const fileCommit = this.fileCommits.get(chunkId);
+      if (fileCommit) await fileCommit.catch(() => undefined);
+      settled = !fileCommit;
+    }
     // Nothing awaited from here to put(), which marks the id taken at once.
     if (this.volumes.has(chunkId) || existsSync(this.chunkPath(chunkId))) return this.assertSameContent(chunkId, identity);
     await this.volumes.put(chunkId, record);
+  }
+
+  /** Tracks a chunk file's commit (see fileCommits) until it settles. */
+  private async commitFile(chunkId: string, commit: Promise<void>): Promise<void> {
+    this.fileCommits.set(chunkId, commit);
+    try {
+      await commit;
+    } finally {
+      if (this.fileCommits.get(chunkId) === commit) this.fileCommits.delete(chunkId);
+    }
   }
 
   async read(rawChunkId: unknown, range: ChunkRange = {}): Promise<ChunkRead> {

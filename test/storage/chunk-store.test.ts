@@ -9,7 +9,9 @@ import { DIRECT_READ_SPAN_BYTES, SPANS_PER_READ, directReadBuffers } from '../..
 import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/direct-io';
 import { ChunkStore, WHOLE_READ_MAX_FILE_BYTES } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
+import type { VolumeStore } from '../../src/storage/volume-store';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
+import { waitFor } from '../helpers/wait';
 import { directRefused, interceptDirectCalls } from './direct-io-calls';
 
 const silent = winston.createLogger({ silent: true });
@@ -500,5 +502,49 @@ describe('ChunkStore', () => {
     expect(await reasonOf(fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
     const fits = await fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available / 2);
     await fits.abort();
+  });
+
+  it('stores one id once when a put of it as a file is being named while a put of it as a record comes: other content refused, a delete deletes', async () => {
+    /** A put that does not announce its size: a file of its own, whatever its size. */
+    const putUnsized = async (chunkId: string, data: Buffer): Promise<void> => {
+      const upload = await store.beginPut(chunkId, '', 0);
+      await upload.write(data);
+      await upload.commit({ checksum: sha256(data) });
+    };
+    const link = fs.link;
+    const volumes = (store as unknown as { volumes: VolumeStore }).volumes;
+    const settled = volumes.settled.bind(volumes);
+    for (const sameContent of [false, true]) {
+      const id = randomUUID();
+      const asFile = randomBytes(10_000);
+      const asRecord = sameContent ? asFile : randomBytes(10_000);
+      // The file put's link waits until the record put has looked whether the id is free.
+      let recordPutLooked!: () => void;
+      const looked = new Promise<void>((resolve) => { recordPutLooked = resolve; });
+      const linkSpy = jest.spyOn(fs, 'link').mockImplementation(async (from, to) => {
+        await looked;
+        return link(from, to);
+      });
+      const settledSpy = jest.spyOn(volumes, 'settled').mockImplementation(async (chunkId) => {
+        await settled(chunkId);
+        if (chunkId === id) setImmediate(recordPutLooked);
+      });
+      try {
+        const filePut = putUnsized(id, asFile);
+        await waitFor(() => linkSpy.mock.calls.length > 0, { what: 'the file put naming its chunk' });
+        const recordPut = putByCrc(store, id, asRecord);
+        const outcomes = await Promise.allSettled([filePut, recordPut]);
+        expect(outcomes[0].status).toBe('fulfilled');
+        if (sameContent) expect(outcomes[1].status).toBe('fulfilled');
+        else expect(outcomes[1].status === 'rejected' && (outcomes[1].reason as ChunkStoreError).reason).toBe('ALREADY_EXISTS');
+      } finally {
+        linkSpy.mockRestore();
+        settledSpy.mockRestore();
+      }
+      expect((await readAll(store, id)).equals(asFile)).toBe(true);
+      expect(volumes.has(id)).toBe(false);
+      await store.delete(id);
+      expect(await reasonOf(store.read(id))).toBe('NOT_FOUND');
+    }
   });
 });
