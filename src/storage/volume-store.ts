@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir } from '../util/fsync-dir.cjs';
 import type { Logger } from '../util/logger';
-import { readExactlySync, type BlockAllocator } from './chunk-file-format';
+import { readExactly, readExactlySync, type BlockAllocator } from './chunk-file-format';
 import { VolumeAppender } from './volume-appender';
 import { VOLUME_MAX_BYTES, VolumeFile } from './volume-file';
 import { RECORD_HEADER_BYTES, sealRecord, type RecordKind } from './volume-record';
@@ -168,7 +168,7 @@ export class VolumeStore {
       const volume = await VolumeFile.open(this.dir, number);
       this.volumes.push(volume);
       const last = position === numbers.length - 1;
-      const scan = scanVolume(volume.fd, volume.end, last);
+      const scan = await scanVolume(volume.handle, volume.end, last);
       for (const [from, to] of scan.skipped) {
         this.logger.error(`Volume ${volume.path} is damaged: bytes ${from}-${to} hold no intact record and are skipped (chunks stored there are lost here; repair copies them back from other replicas)`, { event: 'volume_damaged', volume: volume.path, from, to });
       }
@@ -259,7 +259,7 @@ export class VolumeStore {
    */
   private async compact(volume: VolumeFile): Promise<void> {
     const started = Date.now();
-    const { records } = scanVolume(volume.fd, volume.end, false);
+    const { records } = await scanVolume(volume.handle, volume.end, false);
     let copied = 0;
     let batch: Array<Promise<void>> = [];
     let batchBytes = 0;
@@ -269,7 +269,7 @@ export class VolumeStore {
         ? entry?.volume === volume && entry.offset === record.offset
         : [...(this.deadPutVolumes.get(record.chunkId) ?? [])].some((other) => other !== volume);
       if (!keep) continue;
-      const bytes = readExactlySync(volume.fd, RECORD_HEADER_BYTES + record.payloadLength, record.offset, `volume ${volume.path}`);
+      const bytes = await readExactly(volume.handle, RECORD_HEADER_BYTES + record.payloadLength, record.offset, `volume ${volume.path}`);
       batch.push(this.appender.append(bytes).then((copy) => this.moved(record.chunkId, record.kind, volume, record.offset, copy.volume, copy.offset, bytes.length)));
       batchBytes += bytes.length;
       copied += 1;

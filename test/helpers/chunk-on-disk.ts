@@ -1,4 +1,3 @@
-import { openSync, closeSync, fstatSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isNodeError } from '../../src/storage/chunk-store-error';
@@ -47,14 +46,14 @@ export async function volumeRecords(dataDir: string): Promise<Map<string, ChunkO
   const newest = new Map<string, ScannedRecord & { file: string }>();
   for (const name of names.filter((entry) => VolumeFile.numberIn(entry) !== undefined)) {
     const file = path.join(dir, name);
-    const fd = openSync(file, 'r');
+    const handle = await fs.open(file, 'r');
     try {
-      for (const record of scanVolume(fd, fstatSync(fd).size, false).records) {
+      for (const record of (await scanVolume(handle, (await handle.stat()).size, false)).records) {
         const known = newest.get(record.chunkId);
         if (!known || record.sequence > known.sequence) newest.set(record.chunkId, { ...record, file });
       }
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
   }
   const stored = new Map<string, ChunkOnDisk>();
