@@ -306,6 +306,9 @@ export class ChunkStore {
     let chunk: OpenChunk | undefined;
     try {
       const record = this.volumes.payload(chunkId, what);
+      if (record && !this.volumes.headerIsIntact(chunkId, what)) {
+        return { ok: false, corruptBlock: -1, message: `${what} is damaged on disk: the header of its volume record does not hold (the next start would lose the record)` };
+      }
       if (!record) chunk = await this.openBlocks(chunkId, what);
       const layout = record ? parseChunkFile(record, what) : chunk!.layout;
       const storedCrc = parseCrc32Checksum(layout.checksum);

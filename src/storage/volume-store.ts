@@ -5,7 +5,7 @@ import type { Logger } from '../util/logger';
 import { readExactly, readExactlySync, type BlockAllocator } from './chunk-file-format';
 import { VolumeAppender } from './volume-appender';
 import { VOLUME_MAX_BYTES, VolumeFile } from './volume-file';
-import { RECORD_HEADER_BYTES, sealRecord, type RecordKind } from './volume-record';
+import { RECORD_HEADER_BYTES, parseHeader, sealRecord, type RecordKind } from './volume-record';
 import { scanVolume } from './volume-scan';
 
 /** Where a stored chunk's record is. */
@@ -131,6 +131,17 @@ export class VolumeStore {
     const entry = this.index.get(chunkId);
     if (!entry) return undefined;
     return readExactlySync(entry.volume.fd, entry.payloadLength, entry.offset + RECORD_HEADER_BYTES, what, allocate);
+  }
+
+  /**
+   * Whether the header of the chunk's record still reads as written (VerifyChunk): reads never
+   * look at it, but the next start would skip a record whose header is damaged.
+   */
+  headerIsIntact(chunkId: string, what: string): boolean {
+    const entry = this.index.get(chunkId);
+    if (!entry) return false;
+    const header = parseHeader(readExactlySync(entry.volume.fd, RECORD_HEADER_BYTES, entry.offset, what));
+    return header?.kind === 'put' && header.chunkId === chunkId && header.sequence === entry.sequence && header.payloadLength === entry.payloadLength;
   }
 
   /** The chunk's last `length` stored bytes (its footer), and when it was stored. */

@@ -8,6 +8,7 @@ import { crc32Checksum } from '../../src/wire/crc32';
 import { RingstoreProcess } from '../helpers/process';
 import { codeOf, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { chunkOnDisk, xorChunkByte } from '../helpers/chunk-on-disk';
+import { RECORD_HEADER_BYTES } from '../../src/storage/volume-record';
 
 const KiB = 1024;
 
@@ -127,6 +128,26 @@ describe('small chunks as volume records, through a real storage server', () => 
     await xorChunkByte(dataDir, chunks[0].id, 12_345, 0x01);
     await xorChunkByte(dataDir, chunks[1].id, 20 * KiB + 4 + 30);
     for (const { id } of chunks) expect(await client.verifyChunk(id)).toMatchObject({ ok: true });
+  });
+
+  it('finds a damaged byte in a record\'s header, which reads never look at but the next start would skip the record for', async () => {
+    const chunk = { id: randomUUID(), data: randomBytes(4 * KiB) };
+    await putSmall(chunk.id, chunk.data);
+    const where = (await chunkOnDisk(dataDir, chunk.id))!;
+    // A byte of the record's sequence number, before the chunk's bytes (found once: a scan skips the record after).
+    const flipSequenceByte = async (): Promise<void> => {
+      const handle = await fs.open(where.file, 'r+');
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, where.offset - RECORD_HEADER_BYTES + 30);
+      byte[0] ^= 0x01;
+      await handle.write(byte, 0, 1, where.offset - RECORD_HEADER_BYTES + 30);
+      await handle.close();
+    };
+    await flipSequenceByte();
+    expect((await client.getChunkBuffer(chunk.id)).equals(chunk.data)).toBe(true);
+    expect(await client.verifyChunk(chunk.id)).toMatchObject({ ok: false, corrupt_block: -1 });
+    await flipSequenceByte();
+    expect(await client.verifyChunk(chunk.id)).toMatchObject({ ok: true });
   });
 
   it('keeps a deleted record deleted after a restart, and counts and lists it no more', async () => {
