@@ -18,13 +18,13 @@ export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 
 /**
  * V8 flags of the storage servers `ringstore up` starts, after NODE_FLAGS (the last one wins):
- * a storage server's young generation at 1 MiB per semi-space. Its garbage is small request
- * objects (frames go to reused memory); each MiB of semi-space is ~2 MB resident at idle, so the
- * six servers hold ~18 MB less than at 2 MiB (~36 MB less than at 4). Measured 2026-12-07 at
- * load 17-29 (docs/performance.md, start-up section), server CPU against 2 MiB: `bench --
- * storage`, three pairs: 1.12-1.55 against 1.34-1.92 ms per 4 KiB put, 2.25-2.77 against
- * 2.47-2.56 s per GiB of 1-8 MiB puts; `small` and `throughput --size 256`, two pairs each:
- * no figure worse in both pairs (storage CPU per GiB downloaded R=1 1.84 / 1.68 s against
- * 1.60 / 2.00, uploaded R=2 6.20 / 5.72 s against 5.88 / 5.96).
+ * a storage server's young generation at 2 MiB per semi-space. Its garbage is small request
+ * objects (frames go to reused memory), and at 4 MiB each of the six held ~3 MB more at idle.
+ * Measured 2026-12-07 with `bench -- storage`, three pairs at load 15-17: server CPU per 4 KiB
+ * put 2.28 ms (1.68-2.45) against 2.85 ms (1.28-3.10) at 4 MiB, per GiB of 1-8 MiB puts 4.15 s
+ * (2.68-4.29) against 4.23 s (2.67-4.94): no cost seen. The throughput bench at load 15-16
+ * seemed to show one, so it was taken back once; two quiet A/B pairs (`throughput --size 256`,
+ * load 4-5) showed none: storage CPU per GiB uploaded 4.72-5.56 s (R=1) and 10.1-10.6 s (R=2)
+ * against 5.48-5.72 s and 12.0-14.0 s at 4 MiB. Idle total of `up`: 589-593 MB against 606-613.
  */
-export const UP_STORAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const UP_STORAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
