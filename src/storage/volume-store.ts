@@ -111,12 +111,14 @@ export class VolumeStore {
     this.sortedIds = undefined;
     const written = this.appender.append(sealRecord(Buffer.alloc(RECORD_HEADER_BYTES), 'delete', chunkId, this.nextSequence++, Date.now()));
     this.pending.set(chunkId, written);
+    // Compaction may remove the put's volume meanwhile (a deleted put is not copied): the put is
+    // gone then, neither to be given back nor to be outlived by the tombstone.
     try {
       const tombstone = await written;
       tombstone.volume.deadBytes += RECORD_HEADER_BYTES;
-      this.outdatePut(chunkId, entry);
+      if (this.volumes.includes(entry.volume)) this.outdatePut(chunkId, entry);
     } catch (error) {
-      this.index.set(chunkId, entry);
+      if (this.volumes.includes(entry.volume)) this.index.set(chunkId, entry);
       throw error;
     } finally {
       this.pending.delete(chunkId);

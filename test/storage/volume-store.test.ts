@@ -171,6 +171,30 @@ describe('VolumeStore', () => {
     expect(contents(reopened)).toEqual(expected);
   });
 
+  it('a delete whose volume is compacted away while its tombstone is written does not bring the chunk back when the tombstone fails', async () => {
+    const store = await openStore(64 * KiB);
+    const chunks = Array.from({ length: 12 }, () => ({ id: randomUUID(), payload: randomBytes(10 * KiB) }));
+    for (const { id, payload } of chunks) await store.put(id, recordOf(payload));
+    const appender = (store as unknown as { appender: { append(record: Buffer): Promise<unknown> } }).appender;
+    const append = appender.append.bind(appender);
+    const doomed = chunks[3].id;
+    // The disk fills while the tombstone of `doomed` waits: it fails once volume 1 has been compacted.
+    jest.spyOn(appender, 'append').mockImplementation(async (record) => {
+      if (parseHeader(record)?.kind !== 'delete' || parseHeader(record)?.chunkId !== doomed) return append(record);
+      await store.compacted();
+      throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+    });
+    await store.delete(chunks[0].id);
+    await store.delete(chunks[1].id);
+    await store.delete(chunks[2].id); // half of volume 1 dead: its compaction starts, and meanwhile
+    await expect(store.delete(doomed)).rejects.toThrow('no space left');
+    expect(await fs.readdir(path.join(dataDir, 'volumes'))).not.toContain(VolumeFile.nameOf(1));
+    // Its put went with volume 1: the chunk is not stored, whatever the failed delete said.
+    expect(store.ids()).not.toContain(doomed);
+    expect(store.payload(doomed, what)).toBeUndefined();
+    expect(contents(store)).toEqual(new Map(chunks.slice(4).map(({ id, payload }) => [id, payload])));
+  });
+
   it('gives the same answers after a crash mid-compaction: the old volume still there, its copies whole or cut', async () => {
     const maxVolumeBytes = 64 * KiB;
     const store = await openStore(maxVolumeBytes);
