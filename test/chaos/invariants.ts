@@ -1,13 +1,14 @@
 import type { ChaosCluster } from './chaos-cluster';
 import { REPLICATION_FACTOR } from './chaos-cluster';
+import { runJob } from './admin-job';
 import { scanDataDir, type DiskContents } from './disk-scan';
+import { scrubEveryServer } from './final-scrub';
 import { sha256Hex } from './file-content';
 import type { GatewayClient } from './gateway-client';
 import { RequestFailed } from './gateway-client';
 import type { Ledger } from './ledger';
 import { fileMetadata, listAllFileIds, storedReplicas } from './file-metadata';
 import type { RequestStats } from './request-stats';
-import { waitFor } from '../helpers/wait';
 
 export interface FinalChecks {
   filesVerified: number;
@@ -23,30 +24,18 @@ export interface FinalChecks {
   scrubCorruptFound: number;
 }
 
-interface JobResponse<R> { ran: boolean; report: R | null }
 interface RepairReport { repaired: number; failed: number; corruptRemoved: number }
-interface ScrubReport { chunksVerified: number; corruptFound: number; missingFound: number }
-
-/** Runs an admin job now, waiting while another run of it holds the lock. */
-async function runJob<R>(client: GatewayClient, name: string): Promise<R> {
-  return waitFor(
-    async () => {
-      const body = await client.json<JobResponse<R>>(`/admin/jobs/${name}`, 'POST');
-      return body.ran ? (body.report as R) : undefined;
-    },
-    { timeoutMs: 300_000, intervalMs: 500, what: `the ${name} job to run` },
-  );
-}
 
 /**
- * After the load and the faults: scrub, repair until it has nothing left to do, check every
- * acknowledged file byte-exact, clean up, then compare the metadata with what is on disk.
+ * After the load and the faults: scrub until every server had a full pass, repair until it has
+ * nothing left to do, check every acknowledged file byte-exact, clean up, then compare the
+ * metadata with what is on disk.
  */
 export async function runFinalChecks(cluster: ChaosCluster, client: GatewayClient, ledger: Ledger, stats: RequestStats, log: (m: string) => void): Promise<FinalChecks> {
   const checks: FinalChecks = { filesVerified: 0, lost: [], belowR: [], missingOnDisk: [], orphans: [], repairPasses: 0, scrubCorruptFound: 0 };
-  const scrub = await runJob<ScrubReport>(client, 'scrub');
+  const scrub = await scrubEveryServer(client, cluster.storage.map((node) => node.serverId), log);
   checks.scrubCorruptFound = scrub.corruptFound;
-  log(`scrub: ${scrub.chunksVerified} chunks verified, ${scrub.corruptFound} corrupt, ${scrub.missingFound} recorded but missing`);
+  log(`scrub (${scrub.runs === 1 ? 'one run' : `${scrub.runs} runs`} to a full pass on every server): ${scrub.chunksVerified} chunks verified, ${scrub.corruptFound} corrupt, ${scrub.missingFound} recorded but missing`);
 
   // Repair settles when a pass finds nothing to copy and nothing failed.
   for (;;) {
