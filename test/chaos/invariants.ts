@@ -64,7 +64,11 @@ export async function runFinalChecks(cluster: ChaosCluster, client: GatewayClien
     });
     for (const chunk of metadata?.chunks ?? []) {
       const stored = storedReplicas(chunk);
-      if (stored.length < REPLICATION_FACTOR) checks.belowR.push(`${chunk.chunk_id} of file ${fileId}: ${stored.length} stored replicas`);
+      if (stored.length < REPLICATION_FACTOR) {
+        // The other rows say what happened to the missing replicas (e.g. corrupt: found by a read after repair).
+        const others = chunk.replicas.filter((r) => r.status !== 'stored').map((r) => `${r.status} on ${r.server_id}`);
+        checks.belowR.push(`${chunk.chunk_id} of file ${fileId}: ${stored.length} stored replicas${others.length > 0 ? ` (also ${others.join(', ')})` : ''}`);
+      }
       for (const replica of chunk.replicas) {
         if (!recorded.has(replica.server_id)) recorded.set(replica.server_id, new Set());
         recorded.get(replica.server_id)!.add(chunk.chunk_id);
