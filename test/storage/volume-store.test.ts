@@ -6,6 +6,7 @@ import { VolumeStore } from '../../src/storage/volume-store';
 import { VolumeFile } from '../../src/storage/volume-file';
 import { RECORD_HEADER_BYTES, parseHeader, sealRecord } from '../../src/storage/volume-record';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
+import { waitFor } from '../helpers/wait';
 
 const silent = winston.createLogger({ silent: true });
 const KiB = 1024;
@@ -49,6 +50,33 @@ describe('VolumeStore', () => {
     expect(reopened.chunkCount).toBe(chunks.length);
     expect(reopened.ids()).toEqual(chunks.map(({ id }) => id).sort());
     for (const { id, payload } of chunks) expect(reopened.payload(id, what)!.equals(payload)).toBe(true);
+  });
+
+  it('acknowledges a put, and lets it be read, only once its batch\'s fdatasync has returned', async () => {
+    const store = await openStore();
+    const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
+    await probe.close();
+    const datasync = prototype.datasync;
+    let release!: () => void;
+    const synced = new Promise<void>((resolve) => { release = resolve; });
+    const held = jest.spyOn(prototype, 'datasync').mockImplementation(async function (this: fs.FileHandle) {
+      await synced;
+      return datasync.call(this);
+    });
+    try {
+      const chunk = { id: randomUUID(), payload: randomBytes(4 * KiB) };
+      let acknowledged = false;
+      const put = store.put(chunk.id, recordOf(chunk.payload)).then(() => { acknowledged = true; });
+      await waitFor(() => held.mock.calls.length > 0, { what: 'the batch\'s fdatasync' });
+      expect(acknowledged).toBe(false);
+      expect(store.payload(chunk.id, what)).toBeUndefined();
+      release();
+      await put;
+      expect(store.payload(chunk.id, what)!.equals(chunk.payload)).toBe(true);
+    } finally {
+      held.mockRestore();
+    }
   });
 
   it('cuts a torn tail left by a crash mid-batch (a cut record, or one whose payload never reached the disk), and appends after what is intact', async () => {
