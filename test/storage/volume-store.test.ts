@@ -79,6 +79,39 @@ describe('VolumeStore', () => {
     }
   });
 
+  it('cuts a batch whose write fails back off its volume, and starts a new volume after a failed fdatasync', async () => {
+    const store = await openStore();
+    const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
+    await probe.close();
+    type WriteBytes = (this: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number) => Promise<unknown>;
+    const write = prototype.write as unknown as WriteBytes;
+    const chunk = () => ({ id: randomUUID(), payload: randomBytes(8 * KiB) });
+    const [first, unwritten, unsynced, next] = [chunk(), chunk(), chunk(), chunk()];
+    await store.put(first.id, recordOf(first.payload));
+    const firstEnd = (await fs.stat(volumePath(dataDir, 1))).size;
+
+    // The disk fills halfway through the batch's write.
+    const failedWrite = jest.spyOn(prototype, 'write').mockImplementationOnce(async function (this: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number) {
+      await write.call(this, buffer, offset, Math.floor(length / 2), position);
+      throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+    } as unknown as typeof prototype.write);
+    await expect(store.put(unwritten.id, recordOf(unwritten.payload))).rejects.toThrow('no space left');
+    failedWrite.mockRestore();
+    expect((await fs.stat(volumePath(dataDir, 1))).size).toBe(firstEnd);
+
+    const failedSync = jest.spyOn(prototype, 'datasync').mockRejectedValueOnce(Object.assign(new Error('i/o error'), { code: 'EIO' }));
+    await expect(store.put(unsynced.id, recordOf(unsynced.payload))).rejects.toThrow('i/o error');
+    failedSync.mockRestore();
+    expect((await fs.stat(volumePath(dataDir, 1))).size).toBe(firstEnd);
+    await store.put(next.id, recordOf(next.payload));
+    expect(await fs.readdir(path.join(dataDir, 'volumes'))).toEqual([VolumeFile.nameOf(1), VolumeFile.nameOf(2)]);
+    const expected = new Map([first, next].map(({ id, payload }) => [id, payload]));
+    expect(contents(store)).toEqual(expected);
+    await store.close();
+    expect(contents(await openStore())).toEqual(expected);
+  });
+
   it('cuts a torn tail left by a crash mid-batch (a cut record, or one whose payload never reached the disk), and appends after what is intact', async () => {
     const store = await openStore();
     const kept = { id: randomUUID(), payload: randomBytes(10 * KiB) };
