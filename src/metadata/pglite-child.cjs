@@ -19,6 +19,7 @@ const { PGlite } = require('@electric-sql/pglite');
 const { lockDataDir } = require('../util/data-dir-lock.cjs');
 const { fsyncDir } = require('../util/fsync-dir.cjs');
 const { pgliteStartParams, PGLITE_NODE_FLAGS } = require('./pglite-settings.cjs');
+const { DurableNodeFS } = require('./pglite-durable-fs.cjs');
 
 const [dataDir, schema, lockWaitMs] = process.argv.slice(2);
 /** The build's empty database (dist/pglite-template, see src/cli/build.cjs); absent in the sources. */
@@ -46,10 +47,11 @@ async function start() {
   });
   try {
     await createIfMissing();
-    // A data directory on disk uses Emscripten's NODEFS: every write goes straight to the OS, so a
-    // commit that returned survives a crash of this process. (relaxedDurability only changes
-    // browser filesystems that sync in batches; it would not buy anything here.)
-    db = await PGlite.create({ dataDir, startParams });
+    // A commit that returned is on disk, so survives a power loss, not only a crash of this
+    // process: PostgreSQL fsyncs the WAL at commit (fsync=on, wal_sync_method=fsync, see
+    // pglite-settings.cjs), and DurableNodeFS makes that fsync reach the disk (PGlite's own NODEFS
+    // drops it). The gateway batches concurrent commits, so one fsync serves a batch.
+    db = await PGlite.create({ fs: new DurableNodeFS(dataDir), startParams });
   } catch (error) {
     // PGlite says only that it "failed to initialize": name the likely cause when there is one.
     const settings = process.env.PGLITE_SETTINGS?.trim();

@@ -22,8 +22,15 @@
 const DEFAULT_SETTINGS = { shared_buffers: '16MB', max_connections: '4', io_max_concurrency: '1' };
 
 /**
- * PGlite's start parameters: its own defaults (single-user mode, no parallel workers, ...) and
- * `-c name=value` for each setting, PGLITE_SETTINGS ("name=value name=value") over ours.
+ * A commit that returned is on disk: PGlite starts with -F (fsync=off), and Emscripten's
+ * fdatasync() is a no-op, while fsync() reaches the disk through pglite-durable-fs.cjs. Not
+ * settable: the 201 of an upload promises its metadata survives a power loss.
+ */
+const DURABILITY_SETTINGS = { fsync: 'on', wal_sync_method: 'fsync' };
+
+/**
+ * PGlite's start parameters: its own defaults (single-user mode, no parallel workers, ...) but -F,
+ * and `-c name=value` for each setting, PGLITE_SETTINGS ("name=value name=value") over ours.
  */
 function pgliteStartParams(env) {
   const settings = { ...DEFAULT_SETTINGS };
@@ -32,9 +39,13 @@ function pgliteStartParams(env) {
     if (!match) throw new Error(`PGLITE_SETTINGS: "${pair}" is not name=value (e.g. shared_buffers=256MB)`);
     settings[match[1]] = match[2];
   }
+  for (const name of Object.keys(DURABILITY_SETTINGS)) {
+    if (name in settings) throw new Error(`PGLITE_SETTINGS: ${name} cannot be set: ringstore answers an upload only once its metadata is on disk (fsync=on, wal_sync_method=fsync)`);
+  }
   // Required here: the gateway loads this file for the flags alone, and must not load PGlite.
   const { PGlite } = require('@electric-sql/pglite');
-  return [...PGlite.defaultStartParams, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+  const pgliteDefaults = PGlite.defaultStartParams.filter((param) => param !== '-F'); // -F is fsync=off
+  return [...pgliteDefaults, ...Object.entries({ ...settings, ...DURABILITY_SETTINGS }).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
 }
 
 /**

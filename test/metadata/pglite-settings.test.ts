@@ -53,3 +53,14 @@ test('a PGLITE_SETTINGS that is not name=value is refused with the reason', () =
 test('a setting PostgreSQL does not know fails the open with its name', async () => {
   await expect(settingsWith('no_such_setting=1', [])).rejects.toThrow(/PGLITE_SETTINGS="no_such_setting=1"/);
 }, 120_000);
+
+test('commits are flushed to disk: fsync on, the WAL synced by fsync() (the one PGlite carries to the disk)', async () => {
+  expect(await settingsWith(undefined, ['fsync', 'wal_sync_method', 'synchronous_commit'])).toEqual({ fsync: 'on', wal_sync_method: 'fsync', synchronous_commit: 'on' });
+}, 120_000);
+
+test('PGLITE_SETTINGS cannot turn durability off', () => {
+  for (const settings of ['fsync=off', 'wal_sync_method=fdatasync']) {
+    expect(() => pgliteStartParams({ PGLITE_SETTINGS: settings })).toThrow(/cannot be set: ringstore answers an upload only once its metadata is on disk/);
+  }
+  expect(pgliteStartParams({})).not.toContain('-F');
+});
