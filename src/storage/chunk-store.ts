@@ -28,6 +28,7 @@ import { GroupCommitter } from './group-commit';
 import { removeFile } from './remove-file';
 import { AlreadyStoredUpload, RecordSink, TempFileSink, VerifiedUpload, asStoreError, type ChunkIdentity, type ChunkUpload } from './chunk-upload';
 import { VolumeStore } from './volume-store';
+import { VOLUME_MAX_BYTES } from './volume-file';
 import type { ChunkRange } from '../wire/chunk-range';
 
 export interface StoredChunk {
@@ -98,7 +99,8 @@ export class ChunkStore {
   private count = 0;
   private readonly committer = new GroupCommitter((chunks) =>
     this.logger.debug('Committing chunks together', { event: 'group_commit', chunks }));
-  private readonly freeSpace = new FreeSpaceEstimate(async () => (await this.diskUsage()).available);
+  /** What puts may take: the free space less the reserve kept for deletes (putsMayTake). */
+  private readonly freeSpace = new FreeSpaceEstimate(async () => putsMayTake(await this.diskUsage()));
   /**
    * Shard directories (chunks/ab/cd, by the id's first four hex digits) known to exist: a put
    * into one skips its mkdir, a threadpool call and a syscall or two per chunk.
@@ -466,7 +468,7 @@ export class ChunkStore {
     if (!fits) {
       throw new ChunkStoreError(
         'RESOURCE_EXHAUSTED',
-        `disk full: chunk ${chunkId} needs ${needed} bytes but only ${available} are available`,
+        `disk full: chunk ${chunkId} needs ${needed} bytes but only ${available} are available to puts (the rest is kept for deletes)`,
       );
     }
   }
@@ -652,6 +654,19 @@ async function* mergedById(first: AsyncIterator<StoredChunk>, second: AsyncItera
       b = await second.next();
     }
   }
+}
+
+/** Most kept free for deletes: what compacting one volume that is half dead copies. */
+const DELETE_RESERVE_MAX_BYTES = VOLUME_MAX_BYTES / 2;
+
+/**
+ * The free space puts may take. A delete of a volume record needs room too (its tombstone, and
+ * the live records a compaction copies before it frees a volume), so puts stop short of a full
+ * disk by a reserve: half a volume, or a tenth of a small disk. Without it, a disk filled by
+ * small chunks could not free itself: every delete would fail for lack of space.
+ */
+export function putsMayTake({ available, total }: DiskUsage): number {
+  return Math.max(0, available - Math.min(DELETE_RESERVE_MAX_BYTES, Math.floor(total / 10)));
 }
 
 /** The range a request names, within a chunk of `size` bytes (length 0 or none: to the end). */

@@ -7,7 +7,7 @@ import winston from 'winston';
 import { BLOCK_SIZE } from '../../src/storage/chunk-file-format';
 import { DIRECT_READ_SPAN_BYTES, SPANS_PER_READ, directReadBuffers } from '../../src/storage/direct-block-reader';
 import { DIRECT_MIN_CHUNK_BYTES } from '../../src/storage/direct-io';
-import { ChunkStore, WHOLE_READ_MAX_FILE_BYTES } from '../../src/storage/chunk-store';
+import { ChunkStore, WHOLE_READ_MAX_FILE_BYTES, putsMayTake, type DiskUsage } from '../../src/storage/chunk-store';
 import { ChunkStoreError } from '../../src/storage/chunk-store-error';
 import type { VolumeStore } from '../../src/storage/volume-store';
 import { makeTempDir, removeTempDirs } from '../helpers/storage-server';
@@ -502,6 +502,29 @@ describe('ChunkStore', () => {
     expect(await reasonOf(fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available + 1))).toBe('RESOURCE_EXHAUSTED');
     const fits = await fixedDisk.beginPut(randomUUID(), sha256(Buffer.alloc(0)), available / 2);
     await fits.abort();
+  });
+
+  it('keeps a reserve free for deletes: a put into it is refused, and a delete of a record still succeeds when puts are refused', async () => {
+    const MiB = 1024 * 1024;
+    expect(putsMayTake({ available: 10 * MiB, used: 90 * MiB, total: 100 * MiB })).toBe(0);
+    expect(putsMayTake({ available: 50 * MiB, used: 50 * MiB, total: 100 * MiB })).toBe(40 * MiB);
+    expect(putsMayTake({ available: 100 * 1024 * MiB, used: 0, total: 1024 * 1024 * MiB })).toBe(100 * 1024 * MiB - 32 * MiB);
+
+    let disk: DiskUsage = { available: 50 * MiB, used: 50 * MiB, total: 100 * MiB };
+    const fixedDisk = await ChunkStore.open(dataDir, silent, async () => disk);
+    const id = randomUUID();
+    const data = randomBytes(4096);
+    const upload = await fixedDisk.beginPut(id, sha256(data), data.length);
+    await upload.write(data);
+    await upload.commit();
+    await fixedDisk.close();
+    // The disk fills up to its reserve (a fresh store: no estimate of the one above is kept).
+    disk = { available: 10 * MiB, used: 90 * MiB, total: 100 * MiB };
+    const full = await ChunkStore.open(dataDir, silent, async () => disk);
+    expect(await reasonOf(full.beginPut(randomUUID(), sha256(data), data.length))).toBe('RESOURCE_EXHAUSTED');
+    await full.delete(id);
+    expect(await reasonOf(full.read(id))).toBe('NOT_FOUND');
+    await full.close();
   });
 
   it('stores one id once when a put of it as a file is being named while a put of it as a record comes: other content refused, a delete deletes', async () => {
