@@ -17,7 +17,7 @@ const fs = require('node:fs/promises');
 const path = require('node:path');
 const { PGlite } = require('@electric-sql/pglite');
 const { lockDataDir } = require('../util/data-dir-lock.cjs');
-const { fsyncDir } = require('../util/fsync-dir.cjs');
+const { fsyncDir, fsyncTree } = require('../util/fsync-dir.cjs');
 const { pgliteStartParams, PGLITE_NODE_FLAGS } = require('./pglite-settings.cjs');
 const { DurableNodeFS } = require('./pglite-durable-fs.cjs');
 
@@ -79,6 +79,7 @@ async function createIfMissing() {
   if (existsSync(path.join(dataDir, 'PG_VERSION'))) return;
   if (existsSync(path.join(TEMPLATE, 'PG_VERSION'))) await fs.cp(TEMPLATE, staging, { recursive: true });
   else await createWithInitdb(staging);
+  await fsyncTree(staging); // copied and initdb's files are in the page cache only: on disk before they count
   const moveIn = async (name) => {
     await fs.rm(path.join(dataDir, name), { recursive: true, force: true }); // left by a move cut short
     await fs.rename(path.join(staging, name), path.join(dataDir, name));

@@ -28,6 +28,7 @@ export const TOOLS = {
   aws: { name: 'the AWS CLI', command: 'aws', debianPackage: 'awscli', envName: 'AWS' },
   rclone: { name: 'rclone', command: 'rclone', debianPackage: 'rclone', envName: 'RCLONE' },
   s3cmd: { name: 's3cmd', command: 's3cmd', debianPackage: 's3cmd', envName: 'S3CMD' },
+  strace: { name: 'strace', command: 'strace', debianPackage: 'strace', envName: 'STRACE' },
 } satisfies Record<string, ToolSpec>;
 
 export type ToolLookup = { found: true; path: string } | { found: false; message: string };
