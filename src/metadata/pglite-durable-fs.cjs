@@ -6,7 +6,8 @@
  * the data files, on pg_wal/ for a new segment) returns success without doing anything, so a
  * commit is in the OS page cache only and a power loss could drop it. (fdatasync() is a no-op of
  * Emscripten's own that never reaches the stream: pglite-settings.cjs sets wal_sync_method=fsync.)
- * Here the streams get an fsync on their Node file descriptor, directories included.
+ * Here the streams get an fsync on their Node file descriptor, directories included (a new WAL
+ * segment: the segment, then pg_wal/, checked on 2026-12-07).
  *
  * This patches PGlite's internals (the version is pinned exactly in package.json): assertShape
  * refuses to start on a version whose NODEFS no longer looks like the one patched, and
@@ -41,7 +42,8 @@ class DurableNodeFS extends NodeFS {
     const makeDurable = (mod) => {
       assertShape(mod.NODEFS);
       mod.NODEFS.stream_ops.fsync = (stream) => {
-        mod.NODEFS.tryFSOperation(() => fs.fsyncSync(stream.nfd)); // an error becomes PostgreSQL's EIO-like errno: it PANICs, as it should
+        // A failure goes back to PostgreSQL as its errno; a failed WAL fsync PANICs it, as it should.
+        mod.NODEFS.tryFSOperation(() => fs.fsyncSync(stream.nfd));
         this.onFsync?.(mod.NODEFS.realPath(stream.node));
         return 0;
       };
