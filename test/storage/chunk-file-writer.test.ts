@@ -9,29 +9,34 @@ import { interceptDirectCalls } from './direct-io-calls';
 
 const MiB = 1024 * 1024;
 
+/** Direct writes under `dir`: the first waits for release() before the disk reads its buffer; the others go at once. */
+async function holdFirstDirectWrite(dir: string) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let held = false;
+  const direct = await interceptDirectCalls(dir, 'write', async (write) => {
+    if (!held) {
+      held = true;
+      await gate;
+    }
+    return write();
+  });
+  return { direct, isHeld: () => held, release };
+}
+
 describe('ChunkFileWriter', () => {
   afterAll(removeTempDirs);
 
   it('keeps its aligned buffer from other puts until the direct write from it has finished, even when closed meanwhile (an abort)', async () => {
     const dir = await makeTempDir('ringstore-writer-');
-    // The first direct write waits for release() before the disk reads its buffer; the others go at once.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-    let held = false;
-    const direct = await interceptDirectCalls(dir, 'write', async (write) => {
-      if (!held) {
-        held = true;
-        await gate;
-      }
-      return write();
-    });
+    const { direct, isHeld, release } = await holdFirstDirectWrite(dir);
     try {
       const first = await ChunkFileWriter.create(path.join(dir, 'first'), DIRECT_MIN_CHUNK_BYTES);
       if (direct.directOpens() === 0) return; // no O_DIRECT on this file system: no buffer to share
       const a = randomBytes(MiB);
       const firstWrite = first.write(a);
       await new Promise(setImmediate);
-      expect(held).toBe(true);
+      expect(isHeld()).toBe(true);
       const closed = first.closeDirect(); // an abort beside the write in flight
 
       const second = await ChunkFileWriter.create(path.join(dir, 'second'), DIRECT_MIN_CHUNK_BYTES);
@@ -47,16 +52,7 @@ describe('ChunkFileWriter', () => {
 
   it('writes a page-aligned MiB (a received frame) with O_DIRECT from the caller\'s memory, and other data through its aligned buffer', async () => {
     const dir = await makeTempDir('ringstore-writer-');
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-    let held = false;
-    const direct = await interceptDirectCalls(dir, 'write', async (write) => {
-      if (!held) {
-        held = true;
-        await gate;
-      }
-      return write();
-    });
+    const { direct, isHeld, release } = await holdFirstDirectWrite(dir);
     try {
       const writer = await ChunkFileWriter.create(path.join(dir, 'chunk'), DIRECT_MIN_CHUNK_BYTES);
       if (direct.directOpens() === 0) return; // no O_DIRECT on this file system
@@ -64,7 +60,7 @@ describe('ChunkFileWriter', () => {
       randomBytes(MiB).copy(frame);
       const writing = writer.write(frame);
       await new Promise(setImmediate);
-      expect(held).toBe(true);
+      expect(isHeld()).toBe(true);
       // Changed while the disk has not read it yet: on disk only if written from this very memory.
       frame[0] ^= 0xff;
       release();
