@@ -39,8 +39,11 @@ export interface HotRouteDeps {
  */
 export function hotRouteDispatcher(deps: HotRouteDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { app, mountPath } = deps;
-  const byMethod = new Map(deps.routes.map((route) => [`${route.method} ${route.path}`, [...deps.middleware, ...route.handlers]]));
-  const label = (path: HotRoute['path']) => (path === '/' ? mountPath : `${mountPath}${path}`);
+  // Per route, made once: what runs (middleware, then the route's handlers) and its metrics label.
+  const byMethod = new Map(deps.routes.map((route) => [`${route.method} ${route.path}`, {
+    handlers: [...deps.middleware, ...route.handlers],
+    label: route.path === '/' ? mountPath : `${mountPath}${route.path}`,
+  }]));
   return (incoming, response) => {
     const url = incoming.url ?? '';
     if (!url.startsWith(mountPath)) return false;
@@ -57,8 +60,8 @@ export function hotRouteDispatcher(deps: HotRouteDeps): (req: IncomingMessage, r
       path = '/:id';
       params = { id: segment };
     }
-    const handlers = byMethod.get(`${incoming.method} ${path}`);
-    if (!handlers) return false;
+    const route = byMethod.get(`${incoming.method} ${path}`);
+    if (!route) return false;
     // What Express's app.handle and its routers set up before a route's handlers run.
     const req = Object.setPrototypeOf(incoming, app.request) as Request;
     const res = Object.setPrototypeOf(response, app.response) as Response;
@@ -69,8 +72,8 @@ export function hotRouteDispatcher(deps: HotRouteDeps): (req: IncomingMessage, r
     req.originalUrl = url;
     req.baseUrl = mountPath;
     req.params = params;
-    labelRoute(req, label(path));
-    runHandlers(handlers, req, res, (error) => {
+    labelRoute(req, route.label);
+    runHandlers(route.handlers, req, res, (error) => {
       req.baseUrl = '';
       deps.errorHandler(error ?? new Error(`${req.method} ${pathname}: the route's handlers passed the request on unanswered`), req, res, unexpectedNext);
     });
