@@ -108,7 +108,8 @@ export class ChunkStore {
   private readonly shardExists = new Uint8Array(0x10000);
   /**
    * Puts of chunk files being made durable, by id: a put of the id as a volume record waits for
-   * them, as the file's name may come any moment (then the record put compares content).
+   * them, as the file's name may come any moment (then the record put compares content), and so
+   * does a put that would be acknowledged on the strength of that file (beginPut).
    */
   private readonly fileCommits = new Map<string, Promise<void>>();
 
@@ -152,7 +153,9 @@ export class ChunkStore {
     const checksum = rawChecksum === '' ? '' : normalizeChecksum(rawChecksum);
     // Only a checksum sent up front can be compared before the data comes (a chunk stored
     // with its CRC-32 alone cannot be compared to a SHA-256): else the upload runs and its
-    // publish compares content when the name is taken.
+    // publish compares content when the name is taken. A file being committed is named before
+    // its directory is fsynced: this put is acknowledged on that copy, so only once it is durable.
+    if (checksum) await this.fileCommits.get(chunkId)?.catch(() => undefined);
     const existing = checksum ? await this.statChunk(chunkId) : undefined;
     if (existing && parseCrc32Checksum(existing.checksum) === undefined) {
       this.assertSameChecksum(existing.checksum, checksum, chunkId);

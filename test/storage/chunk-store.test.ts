@@ -527,6 +527,45 @@ describe('ChunkStore', () => {
     await full.close();
   });
 
+  it('acknowledges a put that names a stored SHA-256 up front only once the file it rests on is durable', async () => {
+    const id = randomUUID();
+    const data = randomBytes(512 * 1024); // above the volume records' size: a chunk file
+    const chunkDir = path.dirname(chunkPath(dataDir, id));
+    // The first put's chunk is named; the fsync of its directory waits for the gate.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => { openGate = resolve; });
+    const open = fs.open;
+    const opened: string[] = [];
+    const openSpy = jest.spyOn(fs, 'open').mockImplementation(async (...args: Parameters<typeof fs.open>) => {
+      opened.push(String(args[0]));
+      if (String(args[0]) === chunkDir) await gate;
+      return open(...args);
+    });
+    try {
+      const first = put(store, id, data);
+      await waitFor(() => opened.includes(chunkDir), { what: 'the first put fsyncing its chunk directory' });
+      opened.length = 0;
+      let secondAcked = false;
+      const second = store.beginPut(id, sha256(data), data.length).then(async (upload) => {
+        await upload.commit();
+        secondAcked = true;
+      });
+      // Every step of the second put that needs no disk runs before the next turn of the loop:
+      // it must not have looked at the named but not yet durable file, nor been acknowledged.
+      await new Promise(setImmediate);
+      expect(opened).not.toContain(chunkPath(dataDir, id));
+      expect(secondAcked).toBe(false);
+      openGate();
+      await first;
+      await second;
+      expect(secondAcked).toBe(true);
+    } finally {
+      openGate();
+      openSpy.mockRestore();
+    }
+    expect((await readAll(store, id)).equals(data)).toBe(true);
+  });
+
   it('stores one id once when a put of it as a file is being named while a put of it as a record comes: other content refused, a delete deletes', async () => {
     /** A put that does not announce its size: a file of its own, whatever its size. */
     const putUnsized = async (chunkId: string, data: Buffer): Promise<void> => {
