@@ -107,15 +107,22 @@ export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): vo
 
 /** CPU time (user + system) the processes used so far, in ms. */
 export function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    } catch {
-      // gone
-    }
+  // utime, stime (fields 14 and 15)
+  return pids.reduce((sum, pid) => sum + statTicks(pid, 11), 0) * 10; // USER_HZ is 100 on Linux
+}
+
+/** CPU time (user + system, ms) of this process's children that ended and were waited for, e.g. a curl. */
+export function endedChildrenCpuMs(): number {
+  return statTicks(process.pid, 13) * 10; // cutime, cstime (fields 16 and 17)
+}
+
+/** Two adjacent tick counts of /proc/<pid>/stat added, `at` counted after the command name; 0 once gone. */
+function statTicks(pid: number, at: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[at]) + Number(fields[at + 1]);
+  } catch {
+    return 0; // gone
   }
-  return ticks * 10; // USER_HZ is 100 on Linux
 }

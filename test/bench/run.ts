@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Bench> = {
   startup: () => require('./startup').run,
   storage: () => require('./storage').run,
   s3: () => require('./s3').run,
+  floor: () => require('./floor').run,
 };
 
 async function main(): Promise<void> {
