@@ -19,6 +19,8 @@ import {
   type PutChunkRequest,
   type PutChunkResponse,
   type PutSmallChunksResponse,
+  type ReadSmallChunksRequest,
+  type SmallChunkRead,
   type VerifyChunkResponse,
 } from '../wire/storage-service';
 import { errorMessage } from '../util/error-message';
@@ -26,6 +28,7 @@ import { createLogger } from '../util/logger';
 import { limitQueuedMessages } from '../wire/stream-buffer';
 import { NewerRpcSupport, type NewerRpc, type NewerRpcLog } from './newer-rpc-support';
 import { SmallChunkBatcher } from './small-chunk-batcher';
+import { SmallReadBatcher, type SmallReadsCall } from './small-read-batcher';
 import type { ChunkRange } from '../wire/chunk-range';
 
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -138,6 +141,7 @@ const METHODS = storageServiceDefinition;
 /** Newer RPCs and what a server without them gets instead. */
 const SMALL_PUTS: NewerRpc = { newer: 'PutSmallChunks', older: 'PutChunk streams' };
 const UNARY_READS: NewerRpc = { newer: 'ReadChunk', older: 'GetChunk streams' };
+const SMALL_READS: NewerRpc = { newer: 'ReadSmallChunks', older: 'ReadChunk calls' };
 /** PutSmallChunks with its request encoded by hand (SmallChunkBatcher). */
 const PUT_SMALL_CHUNKS = { ...METHODS.PutSmallChunks, requestSerialize: passEncoded(METHODS.PutSmallChunks.requestSerialize) };
 
@@ -158,6 +162,7 @@ export class StorageClient {
   private readonly callTimeoutMs: number;
   private readonly metadata: () => grpc.Metadata;
   private smallPuts: SmallChunkBatcher | undefined;
+  private readonly smallReads = new SmallReadBatcher((reads, deadline, call) => this.readSmallChunks(reads, deadline, call), clientCallError);
   private readonly newerRpcs: NewerRpcSupport;
 
   constructor(readonly grpcClient: grpc.Client, options: StorageClientOptions = {}) {
@@ -346,12 +351,27 @@ export class StorageClient {
   }
 
   /**
-   * A range of at most READ_CHUNK_MAX_BYTES in one unary call (ReadChunk): for small reads,
-   * which a stream's machinery on both sides would cost more than the bytes. The deadline is
-   * deadlineMs (default callTimeoutMs); errors carry the grpc status code. A server without
-   * ReadChunk streams the range (GetChunk) within the same deadline (NewerRpcSupport).
+   * A range of at most READ_CHUNK_MAX_BYTES in one reply: for small reads, which a stream's
+   * machinery on both sides would cost more than the bytes. Sent with the other reads to this
+   * server that start while its calls are busy, in one ReadSmallChunks call (SmallReadBatcher);
+   * with options.signal, alone in a ReadChunk call. The deadline is deadlineMs (default
+   * callTimeoutMs), counted from now; errors carry the grpc status code. A server without
+   * ReadSmallChunks gets a ReadChunk call, one without ReadChunk a GetChunk stream, within the
+   * same deadline (NewerRpcSupport).
    */
   readChunk(chunkId: string, range: Required<ChunkRange>, options: CallOptions = {}): Promise<Buffer> {
+    if (options.signal) return this.readUnary(chunkId, range, options);
+    const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset, length: range.length };
+    const deadlineMs = options.deadlineMs ?? this.callTimeoutMs;
+    return this.newerRpcs.call(
+      SMALL_READS,
+      () => this.smallReads.read(request, deadlineMs),
+      () => this.readUnary(chunkId, range, options),
+    );
+  }
+
+  /** readChunk in a ReadChunk call of its own. */
+  private readUnary(chunkId: string, range: Required<ChunkRange>, options: CallOptions): Promise<Buffer> {
     const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset, length: range.length };
     return this.newerRpcs.call(
       UNARY_READS,
@@ -402,6 +422,21 @@ export class StorageClient {
 
   private putSmallChunks(request: EncodedMessage, deadlineMs: number): Promise<PutSmallChunksResponse> {
     return this.unary(PUT_SMALL_CHUNKS, request, { deadlineMs }, 'PutSmallChunks');
+  }
+
+  /** One ReadSmallChunks call, for SmallReadBatcher. */
+  private readSmallChunks(reads: GetChunkRequest[], deadline: number, batch: SmallReadsCall): void {
+    const call = this.grpcClient.makeServerStreamRequest<ReadSmallChunksRequest, SmallChunkRead>(
+      METHODS.ReadSmallChunks.path,
+      METHODS.ReadSmallChunks.requestSerialize,
+      METHODS.ReadSmallChunks.responseDeserialize,
+      { reads },
+      this.metadata(),
+      { deadline },
+    );
+    call.on('data', (answer: SmallChunkRead) => batch.onAnswer(answer));
+    call.on('error', (error: grpc.ServiceError) => batch.onEnd(error));
+    call.on('end', () => batch.onEnd());
   }
 
   private streamCallOptions(options: CallOptions): grpc.CallOptions {

@@ -14,7 +14,9 @@ import {
   type PutChunkResponse,
   type PutSmallChunksRequest,
   type PutSmallChunksResponse,
+  type ReadSmallChunksRequest,
   type SmallChunk,
+  type SmallChunkRead,
   type SmallChunkResult,
   type VerifyChunkRequest,
   type VerifyChunkResponse,
@@ -32,6 +34,9 @@ import { normalizeChecksum } from './chunk-id';
 const QUEUED_MESSAGES = 2;
 /** GetChunkResponse.data (proto/storage.proto). */
 const GET_CHUNK_DATA_FIELD = 1;
+/** Reads one ReadSmallChunks call may ask (gateways send at most 64): bounds the memory one call holds. */
+const MAX_SMALL_READS = 256;
+const NO_DATA = Buffer.alloc(0);
 
 const STATUS_BY_REASON: Record<ChunkStoreErrorReason, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
@@ -211,6 +216,34 @@ export function createStorageHandlers(
     }
   }
 
+  /**
+   * ReadSmallChunks: every read at once, each answered as soon as it is done (a read of a small
+   * chunk is one synchronous pread, so most are answered in the order asked), each checked as
+   * ReadChunk checks it; a failed one is answered with its status and does not fail the call.
+   */
+  async function readSmallChunks(call: ServerStream<ReadSmallChunksRequest, SmallChunkRead>): Promise<void> {
+    const { reads } = call.request;
+    if (reads.length > MAX_SMALL_READS) {
+      call.emit('error', toServiceError(new ChunkStoreError('INVALID_ARGUMENT', `ReadSmallChunks asks ${reads.length} reads, more than the ${MAX_SMALL_READS} one call may`), 'ReadSmallChunks'));
+      return;
+    }
+    let failed = 0;
+    await Promise.all(reads.map(async (read, index) => {
+      let answer: SmallChunkRead;
+      try {
+        const data = await store.readRange(read.chunk_id, { offset: read.offset, length: read.length }, READ_CHUNK_MAX_BYTES, Buffer.allocUnsafe);
+        answer = { index, data, code: grpc.status.OK, error_message: '' };
+      } catch (error) {
+        failed += 1;
+        const status = toServiceError(error, 'ReadSmallChunks');
+        answer = { index, data: NO_DATA, code: status.code, error_message: status.details };
+      }
+      if (!call.cancelled && !call.destroyed) call.write(answer);
+    }));
+    logger.debug('Read small chunks', { event: 'small_chunks_read', chunks: reads.length, failed });
+    if (!call.cancelled) call.end();
+  }
+
   return {
     PutChunk: putChunk,
 
@@ -240,6 +273,8 @@ export function createStorageHandlers(
       const range = { offset: request.offset, length: request.length };
       return wrapBytesMessage(GET_CHUNK_DATA_FIELD, await store.readRange(request.chunk_id, range, READ_CHUNK_MAX_BYTES, (length) => allocateForBytesMessage(length)));
     }),
+
+    ReadSmallChunks: readSmallChunks,
 
     DeleteChunk: unary<DeleteChunkRequest, DeleteChunkResponse>('DeleteChunk', async (request) => {
       await store.delete(request.chunk_id);

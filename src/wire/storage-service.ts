@@ -61,3 +61,5 @@ export interface SmallChunk { chunk_id: string; data: Buffer; data_crc32: number
 export interface PutSmallChunksRequest { chunks: SmallChunk[] }
 export interface SmallChunkResult { chunk_id: string; success: boolean; error_message: string; code: number }
 export interface PutSmallChunksResponse { results: SmallChunkResult[] }
+export interface ReadSmallChunksRequest { reads: GetChunkRequest[] }
+export interface SmallChunkRead { index: number; data: Buffer; code: number; error_message: string }

@@ -154,7 +154,7 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
   });
 });
 
-describe('StorageClient against a storage server older than PutSmallChunks and ReadChunk', () => {
+describe('StorageClient against a storage server older than PutSmallChunks, ReadChunk and ReadSmallChunks', () => {
   let server: grpc.Server;
   let client: StorageClient;
   /** Every call the client made, as "Method STATUS", in the order they ended. */
@@ -174,8 +174,8 @@ describe('StorageClient against a storage server older than PutSmallChunks and R
   beforeAll(async () => {
     const store = await ChunkStore.open(await makeTempDir('ringstore-old-server-'), createLogger('test'));
     // An older server: today's handlers, less the RPCs it did not have yet (grpc-js answers UNIMPLEMENTED).
-    const { PutSmallChunks: _put, ReadChunk: _read, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
-    const { PutSmallChunks: _putDefinition, ReadChunk: _readDefinition, ...definition } = storageServerDefinition;
+    const { PutSmallChunks: _put, ReadChunk: _read, ReadSmallChunks: _reads, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
+    const { PutSmallChunks: _putDefinition, ReadChunk: _readDefinition, ReadSmallChunks: _readsDefinition, ...definition } = storageServerDefinition;
     server = new grpc.Server();
     server.addService(definition, handlers as grpc.UntypedServiceImplementation);
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
@@ -207,7 +207,7 @@ describe('StorageClient against a storage server older than PutSmallChunks and R
     expect(logged).toEqual([expect.stringMatching(/^Storage server 127\.0\.0\.1:\d+ does not know PutSmallChunks \(a version older than this gateway\): using PutChunk streams there instead/)]);
   });
 
-  it('reads small ranges through GetChunk streams instead, asking ReadChunk once', async () => {
+  it('reads small ranges through GetChunk streams instead, asking ReadSmallChunks and ReadChunk once', async () => {
     const id = randomUUID();
     const data = randomBytes(5000);
     await client.putChunkBuffer(id, data);
@@ -215,7 +215,10 @@ describe('StorageClient against a storage server older than PutSmallChunks and R
     expect((await client.readChunk(id, { offset: 0, length: 5000 })).equals(data)).toBe(true);
     expect((await client.readChunk(id, { offset: 10, length: 20 })).equals(data.subarray(10, 30))).toBe(true);
     // Not a failure to the caller (nor to the server's breaker, which only sees what readChunk rejects with).
-    expect(calls).toEqual(['ReadChunk UNIMPLEMENTED', 'GetChunk OK', 'GetChunk OK']);
-    expect(logged).toEqual([expect.stringMatching(/does not know ReadChunk .*: using GetChunk streams there instead/)]);
+    expect(calls).toEqual(['ReadSmallChunks UNIMPLEMENTED', 'ReadChunk UNIMPLEMENTED', 'GetChunk OK', 'GetChunk OK']);
+    expect(logged).toEqual([
+      expect.stringMatching(/does not know ReadSmallChunks .*: using ReadChunk calls there instead/),
+      expect.stringMatching(/does not know ReadChunk .*: using GetChunk streams there instead/),
+    ]);
   });
 });
