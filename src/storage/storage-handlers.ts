@@ -240,7 +240,8 @@ export function createStorageHandlers(
       }
       if (!call.cancelled && !call.destroyed) call.write(answer);
     }));
-    logger.debug('Read small chunks', { event: 'small_chunks_read', chunks: reads.length, failed });
+    // Not even built unless logged: a cold read's call costs little more than this line would.
+    if (logger.isDebugEnabled()) logger.debug('Read small chunks', { event: 'small_chunks_read', chunks: reads.length, failed });
     if (!call.cancelled) call.end();
   }
 
