@@ -40,7 +40,8 @@ interface WaitingBatch {
  * no latency. Each read gets its own answer as soon as the server sends it; a call that fails
  * as a whole fails every read in it not yet answered. Reads that wait are batched by their
  * deadline (the stall limit or the idle timeout), so the call's deadline is theirs: counted
- * from when the first of them was asked, waiting included.
+ * from when the first of them was asked, waiting included. What a call of one read is made
+ * of is the sender's choice (StorageClient sends it as a ReadChunk).
  */
 export class SmallReadBatcher {
   private inFlight = 0;

@@ -212,10 +212,15 @@ describe('StorageClient against a storage server older than PutSmallChunks, Read
     const data = randomBytes(5000);
     await client.putChunkBuffer(id, data);
     calls.length = 0;
-    expect((await client.readChunk(id, { offset: 0, length: 5000 })).equals(data)).toBe(true);
-    expect((await client.readChunk(id, { offset: 10, length: 20 })).equals(data.subarray(10, 30))).toBe(true);
+    // Asked together: ReadSmallChunks, then each read as ReadChunk, then as GetChunk.
+    const [whole, part] = await Promise.all([client.readChunk(id, { offset: 0, length: 5000 }), client.readChunk(id, { offset: 10, length: 20 })]);
+    expect(whole.equals(data)).toBe(true);
+    expect(part.equals(data.subarray(10, 30))).toBe(true);
     // Not a failure to the caller (nor to the server's breaker, which only sees what readChunk rejects with).
-    expect(calls).toEqual(['ReadSmallChunks UNIMPLEMENTED', 'ReadChunk UNIMPLEMENTED', 'GetChunk OK', 'GetChunk OK']);
+    expect(calls).toEqual(['ReadSmallChunks UNIMPLEMENTED', 'ReadChunk UNIMPLEMENTED', 'ReadChunk UNIMPLEMENTED', 'GetChunk OK', 'GetChunk OK']);
+    calls.length = 0;
+    await Promise.all([client.readChunk(id, { offset: 0, length: 10 }), client.readChunk(id, { offset: 10, length: 10 })]);
+    expect(calls).toEqual(['GetChunk OK', 'GetChunk OK']);
     expect(logged).toEqual([
       expect.stringMatching(/does not know ReadSmallChunks .*: using ReadChunk calls there instead/),
       expect.stringMatching(/does not know ReadChunk .*: using GetChunk streams there instead/),
