@@ -19,7 +19,8 @@ const MAX_BATCH_BYTES = 16 * 1024 * 1024;
  * of the volume being appended to, whose records no one was told are stored. A failed write or
  * sync fails its batch alone: the volume is cut back to the batch's start, and when that fails
  * too (or the sync failed, after which the page cache cannot be trusted) it is sealed and the
- * next batch starts a new volume. A lone record on an idle store is written at once.
+ * next batch starts a new volume. A lone record on an idle store is written at the end of the
+ * turn of the event loop it came in (with the records that came in the same turn), never after a timer.
  */
 export class VolumeAppender {
   private waiting: Array<{ record: Buffer; resolve: (location: RecordLocation) => void; reject: (error: unknown) => void }> = [];
@@ -40,7 +41,13 @@ export class VolumeAppender {
   append(record: Buffer): Promise<RecordLocation> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ record, resolve, reject });
-      if (!this.running) this.draining = this.drain();
+      if (!this.running) {
+        // The first batch starts once this turn of the event loop is over, not at once: the
+        // chunks of one PutSmallChunks call reach here one after the other in the same turn,
+        // and started at once the first went alone, the others in a second write and fdatasync.
+        this.running = true;
+        this.draining = new Promise((started) => setImmediate(started)).then(() => this.drain());
+      }
     });
   }
 

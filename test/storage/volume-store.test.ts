@@ -52,6 +52,23 @@ describe('VolumeStore', () => {
     for (const { id, payload } of chunks) expect(reopened.payload(id, what)!.equals(payload)).toBe(true);
   });
 
+  it('writes the puts of one turn of the event loop in one batch, even when the first comes before the others', async () => {
+    const batches: number[] = [];
+    const logger = Object.assign(winston.createLogger({ silent: true }), {
+      debug: (_message: string, meta: { event?: string; chunks?: number }) => {
+        if (meta.event === 'group_commit') batches.push(meta.chunks!);
+      },
+    });
+    const store = await VolumeStore.open(dataDir, logger as unknown as winston.Logger, (error) => error);
+    open.push(store);
+    // As a PutSmallChunks call's chunks come: each after a few awaits of its own (its checks), in the same turn.
+    await Promise.all([0, 1, 2].map(async (awaits) => {
+      for (let n = 0; n < awaits * 3; n++) await Promise.resolve();
+      await store.put(randomUUID(), recordOf(randomBytes(4 * KiB)));
+    }));
+    expect(batches).toEqual([3]);
+  });
+
   it('acknowledges a put, and lets it be read, only once its batch\'s fdatasync has returned', async () => {
     const store = await openStore();
     const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
