@@ -5,6 +5,7 @@ import { ConfigError } from '../util/env';
 import { isAddressInUse, PortInUseError } from '../util/port-in-use';
 import { createLogger, type Logger } from '../util/logger';
 import { FRAME_BUFFER_BYTES, newFramePool, receiveFramesIntoPool } from '../wire/frame-pool';
+import { installServerPrefixInPlace } from '../wire/prefix-in-place';
 import { pageAlignedUpTo } from './aligned-buffer-pool';
 import { storageServerDefinition } from '../wire/storage-service';
 import { grpcServerCredentials, grpcServerTransport } from './grpc-credentials';
@@ -71,6 +72,9 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   // Page-aligned frames: a large put's data is written with O_DIRECT from the frame it arrived in.
   const frames = newFramePool(pageAlignedUpTo(ALIGNED_FRAMES, FRAME_BUFFER_BYTES));
   receiveFramesIntoPool(logger, frames);
+  if (!installServerPrefixInPlace()) {
+    logger.warn('grpc-js has no server call class where ringstore expects one (a grpc-js other than 1.14?): GetChunk frames are copied once more as they are sent');
+  }
   server.addService(storageServerDefinition, createStorageHandlers(store, serverId, logger, {
     putIdleTimeoutMs: config.putIdleTimeoutMs,
     maxConcurrentPuts: config.maxConcurrentPuts,

@@ -93,7 +93,9 @@ export function createStorageHandlers(
 
   /**
    * Writes items with backpressure; stops quietly when the client cancels. `sent(item)` runs
-   * once grpc-js is done with the item's message (it has copied it into its own frame).
+   * once HTTP/2 has written the item's message out: a GetChunk frame is sent as it is
+   * (installServerPrefixInPlace), so it may be reused only then. A call that fails or is
+   * cancelled first never runs it; the frame is then left to the GC.
    */
   async function streamOut<Req, Res, T>(
     rpc: string,
@@ -262,7 +264,7 @@ export function createStorageHandlers(
         call,
         async () => {
           const read = await store.read(call.request.chunk_id, { offset: call.request.offset, length: call.request.length });
-          // Blocks are read into buffers with room for the message header: sent without a copy.
+          // Blocks are read into frames with room for the message header and gRPC's prefix: sent without a copy.
           return { source: read.blocks((length) => allocateForBytesMessage(length, frames)), close: read.close };
         },
         (data: Buffer) => wrapBytesMessage(GET_CHUNK_DATA_FIELD, data),

@@ -29,9 +29,14 @@ export class MessageBufferPool {
     return length > this.capacity / 2 && offset + length <= this.capacity;
   }
 
-  /** `length` bytes from `offset` of a buffer (fits(length, offset) must hold), to be given back with release(). */
-  take(length: number, offset = 0): Buffer {
-    this.onTake(length);
+  /**
+   * `length` bytes from `offset` of a buffer (fits(length, offset) must hold), to be given back
+   * with release(). `paced: false` for data that leaves this process from this very buffer and
+   * makes no garbage on its way (a storage server's GetChunk frames, sent in place): onTake is
+   * not told.
+   */
+  take(length: number, offset = 0, { paced = true } = {}): Buffer {
+    if (paced) this.onTake(length);
     const whole = this.free.pop() ?? this.allocate();
     this.lent.add(whole.buffer);
     return whole.subarray(offset, offset + length);

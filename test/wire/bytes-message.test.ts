@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { allocateForBytesMessage, encodeBytesMessage, wrapBytesMessage, type EncodedMessage } from '../../src/wire/bytes-message';
 import { FRAME_BUFFER_BYTES } from '../../src/wire/frame-pool';
 import { MessageBufferPool } from '../../src/wire/message-buffer-pool';
+import { installServerPrefixInPlace } from '../../src/wire/prefix-in-place';
 import { encodePutData } from '../../src/rpc/storage-client';
 import { MAX_FRAME_BYTES } from '../../src/wire/frame-pool';
 import { storageServerDefinition, storageServiceDefinition, type GetChunkResponse, type PutChunkRequest } from '../../src/wire/storage-service';
@@ -81,7 +82,7 @@ describe('GetChunk data messages built in place', () => {
     const block = allocateForBytesMessage(MAX_FRAME_BYTES, pool);
     randomBytes(MAX_FRAME_BYTES).copy(block);
     expect(serialize(wrapBytesMessage(1, block)).buffer).toBe(block.buffer);
-    pool.release(block); // sent: grpc-js copied the message into its frame
+    pool.release(block); // sent: HTTP/2 has written it out
     const again = allocateForBytesMessage(MAX_FRAME_BYTES - 7, pool);
     expect(again.buffer).toBe(block.buffer);
     const data = randomBytes(MAX_FRAME_BYTES - 7);
@@ -89,6 +90,21 @@ describe('GetChunk data messages built in place', () => {
     const bytes = serialize(wrapBytesMessage(1, again));
     expect(bytes.buffer).toBe(block.buffer);
     expect(decodeGet(bytes).data.equals(data)).toBe(true);
+  });
+
+  test('a pooled block paces scavenges until the server sends frames in place, then not (it leaves no garbage)', () => {
+    const taken: number[] = [];
+    const pool = new MessageBufferPool(FRAME_BUFFER_BYTES, 4, (bytes) => taken.push(bytes));
+    pool.release(allocateForBytesMessage(MAX_FRAME_BYTES, pool));
+    expect(taken).toEqual([MAX_FRAME_BYTES + 10]);
+    expect(installServerPrefixInPlace()).toBe(true);
+    const block = allocateForBytesMessage(MAX_FRAME_BYTES, pool);
+    expect(taken).toHaveLength(1);
+    // Room for gRPC's prefix in front of the message: what installServerPrefixInPlace frames in place.
+    const { BaseServerInterceptingCall } = require('@grpc/grpc-js/build/src/server-interceptors');
+    const framed: Buffer = BaseServerInterceptingCall.prototype.serializeMessage.call({ handler: { serialize: (message: EncodedMessage) => message.bytes } }, wrapBytesMessage(1, block));
+    expect(framed.buffer).toBe(block.buffer);
+    expect([...framed.subarray(0, 5)]).toEqual([0, 0, 0x10, 0, 4]); // uncompressed, 1 MiB + 4 header bytes
   });
 
   test('a block too small for the pool gets memory of its own', () => {
