@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- floor [--size MiB] [--rounds N]`: the CPU per GiB of the parts of a large
+ * `npm run bench -- floor [--requests] [--size MiB] [--rounds N]`: the CPU per GiB of the parts of a large
  * upload that the design fixes, measured with Node, @grpc/grpc-js and the wire contract alone
  * (no ringstore code; each piece is a process of floor-worker.ts, its CPU from /proc):
  * - a node:http server receiving a body from `curl -T` and discarding it;
@@ -15,6 +15,17 @@
  * (two stream servers, each a CRC-32 check and an O_DIRECT write), with the streams as bare
  * node:http2 (the floor) and as plain grpc-js; the rate it allows is the machine's cores over
  * that CPU and curl's (the client shares them). What ringstore spends above the floor is its own.
+ *
+ * Then (alone with --requests) the CPU per request of a small file's fixed parts, in the same
+ * rounds and the same way: a node:http server answering 32 keep-alive clients' 4 KiB POSTs
+ * (a small JSON) and GETs, and the bench's own client (load.ts) doing them; grpc-js unary
+ * PutSmallChunks of 1, 8 and 16 4 KiB chunks per call (32 chunks in flight) and ReadChunk of
+ * 4 KiB, client and server; 4 KiB appends to one file, 1, 8 or 16 per write and fdatasync; a
+ * PGlite (in this worker, in memory) commit of one small row alone and 16 per transaction, and
+ * a lookup by key. The floor of a 4 KiB upload at R=2 is HTTP in, two PutSmallChunks shares
+ * (8 chunks a call: 32 uploads' 64 chunks over 6 servers), two append shares of 8, a row in a
+ * commit of 16 and that commit's WAL fsync share; of a cold download, HTTP out, a ReadChunk and
+ * a lookup; each with the client's CPU beside it, and the rate the cores allow at both.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -53,10 +64,10 @@ class FloorWorker {
     return new FloorWorker(child, ready.port ?? 0);
   }
 
-  /** Lets an active role do its work and waits for it. */
-  async go(): Promise<void> {
+  /** Lets an active role do its work (its `step`, for a role of several) and waits for it. */
+  async go(step?: string): Promise<void> {
     const done = nextMessage(this.child, 'go', TIMEOUT_MS);
-    this.child.send('go');
+    this.child.send(step === undefined ? 'go' : `go:${step}`);
     await done;
   }
 
@@ -148,49 +159,180 @@ const floorR2 = (transport: 'grpc-js' | 'node:http2'): Record<string, Array<[str
   'storage servers (both)': [[`${transport} servers, both (of 2)`, 1], ['CRC-32 (@node-rs/crc32)', 2], ['disk write, fdatasync per MiB, O_DIRECT', 2]],
 });
 
+/** Figures of one part of the floor bench. */
+type Add = (metric: string, value: number, unit: string) => void;
+
 export async function run(args: string[]): Promise<Figure[]> {
-  const size = sizeArg(args, 1024);
   const rounds = Math.max(1, Number(args[args.indexOf('--rounds') + 1]) || 3);
-  const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-floor-'));
   const figures: Figure[] = [];
-  const add = (metric: string, value: number, unit: string) => figures.push({ bench: 'floor', metric, value, unit });
+  const add: Add = (metric, value, unit) => figures.push({ bench: 'floor', metric, value, unit });
+  if (!args.includes('--requests')) await perGiB(sizeArg(args, 1024), rounds, add);
+  await perRequest(rounds, add);
+  return figures;
+}
+
+/** `each` once per piece per round, the pieces interleaved; the 1-minute load average at each round and at the end. */
+async function inRounds(what: string, rounds: number, pieces: string[], each: (piece: string) => Promise<void>, add: Add): Promise<void> {
+  const loads: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    loads.push(os.loadavg()[0]);
+    for (const piece of pieces) {
+      await each(piece);
+      process.stderr.write('.');
+    }
+  }
+  loads.push(os.loadavg()[0]);
+  process.stderr.write('\n');
+  add(`${what}: load average (1 min) at each round and at the end`, Math.max(...loads), `max (${loads.map((load) => load.toFixed(1)).join(', ')})`);
+}
+
+const spread = (unit: string, values: number[], digits: number) => `${unit} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}, ${values.length} runs)`;
+
+/** Each round's sum of `parts` (measured in that round, each counted `times`), so a sum's spread is its own. */
+const sumsByRound = (byPart: Record<string, number[]>, rounds: number, parts: Array<[string, number]>) =>
+  Array.from({ length: rounds }, (_, round) => parts.reduce((sum, [part, times]) => sum + byPart[part][round] * times, 0));
+
+async function perGiB(size: number, rounds: number, add: Add): Promise<void> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-floor-'));
   const perGiB: Record<string, number[]> = {};
   const rates: Record<string, number[]> = {};
-  const loads: number[] = [];
   try {
     await writeTestFile(path.join(work, 'source.bin'), size);
-    for (let round = 0; round < rounds; round++) {
-      loads.push(os.loadavg()[0]);
-      for (const [name, piece] of Object.entries(PIECES)) {
-        const { cpu, ms } = await piece(size, work);
-        for (const [part, spent] of Object.entries(cpu)) (perGiB[part] ??= []).push(spent / 1000 / (size / GiB));
-        (rates[name] ??= []).push(mbPerSecond(size, ms));
-        process.stderr.write('.');
-      }
-    }
-    loads.push(os.loadavg()[0]);
-    process.stderr.write('\n');
+    await inRounds('per GiB', rounds, Object.keys(PIECES), async (name) => {
+      const { cpu, ms } = await PIECES[name](size, work);
+      for (const [part, spent] of Object.entries(cpu)) (perGiB[part] ??= []).push(spent / 1000 / (size / GiB));
+      (rates[name] ??= []).push(mbPerSecond(size, ms));
+    }, add);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const spread = (values: number[]) => `s (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}, ${values.length} runs)`;
-  add('load average (1 min) at each round and at the end', Math.max(...loads), `max (${loads.map((load) => load.toFixed(1)).join(', ')})`);
-  for (const [part, values] of Object.entries(perGiB)) add(`${part}: CPU per GiB`, median(values), spread(values));
+  for (const [part, values] of Object.entries(perGiB)) add(`${part}: CPU per GiB`, median(values), spread('s', values, 2));
   for (const [name, values] of Object.entries(rates)) add(`${name}: rate (wall clock, shared cores)`, median(values), 'MB/s');
-  // The floor of each round (its parts measured in the same round), so the spread is the floor's own.
   const cores = os.cpus().length;
-  const floorOf = (round: number, parts: Array<[string, number]>) => parts.reduce((sum, [part, times]) => sum + perGiB[part][round] * times, 0);
   for (const [transport, what] of [['node:http2', 'the floor: gRPC streams as bare node:http2 streams'], ['grpc-js', 'plain grpc-js with proto-loader']] as const) {
     const byProcess = floorR2(transport);
-    const totals = Array.from({ length: rounds }, (_, round) => Object.values(byProcess).reduce((sum, parts) => sum + floorOf(round, parts), 0));
+    const totals = sumsByRound(perGiB, rounds, Object.values(byProcess).flat());
     for (const [name, parts] of Object.entries(byProcess)) {
-      const values = Array.from({ length: rounds }, (_, round) => floorOf(round, parts));
-      add(`upload at R=2, ${what}: ${name} CPU per GiB`, median(values), spread(values));
+      const values = sumsByRound(perGiB, rounds, parts);
+      add(`upload at R=2, ${what}: ${name} CPU per GiB`, median(values), spread('s', values, 2));
     }
-    add(`upload at R=2, ${what}: gateway + storage servers CPU per GiB`, median(totals), spread(totals));
+    add(`upload at R=2, ${what}: gateway + storage servers CPU per GiB`, median(totals), spread('s', totals, 2));
     add(`upload at R=2, ${what}: rate ${cores} cores allow at that CPU and curl's`, (cores / (median(totals) + median(perGiB[CURL]))) * (GiB / 1e6), 'MB/s');
   }
-  return figures;
+}
+
+/** Operations per piece: enough CPU that /proc's 10 ms ticks stay within a few % of each part's. */
+const REQUESTS = 10_000;
+const CHUNKS = 16_000;
+const SYNCS = 2_000;
+const ROWS = 8_000;
+/** The small bench's keep-alive clients. */
+const CLIENTS = 32;
+/** Chunks per PutSmallChunks call and records per fdatasync in an upload's floor: 32 uploads' 64 chunks over 6 servers, ~10 each. */
+const PUT_BATCH = 8;
+/** Rows per metadata commit in an upload's floor: the gateway's commits gather the 32 clients' uploads. */
+const ROW_BATCH = 16;
+
+const httpServer = (read: boolean) => `node:http server, 4 KiB ${read ? 'GET' : 'POST'}`;
+const httpClient = (read: boolean) => `bench client (load.ts), 4 KiB ${read ? 'GET' : 'POST'}`;
+const grpcPut = (side: 'client' | 'server', batch: number) => `grpc-js ${side}, PutSmallChunks of ${batch} (per chunk)`;
+const grpcRead = (side: 'client' | 'server') => `grpc-js ${side}, ReadChunk of 4 KiB`;
+const appendSync = (batch: number) => `4 KiB appends, ${batch} per write and fdatasync (per chunk)`;
+const pgliteCommit = (batch: number) => `PGlite commit, ${batch} row${batch > 1 ? 's' : ''} per transaction (per row)`;
+const PGLITE_LOOKUP = 'PGlite lookup of a row by key';
+
+/** A piece of the per-request floor: CPU (ms) per operation by part. */
+type RequestPiece = () => Promise<Record<string, number>>;
+
+/** CPU per operation of `count` operations by each group of processes. */
+async function perOperation(count: number, groups: Record<string, number[]>, action: () => Promise<void>): Promise<Record<string, number>> {
+  const { cpu } = await measure(groups, action);
+  return Object.fromEntries(Object.entries(cpu).map(([part, ms]) => [part, ms / count]));
+}
+
+const httpPiece = (read: boolean): RequestPiece => () =>
+  withWorkers([FloorWorker.start('http-answer', {}, GATEWAY_FLAGS)], ([server]) =>
+    withWorkers([FloorWorker.start('http-load', { ports: [server.port], clients: CLIENTS, count: REQUESTS, read }, [])], ([client]) =>
+      perOperation(REQUESTS, { [httpServer(read)]: [server.pid], [httpClient(read)]: [client.pid] }, () => client.go())));
+
+/** PutSmallChunks of `batch` chunks per call, or ReadChunk with 'read'. */
+const grpcPiece = (batch: number | 'read'): RequestPiece => () =>
+  withWorkers([FloorWorker.start('grpc-unary-sink', {}, STORAGE_FLAGS)], ([server]) =>
+    withWorkers([FloorWorker.start('grpc-unary-send', { ports: [server.port], count: CHUNKS, batch: batch === 'read' ? 1 : batch, read: batch === 'read' }, GATEWAY_FLAGS)], ([client]) => {
+      const name = (side: 'client' | 'server') => (batch === 'read' ? grpcRead(side) : grpcPut(side, batch));
+      return perOperation(CHUNKS, { [name('client')]: [client.pid], [name('server')]: [server.pid] }, () => client.go());
+    }));
+
+const appendPiece = (batch: number, work: string): RequestPiece => () =>
+  withWorkers([FloorWorker.start('append-sync', { file: path.join(work, 'volume.bin'), count: SYNCS * batch, batch }, STORAGE_FLAGS)], ([writer]) =>
+    perOperation(SYNCS * batch, { [appendSync(batch)]: [writer.pid] }, () => writer.go()));
+
+/** One PGlite per round (it takes seconds to start), its steps measured one by one. */
+const pglitePiece: RequestPiece = () =>
+  withWorkers([FloorWorker.start('pglite', { count: ROWS }, [])], async ([db]) => {
+    const perRow: Record<string, number> = {};
+    for (const [part, step] of [[pgliteCommit(1), 'insert-1'], [pgliteCommit(ROW_BATCH), `insert-${ROW_BATCH}`], [PGLITE_LOOKUP, 'lookup']]) {
+      Object.assign(perRow, await perOperation(ROWS, { [part]: [db.pid] }, () => db.go(step)));
+    }
+    return perRow;
+  });
+
+const requestPieces = (work: string): Record<string, RequestPiece> => ({
+  'HTTP POST': httpPiece(false),
+  'HTTP GET': httpPiece(true),
+  'PutSmallChunks x1': grpcPiece(1),
+  [`PutSmallChunks x${PUT_BATCH}`]: grpcPiece(PUT_BATCH),
+  'PutSmallChunks x16': grpcPiece(16),
+  ReadChunk: grpcPiece('read'),
+  'append x1': appendPiece(1, work),
+  [`append x${PUT_BATCH}`]: appendPiece(PUT_BATCH, work),
+  'append x16': appendPiece(16, work),
+  PGlite: pglitePiece,
+});
+
+/** A 4 KiB upload at R=2 and a cold 4 KiB download by process, with how many times each part counts; the client apart. */
+const SMALL_FLOORS: Record<string, { processes: Record<string, Array<[string, number]>>; client: string }> = {
+  '4 KiB upload at R=2': {
+    processes: {
+      gateway: [[httpServer(false), 1], [grpcPut('client', PUT_BATCH), 2]],
+      'storage servers (both)': [[grpcPut('server', PUT_BATCH), 2], [appendSync(PUT_BATCH), 2]],
+      'metadata (its row, its WAL fsync share)': [[pgliteCommit(ROW_BATCH), 1], [appendSync(ROW_BATCH), 1]],
+    },
+    client: httpClient(false),
+  },
+  'cold 4 KiB download': {
+    processes: {
+      gateway: [[httpServer(true), 1], [grpcRead('client'), 1]],
+      'storage server': [[grpcRead('server'), 1]],
+      metadata: [[PGLITE_LOOKUP, 1]],
+    },
+    client: httpClient(true),
+  },
+};
+
+async function perRequest(rounds: number, add: Add): Promise<void> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-floor-'));
+  const perOp: Record<string, number[]> = {};
+  try {
+    const pieces = requestPieces(work);
+    await inRounds('per request', rounds, Object.keys(pieces), async (name) => {
+      for (const [part, ms] of Object.entries(await pieces[name]())) (perOp[part] ??= []).push(ms);
+    }, add);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  for (const [part, values] of Object.entries(perOp)) add(`${part}: CPU per request`, median(values), spread('ms', values, 3));
+  const cores = os.cpus().length;
+  for (const [what, { processes, client }] of Object.entries(SMALL_FLOORS)) {
+    const totals = sumsByRound(perOp, rounds, Object.values(processes).flat());
+    for (const [name, parts] of Object.entries(processes)) {
+      const values = sumsByRound(perOp, rounds, parts);
+      add(`${what}, floor: ${name} CPU`, median(values), spread('ms', values, 3));
+    }
+    add(`${what}, floor: all servers' CPU`, median(totals), spread('ms', totals, 3));
+    add(`${what}, floor: rate ${cores} cores allow at that CPU`, (cores * 1000) / median(totals), 'req/s');
+    add(`${what}, floor: rate ${cores} cores allow at that CPU and the bench client's`, (cores * 1000) / (median(totals) + median(perOp[client])), 'req/s');
+  }
 }
 
 function median(values: number[]): number {
