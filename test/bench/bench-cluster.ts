@@ -106,6 +106,16 @@ export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): vo
 }
 
 /** CPU time (user + system) the processes used so far, in ms. */
+/** ringstore's processes by role: the up process (the gateway), its storage servers, and the metadata store's child. */
+export function pidsByRole(cluster: UpCluster): Record<string, number[]> {
+  const storage = cluster.storagePorts.map((port) => cluster.storagePid(port));
+  return {
+    gateway: [cluster.proc.pid],
+    'storage servers': storage,
+    metadata: childPids(cluster.proc.pid).filter((pid) => !storage.includes(pid)),
+  };
+}
+
 export function cpuMs(pids: number[]): number {
   // utime, stime (fields 14 and 15)
   return pids.reduce((sum, pid) => sum + statTicks(pid, 11), 0) * 10; // USER_HZ is 100 on Linux

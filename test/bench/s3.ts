@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers/ports';
-import { childPids, startUp } from './bench-cluster';
+import { pidsByRole, startUp } from './bench-cluster';
 import { CpuSpent } from './cpu-spent';
 import type { Figure } from './figures';
 import { closedLoop, keepAliveAgent, request } from './load';
@@ -91,7 +91,7 @@ export async function run(args: string[]): Promise<Figure[]> {
 
     // 4 KiB objects.
     const phaseMs = seconds * 1000;
-    const pids = () => [cluster.proc.pid, ...childPids(cluster.proc.pid)];
+    const pids = () => pidsByRole(cluster);
     const measured = phaseMeasurer('s3', clients, figures);
     const files: Array<{ id: string; data: Buffer }> = [];
     const objects: Array<{ key: string; data: Buffer }> = [];

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { childPids, startUp } from './bench-cluster';
+import { pidsByRole, startUp } from './bench-cluster';
 import type { Figure } from './figures';
 import { closedLoop, keepAliveAgent, request, type LoadResult } from './load';
 import { phaseMeasurer } from './measured-phase';
@@ -34,15 +34,7 @@ export async function run(args: string[]): Promise<Figure[]> {
   let cluster = await startUp({ replication: 2 });
   const agent = keepAliveAgent(clients);
   const figures: Figure[] = [];
-  /** ringstore's processes by role: the up process (the gateway), its storage servers, and the metadata store's child. */
-  const ringstorePids = () => {
-    const storage = cluster.storagePorts.map((port) => cluster.storagePid(port));
-    return {
-      gateway: [cluster.proc.pid],
-      'storage servers': storage,
-      metadata: childPids(cluster.proc.pid).filter((pid) => !storage.includes(pid)),
-    };
-  };
+  const ringstorePids = () => pidsByRole(cluster);
   const measured = phaseMeasurer('small', clients, figures);
   try {
     await writeFile(path.join(reference.root, 'small.bin'), randomBytes(FILE_BYTES));
