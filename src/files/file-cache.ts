@@ -2,15 +2,15 @@ import type { FileRecord } from '../metadata/types';
 
 /**
  * Completed files are immutable, so their metadata can be served from memory. Entries expire
- * after ttlMs so a delete made through another gateway is seen within that time; this
- * gateway's own deletes evict at once.
+ * after ttlMs so a delete made through another gateway (or a replica moved by repair) is seen
+ * within that time; this gateway's own deletes evict at once.
  */
-export class FileCache {
-  private readonly entries = new Map<string, { record: FileRecord; expiresAt: number }>();
+export class FileCache<T extends { fileId: string } = FileRecord> {
+  private readonly entries = new Map<string, { record: T; expiresAt: number }>();
 
   constructor(private readonly ttlMs: number, private readonly maxEntries = 10_000) {}
 
-  get(fileId: string): FileRecord | undefined {
+  get(fileId: string): T | undefined {
     const entry = this.entries.get(fileId);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
@@ -20,7 +20,7 @@ export class FileCache {
     return entry.record;
   }
 
-  set(record: FileRecord): void {
+  set(record: T): void {
     if (this.ttlMs <= 0) return;
     this.entries.delete(record.fileId);
     this.entries.set(record.fileId, { record, expiresAt: Date.now() + this.ttlMs });

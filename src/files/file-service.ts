@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ChunkRecord, FileRecord, FileSummary, MetadataStore } from '../metadata/types';
+import type { ChunkRecord, FileRecord, FileSummary, MetadataStore, ObjectWithChunks } from '../metadata/types';
 import type { Replicas } from '../replicas/replicas';
 import type { Logger } from '../util/logger';
 import type { ByteRange } from './byte-range';
@@ -60,6 +60,9 @@ export interface FileServiceDeps {
 /** What reading a files row's bytes takes (a file's record, or an S3 object's). */
 export type StoredFileBytes = Pick<FileRecord, 'fileId' | 'size' | 'checksum' | 'chunks'>;
 
+/** Where a small files row of any kind (an S3 object's) has its bytes, and the SHA-256 to check them by. */
+export type ChunkList = Pick<ObjectWithChunks, 'fileId' | 'size' | 'sha256' | 'chunks'>;
+
 export interface DeleteOutcome {
   deletedChunks: number;
   failedChunks: number;
@@ -72,9 +75,12 @@ export interface DeleteOutcome {
 export class FileService {
   private readonly cache: FileCache;
   private readonly smallFiles: SmallFileCache;
+  /** Chunk lists of small S3 objects' files rows, kept as file records are (see keepChunkList). */
+  private readonly chunkLists: FileCache<ChunkList>;
 
   constructor(private readonly deps: FileServiceDeps) {
     this.cache = new FileCache(deps.config.fileCacheTtlMs);
+    this.chunkLists = new FileCache(deps.config.fileCacheTtlMs);
     this.smallFiles = new SmallFileCache(deps.config.smallFileCacheBytes);
   }
 
@@ -172,6 +178,21 @@ export class FileService {
   /** The whole content of a small file if it is in memory now (no metadata or storage call). */
   cachedSmallFileContent(fileId: string): Buffer | undefined {
     return this.smallFiles.get({ fileId });
+  }
+
+  /** The chunk list of a files row kept by keepChunkList, while fresh. */
+  cachedChunkList(fileId: string): ChunkList | undefined {
+    return this.chunkLists.get(fileId);
+  }
+
+  /**
+   * Keeps a small files row's chunk list for FILE_CACHE_TTL_MS, as the file API keeps a file's
+   * record: a row's chunks never change, and a replica moved meanwhile costs a read failover,
+   * as for files. Only reached through the object row naming the file id, so an overwritten or
+   * deleted object's list is never asked for. Big objects' lists (up to 60,000 chunks) are not kept.
+   */
+  keepChunkList(file: ChunkList): void {
+    if (file.size <= SMALL_FILE_MAX_BYTES) this.chunkLists.set({ fileId: file.fileId, size: file.size, sha256: file.sha256, chunks: file.chunks });
   }
 
   /**

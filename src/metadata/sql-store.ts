@@ -324,6 +324,8 @@ export class SqlMetadataStore implements MetadataStore {
   private readonly objectPuts = new Batcher<NewObject, ObjectRecord>((objects) => this.putObjects(objects));
   /** Concurrent object-row lookups (every S3 GET and HEAD) share one query too. */
   private readonly objectLookups = new Batcher<{ bucket: string; key: string }, ObjectRecord | null>((wanted) => this.headObjects(wanted));
+  /** Concurrent GetObject reads of rows with their chunks share one query. */
+  private readonly objectReads = new Batcher<{ bucket: string; key: string }, ObjectWithChunks | null>((wanted) => this.getObjects(wanted));
   /** Object rows in memory where this store is the database's only writer (embedded). */
   private readonly objectRows: ObjectRowCache;
 
@@ -887,21 +889,32 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
-  /** Keeps the row it read in memory as headObject does (not the chunks: their replicas change). */
+  /** Keeps the row it read in memory as headObject does (not the chunks: their replicas change). Batched (see getObjects). */
   async getObject(bucket: string, key: string): Promise<ObjectWithChunks | null> {
     let found: ObjectWithChunks | null = null;
     await this.objectRows.fill(bucket, key, async () => {
-      const rows = await this.db.query<Row>(
-        `SELECT o.*, NULLIF(f.checksum, '') AS sha256, ${CHUNKS_JSON('o.file_id')} AS chunks
-         FROM s3_objects o JOIN files f ON f.id = o.file_id WHERE o.bucket = $1 AND o.key = $2`,
-        [bucket, key],
-      );
-      if (rows.length === 0) return null;
-      const row = toObject(rows[0]);
-      found = { ...row, sha256: rows[0].sha256 as string | null, chunks: toChunks(rows[0].chunks) };
+      found = await this.objectReads.submit({ bucket, key });
+      if (!found) return null;
+      const { sha256: _sha256, chunks: _chunks, ...row } = found;
       return row;
     });
     return found;
+  }
+
+  /** Rows with their chunks, one prepared query for the reads that arrive while one runs (its one parameter is JSON: text). */
+  private async getObjects(wanted: Array<{ bucket: string; key: string }>): Promise<Array<ObjectWithChunks | null>> {
+    const rows = await this.db.query<Row>(
+      `SELECT o.*, NULLIF(f.checksum, '') AS sha256, ${CHUNKS_JSON('o.file_id')} AS chunks
+       FROM jsonb_to_recordset($1::jsonb) AS w(bucket text, key text)
+       JOIN s3_objects o ON o.bucket = w.bucket AND o.key = w.key JOIN files f ON f.id = o.file_id`,
+      [JSON.stringify(wanted)],
+      { prepareAs: 'get_objects' },
+    );
+    const found = new Map(rows.map((row) => [`${row.bucket as string}/${row.key as string}`, row]));
+    return wanted.map((w) => {
+      const row = found.get(`${w.bucket}/${w.key}`);
+      return row ? { ...toObject(row), sha256: row.sha256 as string | null, chunks: toChunks(row.chunks) } : null;
+    });
   }
 
   /** The release trigger retires the object's file in the same statement. */

@@ -104,17 +104,26 @@ export class Objects {
   }
 
   /**
-   * The object to read. A hot small one whose row is in memory costs no query: its bytes are
-   * cached by file id, which an overwrite changes, so they are never another version's. Else one
-   * query for the row with its chunks, and a small body comes from that cache or is read whole,
-   * checked and cached.
+   * The object to read. A hot small one whose row is in memory costs no query: its bytes, or
+   * where they are, are cached by file id, which an overwrite changes, so they are never another
+   * version's. Else one (batched) query for the row with its chunks, and a small body comes from
+   * that cache or is read whole, checked and cached.
    */
   async getObject(bucket: string, key: string): Promise<ObjectToRead> {
     const row = this.deps.store.cachedObject(bucket, key);
-    const cached = row && this.deps.files.cachedSmallFileContent(row.fileId);
-    if (row && cached) return { ...row, content: cached };
+    if (row) {
+      const cached = this.deps.files.cachedSmallFileContent(row.fileId);
+      if (cached) return { ...row, content: cached };
+      const where = this.deps.files.cachedChunkList(row.fileId);
+      if (where) return this.withContent({ ...row, sha256: where.sha256, chunks: where.chunks });
+    }
     const object = (await this.deps.store.getObject(bucket, key)) ?? (await this.missing(bucket, key));
-    // A multipart object has no whole-body hash to check a read against: it always streams.
+    this.deps.files.keepChunkList(object);
+    return this.withContent(object);
+  }
+
+  /** A small object's content read (and checked) whole; a multipart object, with no whole-body hash to check a read against, always streams. */
+  private async withContent(object: ObjectWithChunks): Promise<ObjectToRead> {
     const content = object.sha256 === null ? undefined : await this.deps.files.smallFileContent({ ...object, checksum: object.sha256 });
     return content ? { ...object, content } : object;
   }
