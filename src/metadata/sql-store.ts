@@ -315,13 +315,13 @@ const COMPLETE_UPLOAD = `
 export class SqlMetadataStore implements MetadataStore {
   readonly kind: 'postgres' | 'pglite';
   /** Concurrent completions share one statement (group commit). */
-  private readonly completions = new Batcher<NewFile, FileRecord>((files) => this.completeUploads(files));
+  private readonly completions = new Batcher<NewFile, FileRecord>((files) => this.completeUploads(files), { gatherTurn: true });
   /** Concurrent lookups of files share one query. */
   private readonly lookups = new Batcher<string, FileRecord | null>((ids) => this.getFiles(ids));
   /** Concurrent bucket lookups (every S3 request naming a bucket checks it) share one query. */
   private readonly bucketLookups = new Batcher<string, BucketRecord | null>((names) => this.getBuckets(names));
   /** Concurrent object puts (S3 PutObject and CopyObject) share one statement, as completions do. */
-  private readonly objectPuts = new Batcher<NewObject, ObjectRecord>((objects) => this.putObjects(objects));
+  private readonly objectPuts = new Batcher<NewObject, ObjectRecord>((objects) => this.putObjects(objects), { gatherTurn: true });
   /** Concurrent object-row lookups (every S3 GET and HEAD) share one query too. */
   private readonly objectLookups = new Batcher<{ bucket: string; key: string }, ObjectRecord | null>((wanted) => this.headObjects(wanted));
   /** Concurrent GetObject reads of rows with their chunks share one query. */

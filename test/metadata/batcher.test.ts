@@ -45,7 +45,7 @@ describe('Batcher (group commit)', () => {
       sizes.push(items.length);
       if (sizes.length === 1) await gate.promise;
       return items;
-    }, 3);
+    }, { maxBatch: 3 });
     const all = Array.from({ length: 8 }, (_, n) => batcher.submit(n));
     gate.resolve();
     expect(await Promise.all(all)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
@@ -67,5 +67,20 @@ describe('Batcher (group commit)', () => {
     expect(await first).toBe(1);
     expect(await Promise.all(others)).toEqual(['ok 12', 'unlucky', 'ok 14']);
     expect(runs).toEqual([[1], [12, 13, 14], [12], [13], [14]]);
+  });
+
+  it('with gatherTurn, runs the items of one turn of the event loop as one batch, the first one included', async () => {
+    const batches: number[][] = [];
+    const batcher = new Batcher<number, number>(async (items) => {
+      batches.push(items);
+      return items;
+    }, { gatherTurn: true });
+    // As completions come: each after awaits of its own, in the same turn.
+    const results = await Promise.all([0, 1, 2].map(async (n) => {
+      for (let i = 0; i < n * 3; i++) await Promise.resolve();
+      return batcher.submit(n);
+    }));
+    expect(results).toEqual([0, 1, 2]);
+    expect(batches).toEqual([[0, 1, 2]]);
   });
 });
