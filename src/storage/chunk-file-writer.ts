@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { AlignedBufferPool, isPageAligned } from './aligned-buffer-pool';
 import { isNodeError } from './chunk-store-error';
@@ -121,7 +121,20 @@ export class ChunkFileWriter {
 export async function writeAll(file: fs.FileHandle, data: Buffer, position: number): Promise<void> {
   for (let offset = 0; offset < data.length; ) {
     const { bytesWritten } = await file.write(data, offset, data.length - offset, position + offset);
-    if (bytesWritten === 0) throw Object.assign(new Error(`no space: a write of ${data.length - offset} bytes wrote none`), { code: 'ENOSPC' });
+    if (bytesWritten === 0) throw wroteNone(data.length - offset);
     offset += bytesWritten;
   }
+}
+
+/** writeAll with synchronous writes, for a few KiB into the page cache (see VolumeAppender). */
+export function writeAllSync(fd: number, data: Buffer, position: number): void {
+  for (let offset = 0; offset < data.length; ) {
+    const bytesWritten = writeSync(fd, data, offset, data.length - offset, position + offset);
+    if (bytesWritten === 0) throw wroteNone(data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+function wroteNone(bytes: number): Error {
+  return Object.assign(new Error(`no space: a write of ${bytes} bytes wrote none`), { code: 'ENOSPC' });
 }

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import winston from 'winston';
@@ -101,18 +102,18 @@ describe('VolumeStore', () => {
     const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
     const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
     await probe.close();
-    type WriteBytes = (this: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number) => Promise<unknown>;
-    const write = prototype.write as unknown as WriteBytes;
+    type WriteBytes = (fd: number, buffer: Buffer, offset: number, length: number, position: number) => number;
+    const write = fsSync.writeSync as unknown as WriteBytes;
     const chunk = () => ({ id: randomUUID(), payload: randomBytes(8 * KiB) });
     const [first, unwritten, unsynced, next] = [chunk(), chunk(), chunk(), chunk()];
     await store.put(first.id, recordOf(first.payload));
     const firstEnd = (await fs.stat(volumePath(dataDir, 1))).size;
 
-    // The disk fills halfway through the batch's write.
-    const failedWrite = jest.spyOn(prototype, 'write').mockImplementationOnce(async function (this: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number) {
-      await write.call(this, buffer, offset, Math.floor(length / 2), position);
+    // The disk fills halfway through the batch's write (a batch this small is written synchronously).
+    const failedWrite = jest.spyOn(fsSync, 'writeSync').mockImplementationOnce(((fd: number, buffer: Buffer, offset: number, length: number, position: number) => {
+      write(fd, buffer, offset, Math.floor(length / 2), position);
       throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
-    } as unknown as typeof prototype.write);
+    }) as unknown as typeof fsSync.writeSync);
     await expect(store.put(unwritten.id, recordOf(unwritten.payload))).rejects.toThrow('no space left');
     failedWrite.mockRestore();
     expect((await fs.stat(volumePath(dataDir, 1))).size).toBe(firstEnd);
