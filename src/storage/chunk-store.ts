@@ -107,6 +107,12 @@ export class ChunkStore {
    */
   private readonly shardExists = new Uint8Array(0x10000);
   /**
+   * One bit per value of an id's first six hex digits: set for every chunk file found at start
+   * and before every link, never cleared. A clear bit means no file of an id so named exists,
+   * so a small put (publishRecord) skips the stat of a path that is nearly always absent.
+   */
+  private readonly fileMayExist = new Uint32Array(FILE_PREFIXES / 32);
+  /**
    * Puts of chunk files being made durable, by id: a put of the id as a volume record waits for
    * them, as the file's name may come any moment (then the record put compares content), and so
    * does a put that would be acknowledged on the strength of that file (beginPut).
@@ -183,7 +189,7 @@ export class ChunkStore {
       settled = !fileCommit;
     }
     // Nothing awaited from here to put(), which marks the id taken at once.
-    if (this.volumes.has(chunkId) || existsSync(this.chunkPath(chunkId))) return this.assertSameContent(chunkId, identity);
+    if (this.volumes.has(chunkId) || (this.mayBeFile(chunkId) && existsSync(this.chunkPath(chunkId)))) return this.assertSameContent(chunkId, identity);
     await this.volumes.put(chunkId, record);
   }
 
@@ -494,6 +500,7 @@ export class ChunkStore {
     const finalPath = this.chunkPath(chunkId);
     const shardDir = path.dirname(finalPath);
     const shard = parseInt(chunkId.slice(0, 4), 16);
+    this.markFile(chunkId);
     let createdDir = this.shardExists[shard] ? undefined : await fs.mkdir(shardDir, { recursive: true });
     try {
       try {
@@ -515,6 +522,18 @@ export class ChunkStore {
     return createdDir ? [shardDir, path.dirname(shardDir), this.chunksDir] : [shardDir];
   }
 
+  /** Sets the chunk's fileMayExist bit. */
+  private markFile(chunkId: string): void {
+    const prefix = parseInt(chunkId.slice(0, 6), 16);
+    this.fileMayExist[prefix >>> 5] |= 1 << (prefix & 31);
+  }
+
+  /** False when no chunk file of this id can exist (fileMayExist). */
+  private mayBeFile(chunkId: string): boolean {
+    const prefix = parseInt(chunkId.slice(0, 6), 16);
+    return (this.fileMayExist[prefix >>> 5] & (1 << (prefix & 31))) !== 0;
+  }
+
   private async clearLeftoverTempFiles(): Promise<void> {
     const leftovers = await fs.readdir(this.tmpDir);
     await Promise.all(leftovers.map((name) => fs.rm(path.join(this.tmpDir, name), { force: true, recursive: true })));
@@ -527,7 +546,9 @@ export class ChunkStore {
     let count = 0;
     for (const outer of await sortedEntries(this.chunksDir)) {
       for (const inner of await sortedEntries(path.join(this.chunksDir, outer))) {
-        count += (await sortedEntries(path.join(this.chunksDir, outer, inner))).filter(isStoredChunkName).length;
+        const names = (await sortedEntries(path.join(this.chunksDir, outer, inner))).filter(isStoredChunkName);
+        for (const name of names) this.markFile(name);
+        count += names.length;
       }
     }
     return count;
@@ -658,6 +679,9 @@ async function* mergedById(first: AsyncIterator<StoredChunk>, second: AsyncItera
     }
   }
 }
+
+/** Values of an id's first six hex digits (see fileMayExist): 2 MiB of bits. */
+const FILE_PREFIXES = 1 << 24;
 
 /** Most kept free for deletes: what compacting one volume that is half dead copies. */
 const DELETE_RESERVE_MAX_BYTES = VOLUME_MAX_BYTES / 2;

@@ -566,6 +566,19 @@ describe('ChunkStore', () => {
     expect((await readAll(store, id)).equals(data)).toBe(true);
   });
 
+  it('refuses a small put of other content under the id of a chunk file, one found at start and one stored since', async () => {
+    const found = randomUUID();
+    await put(store, found, randomBytes(FILE_CHUNK_BYTES + 1));
+    await store.close();
+    store = await ChunkStore.open(dataDir, silent);
+    const storedSince = randomUUID();
+    await put(store, storedSince, randomBytes(FILE_CHUNK_BYTES + 1));
+    for (const id of [found, storedSince]) {
+      expect(await reasonOf(putByCrc(store, id, randomBytes(4096)))).toBe('ALREADY_EXISTS');
+      expect(await fs.readdir(path.join(dataDir, 'volumes'))).toEqual([]);
+    }
+  });
+
   it('stores one id once when a put of it as a file is being named while a put of it as a record comes: other content refused, a delete deletes', async () => {
     /** A put that does not announce its size: a file of its own, whatever its size. */
     const putUnsized = async (chunkId: string, data: Buffer): Promise<void> => {
