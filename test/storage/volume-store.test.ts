@@ -130,6 +130,33 @@ describe('VolumeStore', () => {
     expect(contents(await openStore())).toEqual(expected);
   });
 
+  it('cuts a batch over 256 KiB, written asynchronously, back off its volume when its write fails', async () => {
+    const store = await openStore();
+    const probe = await fs.open(path.join(dataDir, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as fs.FileHandle;
+    await probe.close();
+    type WriteBytes = (this: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number) => Promise<unknown>;
+    const write = prototype.write as unknown as WriteBytes;
+    const [first, unwritten, next] = [8 * KiB, 300 * KiB, 8 * KiB].map((bytes) => ({ id: randomUUID(), payload: randomBytes(bytes) }));
+    await store.put(first.id, recordOf(first.payload));
+    const firstEnd = (await fs.stat(volumePath(dataDir, 1))).size;
+
+    const failedWrite = jest.spyOn(prototype, 'write').mockImplementationOnce(async function (this: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number) {
+      await write.call(this, buffer, offset, Math.floor(length / 2), position);
+      throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+    } as unknown as typeof prototype.write);
+    await expect(store.put(unwritten.id, recordOf(unwritten.payload))).rejects.toThrow('no space left');
+    expect(failedWrite).toHaveBeenCalled();
+    failedWrite.mockRestore();
+    expect((await fs.stat(volumePath(dataDir, 1))).size).toBe(firstEnd);
+
+    await store.put(next.id, recordOf(next.payload));
+    const expected = new Map([first, next].map(({ id, payload }) => [id, payload]));
+    expect(contents(store)).toEqual(expected);
+    await store.close();
+    expect(contents(await openStore())).toEqual(expected);
+  });
+
   it('cuts a torn tail left by a crash mid-batch (a cut record, or one whose payload never reached the disk), and appends after what is intact', async () => {
     const store = await openStore();
     const kept = { id: randomUUID(), payload: randomBytes(10 * KiB) };
