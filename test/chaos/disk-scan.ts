@@ -3,7 +3,7 @@ import path from 'node:path';
 import { volumeRecords } from '../helpers/chunk-on-disk';
 
 export interface DiskContents {
-  /** Chunk ids published under chunks/xx/yy/ or as volume records. */
+  /** Chunk ids published under chunks/xx/yy/ or as volume records (those a server starting now would index). */
   chunks: Set<string>;
   /** Files left in tmp/ (puts that never finished). */
   temp: number;
@@ -17,7 +17,10 @@ export async function scanDataDir(dataDir: string): Promise<DiskContents> {
       for (const id of await names(path.join(dataDir, 'chunks', a, b))) chunks.add(id);
     }
   }
-  for (const id of (await volumeRecords(dataDir)).keys()) chunks.add(id);
+  // A record whose payload went bad in the volume being appended to is dropped by the server's
+  // next start (scrub then finds the replica missing and repair copies it elsewhere): its bytes
+  // are dead space in the volume, not a chunk the server holds.
+  for (const id of (await volumeRecords(dataDir, { asServerStarts: true })).keys()) chunks.add(id);
   return { chunks, temp: (await names(path.join(dataDir, 'tmp'))).length };
 }
 

@@ -39,16 +39,23 @@ export async function xorChunkByte(dataDir: string, chunkId: string, position: n
   }
 }
 
-/** The ids of the chunks stored in volume records of a data directory, with where their bytes are. */
-export async function volumeRecords(dataDir: string): Promise<Map<string, ChunkOnDisk>> {
+/**
+ * The ids of the chunks stored in volume records of a data directory, with where their bytes are.
+ * `asServerStarts`: only the records a storage server starting now would index, which checks the
+ * payloads of the volume being appended to (a torn or damaged payload there does not count; see
+ * scanVolume), where plain reading finds every record whose header holds.
+ */
+export async function volumeRecords(dataDir: string, { asServerStarts = false } = {}): Promise<Map<string, ChunkOnDisk>> {
   const dir = path.join(dataDir, 'volumes');
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((entry) => VolumeFile.numberIn(entry) !== undefined);
+  const last = Math.max(...names.map((name) => VolumeFile.numberIn(name)!));
   const newest = new Map<string, ScannedRecord & { file: string }>();
-  for (const name of names.filter((entry) => VolumeFile.numberIn(entry) !== undefined)) {
+  for (const name of names) {
     const file = path.join(dir, name);
     const handle = await fs.open(file, 'r');
     try {
-      for (const record of (await scanVolume(handle, (await handle.stat()).size, false)).records) {
+      const checkPayloads = asServerStarts && VolumeFile.numberIn(name) === last;
+      for (const record of (await scanVolume(handle, (await handle.stat()).size, checkPayloads)).records) {
         const known = newest.get(record.chunkId);
         if (!known || record.sequence > known.sequence) newest.set(record.chunkId, { ...record, file });
       }
