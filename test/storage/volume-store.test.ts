@@ -30,6 +30,13 @@ describe('VolumeStore', () => {
   };
   /** Every stored chunk's payload, by id. */
   const contents = (store: VolumeStore): Map<string, Buffer> => new Map(store.ids().map((id) => [id, store.payload(id, what)!]));
+  /** The store holds exactly `chunks`, and so does the directory opened again after it is closed. */
+  const expectHeldAcrossRestart = async (store: VolumeStore, chunks: Array<{ id: string; payload: Buffer }>): Promise<void> => {
+    const expected = new Map(chunks.map(({ id, payload }) => [id, payload]));
+    expect(contents(store)).toEqual(expected);
+    await store.close();
+    expect(contents(await openStore())).toEqual(expected);
+  };
 
   beforeEach(async () => {
     dataDir = await makeTempDir('ringstore-volumes-');
@@ -124,10 +131,7 @@ describe('VolumeStore', () => {
     expect((await fs.stat(volumePath(dataDir, 1))).size).toBe(firstEnd);
     await store.put(next.id, recordOf(next.payload));
     expect(await fs.readdir(path.join(dataDir, 'volumes'))).toEqual([VolumeFile.nameOf(1), VolumeFile.nameOf(2)]);
-    const expected = new Map([first, next].map(({ id, payload }) => [id, payload]));
-    expect(contents(store)).toEqual(expected);
-    await store.close();
-    expect(contents(await openStore())).toEqual(expected);
+    await expectHeldAcrossRestart(store, [first, next]);
   });
 
   it('cuts a batch over 256 KiB, written asynchronously, back off its volume when its write fails', async () => {
@@ -151,10 +155,7 @@ describe('VolumeStore', () => {
     expect((await fs.stat(volumePath(dataDir, 1))).size).toBe(firstEnd);
 
     await store.put(next.id, recordOf(next.payload));
-    const expected = new Map([first, next].map(({ id, payload }) => [id, payload]));
-    expect(contents(store)).toEqual(expected);
-    await store.close();
-    expect(contents(await openStore())).toEqual(expected);
+    await expectHeldAcrossRestart(store, [first, next]);
   });
 
   it('cuts a torn tail left by a crash mid-batch (a cut record, or one whose payload never reached the disk), and appends after what is intact', async () => {
