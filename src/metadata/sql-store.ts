@@ -882,11 +882,7 @@ export class SqlMetadataStore implements MetadataStore {
       'SELECT o.* FROM s3_objects o JOIN unnest($1::text[], $2::text[]) AS w(bucket, key) ON o.bucket = w.bucket AND o.key = w.key',
       [wanted.map((w) => w.bucket), wanted.map((w) => w.key)],
     );
-    const found = new Map(rows.map((row) => [`${row.bucket as string}/${row.key as string}`, row]));
-    return wanted.map((w) => {
-      const row = found.get(`${w.bucket}/${w.key}`);
-      return row ? toObject(row) : null;
-    });
+    return inWantedOrder(rows, wanted, toObject);
   }
 
   /** Keeps the row it read in memory as headObject does (not the chunks: their replicas change). Batched (see getObjects). */
@@ -910,11 +906,7 @@ export class SqlMetadataStore implements MetadataStore {
       [JSON.stringify(wanted)],
       { prepareAs: 'get_objects' },
     );
-    const found = new Map(rows.map((row) => [`${row.bucket as string}/${row.key as string}`, row]));
-    return wanted.map((w) => {
-      const row = found.get(`${w.bucket}/${w.key}`);
-      return row ? { ...toObject(row), sha256: row.sha256 as string | null, chunks: toChunks(row.chunks) } : null;
-    });
+    return inWantedOrder(rows, wanted, (row) => ({ ...toObject(row), sha256: row.sha256 as string | null, chunks: toChunks(row.chunks) }));
   }
 
   /** The release trigger retires the object's file in the same statement. */
@@ -1101,4 +1093,14 @@ export class SqlMetadataStore implements MetadataStore {
   withJobLock<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
     return this.db.withLock(`job:${name}`, 'try', fn);
   }
+}
+
+/** A batched lookup's answers in the order asked: each (bucket, key)'s row as `toValue` makes it, or null. */
+function inWantedOrder<T>(rows: Row[], wanted: Array<{ bucket: string; key: string }>, toValue: (row: Row) => T): Array<T | null> {
+  // A bucket name holds no '/', so bucket/key names one object.
+  const found = new Map(rows.map((row) => [`${row.bucket as string}/${row.key as string}`, row]));
+  return wanted.map((w) => {
+    const row = found.get(`${w.bucket}/${w.key}`);
+    return row ? toValue(row) : null;
+  });
 }
