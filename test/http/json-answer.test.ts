@@ -12,6 +12,15 @@ describe('sendJson', () => {
     res.status(201).json(body);
   });
   app.post('/direct', (_req, res) => sendJson(res, 201, body));
+  // A header set before (by middleware, say) goes out too, with the answer's own.
+  app.post('/express-after-header', (_req, res) => {
+    res.setHeader('X-Request-Id', 'r1');
+    res.status(201).json(body);
+  });
+  app.post('/direct-after-header', (_req, res) => {
+    res.setHeader('X-Request-Id', 'r1');
+    sendJson(res, 201, body);
+  });
   const server = app.listen(0, '127.0.0.1');
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
@@ -29,5 +38,12 @@ describe('sendJson', () => {
     const direct = await answer('/direct');
     expect(direct.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(direct).toEqual(await answer('/express'));
+  });
+
+  it('keeps a header set before it, as Express does', async () => {
+    if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+    const direct = await answer('/direct-after-header');
+    expect(direct.headers['x-request-id']).toBe('r1');
+    expect(direct).toEqual(await answer('/express-after-header'));
   });
 });

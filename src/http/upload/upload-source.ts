@@ -52,7 +52,9 @@ export const HOW_TO_UPLOAD =
 
 /** The file name a raw upload gives in `?filename=` or `X-Filename`, if any. */
 function rawFilename(req: Request): string | undefined {
-  if (typeof req.query.filename === 'string') return req.query.filename;
+  // Read once: Express's req.query parses the query string again at every read.
+  const fromQuery = req.query.filename;
+  if (typeof fromQuery === 'string') return fromQuery;
   const header = req.headers['x-filename'];
   return typeof header === 'string' ? decodeHeader(header) : undefined;
 }
