@@ -206,7 +206,13 @@ export class FileService {
     const cached = this.smallFiles.get(file);
     if (cached) return cached;
     const pieces: Buffer[] = [];
-    for await (const piece of this.read(file, { start: 0, end: file.size - 1 })) pieces.push(piece);
+    // A file of one chunk (every small file) is that chunk's read itself, without read()'s
+    // generator around it, which only orders the reads of several chunks.
+    const [only] = file.chunks;
+    const reader = file.chunks.length === 1 && only.offset === 0 && only.size === file.size
+      ? this.deps.replicas.readChunk(only, 0, file.size)
+      : this.read(file, { start: 0, end: file.size - 1 });
+    for await (const piece of reader) pieces.push(piece);
     if (!this.smallFiles.accepts(file.size)) return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
     // A copy of its own to keep: a piece may lie in a larger buffer that it would hold on to.
     const content = Buffer.concat(pieces);

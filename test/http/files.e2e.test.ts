@@ -80,6 +80,26 @@ describe.each(backends)('gateway file API on %s', (_name, postgresUrl) => {
     expect(cluster.gateway.proc.lines.filter((line) => line.message.includes('MaxListenersExceededWarning'))).toEqual([]);
   }, 180_000);
 
+  it("answers a small file's download with the headers HEAD gives, the whole file and its length", async () => {
+    const data = testData(4096 + 3);
+    const { file_id } = await uploadRaw(cluster.gateway.url, data, 'small "s".txt');
+    const headers = (res: Response) => {
+      const kept: Array<[string, string]> = [];
+      res.headers.forEach((value, name) => {
+        if (!['date', 'connection', 'keep-alive'].includes(name)) kept.push([name, value]);
+      });
+      return kept;
+    };
+    const head = await fetch(`${cluster.gateway.url}/files/${file_id}`, { method: 'HEAD' });
+    const got = await fetch(`${cluster.gateway.url}/files/${file_id}`);
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(data)).toBe(true);
+    expect(headers(got)).toEqual(headers(head));
+    expect(got.headers.get('content-length')).toBe(String(data.length));
+    expect(got.headers.get('etag')).toBe(`"${sha256(data)}"`);
+    expect(got.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('serves ranges and HEAD', async () => {
     const data = testData(3 * MiB + 17);
     const { file_id } = await uploadRaw(cluster.gateway.url, data, 'ranged name "x".bin');

@@ -111,6 +111,17 @@ export function createFilesRouter(deps: FilesRouterDeps): FilesRoutes {
     const notModified = req.headers['if-none-match'] === etag(file);
     // Before any file header is set, so a 416 goes out as a plain JSON error.
     const range = notModified ? undefined : parseRange(req.headers.range, file.size);
+    if (!notModified && !range && file.size > 0) {
+      // The whole of a small file (most downloads) is read before any header: its answer is
+      // then one writeHead of the record's header list.
+      const content = await smallContent(res, file);
+      if (content) {
+        res.writeHead(200, wholeFileHeaders(file));
+        res.end(content);
+        deps.onBytesDownloaded?.(file.size);
+        return;
+      }
+    }
     setFileHeaders(res, file);
     if (notModified) {
       res.status(304).end();
@@ -147,15 +158,19 @@ export function createFilesRouter(deps: FilesRouterDeps): FilesRoutes {
 
   /** A small file goes out whole from memory (read and checked first); a larger one streams. */
   async function sendBody(res: Response, file: FileRecord, range: ByteRange) {
-    let content: Buffer | undefined;
-    try {
-      content = await files.smallFileContent(file);
-    } catch (error) {
-      throw failedBeforeHeaders(res, file, error);
-    }
+    const content = await smallContent(res, file);
     if (!content) return streamBody(res, file, range);
     res.end(content.subarray(range.start, range.end + 1));
     deps.onBytesDownloaded?.(range.end - range.start + 1);
+  }
+
+  /** A small file's bytes, read whole and checked (undefined for a larger one, which streams). */
+  async function smallContent(res: Response, file: FileRecord): Promise<Buffer | undefined> {
+    try {
+      return await files.smallFileContent(file);
+    } catch (error) {
+      throw failedBeforeHeaders(res, file, error);
+    }
   }
 
   /**
@@ -246,6 +261,18 @@ function fileHeaders(file: FileRecord): ReadonlyArray<[string, string]> {
       ['Last-Modified', file.completedAt.toUTCString()],
     ];
     headersOfFile.set(file, headers);
+  }
+  return headers;
+}
+
+/** The headers of a 200 with the whole file, as one list for writeHead; built once per record. */
+const wholeFileHeadersOf = new WeakMap<FileRecord, string[]>();
+
+function wholeFileHeaders(file: FileRecord): string[] {
+  let headers = wholeFileHeadersOf.get(file);
+  if (!headers) {
+    headers = [...fileHeaders(file).flat(), 'Content-Length', String(file.size)];
+    wholeFileHeadersOf.set(file, headers);
   }
   return headers;
 }
