@@ -239,7 +239,7 @@ export async function startGateway({ config, connection, security, inspectUrl, j
   await registry.start().catch((error) => log.warn(`Initial ring load failed: ${(error as Error).message}`));
   // Give the known servers a moment (READY_WAIT_MS at most) to connect.
   if (awaitKnownServers) await Promise.allSettled([...registry.currentRing().serverIds].map((id) => supervisor.getClient(id)));
-  const server = createGatewayServer(security, app, serverOptions(config));
+  const server = createGatewayServer(security, app.listener, { ...serverOptions(config), ...app.requestClasses });
   // Backstop for connections that go quiet outside an upload body (a stalled download
   // reader); upload bodies have their own, tighter idle timeout (bodyIdleTimeoutMs).
   server.setTimeout(socketIdleTimeoutMs(config));

@@ -1,6 +1,7 @@
 import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Logger } from '../util/logger';
+import { expressShapedClasses, type RequestClasses } from './express-shaped';
 import { errorHandler, HttpError } from './http-error';
 import { hotRouteDispatcher } from './hot-routes';
 import { healthRoute, type HealthSource } from './routes/health';
@@ -29,8 +30,15 @@ export interface AppDeps {
   routes: GatewayRoutes;
 }
 
-/** The gateway's request listener: the Express app, with a file's upload and download taken ahead of its router. */
-export function createGatewayApp(deps: AppDeps): RequestListener {
+export interface GatewayApp {
+  /** The request listener: the Express app, with a file's upload and download taken ahead of its router. */
+  listener: RequestListener;
+  /** For the server's options: requests and responses made with Express's prototypes (express-shaped.ts). */
+  requestClasses: RequestClasses;
+}
+
+/** The gateway's HTTP app, and the request classes its server should make its objects with. */
+export function createGatewayApp(deps: AppDeps): GatewayApp {
   const { routes } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -52,8 +60,12 @@ export function createGatewayApp(deps: AppDeps): RequestListener {
   app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));
   const lastHandler = errorHandler(deps.log);
   app.use(lastHandler);
-  const hot = hotRouteDispatcher({ app, middleware, mountPath: '/files', routes: routes.files.hot, errorHandler: lastHandler });
-  return (req, res) => {
-    if (!hot(req, res)) app(req, res);
+  const requestClasses = expressShapedClasses(app);
+  const hot = hotRouteDispatcher({ app, middleware, mountPath: '/files', routes: routes.files.hot, errorHandler: lastHandler, madeWith: requestClasses });
+  return {
+    listener: (req, res) => {
+      if (!hot(req, res)) app(req, res);
+    },
+    requestClasses,
   };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { RequestClasses } from './express-shaped';
 import { labelRoute } from './request-metrics';
 
 /**
@@ -27,6 +28,11 @@ export interface HotRouteDeps {
   routes: readonly HotRoute[];
   /** The app's last handler, which answers every error. */
   errorHandler: ErrorRequestHandler;
+  /**
+   * The classes the server makes its requests and responses with, when they have Express's
+   * prototypes already (express-shaped.ts): such objects are taken as they are.
+   */
+  madeWith?: RequestClasses;
 }
 
 /**
@@ -39,6 +45,8 @@ export interface HotRouteDeps {
  */
 export function hotRouteDispatcher(deps: HotRouteDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { app, mountPath } = deps;
+  const shapedRequest: object | undefined = deps.madeWith?.IncomingMessage.prototype;
+  const shapedResponse: object | undefined = deps.madeWith?.ServerResponse.prototype;
   // Per route, made once: what runs (middleware, then the route's handlers) and its metrics label.
   const byMethod = new Map(deps.routes.map((route) => [`${route.method} ${route.path}`, {
     handlers: [...deps.middleware, ...route.handlers],
@@ -62,9 +70,10 @@ export function hotRouteDispatcher(deps: HotRouteDeps): (req: IncomingMessage, r
     }
     const route = byMethod.get(`${incoming.method} ${path}`);
     if (!route) return false;
-    // What Express's app.handle and its routers set up before a route's handlers run.
-    const req = Object.setPrototypeOf(incoming, app.request) as Request;
-    const res = Object.setPrototypeOf(response, app.response) as Response;
+    // What Express's app.handle and its routers set up before a route's handlers run. Objects
+    // the server made with Express's prototypes keep them: changing a prototype is slow.
+    const req = (Object.getPrototypeOf(incoming) === shapedRequest ? incoming : Object.setPrototypeOf(incoming, app.request)) as Request;
+    const res = (Object.getPrototypeOf(response) === shapedResponse ? response : Object.setPrototypeOf(response, app.response)) as Response;
     req.res = res;
     res.req = req;
     res.locals ??= Object.create(null) as Response['locals'];

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
+import { expressShapedClasses } from '../../src/http/express-shaped';
 import { hotRouteDispatcher, type HotRoute } from '../../src/http/hot-routes';
 import { errorHandler, HttpError } from '../../src/http/http-error';
 import { httpMetrics } from '../../src/http/request-metrics';
@@ -12,7 +13,10 @@ import { createLogger } from '../../src/util/logger';
  * plain way (taken by the dispatcher) and once with a trailing slash (which the dispatcher leaves
  * to Express's router, where the same route matches it), and both answers must be the same.
  */
-describe('hotRouteDispatcher', () => {
+describe.each([
+  ['a plain server', false],
+  ['a server making Express-shaped requests', true],
+])('hotRouteDispatcher on %s', (_server, shaped) => {
   const metrics = createMetrics();
   const seen: string[] = [];
   const log = createLogger('test');
@@ -29,7 +33,9 @@ describe('hotRouteDispatcher', () => {
     if (req.query.filename === 'bad') throw new HttpError(400, 'bad file name', { filename: 'bad' });
     res.status(201).json({ filename: req.query.filename, base: req.baseUrl, ip: req.ip });
   };
+  const prototypes: Array<{ req: boolean; res: boolean }> = [];
   const download: RequestHandler = (req, res) => {
+    prototypes.push({ req: Object.getPrototypeOf(req) === classes.IncomingMessage.prototype, res: Object.getPrototypeOf(res) === classes.ServerResponse.prototype });
     if (req.params.id === 'missing') throw new HttpError(404, `file ${req.params.id} not found`);
     res.set('ETag', '"x"').type('text/plain').send(`file ${req.params.id}`);
   };
@@ -45,9 +51,10 @@ describe('hotRouteDispatcher', () => {
   app.use('/files', router);
   const lastHandler = errorHandler(log);
   app.use(lastHandler);
-  const hot = hotRouteDispatcher({ app, middleware, mountPath: '/files', routes, errorHandler: lastHandler });
+  const classes = expressShapedClasses(app);
+  const hot = hotRouteDispatcher({ app, middleware, mountPath: '/files', routes, errorHandler: lastHandler, madeWith: classes });
   let taken = 0;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(shaped ? classes : {}, (req, res) => {
     if (hot(req, res)) taken++;
     else app(req, res);
   });
@@ -93,6 +100,13 @@ describe('hotRouteDispatcher', () => {
     const counted = (await metrics.httpRequests.get()).values.filter((v) => v.labels.route === '/files/:id' && v.labels.status === '200');
     // Four downloads of existing files so far: the two of the cases above, and these two.
     expect(counted.map((v) => v.value)).toEqual([4]);
+  });
+
+  it(shaped ? 'keeps the prototypes the server made its objects with' : "gives the objects Express's prototypes", async () => {
+    prototypes.length = 0;
+    await answer('/files/abc', { headers: { 'x-token': 'ok' } });
+    await answer('/files/abc/', { headers: { 'x-token': 'ok' } }); // through Express's router
+    expect(prototypes).toEqual([{ req: shaped, res: shaped }, { req: false, res: false }]);
   });
 
   it('leaves every other request to Express', async () => {

@@ -47,6 +47,23 @@ describeIfFound(OPENSSL)('createGatewayServer', () => {
     await expect(get(`https://127.0.0.1:${port}/`)).rejects.toThrow(/self.signed|unable to (get|verify)/i);
   });
 
+  it("makes its requests and responses with the classes in its options, over HTTPS and HTTP (the gateway's Express-shaped ones)", async () => {
+    class Request extends http.IncomingMessage {}
+    class Response<R extends http.IncomingMessage = http.IncomingMessage> extends http.ServerResponse<R> {}
+    const seen: boolean[] = [];
+    const recording: http.RequestListener = (req, res) => {
+      seen.push(req instanceof Request && res instanceof Response);
+      res.end('hello');
+    };
+    const tls = loadSecurityConfig({ GATEWAY_TLS_CERT: pki.serverCert, GATEWAY_TLS_KEY: pki.serverKey });
+    const classes = { IncomingMessage: Request, ServerResponse: Response };
+    const securePort = await listen(createGatewayServer(tls, recording, classes));
+    const plainPort = await listen(createGatewayServer(loadSecurityConfig({}), recording, classes));
+    expect(await get(`https://127.0.0.1:${securePort}/`, fs.readFileSync(pki.caCert))).toEqual({ status: 200, body: 'hello' });
+    expect(await get(`http://127.0.0.1:${plainPort}/`)).toEqual({ status: 200, body: 'hello' });
+    expect(seen).toEqual([true, true]);
+  });
+
   it('serves plain HTTP without TLS files', async () => {
     const port = await listen(createGatewayServer(loadSecurityConfig({}), hello));
     expect(await get(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello' });
