@@ -30,15 +30,26 @@ export class NewerRpcSupport {
   /** Until when each missing newer RPC is not asked. Kept once past, so a retry that fails again logs nothing new. */
   private readonly missingUntil = new Map<string, number>();
 
+  private readonly avoided: ReadonlySet<string>;
+  private readonly now: () => number;
+
   constructor(
     /** How logs name the server (its address). */
     private readonly server: string,
     private readonly log: NewerRpcLog,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: {
+      /** Newer RPCs never asked, as if the server lacked them (tests of what older servers get). */
+      avoid?: readonly string[];
+      now?: () => number;
+    } = {},
+  ) {
+    this.avoided = new Set(options.avoid);
+    this.now = options.now ?? Date.now;
+  }
 
   /** newer(), or older() while the server is known to lack it or when it answers UNIMPLEMENTED. */
   async call<T>(rpc: NewerRpc, newer: () => Promise<T>, older: () => Promise<T>): Promise<T> {
+    if (this.avoided.has(rpc.newer)) return older();
     const missingUntil = this.missingUntil.get(rpc.newer);
     if (missingUntil !== undefined && this.now() < missingUntil) return older();
     let result: T;

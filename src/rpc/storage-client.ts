@@ -29,6 +29,7 @@ import { limitQueuedMessages } from '../wire/stream-buffer';
 import { NewerRpcSupport, type NewerRpc, type NewerRpcLog } from './newer-rpc-support';
 import { SmallChunkBatcher } from './small-chunk-batcher';
 import { SmallReadBatcher, type SmallReadsCall } from './small-read-batcher';
+import { SmallChunkStream, type SmallChunkOpsCall } from './small-chunk-stream';
 import type { ChunkRange } from '../wire/chunk-range';
 
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -129,6 +130,8 @@ export interface StorageClientOptions {
   metadata?: () => grpc.Metadata;
   /** Told when the server turns out to lack a newer RPC (NewerRpcSupport). */
   log?: NewerRpcLog;
+  /** Newer RPCs not to use, as if the server lacked them: the older ones do their work (tests of what older servers get). */
+  avoidRpcs?: readonly string[];
 }
 
 export interface StorageClientConnectOptions extends StorageClientOptions {
@@ -139,6 +142,7 @@ export interface StorageClientConnectOptions extends StorageClientOptions {
 
 const METHODS = storageServiceDefinition;
 /** Newer RPCs and what a server without them gets instead. */
+const SMALL_OPS: NewerRpc = { newer: 'SmallChunkOps', older: 'PutSmallChunks and ReadSmallChunks calls' };
 const SMALL_PUTS: NewerRpc = { newer: 'PutSmallChunks', older: 'PutChunk streams' };
 const UNARY_READS: NewerRpc = { newer: 'ReadChunk', older: 'GetChunk streams' };
 const SMALL_READS: NewerRpc = { newer: 'ReadSmallChunks', older: 'ReadChunk calls' };
@@ -161,6 +165,7 @@ export function clientCallError(code: grpc.status, details: string): grpc.Servic
 export class StorageClient {
   private readonly callTimeoutMs: number;
   private readonly metadata: () => grpc.Metadata;
+  private readonly smallOps = new SmallChunkStream(() => this.openSmallChunkOps(), clientCallError);
   private smallPuts: SmallChunkBatcher | undefined;
   private readonly smallReads = new SmallReadBatcher((reads, deadline, call) => this.readSmallChunks(reads, deadline, call), clientCallError);
   private readonly newerRpcs: NewerRpcSupport;
@@ -170,7 +175,7 @@ export class StorageClient {
     this.metadata = options.metadata ?? (() => new grpc.Metadata());
     // grpc-js names the target with its default resolver scheme ("dns:host:port").
     const address = grpcClient.getChannel().getTarget().replace(/^dns:/, '');
-    this.newerRpcs = new NewerRpcSupport(address, options.log ?? createLogger('storage-client'));
+    this.newerRpcs = new NewerRpcSupport(address, options.log ?? createLogger('storage-client'), { avoid: options.avoidRpcs });
   }
 
   /**
@@ -278,12 +283,13 @@ export class StorageClient {
 
   /**
    * A put of a chunk sent whole in one message (at most MAX_FRAME_BYTES): the data is held until
-   * end(), then sent with the other small puts to this server that end in the same turn of the
-   * event loop, in one PutSmallChunks call (SmallChunkBatcher). Checked and made durable as a
-   * PutChunk is. `size` is the chunk's exact size: other data fails end() and sends nothing.
-   * An abort() before end() sends nothing; one after it cannot recall the chunk, which the
-   * server may still store (as a cancelled PutChunk's last moment may). A server without
-   * PutSmallChunks gets the chunk as a PutChunk stream (NewerRpcSupport).
+   * end(), then sent as one op of this server's SmallChunkOps stream (SmallChunkStream), and the
+   * server commits it with the puts around it. Checked and made durable as a PutChunk is.
+   * `size` is the chunk's exact size: other data fails end() and sends nothing. An abort()
+   * before end() sends nothing; one after it cannot recall the chunk, which the server may still
+   * store (as a cancelled PutChunk's last moment may). A server without SmallChunkOps gets the
+   * chunk in a PutSmallChunks call with the other puts of the same turn (SmallChunkBatcher), one
+   * without that as a PutChunk stream (NewerRpcSupport).
    */
   putSmallChunk(chunkId: string, size: number, options: CallOptions = {}): ChunkWriter {
     let message: EncodedPutData | undefined;
@@ -305,10 +311,15 @@ export class StorageClient {
           whole.release();
           return refuse(grpc.status.INVALID_ARGUMENT, `the chunk was announced as ${size} bytes but has ${whole.dataLength}`);
         }
+        const stored: PutChunkResult = { chunk_id: chunkId, success: true, error_message: '', crc32: whole.dataCrc32 };
         return this.newerRpcs.call(
-          SMALL_PUTS,
-          () => (this.smallPuts ??= new SmallChunkBatcher((request, ms) => this.putSmallChunks(request, ms), clientCallError)).put(chunkId, whole, deadlineMs),
-          () => this.putChunkBuffer(chunkId, whole, options),
+          SMALL_OPS,
+          () => this.smallOps.put(chunkId, whole, deadlineMs).then(() => stored),
+          () => this.newerRpcs.call(
+            SMALL_PUTS,
+            () => (this.smallPuts ??= new SmallChunkBatcher((request, ms) => this.putSmallChunks(request, ms), clientCallError)).put(chunkId, whole, deadlineMs),
+            () => this.putChunkBuffer(chunkId, whole, options),
+          ),
         ).finally(() => whole.release());
       },
       abort: (reason = 'aborted by caller') => {
@@ -352,21 +363,25 @@ export class StorageClient {
 
   /**
    * A range of at most READ_CHUNK_MAX_BYTES in one reply: for small reads, which a stream's
-   * machinery on both sides would cost more than the bytes. Sent with the other reads to this
-   * server that start while its calls are busy, in one ReadSmallChunks call (SmallReadBatcher);
-   * with options.signal, alone in a ReadChunk call. The deadline is deadlineMs (default
-   * callTimeoutMs), counted from now; errors carry the grpc status code. A server without
-   * ReadSmallChunks gets a ReadChunk call, one without ReadChunk a GetChunk stream, within the
-   * same deadline (NewerRpcSupport).
+   * machinery on both sides would cost more than the bytes. Sent as one op of this server's
+   * SmallChunkOps stream (SmallChunkStream); with options.signal, alone in a ReadChunk call.
+   * The deadline is deadlineMs (default callTimeoutMs), counted from now; errors carry the grpc
+   * status code. A server without SmallChunkOps gets the read in a ReadSmallChunks call with the
+   * reads that start while its calls are busy (SmallReadBatcher), one without that a ReadChunk
+   * call, one without ReadChunk a GetChunk stream, within the same deadline (NewerRpcSupport).
    */
   readChunk(chunkId: string, range: Required<ChunkRange>, options: CallOptions = {}): Promise<Buffer> {
     if (options.signal) return this.readUnary(chunkId, range, options);
     const request: GetChunkRequest = { chunk_id: chunkId, offset: range.offset, length: range.length };
     const deadlineMs = options.deadlineMs ?? this.callTimeoutMs;
     return this.newerRpcs.call(
-      SMALL_READS,
-      () => this.smallReads.read(request, deadlineMs),
-      () => this.readUnary(chunkId, range, options),
+      SMALL_OPS,
+      () => this.smallOps.read(request, deadlineMs),
+      () => this.newerRpcs.call(
+        SMALL_READS,
+        () => this.smallReads.read(request, deadlineMs),
+        () => this.readUnary(chunkId, range, options),
+      ),
     );
   }
 
@@ -417,7 +432,18 @@ export class StorageClient {
   }
 
   close(): void {
+    this.smallOps.close();
     this.grpcClient.close();
+  }
+
+  private openSmallChunkOps(): SmallChunkOpsCall {
+    return this.grpcClient.makeBidiStreamRequest(
+      METHODS.SmallChunkOps.path,
+      passEncoded(METHODS.SmallChunkOps.requestSerialize),
+      METHODS.SmallChunkOps.responseDeserialize,
+      this.metadata(),
+      {},
+    );
   }
 
   private putSmallChunks(request: EncodedMessage, deadlineMs: number): Promise<PutSmallChunksResponse> {

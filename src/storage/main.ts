@@ -75,10 +75,12 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
   if (!installServerPrefixInPlace()) {
     logger.warn('grpc-js has no server call class where ringstore expects one (a grpc-js other than 1.14?): GetChunk frames are copied once more as they are sent');
   }
+  // Fired first thing on stop: the SmallChunkOps streams gateways keep open end, so calls can finish.
+  const shutdownStarted = new AbortController();
   server.addService(storageServerDefinition, createStorageHandlers(store, serverId, logger, {
     putIdleTimeoutMs: config.putIdleTimeoutMs,
     maxConcurrentPuts: config.maxConcurrentPuts,
-  }, frames));
+  }, frames, shutdownStarted.signal));
   const health = new HealthImplementation({ '': 'SERVING', 'storage.StorageService': 'SERVING' });
   health.addToServer(server);
 
@@ -105,6 +107,7 @@ export async function startStorageServer(config: StorageConfig, logger: Logger):
     stopping ??= (async () => {
       setState('draining', `${why}; finishing running calls (up to ${config.shutdownGraceMs} ms)`);
       heartbeat?.stop();
+      shutdownStarted.abort();
       health.setStatus('', 'NOT_SERVING');
       health.setStatus('storage.StorageService', 'NOT_SERVING');
       const finishedInTime = await shutdownWithin(server, config.shutdownGraceMs);

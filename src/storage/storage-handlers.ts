@@ -16,6 +16,10 @@ import {
   type PutSmallChunksResponse,
   type ReadSmallChunksRequest,
   type SmallChunk,
+  type SmallChunkOp,
+  type SmallChunkOpBatch,
+  type SmallChunkOpResult,
+  type SmallChunkOpResults,
   type SmallChunkRead,
   type SmallChunkResult,
   type VerifyChunkRequest,
@@ -68,8 +72,13 @@ export function createStorageHandlers(
   limits: PutLimits,
   /** Memory for data frames: PutChunk's are received into it (installMessageDecoder), GetChunk's read into it. */
   frames: MessageBufferPool,
+  /** Fired when the server starts shutting down: SmallChunkOps streams, which a gateway keeps open, are then ended. */
+  stopping?: AbortSignal,
 ): grpc.UntypedServiceImplementation {
   let putsInProgress = 0;
+  /** Ends each open SmallChunkOps stream once its running ops are answered. */
+  const openOpStreams = new Set<() => void>();
+  stopping?.addEventListener('abort', () => openOpStreams.forEach((endWhenIdle) => endWhenIdle()), { once: true });
 
   function toServiceError(error: unknown, rpc: string): grpc.StatusObject {
     if (error instanceof ChunkStoreError) {
@@ -193,11 +202,11 @@ export function createStorageHandlers(
   }
 
   /**
-   * One chunk of a PutSmallChunks call, stored as a PutChunk of one message would be: its
+   * One chunk of a PutSmallChunks call or put of a SmallChunkOps stream, stored as a PutChunk of one message would be: its
    * CRC-32 checked, written to a temp file, committed with the puts around it (group commit),
    * then answered; a failure leaves nothing and is answered with the status PutChunk would end with.
    */
-  async function putSmallChunk(chunk: SmallChunk): Promise<SmallChunkResult> {
+  async function putSmallChunk(chunk: SmallChunk, rpc: string): Promise<SmallChunkResult> {
     let upload: ChunkUpload | undefined;
     try {
       const refused = tooManyPuts();
@@ -213,8 +222,19 @@ export function createStorageHandlers(
       return { chunk_id: upload.chunkId, success: true, error_message: '', code: grpc.status.OK };
     } catch (error) {
       await upload?.abort();
-      const status = toServiceError(error, 'PutSmallChunks');
+      const status = toServiceError(error, rpc);
       return { chunk_id: String(chunk.chunk_id), success: false, error_message: status.details, code: status.code };
+    }
+  }
+
+  /** A small read as ReadSmallChunks and SmallChunkOps answer it: its bytes, or the status a ReadChunk of it would have failed with. */
+  async function readSmall(read: GetChunkRequest, rpc: string): Promise<{ data: Buffer; code: grpc.status; error_message: string }> {
+    try {
+      const data = await store.readRange(read.chunk_id, { offset: read.offset, length: read.length }, READ_CHUNK_MAX_BYTES, Buffer.allocUnsafe);
+      return { data, code: grpc.status.OK, error_message: '' };
+    } catch (error) {
+      const status = toServiceError(error, rpc);
+      return { data: NO_DATA, code: status.code, error_message: status.details };
     }
   }
 
@@ -231,15 +251,8 @@ export function createStorageHandlers(
     }
     let failed = 0;
     await Promise.all(reads.map(async (read, index) => {
-      let answer: SmallChunkRead;
-      try {
-        const data = await store.readRange(read.chunk_id, { offset: read.offset, length: read.length }, READ_CHUNK_MAX_BYTES, Buffer.allocUnsafe);
-        answer = { index, data, code: grpc.status.OK, error_message: '' };
-      } catch (error) {
-        failed += 1;
-        const status = toServiceError(error, 'ReadSmallChunks');
-        answer = { index, data: NO_DATA, code: status.code, error_message: status.details };
-      }
+      const answer = { index, ...(await readSmall(read, 'ReadSmallChunks')) };
+      if (answer.code !== grpc.status.OK) failed += 1;
       if (!call.cancelled && !call.destroyed) call.write(answer);
     }));
     // Not even built unless logged: a cold read's call costs little more than this line would.
@@ -247,11 +260,76 @@ export function createStorageHandlers(
     if (!call.cancelled) call.end();
   }
 
+  /** One op of a SmallChunkOps stream, carried out as PutSmallChunks or ReadSmallChunks would. */
+  async function smallChunkOp(op: SmallChunkOp): Promise<SmallChunkOpResult> {
+    const { tag } = op;
+    if (stopping?.aborted) return { tag, code: grpc.status.UNAVAILABLE, error_message: 'the storage server is shutting down', data: NO_DATA };
+    if (op.put) {
+      const result = await putSmallChunk(op.put, 'SmallChunkOps');
+      return { tag, code: result.code, error_message: result.error_message, data: NO_DATA };
+    }
+    if (op.read) return { tag, ...(await readSmall(op.read, 'SmallChunkOps')) };
+    return { tag, code: grpc.status.INVALID_ARGUMENT, error_message: 'a SmallChunkOps op carries neither a put nor a read', data: NO_DATA };
+  }
+
+  /**
+   * SmallChunkOps: each op started as its message comes and answered as soon as it is done; the
+   * answers ready in one turn of the event loop go in one message (a write per answer would send
+   * them one per turn: grpc-js waits for each message to be written before it takes the next).
+   * The puts that come together share the volume's group commit as a PutSmallChunks call's do.
+   * The stream ends once the client has ended its side, or the server is stopping, and no op runs.
+   */
+  function smallChunkOps(call: grpc.ServerDuplexStream<SmallChunkOpBatch, SmallChunkOpResults>): void {
+    let running = 0;
+    let clientDone = false;
+    let ended = false;
+    let answers: SmallChunkOpResult[] = [];
+    const gone = (): boolean => ended || call.cancelled || call.destroyed;
+    const endWhenIdle = (): void => {
+      if (ended || running > 0 || answers.length > 0 || !(clientDone || stopping?.aborted)) return;
+      ended = true;
+      openOpStreams.delete(endWhenIdle);
+      if (!call.cancelled && !call.destroyed) call.end();
+    };
+    const sendAnswers = (): void => {
+      const results = answers;
+      answers = [];
+      if (!gone()) call.write({ results });
+      endWhenIdle();
+    };
+    const answer = (result: SmallChunkOpResult): void => {
+      running -= 1;
+      if (answers.push(result) === 1) setImmediate(sendAnswers);
+    };
+    openOpStreams.add(endWhenIdle);
+    call.on('data', (batch: SmallChunkOpBatch) => {
+      if (ended) return;
+      running += batch.ops.length;
+      const puts = batch.ops.filter((op) => op.put);
+      const done = Promise.all(batch.ops.map((op) => smallChunkOp(op).then(answer)));
+      // The puts' data are views of the one message, received into pool memory when it was large.
+      if (puts.length > 0) void done.then(() => frames.release(puts[0].put!.data));
+    });
+    call.on('end', () => {
+      clientDone = true;
+      endWhenIdle();
+    });
+    const lost = (): void => {
+      ended = true;
+      openOpStreams.delete(endWhenIdle);
+    };
+    call.on('cancelled', lost);
+    call.on('error', (error: Error) => {
+      logger.info(`SmallChunkOps stream failed: ${error.message}`, { event: 'small_chunk_ops_failed' });
+      lost();
+    });
+  }
+
   return {
     PutChunk: putChunk,
 
     PutSmallChunks: unary<PutSmallChunksRequest, PutSmallChunksResponse>('PutSmallChunks', async (request) => {
-      const results = await Promise.all(request.chunks.map(putSmallChunk));
+      const results = await Promise.all(request.chunks.map((chunk) => putSmallChunk(chunk, 'PutSmallChunks')));
       // The chunks' data are views of the one message, received into pool memory when it was large.
       if (request.chunks.length > 0) frames.release(request.chunks[0].data);
       logger.debug('Stored small chunks', { event: 'small_chunks_stored', chunks: results.length, failed: results.filter((r) => !r.success).length });
@@ -278,6 +356,8 @@ export function createStorageHandlers(
     }),
 
     ReadSmallChunks: readSmallChunks,
+
+    SmallChunkOps: smallChunkOps,
 
     DeleteChunk: unary<DeleteChunkRequest, DeleteChunkResponse>('DeleteChunk', async (request) => {
       await store.delete(request.chunk_id);

@@ -18,11 +18,16 @@ export function passEncoded<T>(serialize: (message: T) => Buffer): (message: T |
 
 /** The key (field number, wire type 2 = length-delimited) and varint length of a bytes field. */
 export function fieldHeader(fieldNumber: number, length: number): number[] {
-  const header = [(fieldNumber << 3) | 2];
-  for (let rest = length; ; rest >>>= 7) {
-    if (rest < 0x80) return [...header, rest];
-    header.push((rest & 0x7f) | 0x80); // varint: 7 bits per byte, low bits first
-  }
+  return [(fieldNumber << 3) | 2, ...varint(length)];
+}
+
+/** A non-negative integer below 2^32 as a protobuf varint: 7 bits per byte, low bits first. */
+export function varint(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  for (; rest >= 0x80; rest >>>= 7) bytes.push((rest & 0x7f) | 0x80);
+  bytes.push(rest);
+  return bytes;
 }
 
 /**

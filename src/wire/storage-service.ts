@@ -63,3 +63,8 @@ export interface SmallChunkResult { chunk_id: string; success: boolean; error_me
 export interface PutSmallChunksResponse { results: SmallChunkResult[] }
 export interface ReadSmallChunksRequest { reads: GetChunkRequest[] }
 export interface SmallChunkRead { index: number; data: Buffer; code: number; error_message: string }
+/** One op of a SmallChunkOps stream: a put or a read (`op` names which, as proto-loader decodes a oneof). */
+export interface SmallChunkOp { tag: number; op?: 'put' | 'read'; put?: SmallChunk | null; read?: GetChunkRequest | null }
+export interface SmallChunkOpResult { tag: number; code: number; error_message: string; data: Buffer }
+export interface SmallChunkOpBatch { ops: SmallChunkOp[] }
+export interface SmallChunkOpResults { results: SmallChunkOpResult[] }

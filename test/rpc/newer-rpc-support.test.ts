@@ -8,7 +8,7 @@ function setUp() {
   let now = 1_000_000;
   const logged: string[] = [];
   const log = { info: (line: string) => logged.push(`info ${line}`), warn: (line: string) => logged.push(`warn ${line}`) };
-  const support = new NewerRpcSupport('10.0.0.7:7001', log, () => now);
+  const support = new NewerRpcSupport('10.0.0.7:7001', log, { now: () => now });
   const calls: string[] = [];
   /** What the server answers to the newer RPC: its result, or the failure. */
   let newerAnswer: () => Promise<string> = () => Promise.reject(failure(grpc.status.UNIMPLEMENTED));

@@ -154,7 +154,7 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
   });
 });
 
-describe('StorageClient against a storage server older than PutSmallChunks, ReadChunk and ReadSmallChunks', () => {
+describe('StorageClient against a storage server older than SmallChunkOps, PutSmallChunks, ReadChunk and ReadSmallChunks', () => {
   let server: grpc.Server;
   let client: StorageClient;
   /** Every call the client made, as "Method STATUS", in the order they ended. */
@@ -174,8 +174,8 @@ describe('StorageClient against a storage server older than PutSmallChunks, Read
   beforeAll(async () => {
     const store = await ChunkStore.open(await makeTempDir('ringstore-old-server-'), createLogger('test'));
     // An older server: today's handlers, less the RPCs it did not have yet (grpc-js answers UNIMPLEMENTED).
-    const { PutSmallChunks: _put, ReadChunk: _read, ReadSmallChunks: _reads, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
-    const { PutSmallChunks: _putDefinition, ReadChunk: _readDefinition, ReadSmallChunks: _readsDefinition, ...definition } = storageServerDefinition;
+    const { SmallChunkOps: _ops, PutSmallChunks: _put, ReadChunk: _read, ReadSmallChunks: _reads, ...handlers } = createStorageHandlers(store, 'old', createLogger('test'), { putIdleTimeoutMs: 30_000, maxConcurrentPuts: 16 }, framePool);
+    const { SmallChunkOps: _opsDefinition, PutSmallChunks: _putDefinition, ReadChunk: _readDefinition, ReadSmallChunks: _readsDefinition, ...definition } = storageServerDefinition;
     server = new grpc.Server();
     server.addService(definition, handlers as grpc.UntypedServiceImplementation);
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
@@ -194,7 +194,7 @@ describe('StorageClient against a storage server older than PutSmallChunks, Read
     await removeTempDirs();
   });
 
-  it('stores small chunks through PutChunk streams instead, asking PutSmallChunks once', async () => {
+  it('stores small chunks through PutChunk streams instead, asking SmallChunkOps and PutSmallChunks once', async () => {
     const chunks = [randomBytes(4096), randomBytes(100_000), randomBytes(10)].map((data) => ({ id: randomUUID(), data }));
     const put = async ({ id, data }: { id: string; data: Buffer }) => {
       const writer = client.putSmallChunk(id, data.length);
@@ -202,12 +202,15 @@ describe('StorageClient against a storage server older than PutSmallChunks, Read
       return writer.end();
     };
     for (const chunk of chunks) expect(await put(chunk)).toMatchObject({ success: true, crc32: crc32(chunk.data) });
-    expect(calls).toEqual(['PutSmallChunks UNIMPLEMENTED', 'PutChunk OK', 'PutChunk OK', 'PutChunk OK']);
+    expect(calls).toEqual(['SmallChunkOps UNIMPLEMENTED', 'PutSmallChunks UNIMPLEMENTED', 'PutChunk OK', 'PutChunk OK', 'PutChunk OK']);
     for (const { id, data } of chunks) expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
-    expect(logged).toEqual([expect.stringMatching(/^Storage server 127\.0\.0\.1:\d+ does not know PutSmallChunks \(a version older than this gateway\): using PutChunk streams there instead/)]);
+    expect(logged).toEqual([
+      expect.stringMatching(/^Storage server 127\.0\.0\.1:\d+ does not know SmallChunkOps \(a version older than this gateway\): using PutSmallChunks and ReadSmallChunks calls there instead/),
+      expect.stringMatching(/^Storage server 127\.0\.0\.1:\d+ does not know PutSmallChunks \(a version older than this gateway\): using PutChunk streams there instead/),
+    ]);
   });
 
-  it('reads small ranges through GetChunk streams instead, asking ReadSmallChunks and ReadChunk once', async () => {
+  it('reads small ranges through GetChunk streams instead, asking ReadSmallChunks and ReadChunk once (SmallChunkOps known missing)', async () => {
     const id = randomUUID();
     const data = randomBytes(5000);
     await client.putChunkBuffer(id, data);

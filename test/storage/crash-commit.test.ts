@@ -14,8 +14,9 @@ const KILLS = 3;
 
 /**
  * kill -9 of a storage server while 32 writers put chunks (group commit is batching them), half
- * of them through PutSmallChunks (several chunks per call, as the gateway sends small chunks),
- * and some delete chunks they stored: most chunks are small, so they are records appended to
+ * of them as small puts: as ops of one SmallChunkOps stream (as the gateway sends small chunks)
+ * and through PutSmallChunks (several chunks per call, as it sends them to a server without
+ * SmallChunkOps); some delete chunks they stored: most chunks are small, so they are records appended to
  * volume files in batches, the rest chunk files. Every acknowledged chunk must come back
  * byte-exact after a restart, every acknowledged delete must stay deleted, and every chunk the
  * restarted server holds must be one that was sent, whole and verified (a put cut by the kill
@@ -44,6 +45,7 @@ describe('storage server killed -9 during group commit', () => {
     const port = server.port;
     for (let kill = 0; kill < KILLS; kill += 1) {
       const client = StorageClient.connect(server.address, { callTimeoutMs: 10_000 });
+      const batchingClient = StorageClient.connect(server.address, { callTimeoutMs: 10_000, avoidRpcs: ['SmallChunkOps'] });
       let stop = false;
       const writers = Array.from({ length: WRITERS }, async (_, writer) => {
         for (let n = 0; !stop; n += 1) {
@@ -53,7 +55,7 @@ describe('storage server killed -9 during group commit', () => {
           sent.set(id, data);
           try {
             if (writer % 2 === 1) {
-              const small = client.putSmallChunk(id, data.length);
+              const small = (writer % 4 === 1 ? client : batchingClient).putSmallChunk(id, data.length);
               await small.write(encodePutData([data]));
               await small.end();
             } else {
@@ -82,6 +84,7 @@ describe('storage server killed -9 during group commit', () => {
       stop = true;
       await Promise.all(writers);
       client.close();
+      batchingClient.close();
       server = await start(port);
     }
 

@@ -2,29 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { EncodedPutData, StorageClient, encodePutData } from '../../src/rpc/storage-client';
-import { encodeBytesMessage, encodeFixed32Field } from '../../src/wire/bytes-message';
-import { allocateWithPrefixRoom } from '../../src/wire/prefix-in-place';
+import { StorageClient, encodePutData } from '../../src/rpc/storage-client';
 import { RingstoreProcess } from '../helpers/process';
 import { codeOf, listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
 import { chunkOnDisk } from '../helpers/chunk-on-disk';
+import { corruptMessage, putSmall } from '../helpers/small-chunks';
 
 const KiB = 1024;
-
-/** A PutChunk data message whose data_crc32 is not the CRC of its data (a bit flipped on the way). */
-function corruptMessage(data: Buffer): EncodedPutData {
-  const wrong = (crc32(data) ^ 1) >>> 0;
-  const { bytes } = encodeBytesMessage(2, [data], encodeFixed32Field(5, wrong), allocateWithPrefixRoom);
-  return new EncodedPutData(bytes, data.length, wrong);
-}
-
-/** Puts a whole chunk through PutSmallChunks, as the gateway does. */
-async function putSmall(client: StorageClient, chunkId: string, message: EncodedPutData): Promise<unknown> {
-  const writer = client.putSmallChunk(chunkId, message.dataLength);
-  await writer.write(message);
-  return writer.end();
-}
 
 describe('PutSmallChunks: several whole chunks in one call', () => {
   let server: SpawnedStorageServer;
@@ -32,7 +17,8 @@ describe('PutSmallChunks: several whole chunks in one call', () => {
 
   beforeAll(async () => {
     server = await spawnStorageServer(path.join(await makeTempDir('ringstore-small-chunks-'), 'data'), { env: { LOG_LEVEL: 'debug' } });
-    client = StorageClient.connect(server.address);
+    // PutSmallChunks is what a gateway sends a server without SmallChunkOps.
+    client = StorageClient.connect(server.address, { avoidRpcs: ['SmallChunkOps'] });
   });
 
   afterAll(async () => {
