@@ -8,7 +8,9 @@ import { onRequestEnd } from './request-end';
  * unless they fail, so they do not bury the requests people make.
  */
 function isRoutine(req: Request): boolean {
-  return (req.method === 'GET' && req.path === '/health') || (req.method === 'POST' && req.originalUrl.split('?')[0].replace(/\/+$/, '') === '/admin/servers');
+  if (req.method === 'GET') return req.path === '/health';
+  // The prefix first: most POSTs are uploads, and the path is cut out only for a heartbeat.
+  return req.method === 'POST' && req.originalUrl.startsWith('/admin/servers') && req.originalUrl.split('?')[0].replace(/\/+$/, '') === '/admin/servers';
 }
 
 /**
@@ -19,8 +21,11 @@ function isRoutine(req: Request): boolean {
 export function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     onRequestEnd(res, ({ seconds, status }) => {
-      const level = isRoutine(req) && status > 0 && status < 400 ? 'debug' : 'info';
-      if (!log.isLevelEnabled(level)) return; // LOG_LEVEL=warn: not even the line is built
+      // LOG_LEVEL=warn (or higher): neither level is on (debug is below info), so nothing is
+      // worked out, not even whether the request is a routine one.
+      if (!log.isLevelEnabled('info')) return;
+      const level = status > 0 && status < 400 && isRoutine(req) ? 'debug' : 'info';
+      if (!log.isLevelEnabled(level)) return; // LOG_LEVEL=info: routine requests are not logged
       const ms = seconds * 1000;
       const path = req.originalUrl.length > 300 ? `${req.originalUrl.slice(0, 300)}...` : req.originalUrl;
       log.log(level, `${req.method} ${path} ${status || 'no response'} ${ms.toFixed(1)} ms`, {
