@@ -1,11 +1,15 @@
 /**
- * `npm run bench -- small [--seconds S] [--clients N]`: small files through `ringstore up` (R=2)
+ * `npm run bench -- small [--seconds S] [--clients N] [--warmup S]`: small files through `ringstore up` (R=2)
  * with 32 concurrent keep-alive clients, for 4 KiB, 64 KiB and 1 MiB files: uploads/s and
  * downloads/s (bytes checked) with p50/p99 latency and the server CPU per request, then metadata
  * reads/s and the reference server's static GET rate of a 4 KiB file with the same client in the
  * same run. Downloads are measured twice: with the gateway's small-file cache (default settings:
  * uploaded files of up to 64 KiB are hot) and on a second cluster with SMALL_FILE_CACHE_BYTES=0,
- * where every download reads its chunk from a storage server.
+ * where every download reads its chunk from a storage server. Before the first measured phase,
+ * the first cluster serves `--warmup` seconds (default 2; 0 for none) of 4 KiB uploads, each
+ * downloaded back, that are not measured: the first phase would otherwise measure V8 compiling
+ * the hot paths of freshly started processes (the second cluster's cold downloads follow
+ * unmeasured uploads, which warm it).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +32,9 @@ interface StoredFile {
 export async function run(args: string[]): Promise<Figure[]> {
   const seconds = Number(args[args.indexOf('--seconds') + 1]) || 8;
   const clients = Number(args[args.indexOf('--clients') + 1]) || 32;
+  const warmupArg = args.indexOf('--warmup');
+  const warmupMs = (warmupArg === -1 ? 2 : Number(args[warmupArg + 1])) * 1000;
+  if (!Number.isFinite(warmupMs) || warmupMs < 0) throw new Error(`--warmup takes a number of seconds (0 or more), got ${args[warmupArg + 1]}`);
   const phaseMs = seconds * 1000;
   const work = await mkdtemp(path.join(os.tmpdir(), 'ringstore-small-'));
   const reference = await startReference(work);
@@ -59,6 +66,16 @@ export async function run(args: string[]): Promise<Figure[]> {
       const reply = await request(agent, `${cluster.url}/files/${file.id}`);
       if (reply.status !== 200 || !reply.body.equals(file.data)) throw new Error(`download of ${file.id} answered ${reply.status} with ${reply.body.length} bytes, not the uploaded ones`);
     });
+    if (warmupMs > 0) {
+      const warmup = await closedLoop(clients, warmupMs, async () => {
+        const data = randomBytes(FILE_BYTES);
+        const reply = await request(agent, `${cluster.url}/files?filename=warmup.bin`, { method: 'POST', body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+        if (reply.status !== 201) throw new Error(`warm-up upload answered ${reply.status}`);
+        const back = await request(agent, `${cluster.url}/files/${(JSON.parse(reply.body.toString()) as { file_id: string }).file_id}`);
+        if (back.status !== 200 || !back.body.equals(data)) throw new Error(`warm-up download answered ${back.status}`);
+      });
+      if (warmup.failed > 0) process.stderr.write(`warm-up: ${warmup.failed} of ${warmup.requests} failed, e.g. ${warmup.errors.join(' | ')}\n`);
+    }
     let smallDownloads: LoadResult | undefined;
     for (const [label, size] of SIZES) {
       await measured(`${label} uploads`, ringstorePids, () => uploads(size));
