@@ -92,6 +92,11 @@ class PgliteBackend implements SqlBackend {
   private reopenDelayMs = REOPEN_BACKOFF_BASE_MS;
   private reopenTimer: NodeJS.Timeout | undefined;
   private reopening: Promise<void> | undefined;
+  /**
+   * Statements the running child has PREPAREd (a query by that name succeeded): their text is
+   * not sent again, only their name and parameters. A new child starts with none.
+   */
+  private preparedInChild = new Set<string>();
 
   constructor(
     started: StartedChild,
@@ -103,6 +108,7 @@ class PgliteBackend implements SqlBackend {
 
   private adopt({ child, gone }: StartedChild): void {
     this.child = child;
+    this.preparedInChild = new Set();
     this.unavailable = undefined;
     child.on('message', (reply: Reply) => {
       const request = this.pending.get(reply.id);
@@ -177,7 +183,12 @@ class PgliteBackend implements SqlBackend {
     if (prepareAs !== undefined && (!PLAIN_NAME.test(prepareAs) || !params?.every((param) => typeof param === 'string'))) {
       throw new TypeError(`statement "${prepareAs}": a prepared statement needs a plain lower-case name and text parameters`);
     }
-    return (await this.send('query', sql, params, prepareAs)) as Row[];
+    if (prepareAs === undefined) return (await this.send('query', sql, params)) as Row[];
+    // The set of the child this goes to: a reply from it is never counted for a later one.
+    const prepared = this.preparedInChild;
+    const rows = await this.send('query', prepared.has(prepareAs) ? '' : sql, params, prepareAs);
+    prepared.add(prepareAs);
+    return rows as Row[];
   }
 
   async exec(sql: string): Promise<void> {

@@ -2,7 +2,7 @@
  * The embedded metadata database's own process (see pglite-backend.ts for why a process):
  * PGlite on the directory given as the first argument, driven over the IPC channel of
  * child_process.fork. Plain CommonJS so it starts without a TypeScript loader.
- * Messages in: {id, op: 'query'|'exec'|'close', sql, params, prepareAs}; out: {id, rows} or {id, error};
+ * Messages in: {id, op: 'query'|'exec'|'close', sql, params, prepareAs} (sql '' for a statement prepared here already); out: {id, rows} or {id, error};
  * plus one {ready} or {failed} once PGlite is open, or could not be.
  *
  * It lives and dies with its parent. It ignores SIGINT, SIGTERM and SIGHUP: Ctrl-C reaches the
@@ -135,11 +135,13 @@ const prepared = new Set();
 /**
  * A statement by name (the parent checked it is a plain identifier, and every parameter text):
  * PREPAREd the first time it comes, then EXECUTEd with its parameters written as literals, so
- * PostgreSQL parses and plans it once. (PGlite's query() sends an unnamed statement, planned
+ * PostgreSQL parses and plans it once (and the parent stops sending its text). (PGlite's query() sends an unnamed statement, planned
  * again every time; its protocol has no other way to bind parameters to a named one.)
  */
 async function executePrepared(name, sql, params) {
   if (!prepared.has(name)) {
+    // The parent sends the text until a query by this name has succeeded here, then only the name.
+    if (!sql) throw new Error(`statement "${name}" is not prepared in this process, and no text came with it`);
     await db.exec(`PREPARE ${name} AS ${sql}`);
     prepared.add(name);
   }
