@@ -40,6 +40,15 @@ const QUEUED_MESSAGES = 2;
 const GET_CHUNK_DATA_FIELD = 1;
 /** Reads one ReadSmallChunks call may ask (gateways send at most 64): bounds the memory one call holds. */
 const MAX_SMALL_READS = 256;
+/** Ops one SmallChunkOps message may carry (gateways send at most 64); more are refused, each with INVALID_ARGUMENT. */
+const MAX_OPS_PER_MESSAGE = 256;
+/** Ops of one SmallChunkOps stream running at once; beyond, the stream is not read (HTTP/2 flow control holds the client). */
+const MAX_OPS_RUNNING = 256;
+/**
+ * Bytes of read data one answers message may carry before it is sent: the answers ready in one
+ * turn may be many 1 MiB reads, and a client takes messages of 4 MiB by default.
+ */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 const NO_DATA = Buffer.alloc(0);
 
 const STATUS_BY_REASON: Record<ChunkStoreErrorReason, grpc.status> = {
@@ -277,13 +286,16 @@ export function createStorageHandlers(
    * answers ready in one turn of the event loop go in one message (a write per answer would send
    * them one per turn: grpc-js waits for each message to be written before it takes the next).
    * The puts that come together share the volume's group commit as a PutSmallChunks call's do.
-   * The stream ends once the client has ended its side, or the server is stopping, and no op runs.
+   * Bounded: at most MAX_OPS_PER_MESSAGE ops a message, MAX_OPS_RUNNING at once (the stream is
+   * not read beyond), MAX_ANSWER_BYTES of read data an answers message. The stream ends once
+   * the client has ended its side, or the server is stopping, and no op runs.
    */
   function smallChunkOps(call: grpc.ServerDuplexStream<SmallChunkOpBatch, SmallChunkOpResults>): void {
     let running = 0;
     let clientDone = false;
     let ended = false;
     let answers: SmallChunkOpResult[] = [];
+    let answerBytes = 0;
     const gone = (): boolean => ended || call.cancelled || call.destroyed;
     const endWhenIdle = (): void => {
       if (ended || running > 0 || answers.length > 0 || !(clientDone || stopping?.aborted)) return;
@@ -292,23 +304,33 @@ export function createStorageHandlers(
       if (!call.cancelled && !call.destroyed) call.end();
     };
     const sendAnswers = (): void => {
+      if (answers.length === 0) return; // sent already, full
       const results = answers;
       answers = [];
+      answerBytes = 0;
       if (!gone()) call.write({ results });
       endWhenIdle();
     };
     const answer = (result: SmallChunkOpResult): void => {
       running -= 1;
+      if (running < MAX_OPS_RUNNING && call.isPaused()) call.resume();
+      if (answers.length > 0 && answerBytes + result.data.length > MAX_ANSWER_BYTES) sendAnswers();
       if (answers.push(result) === 1) setImmediate(sendAnswers);
+      answerBytes += result.data.length;
     };
     openOpStreams.add(endWhenIdle);
-    call.on('data', (batch: SmallChunkOpBatch) => {
+    call.on('data', ({ ops }: SmallChunkOpBatch) => {
       if (ended) return;
-      running += batch.ops.length;
-      const puts = batch.ops.filter((op) => op.put);
-      const done = Promise.all(batch.ops.map((op) => smallChunkOp(op).then(answer)));
+      running += ops.length;
+      if (running >= MAX_OPS_RUNNING) call.pause();
+      const refused = ops.length > MAX_OPS_PER_MESSAGE
+        ? toServiceError(new ChunkStoreError('INVALID_ARGUMENT', `a SmallChunkOps message carries at most ${MAX_OPS_PER_MESSAGE} ops, this one ${ops.length}`), 'SmallChunkOps')
+        : undefined;
+      const done = Promise.all(ops.map((op) =>
+        (refused ? Promise.resolve({ tag: op.tag, code: refused.code, error_message: refused.details, data: NO_DATA }) : smallChunkOp(op)).then(answer)));
       // The puts' data are views of the one message, received into pool memory when it was large.
-      if (puts.length > 0) void done.then(() => frames.release(puts[0].put!.data));
+      const firstPut = ops.find((op) => op.put)?.put;
+      if (firstPut) void done.then(() => frames.release(firstPut.data));
     });
     call.on('end', () => {
       clientDone = true;

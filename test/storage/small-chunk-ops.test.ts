@@ -7,6 +7,7 @@ import { RingstoreProcess } from '../helpers/process';
 import { corruptMessage, putSmall } from '../helpers/small-chunks';
 import { codeOf, listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
+import { storageServiceDefinition, type SmallChunkOpResult, type SmallChunkOpResults } from '../../src/wire/storage-service';
 
 const KiB = 1024;
 
@@ -58,6 +59,46 @@ describe('SmallChunkOps: small puts and reads on one stream to a real storage se
     const served = await Promise.all(reads.filter((_, n) => n !== 2));
     served.forEach((bytes, n) => expect(bytes.equals(chunks.filter((_, m) => m !== 2)[n].data)).toBe(true));
     expect(started).toEqual(['SmallChunkOps']);
+  });
+
+  it('answers many large reads asked together in messages a client with default limits takes (4 MiB)', async () => {
+    const server = await spawn('large-reads');
+    const client = StorageClient.connect(server.address);
+    clients.push(client);
+    // Volume records, each read by one synchronous pread: their answers are ready in the same turn.
+    const chunks = Array.from({ length: 30 }, () => ({ id: randomUUID(), data: randomBytes(200 * KiB) }));
+    for (const { id, data } of chunks) await client.putChunkBuffer(id, data);
+    const reads = await Promise.all(chunks.map(({ id, data }) => client.readChunk(id, { offset: 0, length: data.length })));
+    reads.forEach((bytes, n) => expect(bytes.equals(chunks[n].data)).toBe(true));
+  });
+
+  it('refuses each op of a message carrying more than 256, and goes on serving the stream, pausing it while 256 ops run', async () => {
+    const server = await spawn('too-many');
+    const client = StorageClient.connect(server.address);
+    clients.push(client);
+    const stored = { id: randomUUID(), data: randomBytes(4 * KiB) };
+    await client.putChunkBuffer(stored.id, stored.data);
+    const method = storageServiceDefinition.SmallChunkOps;
+    const call = client.grpcClient.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), {});
+    const answers = new Map<number, SmallChunkOpResult>();
+    call.on('data', ({ results }: SmallChunkOpResults) => results.forEach((result) => answers.set(result.tag, result)));
+    const read = { chunk_id: stored.id, offset: 0, length: stored.data.length };
+    call.write({ ops: Array.from({ length: 300 }, (_, tag) => ({ tag, read })) });
+    await waitFor(() => answers.size === 300 || undefined, { what: '300 answers' });
+    expect(new Set([...answers.values()].map((answer) => answer.code))).toEqual(new Set([grpc.status.INVALID_ARGUMENT]));
+    expect(answers.get(0)!.error_message).toMatch(/at most 256 ops, this one 300/);
+    call.write({ ops: [{ tag: 1000, read }] });
+    const served = await waitFor(() => answers.get(1000), { what: 'the answer to a lawful message' });
+    expect(served.code).toBe(grpc.status.OK);
+    expect(served.data.equals(stored.data)).toBe(true);
+    // 600 ops in three messages: past 256 running the stream is paused, then read on as they are answered.
+    for (let message = 0; message < 3; message += 1) call.write({ ops: Array.from({ length: 200 }, (_, n) => ({ tag: 2000 + message * 200 + n, read })) });
+    await waitFor(() => answers.size === 301 + 600 || undefined, { what: '600 more answers' });
+    expect([...answers.entries()].filter(([tag, answer]) => tag >= 2000 && answer.code !== grpc.status.OK)).toEqual([]);
+    // Ended by this side with nothing running, the server ends it too.
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.end();
+    expect((await status).code).toBe(grpc.status.OK);
   });
 
   it('fails the ops a SIGSTOPped server holds at their own deadline, and serves new ones once it runs again', async () => {
