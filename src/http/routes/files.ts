@@ -247,31 +247,41 @@ function etag(file: FileRecord): string {
 /** Each record's headers, built once: a cached record (FileCache) serves many downloads. */
 const headersOfFile = new WeakMap<FileRecord, ReadonlyArray<[string, string]>>();
 
-/** The headers that describe a file, on every answer that serves it. */
+/** The headers that describe a file, on every answer that serves it: name, value, name, value... */
+function describingHeaders(file: FileRecord): string[] {
+  return [
+    'ETag', etag(file),
+    'Accept-Ranges', 'bytes',
+    'Content-Type', file.contentType,
+    // Stored bytes are the client's: never let a browser sniff them into something runnable.
+    'X-Content-Type-Options', 'nosniff',
+    'Content-Disposition', contentDisposition(file.filename),
+    'Last-Modified', file.completedAt.toUTCString(),
+  ];
+}
+
+/** The headers that describe a file, as pairs (for HEAD, ranges, streamed bodies). */
 function fileHeaders(file: FileRecord): ReadonlyArray<[string, string]> {
   let headers = headersOfFile.get(file);
   if (!headers) {
-    headers = [
-      ['ETag', etag(file)],
-      ['Accept-Ranges', 'bytes'],
-      ['Content-Type', file.contentType],
-      // Stored bytes are the client's: never let a browser sniff them into something runnable.
-      ['X-Content-Type-Options', 'nosniff'],
-      ['Content-Disposition', contentDisposition(file.filename)],
-      ['Last-Modified', file.completedAt.toUTCString()],
-    ];
+    const list = describingHeaders(file);
+    headers = Array.from({ length: list.length / 2 }, (_, i) => [list[2 * i], list[2 * i + 1]] as [string, string]);
     headersOfFile.set(file, headers);
   }
   return headers;
 }
 
-/** The headers of a 200 with the whole file, as one list for writeHead; built once per record. */
+/**
+ * The headers of a 200 with the whole file, as one list for writeHead; built once per record,
+ * straight from the file (a record just looked up is often read once: no pairs kept for it).
+ */
 const wholeFileHeadersOf = new WeakMap<FileRecord, string[]>();
 
 function wholeFileHeaders(file: FileRecord): string[] {
   let headers = wholeFileHeadersOf.get(file);
   if (!headers) {
-    headers = [...fileHeaders(file).flat(), 'Content-Length', String(file.size)];
+    headers = describingHeaders(file);
+    headers.push('Content-Length', String(file.size));
     wholeFileHeadersOf.set(file, headers);
   }
   return headers;
