@@ -15,9 +15,30 @@ const CHUNK_ID_FIELD = 1;
 const MAX_BATCH_BYTES = 1024 * 1024;
 const MAX_BATCH_CHUNKS = 64;
 
+/** A SmallChunk encoded by hand: its chunk_id, then its data message as encoded for PutChunk (fields 2 and 5). */
+export interface SmallChunkLayout {
+  /** Bytes of the SmallChunk message. */
+  length: number;
+  /** Writes it into `bytes` at `offset`; returns the offset after it. */
+  writeAt(bytes: Buffer, offset: number): number;
+}
+
+/** Lays out a SmallChunk around `message`, whose bytes are copied once when written, not re-encoded. */
+export function smallChunkLayout(chunkId: string, message: EncodedPutData): SmallChunkLayout {
+  const id = Buffer.from(chunkId);
+  const idHeader = fieldHeader(CHUNK_ID_FIELD, id.length);
+  return {
+    length: idHeader.length + id.length + message.bytes.length,
+    writeAt(bytes, at) {
+      bytes.set(idHeader, at);
+      const offset = at + idHeader.length + id.copy(bytes, at + idHeader.length);
+      return offset + message.bytes.copy(bytes, offset);
+    },
+  };
+}
+
 interface QueuedPut {
-  /** SmallChunk.chunk_id, encoded; the chunk's data message (fields 2 and 5) follows it. */
-  idField: Buffer;
+  chunk: SmallChunkLayout;
   message: EncodedPutData;
   deadlineMs: number;
   resolve(result: PutChunkResult): void;
@@ -50,10 +71,9 @@ export class SmallChunkBatcher {
   /** Stores a whole chunk (one data message, see encodePutData); resolves once the server made it durable. */
   put(chunkId: string, message: EncodedPutData, deadlineMs: number): Promise<PutChunkResult> {
     return new Promise((resolve, reject) => {
-      const id = Buffer.from(chunkId);
-      const idField = Buffer.concat([Buffer.from(fieldHeader(CHUNK_ID_FIELD, id.length)), id]);
-      this.queue.push({ idField, message, deadlineMs, resolve, reject });
-      this.queuedBytes += idField.length + message.bytes.length;
+      const chunk = smallChunkLayout(chunkId, message);
+      this.queue.push({ chunk, message, deadlineMs, resolve, reject });
+      this.queuedBytes += chunk.length;
       if (this.queuedBytes >= MAX_BATCH_BYTES || this.queue.length >= MAX_BATCH_CHUNKS) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -84,15 +104,13 @@ export class SmallChunkBatcher {
 
 /** PutSmallChunksRequest by hand: each chunk is its id field then its data message as encoded for PutChunk. */
 function encodeRequest(batch: readonly QueuedPut[]): EncodedMessage {
-  const headers = batch.map((put) => fieldHeader(CHUNKS_FIELD, put.idField.length + put.message.bytes.length));
-  const length = batch.reduce((sum, put, index) => sum + headers[index].length + put.idField.length + put.message.bytes.length, 0);
+  const headers = batch.map((put) => fieldHeader(CHUNKS_FIELD, put.chunk.length));
+  const length = batch.reduce((sum, put, index) => sum + headers[index].length + put.chunk.length, 0);
   const bytes = allocateWithPrefixRoom(length);
   let offset = 0;
   batch.forEach((put, index) => {
     bytes.set(headers[index], offset);
-    offset += headers[index].length;
-    offset += put.idField.copy(bytes, offset);
-    offset += put.message.bytes.copy(bytes, offset);
+    offset = put.chunk.writeAt(bytes, offset + headers[index].length);
   });
   return new EncodedMessage(bytes);
 }

@@ -2,14 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { EncodedMessage, fieldHeader, varint } from '../wire/bytes-message';
 import { allocateWithPrefixRoom } from '../wire/prefix-in-place';
 import { storageServiceDefinition, type GetChunkRequest, type SmallChunkOpBatch, type SmallChunkOpResult, type SmallChunkOpResults } from '../wire/storage-service';
-import type { MakeCallError } from './small-chunk-batcher';
+import { smallChunkLayout, type MakeCallError } from './small-chunk-batcher';
 import type { EncodedPutData } from './storage-client';
 
-/** SmallChunkOpBatch.ops, SmallChunkOp.tag and .put, SmallChunk.chunk_id (proto/storage.proto). */
+/** SmallChunkOpBatch.ops, SmallChunkOp.tag and .put (proto/storage.proto). */
 const OPS_FIELD = 1;
 const TAG_KEY = (1 << 3) | 0;
 const PUT_FIELD = 2;
-const CHUNK_ID_FIELD = 1;
 /**
  * The ops of a turn go in one message, sent at once when it reaches this many bytes or ops:
  * well under the server's 8 MiB message limit, and small enough that the first op of a message
@@ -191,25 +190,22 @@ function encodeBatch(ops: readonly QueuedOp[]): EncodedMessage {
   return new EncodedMessage(bytes);
 }
 
-/** One put as an entry of SmallChunkOpBatch.ops: SmallChunkOp { tag, put: SmallChunk { chunk_id, data message } }. */
+/** One put as an entry of SmallChunkOpBatch.ops: SmallChunkOp { tag, put: SmallChunk }. */
 function putLayout(tag: number, chunkId: string, message: EncodedPutData): { length: number; writeAt(bytes: Buffer, offset: number): number } {
-  const id = Buffer.from(chunkId);
-  const idHeader = fieldHeader(CHUNK_ID_FIELD, id.length);
-  const chunkLength = idHeader.length + id.length + message.bytes.length;
-  const putHeader = fieldHeader(PUT_FIELD, chunkLength);
+  const chunk = smallChunkLayout(chunkId, message);
+  const putHeader = fieldHeader(PUT_FIELD, chunk.length);
   const tagField = varint(tag);
-  const opLength = 1 + tagField.length + putHeader.length + chunkLength;
+  const opLength = 1 + tagField.length + putHeader.length + chunk.length;
   const opHeader = fieldHeader(OPS_FIELD, opLength);
   return {
     length: opHeader.length + opLength,
     writeAt(bytes, at) {
       let offset = at;
-      for (const part of [opHeader, [TAG_KEY], tagField, putHeader, idHeader]) {
+      for (const part of [opHeader, [TAG_KEY], tagField, putHeader]) {
         bytes.set(part, offset);
         offset += part.length;
       }
-      offset += id.copy(bytes, offset);
-      return offset + message.bytes.copy(bytes, offset);
+      return chunk.writeAt(bytes, offset);
     },
   };
 }

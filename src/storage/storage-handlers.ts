@@ -211,9 +211,10 @@ export function createStorageHandlers(
   }
 
   /**
-   * One chunk of a PutSmallChunks call or put of a SmallChunkOps stream, stored as a PutChunk of one message would be: its
-   * CRC-32 checked, written to a temp file, committed with the puts around it (group commit),
-   * then answered; a failure leaves nothing and is answered with the status PutChunk would end with.
+   * One chunk of a PutSmallChunks call, or a put of a SmallChunkOps stream, stored as a PutChunk
+   * of one message would be: its CRC-32 checked, committed with the puts around it (a volume
+   * record, or a temp file linked under its name: group commit), then answered; a failure leaves
+   * nothing and is answered with the status PutChunk would end with.
    */
   async function putSmallChunk(chunk: SmallChunk, rpc: string): Promise<SmallChunkResult> {
     let upload: ChunkUpload | undefined;
