@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { busyTrailer } from '../wire/busy-refusal';
 import { EncodedMessage, fieldHeader } from '../wire/bytes-message';
 import { allocateWithPrefixRoom } from '../wire/prefix-in-place';
 import type { PutSmallChunksResponse } from '../wire/storage-service';
@@ -48,8 +49,8 @@ interface QueuedPut {
 /** Sends one PutSmallChunks call, its request already encoded. */
 export type SendSmallChunks = (request: EncodedMessage, deadlineMs: number) => Promise<PutSmallChunksResponse>;
 
-/** A ServiceError for a failure that the call's status does not carry (one chunk of a batch). */
-export type MakeCallError = (code: grpc.status, details: string) => grpc.ServiceError;
+/** A ServiceError for a failure that the call's status does not carry (one chunk of a batch), with the trailers it stands for. */
+export type MakeCallError = (code: grpc.status, details: string, metadata?: grpc.Metadata) => grpc.ServiceError;
 
 /**
  * The small puts to one storage server that start in the same turn of the event loop, sent
@@ -98,7 +99,7 @@ export class SmallChunkBatcher {
   private settle(put: QueuedPut, result: PutSmallChunksResponse['results'][number] | undefined): void {
     if (!result) put.reject(this.callError(grpc.status.INTERNAL, 'the storage server answered a PutSmallChunks call with fewer results than chunks'));
     else if (result.success) put.resolve({ chunk_id: result.chunk_id, success: true, error_message: '', crc32: put.message.dataCrc32 });
-    else put.reject(this.callError(result.code || grpc.status.UNKNOWN, result.error_message));
+    else put.reject(this.callError(result.code || grpc.status.UNKNOWN, result.error_message, result.busy ? busyTrailer() : undefined));
   }
 }
 

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { busyTrailer } from '../wire/busy-refusal';
 import { EncodedMessage, fieldHeader, varint } from '../wire/bytes-message';
 import { allocateWithPrefixRoom } from '../wire/prefix-in-place';
 import { storageServiceDefinition, type GetChunkRequest, type SmallChunkOpBatch, type SmallChunkOpResult, type SmallChunkOpResults } from '../wire/storage-service';
@@ -126,7 +127,7 @@ export class SmallChunkStream {
     if (!op) return; // past its deadline, already failed
     this.outstanding.delete(result.tag);
     if (result.code === grpc.status.OK) op.resolve(result.data);
-    else op.reject(this.callError(result.code, `${op.what}: ${result.error_message}`));
+    else op.reject(this.callError(result.code, `${op.what}: ${result.error_message}`, result.busy ? busyTrailer() : undefined));
   }
 
   /** Forgets `call` (if still the stream) and fails every op out on it, or waiting to be sent, with `error`. */

@@ -149,13 +149,12 @@ const SMALL_READS: NewerRpc = { newer: 'ReadSmallChunks', older: 'ReadChunk call
 /** PutSmallChunks with its request encoded by hand (SmallChunkBatcher). */
 const PUT_SMALL_CHUNKS = { ...METHODS.PutSmallChunks, requestSerialize: passEncoded(METHODS.PutSmallChunks.requestSerialize) };
 
-/** A ServiceError made on this side (watchdog, abort), shaped like the ones grpc-js produces. */
-export function clientCallError(code: grpc.status, details: string): grpc.ServiceError {
-  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), {
-    code,
-    details,
-    metadata: new grpc.Metadata(),
-  });
+/**
+ * A ServiceError made on this side (watchdog, abort, one op's result), shaped like the ones
+ * grpc-js produces; `metadata` stands for the trailers a call failing so would have had.
+ */
+export function clientCallError(code: grpc.status, details: string, metadata = new grpc.Metadata()): grpc.ServiceError {
+  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata });
 }
 
 /**

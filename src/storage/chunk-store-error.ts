@@ -27,3 +27,13 @@ export class CorruptBlockError extends ChunkStoreError {
     super('DATA_LOSS', `${what} is damaged on disk: block ${blockIndex} does not match its checksum`);
   }
 }
+
+/**
+ * A put refused because MAX_CONCURRENT_PUTS puts are in progress: RESOURCE_EXHAUSTED as a full
+ * disk is, but marked busy on the wire (src/wire/busy-refusal.ts), since it passes in moments.
+ */
+export class ServerBusyError extends ChunkStoreError {
+  constructor(maxConcurrentPuts: number) {
+    super('RESOURCE_EXHAUSTED', `too many puts in progress (${maxConcurrentPuts}); retry later`);
+  }
+}

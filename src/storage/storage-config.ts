@@ -17,7 +17,7 @@ export interface StorageConfig {
   shutdownGraceMs: number;
   /** A put whose client sends nothing for this long is cancelled and its temp file removed. */
   putIdleTimeoutMs: number;
-  /** Puts in progress at once (each holds a temp file); more are refused with RESOURCE_EXHAUSTED. */
+  /** Puts in progress at once (each holds a temp file); more are refused with RESOURCE_EXHAUSTED, marked busy. */
   maxConcurrentPuts: number;
   /** CLUSTER_TOKEN, TLS files (GRPC_TLS_*) and the other security settings. */
   security: SecurityConfig;

@@ -29,7 +29,8 @@ import { allocateForBytesMessage, wrapBytesMessage, type EncodedMessage } from '
 import { IdleWatchdog } from '../util/idle-watchdog';
 import type { MessageBufferPool } from '../wire/message-buffer-pool';
 import { limitQueuedMessages } from '../wire/stream-buffer';
-import { ChunkStoreError, type ChunkStoreErrorReason } from './chunk-store-error';
+import { busyTrailer } from '../wire/busy-refusal';
+import { ChunkStoreError, ServerBusyError, type ChunkStoreErrorReason } from './chunk-store-error';
 import type { ChunkStore } from './chunk-store';
 import type { ChunkUpload, FinalChecks } from './chunk-upload';
 import { normalizeChecksum } from './chunk-id';
@@ -64,7 +65,7 @@ const STATUS_BY_REASON: Record<ChunkStoreErrorReason, grpc.status> = {
 export interface PutLimits {
   /** A put whose client sends nothing for this long is cut and its temp file removed. */
   putIdleTimeoutMs: number;
-  /** Puts in progress at once; more are refused with RESOURCE_EXHAUSTED. */
+  /** Puts in progress at once; more are refused with RESOURCE_EXHAUSTED, marked busy. */
   maxConcurrentPuts: number;
 }
 
@@ -93,7 +94,8 @@ export function createStorageHandlers(
     if (error instanceof ChunkStoreError) {
       const level = error.reason === 'DATA_LOSS' ? 'error' : 'info';
       logger.log(level, `${rpc} refused: ${error.message}`, { event: 'rpc_refused', rpc, reason: error.reason });
-      return { code: STATUS_BY_REASON[error.reason], details: error.message, metadata: new grpc.Metadata() };
+      const metadata = error instanceof ServerBusyError ? busyTrailer() : new grpc.Metadata();
+      return { code: STATUS_BY_REASON[error.reason], details: error.message, metadata };
     }
     const message = errorMessage(error);
     logger.error(`${rpc} failed: ${message}`, { event: 'rpc_failed', rpc, stack: (error as Error)?.stack });
@@ -142,9 +144,8 @@ export function createStorageHandlers(
   }
 
   /** The refusal of a put while MAX_CONCURRENT_PUTS are in progress (PutChunk streams and small chunks alike). */
-  function tooManyPuts(): ChunkStoreError | undefined {
-    if (putsInProgress < limits.maxConcurrentPuts) return undefined;
-    return new ChunkStoreError('RESOURCE_EXHAUSTED', `too many puts in progress (${limits.maxConcurrentPuts}); retry later`);
+  function tooManyPuts(): ServerBusyError | undefined {
+    return putsInProgress < limits.maxConcurrentPuts ? undefined : new ServerBusyError(limits.maxConcurrentPuts);
   }
 
   /**
@@ -233,7 +234,7 @@ export function createStorageHandlers(
     } catch (error) {
       await upload?.abort();
       const status = toServiceError(error, rpc);
-      return { chunk_id: String(chunk.chunk_id), success: false, error_message: status.details, code: status.code };
+      return { chunk_id: String(chunk.chunk_id), success: false, error_message: status.details, code: status.code, busy: error instanceof ServerBusyError };
     }
   }
 
@@ -276,7 +277,7 @@ export function createStorageHandlers(
     if (stopping?.aborted) return { tag, code: grpc.status.UNAVAILABLE, error_message: 'the storage server is shutting down', data: NO_DATA };
     if (op.put) {
       const result = await putSmallChunk(op.put, 'SmallChunkOps');
-      return { tag, code: result.code, error_message: result.error_message, data: NO_DATA };
+      return { tag, code: result.code, error_message: result.error_message, data: NO_DATA, busy: result.busy };
     }
     if (op.read) return { tag, ...(await readSmall(op.read, 'SmallChunkOps')) };
     return { tag, code: grpc.status.INVALID_ARGUMENT, error_message: 'a SmallChunkOps op carries neither a put nor a read', data: NO_DATA };

@@ -59,12 +59,13 @@ export interface VerifyChunkRequest { chunk_id: string }
 export interface VerifyChunkResponse { chunk_id: string; ok: boolean; corrupt_block: number; error_message: string }
 export interface SmallChunk { chunk_id: string; data: Buffer; data_crc32: number }
 export interface PutSmallChunksRequest { chunks: SmallChunk[] }
-export interface SmallChunkResult { chunk_id: string; success: boolean; error_message: string; code: number }
+/** `busy` (set on a refused put only) marks a RESOURCE_EXHAUSTED refusal as busy, not full (busy-refusal.ts). */
+export interface SmallChunkResult { chunk_id: string; success: boolean; error_message: string; code: number; busy?: boolean }
 export interface PutSmallChunksResponse { results: SmallChunkResult[] }
 export interface ReadSmallChunksRequest { reads: GetChunkRequest[] }
 export interface SmallChunkRead { index: number; data: Buffer; code: number; error_message: string }
 /** One op of a SmallChunkOps stream: a put or a read (`op` names which, as proto-loader decodes a oneof). */
 export interface SmallChunkOp { tag: number; op?: 'put' | 'read'; put?: SmallChunk | null; read?: GetChunkRequest | null }
-export interface SmallChunkOpResult { tag: number; code: number; error_message: string; data: Buffer }
+export interface SmallChunkOpResult { tag: number; code: number; error_message: string; data: Buffer; busy?: boolean }
 export interface SmallChunkOpBatch { ops: SmallChunkOp[] }
 export interface SmallChunkOpResults { results: SmallChunkOpResult[] }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { StorageClient } from '../../src/rpc/storage-client';
+import { saysBusy } from '../../src/wire/busy-refusal';
 import { storageServiceDefinition, type PutChunkRequest, type PutChunkResponse } from '../../src/wire/storage-service';
 import { RingstoreProcess } from '../helpers/process';
 import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
@@ -124,6 +125,15 @@ describe('storage server under hostile gRPC input', () => {
     expect(await tempFiles(server)).toEqual([]);
   });
 
+  it('refuses a put larger than the free space with RESOURCE_EXHAUSTED, not marked busy: full', async () => {
+    const writer = client.putChunk(randomUUID(), '', 2 ** 50);
+    const refusal = await writer.write(randomBytes(100)).then(() => writer.end()).then(
+      () => { throw new Error('the put was not refused'); },
+      (error: grpc.ServiceError) => error,
+    );
+    expect([refusal.code, refusal.details, saysBusy(refusal.metadata)]).toEqual([grpc.status.RESOURCE_EXHAUSTED, expect.stringMatching(/disk full/), false]);
+  });
+
   it('removes the temp file of a client whose socket dies mid-stream and keeps serving', async () => {
     const call = new RawPutChunkCall(RawPutChunkCall.connect(server.address));
     const id = randomUUID();
@@ -152,6 +162,10 @@ describe('storage server under hostile gRPC input', () => {
       }
       await assertStillServing();
       expect(await codeOfPut(client)).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      // Busy, not full, on every put path: the status as before, marked busy for gateways that know.
+      for (const [path, refusal] of await busyRefusals(server.address)) {
+        expect([path, refusal.code, saysBusy(refusal.metadata)]).toEqual([path, grpc.status.RESOURCE_EXHAUSTED, true]);
+      }
       expect(refusals).toHaveLength(20);
     } finally {
       for (const connection of connections) connection.socket.destroy();
@@ -183,6 +197,29 @@ describe('storage server with a short put idle timeout', () => {
     }
   });
 });
+
+/** A put of a small chunk refused on each path a gateway may take (PutChunk, PutSmallChunks, SmallChunkOps): path -> its error. */
+async function busyRefusals(address: string): Promise<Map<string, grpc.ServiceError>> {
+  const refusal = (put: Promise<unknown>) => put.then(() => { throw new Error('the put was not refused'); }, (error: grpc.ServiceError) => error);
+  const smallPut = (client: StorageClient) => {
+    const writer = client.putSmallChunk(randomUUID(), 100);
+    return writer.write(randomBytes(100)).then(() => writer.end());
+  };
+  const clients = {
+    SmallChunkOps: StorageClient.connect(address),
+    PutSmallChunks: StorageClient.connect(address, { avoidRpcs: ['SmallChunkOps'] }),
+    PutChunk: StorageClient.connect(address),
+  };
+  try {
+    return new Map([
+      ['SmallChunkOps', await refusal(smallPut(clients.SmallChunkOps))],
+      ['PutSmallChunks', await refusal(smallPut(clients.PutSmallChunks))],
+      ['PutChunk', await refusal(clients.PutChunk.putChunkBuffer(randomUUID(), randomBytes(100)))],
+    ]);
+  } finally {
+    for (const client of Object.values(clients)) client.close();
+  }
+}
 
 function codeOfPut(client: StorageClient): Promise<grpc.status> {
   return client.putChunkBuffer(randomUUID(), randomBytes(100)).then(() => grpc.status.OK, (e: grpc.ServiceError) => e.code);
