@@ -1,12 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionSupervisor } from '../connection/types';
 import { errorMessage } from '../util/error-message';
+import { saysBusy } from '../wire/busy-refusal';
 
 /**
  * What a failed call to one storage server says. The only place gRPC status codes are read:
  * - missing:     NOT_FOUND, the server does not have the chunk
  * - corrupt:     DATA_LOSS, its copy (or what it received) is damaged
- * - full:        RESOURCE_EXHAUSTED, no room for a new chunk
+ * - busy:        RESOURCE_EXHAUSTED marked busy (src/wire/busy-refusal.ts): MAX_CONCURRENT_PUTS
+ *                puts were in progress; nothing kept, and it takes puts again in moments
+ * - full:        RESOURCE_EXHAUSTED otherwise (an older server marks nothing): no room for a new chunk
  * - refused:     INVALID_ARGUMENT, ALREADY_EXISTS, FAILED_PRECONDITION, OUT_OF_RANGE: it said no
  *                to this one request
  * - cancelled:   CANCELLED, this side gave up on the call
@@ -15,7 +18,7 @@ import { errorMessage } from '../util/error-message';
  * UNIMPLEMENTED never comes here: StorageClient serves a server without a newer RPC through the
  * older one (NewerRpcSupport).
  */
-export type ReplicaProblem = 'missing' | 'corrupt' | 'full' | 'refused' | 'cancelled' | 'unreachable';
+export type ReplicaProblem = 'missing' | 'corrupt' | 'busy' | 'full' | 'refused' | 'cancelled' | 'unreachable';
 
 const PROBLEM_BY_CODE = new Map<number, ReplicaProblem>([
   [grpc.status.NOT_FOUND, 'missing'],
@@ -30,7 +33,8 @@ const PROBLEM_BY_CODE = new Map<number, ReplicaProblem>([
 
 export function problemOf(error: unknown): ReplicaProblem {
   if (error instanceof ReplicaCallError) return error.problem;
-  const code = (error as { code?: unknown } | undefined)?.code;
+  const { code, metadata } = (error ?? {}) as { code?: unknown; metadata?: unknown };
+  if (code === grpc.status.RESOURCE_EXHAUSTED && saysBusy(metadata)) return 'busy';
   return (typeof code === 'number' && PROBLEM_BY_CODE.get(code)) || 'unreachable';
 }
 
@@ -53,8 +57,10 @@ export class ReplicaCallError extends Error {
 /**
  * Feeds the outcome of every storage call to the connection layer, which keeps each server's
  * breaker and probe schedule. Only failures that speak to the server's health count against
- * its breaker: a full disk, a missing or damaged chunk or a cancelled call answer for one
- * request, and an open breaker would also stop the reads that server can still serve.
+ * its breaker: a busy or full server, a missing or damaged chunk or a cancelled call answer for
+ * one request, and an open breaker would also stop the reads that server can still serve. Only
+ * a full disk pauses the server for new chunks: a busy one takes puts again in moments, and
+ * pausing it would move its load onto the others until they are busy too.
  */
 export class CallOutcomes {
   constructor(

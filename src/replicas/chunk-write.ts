@@ -7,7 +7,7 @@ import { crc32Checksum } from '../wire/crc32';
 import { MAX_FRAME_BYTES } from '../wire/frame-pool';
 import type { CallOutcomes } from './call-outcome';
 import { ChunkCopyError, copyChunk } from './chunk-copy';
-import { ChunkWriteError, NoStorageServerError } from './errors';
+import { ChunkWriteError, NoStorageServerError, StorageBusyError } from './errors';
 import type { Placement } from './placement';
 import type { ChunkLocation, ReplicaDeleter } from './replica-deleter';
 
@@ -84,6 +84,8 @@ export class ChunkWrite {
   private replicas: ReplicaStream[] = [];
   /** Servers that failed this chunk: never tried again for it. */
   private readonly failedServers = new Set<string>();
+  /** Those of them that refused it busy (too many puts in progress), which the error then says. */
+  private readonly busyServers = new Set<string>();
   /** The messages sent so far while the chunk stays under SPOOL_LIMIT; null once it grew past it. */
   private spool: EncodedPutData[] | null = [];
   /** Data taken in but not yet sent: gathered into one frame of up to SEND_FRAME_BYTES. */
@@ -165,9 +167,7 @@ export class ChunkWrite {
     }
     this.dropSpool();
     if (this.stored.length < this.quorum || this.crc === undefined) {
-      throw new ChunkWriteError(
-        `chunk ${this.chunkId} is fsynced on ${this.stored.length} storage server(s) and no other can take it, but WRITE_QUORUM needs ${this.quorum}; retry the upload`,
-      );
+      throw this.cannotStore(`chunk ${this.chunkId} is fsynced on ${this.stored.length} storage server(s) and no other can take it, but WRITE_QUORUM needs ${this.quorum}`);
     }
     if (this.dropped.length > 0) {
       // Off the caller's path: the chunk is stored; these copies are extras in no metadata.
@@ -283,7 +283,7 @@ export class ChunkWrite {
       await Promise.all(opened.map((replica) => this.send(replica, this.spool!)));
     }
     if (this.live().length === 0) {
-      throw new ChunkWriteError(`storage servers failed while storing chunk ${this.chunkId} and none could take it over; retry the upload`);
+      throw this.cannotStore(`storage servers failed while storing chunk ${this.chunkId} and none could take it over`);
     }
   }
 
@@ -318,9 +318,10 @@ export class ChunkWrite {
       outcomes.succeeded(target);
       this.deps.onReplicaOutcome?.('stored');
     } catch (error) {
-      this.dropped.push({ chunkId: this.chunkId, serverId: target });
       const failedSide = error instanceof ChunkCopyError && error.side === 'source' ? sourceId! : target;
-      outcomes.failed(failedSide, error instanceof ChunkCopyError ? error.cause : error);
+      const failure = outcomes.failed(failedSide, error instanceof ChunkCopyError ? error.cause : error);
+      if (failedSide === target && failure.problem === 'busy') this.busyServers.add(target);
+      else this.dropped.push({ chunkId: this.chunkId, serverId: target });
       this.deps.onReplicaOutcome?.('failed');
       log.warn(`Copy of chunk ${this.chunkId} to ${target} failed: ${errorMessage(error)}`);
     }
@@ -331,14 +332,31 @@ export class ChunkWrite {
     return Math.min(this.size, SPOOL_LIMIT);
   }
 
+  /**
+   * The chunk cannot get its copies. Said as "busy" when servers refused it for load, which
+   * passes in moments (a retry soon will do), rather than as a failure.
+   */
+  private cannotStore(what: string): ChunkWriteError | StorageBusyError {
+    if (this.busyServers.size === 0) return new ChunkWriteError(`${what}; retry the upload`);
+    return new StorageBusyError(
+      `the storage servers are busy: ${what}, and ${this.busyServers.size} server(s) refused it with too many puts in progress; retry shortly`,
+      { busy_servers: this.busyServers.size },
+    );
+  }
+
   private dropReplica(replica: ReplicaStream, error: unknown): void {
     if (!replica.open) return;
     replica.open = false;
     this.failedServers.add(replica.serverId);
-    this.dropped.push({ chunkId: this.chunkId, serverId: replica.serverId });
     replica.writer.abort('replica dropped');
-    this.deps.outcomes.failed(replica.serverId, error);
     this.deps.onReplicaOutcome?.('failed');
+    if (this.deps.outcomes.failed(replica.serverId, error).problem === 'busy') {
+      // It kept nothing: no copy to delete (a delete would only add to its load). Expected under a burst.
+      this.busyServers.add(replica.serverId);
+      this.deps.log.info(`Server ${replica.serverId} was busy (too many puts in progress); chunk ${this.chunkId} goes to the next server`);
+      return;
+    }
+    this.dropped.push({ chunkId: this.chunkId, serverId: replica.serverId });
     this.deps.log.warn(`Replica of chunk ${this.chunkId} on server ${replica.serverId} failed: ${errorMessage(error)}`);
   }
 }

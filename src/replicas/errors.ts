@@ -14,6 +14,15 @@ export class ChunkWriteError extends DomainError {
   override readonly retryAfterSeconds = 2;
 }
 
+/**
+ * A chunk could not get its copies because storage servers refused it busy (MAX_CONCURRENT_PUTS
+ * puts in progress): a burst that passes in moments, so the client is told to come back soon.
+ */
+export class StorageBusyError extends DomainError {
+  readonly kind = 'unavailable';
+  override readonly retryAfterSeconds = 1;
+}
+
 /** No replica of a chunk could serve it (all down, corrupt or missing). */
 export class ChunkUnreadableError extends DomainError {
   readonly kind = 'unavailable';

@@ -1,7 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { CallOutcomes, problemOf, ReplicaCallError, type ReplicaProblem } from '../../src/replicas/call-outcome';
+import { clientCallError } from '../../src/rpc/storage-client';
+import { busyTrailer } from '../../src/wire/busy-refusal';
 
 const failure = (code: grpc.status) => Object.assign(new Error(`${code} ${grpc.status[code]}`), { code });
+/** What a storage server with MAX_CONCURRENT_PUTS puts in progress answers, trailers included. */
+const busy = () => clientCallError(grpc.status.RESOURCE_EXHAUSTED, 'too many puts in progress (1); retry later', busyTrailer());
 
 describe('CallOutcomes', () => {
   function recording() {
@@ -52,6 +56,23 @@ describe('CallOutcomes', () => {
     outcomes.failed('a', failure(grpc.status.RESOURCE_EXHAUSTED));
     expect(paused).toEqual(['a']);
     expect(breakerFailures).toEqual([]);
+  });
+
+  it('reads RESOURCE_EXHAUSTED marked busy as busy: neither paused nor counted by the breaker', () => {
+    const { outcomes, breakerFailures, paused } = recording();
+    for (let i = 0; i < 10; i++) expect(outcomes.failed('a', busy()).problem).toBe('busy');
+    expect(paused).toEqual([]);
+    expect(breakerFailures).toEqual([]);
+  });
+
+  it('reads a bare RESOURCE_EXHAUSTED (an older server, or a full disk) as full, as before', () => {
+    const other = new grpc.Metadata();
+    other.set('ringstore-refusal', 'something-else');
+    for (const error of [failure(grpc.status.RESOURCE_EXHAUSTED), clientCallError(grpc.status.RESOURCE_EXHAUSTED, 'disk full'), clientCallError(grpc.status.RESOURCE_EXHAUSTED, 'x', other)]) {
+      expect(problemOf(error)).toBe('full');
+    }
+    // The mark means busy only with RESOURCE_EXHAUSTED.
+    expect(problemOf(clientCallError(grpc.status.UNAVAILABLE, 'x', busyTrailer()))).toBe('unreachable');
   });
 
   it('records successes, and keeps a ReplicaCallError it already classified', () => {

@@ -3,6 +3,8 @@ import type { ConnectionSupervisor } from '../../src/connection/types';
 import { FULL_SERVER_PAUSE_MS, Placement } from '../../src/replicas/placement';
 import { CallOutcomes } from '../../src/replicas/call-outcome';
 import { HashRing } from '../../src/replicas/hash-ring';
+import { clientCallError } from '../../src/rpc/storage-client';
+import { busyTrailer } from '../../src/wire/busy-refusal';
 
 describe('Placement', () => {
   const ring = new HashRing(['s1', 's2', 's3', 's4']);
@@ -28,6 +30,15 @@ describe('Placement', () => {
 
     now += FULL_SERVER_PAUSE_MS;
     expect(placement.targets(chunkId)).toEqual([first, second]);
+  });
+
+  it('keeps a busy server in new chunks: busy passes in moments, unlike a full disk', () => {
+    const placement = new Placement(() => ring, supervisor, 2);
+    const outcomes = new CallOutcomes({ recordSuccess: () => undefined, recordFailure: () => undefined }, (id) => placement.pauseFull(id));
+    const chunkId = '5b1e7c2a-9d4f-4a3b-8c6d-2e1f0a9b8c7d';
+    const before = placement.targets(chunkId);
+    for (const id of before) outcomes.failed(id, clientCallError(grpc.status.RESOURCE_EXHAUSTED, 'too many puts in progress (1); retry later', busyTrailer()));
+    expect(placement.targets(chunkId)).toEqual(before);
   });
 
   it('skips servers the supervisor does not offer, and excluded ones', () => {
