@@ -1,4 +1,5 @@
 import { waitFor } from '../../helpers/wait';
+import type { GatewayClient } from '../gateway-client';
 import { pause, randomInt } from '../random';
 import type { Fault } from './fault';
 
@@ -8,6 +9,11 @@ interface Servers {
 
 /** Files the load must have stored before a drain starts. */
 const FILES_FIRST = 10;
+/**
+ * A drain that moves no chunk off its server for this long is stuck. There is no deadline for
+ * the whole drain: moves run at 4 MiB/s, so its length follows what the run has stored by then.
+ */
+const DRAIN_STALL_MS = 60_000;
 
 /**
  * Drains a random storage server through the admin API (POST /admin/servers/:id/drain) and
@@ -36,15 +42,7 @@ export const drainFault: Fault = {
         await ctx.cluster.startNode(killed);
       }
       try {
-        const drained = await waitFor(
-          async () => {
-            if (signal.aborted) return { aborted: true as const };
-            const { servers } = await ctx.client.json<Servers>('/admin/servers');
-            const server = servers.find((s) => s.server_id === leaving.serverId);
-            return server?.membership === 'drained' ? server : undefined;
-          },
-          { timeoutMs: 120_000, intervalMs: 500, what: `storage server ${leaving.serverId} drained` },
-        );
+        const drained = await untilDrained(ctx.client, leaving.serverId, signal);
         if ('aborted' in drained) ctx.log(`drain of storage server ${leaving.serverId} cut short by the end of the run`);
         else ctx.log(`storage server ${leaving.serverId} drained: ${drained.drain?.chunks_total ?? 0} chunks moved off it, ${drained.chunks} left`);
       } finally {
@@ -54,3 +52,21 @@ export const drainFault: Fault = {
     });
   },
 };
+
+/** Waits until the server is drained, for as long as chunks keep leaving it (or the run ends). */
+async function untilDrained(client: GatewayClient, serverId: string, signal: AbortSignal): Promise<{ aborted: true } | Servers['servers'][number]> {
+  let left = Infinity;
+  for (;;) {
+    const seen = await waitFor(
+      async () => {
+        if (signal.aborted) return { aborted: true as const };
+        const { servers } = await client.json<Servers>('/admin/servers');
+        const server = servers.find((s) => s.server_id === serverId);
+        return server && (server.membership === 'drained' || server.chunks < left) ? server : undefined;
+      },
+      { timeoutMs: DRAIN_STALL_MS, intervalMs: 500, what: `storage server ${serverId} to move a chunk off (${left} left)` },
+    );
+    if ('aborted' in seen || seen.membership === 'drained') return seen;
+    left = seen.chunks;
+  }
+}
