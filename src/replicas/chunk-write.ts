@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ConnectionSupervisor } from '../connection/types';
 import { encodePutData, type ChunkWriter, type EncodedPutData } from '../rpc/storage-client';
 import { errorMessage } from '../util/error-message';
@@ -31,6 +32,13 @@ const SEND_FRAME_BYTES = MAX_FRAME_BYTES;
  * SEND_FRAME_BYTES, so such a chunk is always one message.
  */
 export const SMALL_CHUNK_BYTES = 256 * 1024;
+/**
+ * A chunk short of its quorum once the ring walk ran out, because servers refused it busy, is
+ * offered to them again after each of these waits (jittered down to half): a busy server frees
+ * a put slot within milliseconds, so a burst is absorbed in under a second instead of answered
+ * 503, and a cluster that stays at its limit still sheds load quickly.
+ */
+const BUSY_RETRY_DELAYS_MS = [25, 50, 100, 200, 400, 800];
 /** A copy to a replacement replica is not paced: the upload waits for it. */
 const UNPACED = { take: async () => undefined };
 
@@ -84,8 +92,11 @@ export class ChunkWrite {
   private replicas: ReplicaStream[] = [];
   /** Servers that failed this chunk: never tried again for it. */
   private readonly failedServers = new Set<string>();
-  /** Those of them that refused it busy (too many puts in progress), which the error then says. */
+  /** Servers that refused it busy (too many puts in progress), which an error then says. */
   private readonly busyServers = new Set<string>();
+  /** Those of them not offered the chunk again until the next wait (BUSY_RETRY_DELAYS_MS) is over. */
+  private readonly waitingOut = new Set<string>();
+  private busyWaits = 0;
   /** The messages sent so far while the chunk stays under SPOOL_LIMIT; null once it grew past it. */
   private spool: EncodedPutData[] | null = [];
   /** Data taken in but not yet sent: gathered into one frame of up to SEND_FRAME_BYTES. */
@@ -161,7 +172,11 @@ export class ChunkWrite {
     await Promise.all(this.live().map((replica) => this.end(replica)));
     while (this.stored.length < this.wanted) {
       const [target] = this.nextTargets(1);
-      if (!target) break;
+      if (!target) {
+        // Extra copies beyond the quorum are not worth a wait: repair adds them.
+        if (this.stored.length < this.quorum && (await this.waitForBusyServers())) continue;
+        break;
+      }
       if (this.spool) await this.refill(target);
       else if (!(await this.copyToReplacement(target))) break;
     }
@@ -189,10 +204,24 @@ export class ChunkWrite {
     return this.replicas.filter((replica) => replica.open);
   }
 
-  /** The first servers of the ring walk that are available and have not had this chunk yet. */
+  /** The first servers of the ring walk that are available, do not have the chunk and are not out of the running for it. */
   private nextTargets(count: number): string[] {
-    const taken = new Set([...this.failedServers, ...this.replicas.map((r) => r.serverId), ...this.stored]);
+    const taken = new Set([...this.failedServers, ...this.waitingOut, ...this.live().map((r) => r.serverId), ...this.stored]);
     return this.deps.placement.targets(this.chunkId, taken, count);
+  }
+
+  /**
+   * The ring walk ran out, and servers that refused the chunk busy may have room by now: waits
+   * the next of BUSY_RETRY_DELAYS_MS, then lets the walk offer it to them again. False when none
+   * refused it busy since the last wait, or the waits are used up.
+   */
+  private async waitForBusyServers(): Promise<boolean> {
+    const waitMs = BUSY_RETRY_DELAYS_MS[this.busyWaits];
+    if (this.waitingOut.size === 0 || waitMs === undefined) return false;
+    this.busyWaits += 1;
+    await delay(waitMs * (0.5 + Math.random() / 2));
+    this.waitingOut.clear();
+    return true;
   }
 
   private async openReplicas(): Promise<void> {
@@ -278,7 +307,11 @@ export class ChunkWrite {
     while (this.spool && this.live().length < this.wanted) {
       const targets = this.nextTargets(this.wanted - this.live().length);
       const opened = targets.map((serverId) => this.openStream(serverId)).filter((r): r is ReplicaStream => r !== undefined);
-      if (opened.length === 0) break;
+      if (opened.length === 0) {
+        // No replica left to carry the stream: a busy server soon will, from the spool.
+        if (this.live().length === 0 && (await this.waitForBusyServers())) continue;
+        break;
+      }
       this.deps.log.warn(`Chunk ${this.chunkId}: replaying ${this.spooledBytes()} spooled bytes to ${opened.map((r) => r.serverId).join(', ')} in place of lost replicas`);
       await Promise.all(opened.map((replica) => this.send(replica, this.spool!)));
     }
@@ -308,9 +341,11 @@ export class ChunkWrite {
     const source = sourceId === undefined ? undefined : supervisor.clientIfReady(sourceId);
     if (!source || this.crc === undefined) return false;
     const checksum = crc32Checksum(this.crc); // the target refuses other bytes
-    this.failedServers.add(target); // tried once, whatever comes of it
     const targetClient = supervisor.clientIfReady(target);
-    if (!targetClient) return true;
+    if (!targetClient) {
+      this.failedServers.add(target);
+      return true;
+    }
     log.warn(`Chunk ${this.chunkId}: copying ${this.size} bytes from ${sourceId} to ${target} in place of a lost replica`);
     try {
       await copyChunk({ chunkId: this.chunkId, size: this.size, checksum, source, target: targetClient, bandwidth: UNPACED, idleTimeoutMs: streamIdleTimeoutMs });
@@ -320,8 +355,12 @@ export class ChunkWrite {
     } catch (error) {
       const failedSide = error instanceof ChunkCopyError && error.side === 'source' ? sourceId! : target;
       const failure = outcomes.failed(failedSide, error instanceof ChunkCopyError ? error.cause : error);
-      if (failedSide === target && failure.problem === 'busy') this.busyServers.add(target);
-      else this.dropped.push({ chunkId: this.chunkId, serverId: target });
+      if (failedSide === target && failure.problem === 'busy') {
+        this.refusedBusy(target);
+      } else {
+        this.failedServers.add(target); // tried once is enough
+        this.dropped.push({ chunkId: this.chunkId, serverId: target });
+      }
       this.deps.onReplicaOutcome?.('failed');
       log.warn(`Copy of chunk ${this.chunkId} to ${target} failed: ${errorMessage(error)}`);
     }
@@ -344,18 +383,23 @@ export class ChunkWrite {
     );
   }
 
+  /** A server refused the chunk busy: it kept nothing (no copy to delete), and may take it after a wait. Expected under a burst. */
+  private refusedBusy(serverId: string): void {
+    this.busyServers.add(serverId);
+    this.waitingOut.add(serverId);
+    this.deps.log.info(`Server ${serverId} was busy (too many puts in progress); chunk ${this.chunkId} is offered to the next server`);
+  }
+
   private dropReplica(replica: ReplicaStream, error: unknown): void {
     if (!replica.open) return;
     replica.open = false;
-    this.failedServers.add(replica.serverId);
     replica.writer.abort('replica dropped');
     this.deps.onReplicaOutcome?.('failed');
     if (this.deps.outcomes.failed(replica.serverId, error).problem === 'busy') {
-      // It kept nothing: no copy to delete (a delete would only add to its load). Expected under a burst.
-      this.busyServers.add(replica.serverId);
-      this.deps.log.info(`Server ${replica.serverId} was busy (too many puts in progress); chunk ${this.chunkId} goes to the next server`);
+      this.refusedBusy(replica.serverId);
       return;
     }
+    this.failedServers.add(replica.serverId);
     this.dropped.push({ chunkId: this.chunkId, serverId: replica.serverId });
     this.deps.log.warn(`Replica of chunk ${this.chunkId} on server ${replica.serverId} failed: ${errorMessage(error)}`);
   }

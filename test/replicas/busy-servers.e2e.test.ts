@@ -1,11 +1,13 @@
 /**
  * Busy is not full, end to end: storage servers that run at most 4 puts at once (MAX_CONCURRENT_PUTS=4)
  * refuse the rest of a burst as busy. The gateway moves each refused replica to the next server
- * of the ring walk, answers 201 only with R copies on disk (or 503 saying the servers are busy),
- * and keeps giving the busy servers new chunks instead of pausing them as full for 30 s. Real
- * storage-server processes, a real gateway.
+ * of the ring walk, offers it to the busy ones again after short waits, answers 201 only with R
+ * copies on disk (or 503 saying the servers are busy), and keeps giving the busy servers new
+ * chunks instead of pausing them as full for 30 s. Real storage-server processes, a real gateway.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { StorageClient } from '../../src/rpc/storage-client';
+import { saysBusy } from '../../src/wire/busy-refusal';
 import { startCluster, type Cluster } from '../helpers/cluster';
 import { chunkIdsOnDisk, sha256 } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
@@ -13,6 +15,7 @@ import { waitFor } from '../helpers/wait';
 
 const KiB = 1024;
 const R = 2;
+const MAX_PUTS = 4;
 /** A small put (one SmallChunkOps op), one PutChunk stream of one message, three chunks streamed. */
 const SIZES = [4 * KiB, 300 * KiB, 2560 * KiB];
 
@@ -36,7 +39,7 @@ describe('busy storage servers are not full', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ storageServers: 3, env: { MAX_CONCURRENT_PUTS: '4' } });
+    cluster = await startCluster({ storageServers: 3, env: { MAX_CONCURRENT_PUTS: String(MAX_PUTS) } });
   }, 180_000);
 
   afterAll(async () => {
@@ -87,4 +90,28 @@ describe('busy storage servers are not full', () => {
     );
     await expectStoredOrBusy(after);
   }, 120_000);
+
+  it('an upload that finds every server busy for a moment waits for them: 201 with R copies, not 503', async () => {
+    // Every put slot of every server taken by a put that sends nothing more.
+    const holders = cluster.storage.map((node) => StorageClient.connect(node.address));
+    const held = holders.flatMap((client) => Array.from({ length: MAX_PUTS }, () => client.putChunk(randomUUID(), '', 1)));
+    try {
+      await waitFor(async () => {
+        const refusals = await Promise.all(holders.map((client) => client.putChunkBuffer(randomUUID(), randomBytes(1)).then(() => undefined, (error: unknown) => error)));
+        return refusals.every((error) => saysBusy((error as { metadata?: unknown } | undefined)?.metadata));
+      }, { timeoutMs: 15_000, what: 'every put slot of every server held' });
+      const refusedBefore = gatewayBusyLines();
+      const answer = upload(cluster.gateway.url, randomBytes(4 * KiB));
+      await waitFor(() => gatewayBusyLines() >= refusedBefore + R, { timeoutMs: 15_000, what: 'the upload refused busy' });
+      for (const put of held) put.abort('the servers have room again');
+      await expectStoredOrBusy([await answer]);
+      expect((await answer).status).toBe(201);
+    } finally {
+      for (const put of held) put.abort('test over');
+      for (const client of holders) client.close();
+    }
+  }, 60_000);
+
+  /** The gateway's "Server <id> was busy" lines so far. */
+  const gatewayBusyLines = (): number => cluster.gateway.proc.lines.filter((line) => /was busy \(too many puts in progress\)/.test(line.message)).length;
 });
