@@ -25,6 +25,7 @@ const STATUS_BY_KIND: Record<FailureKind, number> = {
   conflict: 409,
   too_large: 413,
   unavailable: 503,
+  busy: 503,
 };
 
 /**
@@ -55,7 +56,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const mapped = toHttpError(error);
     if (mapped) {
-      if (error instanceof DomainError && error.kind === 'unavailable') {
+      if (error instanceof DomainError && (error.kind === 'unavailable' || error.kind === 'busy')) {
         log.warn(`${req.method} ${req.path} answered ${mapped.status}: ${error.message}`);
       }
       sendError(res, mapped);

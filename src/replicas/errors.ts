@@ -19,7 +19,7 @@ export class ChunkWriteError extends DomainError {
  * puts in progress): a burst that passes in moments, so the client is told to come back soon.
  */
 export class StorageBusyError extends DomainError {
-  readonly kind = 'unavailable';
+  readonly kind = 'busy';
   override readonly retryAfterSeconds = 1;
 }
 

@@ -32,6 +32,8 @@ export function toS3Error(error: unknown): S3Error {
   if (error instanceof BodyBrokenError) return new S3Error('IncompleteBody', error.message);
   // The upload slots (shared with the file API's limit) refuse with a 503: S3 says SlowDown.
   if (error instanceof HttpError && error.status === 503) return new S3Error('SlowDown');
+  // Storage servers at their put limit: S3's answer to "too many requests at once".
+  if (error instanceof DomainError && error.kind === 'busy') return new S3Error('SlowDown');
   if (error instanceof FileTooLargeError) return new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: error.maxFileSize });
   if (error instanceof DomainError && error.kind === 'unavailable') return new S3Error('ServiceUnavailable', error.publicMessage);
   if (error instanceof DomainError) return new S3Error('InvalidRequest', error.publicMessage);

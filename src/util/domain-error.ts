@@ -8,12 +8,14 @@
  * - conflict:    it clashes with what exists (a name taken, a bucket not empty)
  * - too_large:   it is over a configured limit
  * - unavailable: a part of the system cannot serve it now; the same request may work shortly
+ * - busy:        the system is at its limit for such requests; the same request will work when
+ *                sent again shortly, and fewer at once help
  */
-export type FailureKind = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unavailable';
+export type FailureKind = 'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unavailable' | 'busy';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: FailureKind;
-  /** Seconds a client should wait before trying again (for 'unavailable'). */
+  /** Seconds a client should wait before trying again (for 'unavailable' and 'busy'). */
   readonly retryAfterSeconds?: number;
 
   constructor(

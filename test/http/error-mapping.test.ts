@@ -3,7 +3,8 @@ import express from 'express';
 import { FileTooLargeError } from '../../src/files/errors';
 import { errorHandler, toHttpError } from '../../src/http/http-error';
 import { MetadataUnavailableError } from '../../src/metadata/errors';
-import { ChunkUnreadableError, NoStorageServerError } from '../../src/replicas/errors';
+import { ChunkUnreadableError, NoStorageServerError, StorageBusyError } from '../../src/replicas/errors';
+import { toS3Error } from '../../src/s3/domain-errors';
 import type { Logger } from '../../src/util/logger';
 
 describe('domain errors as HTTP answers', () => {
@@ -20,6 +21,13 @@ describe('domain errors as HTTP answers', () => {
     expect(unreadable.status).toBe(503);
     expect(unreadable.details).toEqual({ file_id: 'f' });
     expect(unreadable.message).toContain('chunk 2 (c) could not be read from any replica: breaker open');
+  });
+
+  it('answers busy storage servers with 503 and Retry-After: 1 in the file API, SlowDown in S3', () => {
+    const busy = new StorageBusyError('the storage servers are busy: ...; retry shortly', { busy_servers: 3 });
+    const mapped = toHttpError(busy)!;
+    expect([mapped.status, mapped.headers['Retry-After'], mapped.message, mapped.details]).toEqual([503, '1', busy.message, { busy_servers: 3 }]);
+    expect(toS3Error(busy).code).toBe('SlowDown');
   });
 
   it('tells a client the database is unavailable without the host or path behind it', () => {
