@@ -11,6 +11,19 @@ export type ReadChunk = (chunk: ChunkRecord, offset: number, length: number) => 
  * stall limit, and the re-reads on other replicas add work to a saturated system.
  */
 const CHUNKS_AHEAD = 1;
+/**
+ * A chunk's read starts once the chunk before it has at most this many bytes left to hand over,
+ * not as soon as that one starts. A started call is sent up to its HTTP/2 window (4 MiB,
+ * src/wire/http2-window.ts) at once, and those bytes wait in Node's socket-read buffers until
+ * their turn. Started with the chunk before it (853 MiB of a 5 GiB file), they waited for
+ * seconds, outlived the forced scavenges into the old generation, and stayed resident until a
+ * full GC: the gateway's Buffers grew from 11 to 41 MB over a 5 GiB download, to a peak RSS of
+ * 142 MB; with this they stay at 5-8 MB (docs/performance.md, 2026-12-07). Within the last
+ * 2 MiB they wait about one forced scavenge (one per 2 MiB moved, src/wire/scavenge-pacer.ts),
+ * and the call's start is still hidden behind the bytes left. After a chunk of this size or
+ * less the next read starts at once, as before: a small file's chunks are still read ahead.
+ */
+export const READ_AHEAD_BYTES = 2 * 1024 * 1024;
 
 interface ChunkPart {
   chunk: ChunkRecord;
@@ -25,8 +38,8 @@ interface StartedPart {
 
 /**
  * The bytes of `range` of a file, chunk after chunk, in order. The next chunk's read starts
- * while the current one streams, so a chunk boundary costs no round trip. A started read holds
- * at most its first frame plus the call's small buffer, so memory stays bounded.
+ * while the current one hands over its last READ_AHEAD_BYTES, so a chunk boundary costs no
+ * round trip, and what that read receives early waits only briefly.
  */
 export async function* readFileRange(chunks: ChunkRecord[], range: ByteRange, readChunk: ReadChunk): AsyncGenerator<Buffer> {
   const parts = chunkParts(chunks, range);
@@ -42,9 +55,14 @@ export async function* readFileRange(chunks: ChunkRecord[], range: ByteRange, re
   };
   try {
     for (let index = 0; index < parts.length; index++) {
-      startUpTo(index + CHUNKS_AHEAD);
+      let left = parts[index].length;
+      startUpTo(left <= READ_AHEAD_BYTES ? index + CHUNKS_AHEAD : index);
       const { reader, first } = started[index];
-      for (let next = await first; !next.done; next = await reader.next()) yield next.value;
+      for (let next = await first; !next.done; next = await reader.next()) {
+        left -= next.value.length;
+        if (left <= READ_AHEAD_BYTES) startUpTo(index + CHUNKS_AHEAD);
+        yield next.value;
+      }
     }
   } finally {
     // Reads started ahead and never consumed: cancel their calls (without waiting on them).
