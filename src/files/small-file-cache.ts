@@ -2,6 +2,8 @@ import type { FileRecord } from '../metadata/types';
 
 /** Files up to this size are kept whole in memory once read; bigger ones always stream. */
 export const SMALL_FILE_MAX_BYTES = 64 * 1024;
+/** SMALL_FILE_CACHE_BYTES when it is not set. */
+export const DEFAULT_SMALL_FILE_CACHE_BYTES = 32 * 1024 ** 2;
 
 /**
  * The bytes of recently uploaded or downloaded small files, least recently used first out,

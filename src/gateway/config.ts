@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_MIN_CHUNK_SIZE } from '../files/chunk-plan';
+import { DEFAULT_SMALL_FILE_CACHE_BYTES } from '../files/small-file-cache';
 import { loadS3Config, type S3Config } from '../s3/config';
 import { envBytes, envInt, envOptionalString, envString, ConfigError } from '../util/env';
 
@@ -73,7 +74,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     // Never shorter than an upload may legitimately take, so in-flight chunks are safe.
     orphanGraceMs: Math.max(envInt(env, 'ORPHAN_GRACE_MS', 3_600_000, { min: 0 }), uploadSessionTtlMs),
     fileCacheTtlMs: envInt(env, 'FILE_CACHE_TTL_MS', 5_000, { min: 0 }),
-    smallFileCacheBytes: envBytes(env, 'SMALL_FILE_CACHE_BYTES', 32 * 1024 ** 2, { min: 0 }),
+    smallFileCacheBytes: envBytes(env, 'SMALL_FILE_CACHE_BYTES', DEFAULT_SMALL_FILE_CACHE_BYTES, { min: 0 }),
     callTimeoutMs: envInt(env, 'CALL_TIMEOUT_MS', 10_000, { min: 100 }),
     streamIdleTimeoutMs: envInt(env, 'STREAM_IDLE_TIMEOUT_MS', 30_000, { min: 100 }),
     maxConcurrentUploads: envInt(env, 'MAX_CONCURRENT_UPLOADS', 64, { min: 1 }),
