@@ -1,15 +1,9 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Router, type RequestHandler } from 'express';
+import { inlinePage } from '../inline-page';
 
 /** The page as one self-contained document (CSS and JS inlined): works offline, one request. */
 function loadFilesPage(): string {
-  const read = (name: string) => readFileSync(path.join(__dirname, name), 'utf8');
-  return read('files-page.html')
-    .replace('/* files-page.css */', () => read('files-page.css'))
-    .replace('/* page-elements.js */', () => read('../page-elements.js'))
-    .replace('/* format-bytes.cjs */', () => read('../../util/format-bytes.cjs'))
-    .replace('/* files-page.js */', () => read('files-page.js'));
+  return inlinePage(__dirname, 'files-page.html', ['files-page.css', '../page-elements.js', '../../util/format-bytes.cjs', 'files-page.js']);
 }
 
 /**
