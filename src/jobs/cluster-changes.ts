@@ -7,6 +7,7 @@ import { errorMessage } from '../util/error-message';
 import { createLogger } from '../util/logger';
 import { BalancePlan } from './balance-plan';
 import type { MovesConfig } from './config';
+import { countedRun } from './counted-run';
 import { DrainJob, type DrainReport } from './drain';
 import type { JobStatus } from './job-progress';
 import { PeriodicJob } from './periodic';
@@ -133,17 +134,8 @@ export function createClusterChanges(deps: ClusterChangesDeps): ClusterChanges {
   const rebalanceJob = new PeriodicJob<RebalanceReport>('rebalance', config.rebalanceIntervalMs, (signal) => jobRun('rebalance', rebalance.run(signal)), log);
 
   /** Counts the run, and makes the next view read fresh usage. */
-  async function jobRun<R>(job: string, run: Promise<R | undefined>): Promise<R | undefined> {
-    try {
-      const report = await run;
-      metrics.jobRuns.inc({ job, outcome: report ? 'ran' : 'skipped' });
-      return report;
-    } catch (error) {
-      metrics.jobRuns.inc({ job, outcome: 'failed' });
-      throw error;
-    } finally {
-      usage = null;
-    }
+  function jobRun<R>(job: string, run: Promise<R | undefined>): Promise<R | undefined> {
+    return countedRun(metrics, job, run).finally(() => (usage = null));
   }
 
   const holdings = async (): Promise<ClusterHoldings> => {

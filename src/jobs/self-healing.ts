@@ -3,6 +3,7 @@ import type { Metrics } from '../observability/metrics';
 import type { Replicas } from '../replicas/replicas';
 import { createLogger } from '../util/logger';
 import type { JobsConfig } from './config';
+import { countedRun } from './counted-run';
 import { PeriodicJob } from './periodic';
 import { RepairJob, type RepairReport, type RepairStatus } from './repair';
 import { ScrubJob, type ScrubReport, type ScrubStatus } from './scrub';
@@ -48,44 +49,33 @@ export function createSelfHealing(deps: SelfHealingDeps): SelfHealing {
     log: createLogger('scrub'),
   });
 
-  const repairJob = new PeriodicJob<RepairReport>(
-    'repair',
-    config.repair.intervalMs,
-    (signal) =>
-      counted('repair', repair.run(signal), (report) => {
-        metrics.jobItems.inc({ job: 'repair', action: 'repaired' }, report.repaired);
-        metrics.jobItems.inc({ job: 'repair', action: 'failed' }, report.failed);
-        metrics.jobItems.inc({ job: 'repair', action: 'corrupt_removed' }, report.corruptRemoved);
-        metrics.repairBytesCopied.inc(report.bytesCopied);
-        const remaining = repair.underReplicatedCount();
-        if (remaining !== null) metrics.chunksUnderReplicated.set(remaining);
-      }),
-    createLogger('repair'),
-  );
-  const scrubJob = new PeriodicJob<ScrubReport>(
-    'scrub',
-    config.scrub.intervalMs,
-    (signal) =>
-      counted('scrub', scrub.run(signal), (report) => {
-        metrics.jobItems.inc({ job: 'scrub', action: 'verified' }, report.chunksVerified);
-        metrics.jobItems.inc({ job: 'scrub', action: 'corrupt' }, report.corruptFound);
-        metrics.jobItems.inc({ job: 'scrub', action: 'missing' }, report.missingFound);
-      }),
-    createLogger('scrub'),
-  );
+  const repairJob = scheduled('repair', config.repair.intervalMs, (signal) => repair.run(signal), (report) => {
+    countItems('repair', { repaired: report.repaired, failed: report.failed, corrupt_removed: report.corruptRemoved });
+    metrics.repairBytesCopied.inc(report.bytesCopied);
+    const remaining = repair.underReplicatedCount();
+    if (remaining !== null) metrics.chunksUnderReplicated.set(remaining);
+  });
+  const scrubJob = scheduled('scrub', config.scrub.intervalMs, (signal) => scrub.run(signal), (report) => {
+    countItems('scrub', { verified: report.chunksVerified, corrupt: report.corruptFound, missing: report.missingFound });
+  });
 
-  /** Counts the run by outcome and its items once it finished. */
-  async function counted<R>(job: string, run: Promise<R | undefined>, items: (report: R) => void): Promise<R | undefined> {
-    let report: R | undefined;
-    try {
-      report = await run;
-    } catch (error) {
-      metrics.jobRuns.inc({ job, outcome: 'failed' });
-      throw error;
-    }
-    metrics.jobRuns.inc({ job, outcome: report ? 'ran' : 'skipped' });
-    if (report) items(report);
-    return report;
+  /** A job on its schedule, its runs counted by outcome and a finished run's report by `counted`. */
+  function scheduled<R>(job: string, intervalMs: number, run: (signal: AbortSignal) => Promise<R | undefined>, counted: (report: R) => void): PeriodicJob<R> {
+    return new PeriodicJob<R>(
+      job,
+      intervalMs,
+      async (signal) => {
+        const report = await countedRun(metrics, job, run(signal));
+        if (report) counted(report);
+        return report;
+      },
+      createLogger(job),
+    );
+  }
+
+  /** The items a run acted on, by action. */
+  function countItems(job: string, items: Record<string, number>): void {
+    for (const [action, count] of Object.entries(items)) metrics.jobItems.inc({ job, action }, count);
   }
 
   return {
