@@ -89,6 +89,13 @@ export function createMetrics() {
     });
 
   const registers = [registry];
+  // The instruments without a scrape-time reading: only what tells them apart is spelt out.
+  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+
   const metrics = {
     registry,
 
@@ -98,50 +105,36 @@ export function createMetrics() {
       CONNECTION_STATES,
       (server) => server.state,
     ),
-    connectionTransitions: new Counter({
-      name: 'ringstore_connection_transitions_total',
-      help: 'Connection state transitions per storage server',
-      labelNames: ['server_id', 'from', 'to'] as const,
-      registers,
-    }),
-    reconnectAttempts: new Counter({
-      name: 'ringstore_reconnect_attempts_total',
-      help: 'Connection attempts seen as state changes: entering Connecting (a server\'s first dial starts there and is not counted), or TransientFailure -> Ready; grpc-js retries inside TransientFailure are not seen, and a connect timeout that rebuilds a channel still Connecting is not counted',
-      labelNames: ['server_id'] as const,
-      registers,
-    }),
-    reconnectFailures: new Counter({
-      name: 'ringstore_reconnect_failures_total',
-      help: 'Connection attempts that ended in TransientFailure',
-      labelNames: ['server_id'] as const,
-      registers,
-    }),
-    reconnectDuration: new Histogram({
-      name: 'ringstore_reconnect_duration_seconds',
-      help: 'Time from a connection leaving Ready until it is Ready again',
-      labelNames: ['server_id'] as const,
-      buckets: RECONNECT_BUCKETS,
-      registers,
-    }),
+    connectionTransitions: counter(
+      'ringstore_connection_transitions_total',
+      'Connection state transitions per storage server',
+      ['server_id', 'from', 'to'],
+    ),
+    reconnectAttempts: counter(
+      'ringstore_reconnect_attempts_total',
+      'Connection attempts seen as state changes: entering Connecting (a server\'s first dial starts there and is not counted), or TransientFailure -> Ready; grpc-js retries inside TransientFailure are not seen, and a connect timeout that rebuilds a channel still Connecting is not counted',
+      ['server_id'],
+    ),
+    reconnectFailures: counter('ringstore_reconnect_failures_total', 'Connection attempts that ended in TransientFailure', ['server_id']),
+    reconnectDuration: histogram(
+      'ringstore_reconnect_duration_seconds',
+      'Time from a connection leaving Ready until it is Ready again',
+      ['server_id'],
+      RECONNECT_BUCKETS,
+    ),
     breakerState: perServerState(
       'ringstore_breaker_state',
       'Circuit breaker state per storage server: 1 for the current state, 0 for the others',
       BREAKER_STATES,
       (server) => server.breaker,
     ),
-    breakerOpens: new Counter({
-      name: 'ringstore_breaker_opens_total',
-      help: 'Times the circuit breaker of a storage server opened',
-      labelNames: ['server_id'] as const,
-      registers,
-    }),
-    healthProbeDuration: new Histogram({
-      name: 'ringstore_health_probe_duration_seconds',
-      help: 'Duration of one health probe of a storage server; outcome answered or failed (a timeout lasts PROBE_TIMEOUT_MS)',
-      labelNames: ['server_id', 'outcome'] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
+    breakerOpens: counter('ringstore_breaker_opens_total', 'Times the circuit breaker of a storage server opened', ['server_id']),
+    healthProbeDuration: histogram(
+      'ringstore_health_probe_duration_seconds',
+      'Duration of one health probe of a storage server; outcome answered or failed (a timeout lasts PROBE_TIMEOUT_MS)',
+      ['server_id', 'outcome'],
+      LATENCY_BUCKETS,
+    ),
     storageServersReady: new Gauge({
       name: 'ringstore_storage_servers_ready',
       help: 'Storage servers that take traffic: connection Ready and breaker admitting (as /health counts)',
@@ -151,95 +144,40 @@ export function createMetrics() {
       },
     }),
 
-    httpRequests: new Counter({
-      name: 'ringstore_http_requests_total',
-      help: 'HTTP requests by method, route pattern and status',
-      labelNames: ['method', 'route', 'status'] as const,
-      registers,
-    }),
-    httpRequestDuration: new Histogram({
-      name: 'ringstore_http_request_duration_seconds',
-      help: 'HTTP request duration by method and route pattern',
-      labelNames: ['method', 'route'] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
-    s3Requests: new Counter({
-      name: 'ringstore_s3_requests_total',
-      help: 'S3 API requests by operation (ListObjectsV2, PutObject...) and status',
-      labelNames: ['operation', 'status'] as const,
-      registers,
-    }),
-    s3RequestDuration: new Histogram({
-      name: 'ringstore_s3_request_duration_seconds',
-      help: 'S3 API request duration by operation',
-      labelNames: ['operation'] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }),
-    bytesUploaded: new Counter({
-      name: 'ringstore_bytes_uploaded_total',
-      help: 'File bytes received from clients',
-      registers,
-    }),
-    bytesDownloaded: new Counter({
-      name: 'ringstore_bytes_downloaded_total',
-      help: 'File bytes sent to clients',
-      registers,
-    }),
-    chunkOperations: new Counter({
-      name: 'ringstore_chunk_operations_total',
-      help: 'Chunk operations against storage servers by operation (put, get, delete) and outcome',
-      labelNames: ['op', 'outcome'] as const,
-      registers,
-    }),
-    chunkRetries: new Counter({
-      name: 'ringstore_chunk_retries_total',
-      help: 'Chunk operations retried on another replica or after a reconnect',
-      labelNames: ['op'] as const,
-      registers,
-    }),
-    jobRuns: new Counter({
-      name: 'ringstore_job_runs_total',
-      help: 'Background job runs (cleanup, repair, scrub) by outcome',
-      labelNames: ['job', 'outcome'] as const,
-      registers,
-    }),
-    jobItems: new Counter({
-      name: 'ringstore_job_items_total',
-      help: 'Items background jobs acted on, by action (deleted, repaired, ...)',
-      labelNames: ['job', 'action'] as const,
-      registers,
-    }),
-    chunksUnderReplicated: new Gauge({
-      name: 'ringstore_chunks_under_replicated',
-      help: 'Chunks below the wanted healthy replicas as of the end of the last repair run',
-      registers,
-    }),
-    repairBytesCopied: new Counter({
-      name: 'ringstore_repair_bytes_copied_total',
-      help: 'Chunk bytes repair copied from a healthy replica to another storage server',
-      registers,
-    }),
-    filesTotal: new Gauge({
-      name: 'ringstore_files_total',
-      help: 'Files stored, as last counted by the gateway',
-      registers,
-    }),
+    httpRequests: counter('ringstore_http_requests_total', 'HTTP requests by method, route pattern and status', ['method', 'route', 'status']),
+    httpRequestDuration: histogram(
+      'ringstore_http_request_duration_seconds',
+      'HTTP request duration by method and route pattern',
+      ['method', 'route'],
+      LATENCY_BUCKETS,
+    ),
+    s3Requests: counter(
+      'ringstore_s3_requests_total',
+      'S3 API requests by operation (ListObjectsV2, PutObject...) and status',
+      ['operation', 'status'],
+    ),
+    s3RequestDuration: histogram('ringstore_s3_request_duration_seconds', 'S3 API request duration by operation', ['operation'], LATENCY_BUCKETS),
+    bytesUploaded: counter('ringstore_bytes_uploaded_total', 'File bytes received from clients'),
+    bytesDownloaded: counter('ringstore_bytes_downloaded_total', 'File bytes sent to clients'),
+    chunkOperations: counter(
+      'ringstore_chunk_operations_total',
+      'Chunk operations against storage servers by operation (put, get, delete) and outcome',
+      ['op', 'outcome'],
+    ),
+    chunkRetries: counter('ringstore_chunk_retries_total', 'Chunk operations retried on another replica or after a reconnect', ['op']),
+    jobRuns: counter('ringstore_job_runs_total', 'Background job runs (cleanup, repair, scrub) by outcome', ['job', 'outcome']),
+    jobItems: counter('ringstore_job_items_total', 'Items background jobs acted on, by action (deleted, repaired, ...)', ['job', 'action']),
+    chunksUnderReplicated: gauge('ringstore_chunks_under_replicated', 'Chunks below the wanted healthy replicas as of the end of the last repair run'),
+    repairBytesCopied: counter('ringstore_repair_bytes_copied_total', 'Chunk bytes repair copied from a healthy replica to another storage server'),
+    filesTotal: gauge('ringstore_files_total', 'Files stored, as last counted by the gateway'),
 
     // Cluster changes: drain and rebalance (src/jobs/cluster-changes.ts).
-    movedBytes: new Counter({
-      name: 'ringstore_moved_bytes_total',
-      help: 'Chunk bytes drain and rebalance copied to another storage server',
-      labelNames: ['job'] as const,
-      registers,
-    }),
-    movedChunks: new Counter({
-      name: 'ringstore_moved_chunks_total',
-      help: 'Replicas drain and rebalance moved to another server (moved) or could not move in a run (failed)',
-      labelNames: ['job', 'outcome'] as const,
-      registers,
-    }),
+    movedBytes: counter('ringstore_moved_bytes_total', 'Chunk bytes drain and rebalance copied to another storage server', ['job']),
+    movedChunks: counter(
+      'ringstore_moved_chunks_total',
+      'Replicas drain and rebalance moved to another server (moved) or could not move in a run (failed)',
+      ['job', 'outcome'],
+    ),
     chunksToMove: new Gauge({
       name: 'ringstore_chunks_to_move',
       help: 'Chunks left to move: replicas on draining servers (drain); an estimate from the bytes outside the band, over the mean chunk size (rebalance)',
