@@ -106,18 +106,23 @@ ${ENV_NOTE}`,
 const SERVER_COMMANDS = ['up', 'gateway', 'storage'];
 const OPERATOR_COMMANDS = ['admin'];
 
+const FILE_COMMANDS = Object.keys(COMMANDS).filter((name) => !SERVER_COMMANDS.includes(name) && !OPERATOR_COMMANDS.includes(name));
+
+/** One line per command: its name, then its summary. */
+const summaries = (names: string[]) => names.map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n');
+
 const USAGE = `Usage: ringstore <command> [options]
        ringstore <command> --help
        ringstore --version
 
 Servers:
-${SERVER_COMMANDS.map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
+${summaries(SERVER_COMMANDS)}
 
 Files (talk to a gateway: --url or RINGSTORE_URL, token in RINGSTORE_TOKEN):
-${Object.keys(COMMANDS).filter((name) => !SERVER_COMMANDS.includes(name) && !OPERATOR_COMMANDS.includes(name)).map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
+${summaries(FILE_COMMANDS)}
 
 Cluster (talk to a gateway: --url or RINGSTORE_URL, token in ADMIN_TOKEN):
-${OPERATOR_COMMANDS.map((name) => `  ${name.padEnd(8)}  ${COMMANDS[name].summary}`).join('\n')}
+${summaries(OPERATOR_COMMANDS)}
 
 ${ENV_NOTE}`;
 
