@@ -4,28 +4,15 @@
  * moment. Every upload that got a 201, before any of the kills, reads back byte-exact from the
  * restarted gateway, and lists with its chunks on R servers.
  */
-import { startCluster, type Cluster } from '../helpers/cluster';
+import { clusterForTests, METADATA_BACKENDS } from '../helpers/cluster';
 import { download, sha256, testData } from '../helpers/files';
-import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 
 const CLIENTS = 32;
 const KILLS = 3;
 
-const backends: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
-if (process.env.TEST_DATABASE_URL) backends.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
-
-describe.each(backends)('kill -9 of the gateway during batched commits on %s', (_name, postgresUrl) => {
-  let cluster: Cluster;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ storageServers: 3, postgresUrl });
-  }, 180_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    await RingstoreProcess.killAll();
-  });
+describe.each(METADATA_BACKENDS)('kill -9 of the gateway during batched commits on %s', (_name, postgresUrl) => {
+  const cluster = clusterForTests({ storageServers: 3, postgresUrl });
 
   it(`every 201 survives ${KILLS} kills under ${CLIENTS} concurrent small uploads`, async () => {
     const acknowledged: Array<{ id: string; checksum: string; chunks: Array<{ server_ids: string[] }> }> = [];
@@ -34,7 +21,7 @@ describe.each(backends)('kill -9 of the gateway during batched commits on %s', (
       for (let i = 0; running; i++) {
         const data = testData(1 + ((n * 7919 + i * 104_729) % (64 * 1024)));
         try {
-          const res = await fetch(`${cluster.gateway.url}/files?filename=c${n}-${i}.bin`, {
+          const res = await fetch(`${cluster().gateway.url}/files?filename=c${n}-${i}.bin`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/octet-stream' },
             body: new Uint8Array(data),
@@ -52,8 +39,8 @@ describe.each(backends)('kill -9 of the gateway during batched commits on %s', (
       for (let kill = 0; kill < KILLS; kill++) {
         const before = acknowledged.length;
         await waitFor(() => acknowledged.length >= before + 2 * CLIENTS, { timeoutMs: 120_000, what: 'uploads acknowledged by this gateway' });
-        await cluster.restartGateway();
-        await cluster.waitForReady(3);
+        await cluster().restartGateway();
+        await cluster().waitForReady(3);
       }
     } finally {
       running = false;
@@ -64,7 +51,7 @@ describe.each(backends)('kill -9 of the gateway during batched commits on %s', (
     const lost: string[] = [];
     for (const file of acknowledged) {
       expect(file.chunks.every((c) => new Set(c.server_ids).size === 2)).toBe(true);
-      const back = await download(cluster.gateway.url, file.id);
+      const back = await download(cluster().gateway.url, file.id);
       if (back.status !== 200 || sha256(back.body) !== file.checksum) lost.push(`${file.id}: ${back.status}`);
     }
     expect(lost).toEqual([]);

@@ -5,7 +5,7 @@
  * but no attempt, whatever its outcome, may take longer than a bound derived from its size.
  */
 import path from 'node:path';
-import { startCluster, type Cluster, type GatewayNode } from '../helpers/cluster';
+import { clusterForTests, type GatewayNode } from '../helpers/cluster';
 import { sha256, testData } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
@@ -23,21 +23,12 @@ interface Attempt {
 }
 
 describe('uploads across gateway restarts (chaos finding 6)', () => {
-  let cluster: Cluster;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ storageServers: 3 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    await RingstoreProcess.killAll();
-  });
+  const cluster = clusterForTests({ storageServers: 3 }, 120_000);
 
   /** kill -9 and the same gateway again: same port, same data directory, same database. */
   async function restart(node: GatewayNode): Promise<void> {
     await node.proc.kill('SIGKILL');
-    node.proc = new RingstoreProcess(['gateway', '--host', '127.0.0.1', '--port', String(node.port), '--data', path.join(cluster.root, 'gateway-1')], cluster.env);
+    node.proc = new RingstoreProcess(['gateway', '--host', '127.0.0.1', '--port', String(node.port), '--data', path.join(cluster().root, 'gateway-1')], cluster().env);
     await node.proc.waitForLine((l) => l.event === 'listening', 90_000, 'the restarted gateway listening');
   }
 
@@ -52,7 +43,7 @@ describe('uploads across gateway restarts (chaos finding 6)', () => {
         const startedAt = Date.now();
         let outcome: string;
         try {
-          const response = await fetch(`${cluster.gateway.url}/files?filename=u${n}-${i}.bin`, {
+          const response = await fetch(`${cluster().gateway.url}/files?filename=u${n}-${i}.bin`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/octet-stream' },
             body: new Uint8Array(data),
@@ -76,9 +67,9 @@ describe('uploads across gateway restarts (chaos finding 6)', () => {
         // Let uploads get stored by this gateway (and more under way), then pull it from under them.
         const before = stored.length;
         await waitFor(() => stored.length >= before + 2 * UPLOADERS, { timeoutMs: 90_000, what: 'uploads stored by this gateway' });
-        await restart(cluster.gateway);
+        await restart(cluster().gateway);
       }
-      await cluster.waitForReady(3);
+      await cluster().waitForReady(3);
     } finally {
       running = false;
       await Promise.all(uploads);
@@ -92,7 +83,7 @@ describe('uploads across gateway restarts (chaos finding 6)', () => {
     expect(stored.length).toBeGreaterThanOrEqual(2 * UPLOADERS * RESTARTS);
     // Every upload acknowledged before, between or after the restarts is there, byte-exact.
     for (const { id, checksum } of stored) {
-      const response = await fetch(`${cluster.gateway.url}/files/${id}/metadata`);
+      const response = await fetch(`${cluster().gateway.url}/files/${id}/metadata`);
       expect([id, response.status, ((await response.json()) as { checksum: string }).checksum]).toEqual([id, 200, checksum]);
     }
   }, 600_000);

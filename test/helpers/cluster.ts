@@ -179,3 +179,30 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 function removeClusterFiles(root: string): Promise<void> {
   return rm(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 }
+
+/**
+ * The metadata backends a cluster test runs on, as [name, PostgreSQL URL]: embedded PGlite
+ * always, PostgreSQL too when TEST_DATABASE_URL is set (CI).
+ */
+export const METADATA_BACKENDS: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
+if (process.env.TEST_DATABASE_URL) METADATA_BACKENDS.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
+
+/**
+ * One cluster for the tests of the describe block this is called in: started before them (the
+ * start may take `startTimeoutMs`), stopped after them, with every ringstore process they
+ * started. The returned function reads it, in tests and hooks.
+ */
+export function clusterForTests(options: ClusterOptions, startTimeoutMs = 180_000): () => Cluster {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster(options);
+  }, startTimeoutMs);
+  afterAll(async () => {
+    await cluster?.stop();
+    await RingstoreProcess.killAll();
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster has not started: read it in a test or a hook, not while the tests are collected');
+    return cluster;
+  };
+}

@@ -4,9 +4,8 @@ import * as grpc from '@grpc/grpc-js';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { clusterCallMetadata } from '../../src/connection/channel-credentials';
 import { loadSecurityConfig } from '../../src/security';
-import { StorageNode, startCluster, type Cluster } from '../helpers/cluster';
+import { clusterForTests, StorageNode } from '../helpers/cluster';
 import { sha256, testData } from '../helpers/files';
-import { RingstoreProcess } from '../helpers/process';
 
 const unique = () => randomBytes(12).toString('hex');
 const TOKENS = {
@@ -25,20 +24,11 @@ function bearer(token: string | undefined): Record<string, string> {
 }
 
 describe('authentication on a real cluster (API_TOKENS, ADMIN_TOKEN, CLUSTER_TOKEN)', () => {
-  let cluster: Cluster;
+  // The env reaches the storage servers too: they join with CLUSTER_TOKEN and demand it on gRPC.
+  const cluster = clusterForTests({ storageServers: 3, postgresUrl: process.env.TEST_DATABASE_URL, env: TOKENS }, 90_000);
   const extraNodes: StorageNode[] = [];
 
-  beforeAll(async () => {
-    // The env reaches the storage servers too: they join with CLUSTER_TOKEN and demand it on gRPC.
-    cluster = await startCluster({ storageServers: 3, postgresUrl: process.env.TEST_DATABASE_URL, env: TOKENS });
-  }, 90_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    await RingstoreProcess.killAll();
-  });
-
-  const call = (route: string, init: RequestInit = {}) => fetch(`${cluster.gateway.url}${route}`, init);
+  const call = (route: string, init: RequestInit = {}) => fetch(`${cluster().gateway.url}${route}`, init);
 
   it('guards every /files route with API_TOKENS: right token passes, wrong gets 403, none gets 401', async () => {
     const data = testData(300_000);
@@ -105,7 +95,7 @@ describe('authentication on a real cluster (API_TOKENS, ADMIN_TOKEN, CLUSTER_TOK
   it('lets storage servers join only with CLUSTER_TOKEN: a wrong or missing token gets its heartbeat refused', async () => {
     const admin = { headers: bearer(TOKENS.ADMIN_TOKEN) };
     for (const [what, clusterToken, status] of [['a wrong', WRONG, 403], ['no', '', 401]] as const) {
-      const rogue = new StorageNode(path.join(cluster.root, `rogue-${status}`), cluster.gateway.url, { ...cluster.env, CLUSTER_TOKEN: clusterToken });
+      const rogue = new StorageNode(path.join(cluster().root, `rogue-${status}`), cluster().gateway.url, { ...cluster().env, CLUSTER_TOKEN: clusterToken });
       extraNodes.push(rogue);
       await rogue.start(0);
       const refused = await rogue.proc.waitForLine(
@@ -125,7 +115,7 @@ describe('authentication on a real cluster (API_TOKENS, ADMIN_TOKEN, CLUSTER_TOK
   });
 
   it('storage servers refuse gRPC calls without the right CLUSTER_TOKEN (UNAUTHENTICATED)', async () => {
-    const address = cluster.storage[0].address;
+    const address = cluster().storage[0].address;
     const clientWith = (env: Record<string, string>) =>
       StorageClient.connect(address, { metadata: clusterCallMetadata(loadSecurityConfig(env)), callTimeoutMs: 5_000 });
     for (const [env, expected] of [[{ CLUSTER_TOKEN: WRONG }, 'refused'], [{}, 'refused'], [{ CLUSTER_TOKEN: TOKENS.CLUSTER_TOKEN }, 'ok']] as const) {
@@ -143,7 +133,7 @@ describe('authentication on a real cluster (API_TOKENS, ADMIN_TOKEN, CLUSTER_TOK
   });
 
   it('never writes a token to any log line', () => {
-    const processes = [...cluster.gateways.map((g) => g.proc), ...cluster.storage.map((s) => s.proc), ...extraNodes.map((n) => n.proc)];
+    const processes = [...cluster().gateways.map((g) => g.proc), ...cluster().storage.map((s) => s.proc), ...extraNodes.map((n) => n.proc)];
     const secrets = [API_TOKEN, SECOND_API_TOKEN, TOKENS.ADMIN_TOKEN, TOKENS.CLUSTER_TOKEN, WRONG];
     let lines = 0;
     for (const proc of processes) {
@@ -154,9 +144,9 @@ describe('authentication on a real cluster (API_TOKENS, ADMIN_TOKEN, CLUSTER_TOK
       }
     }
     // The refusals above were logged (without the tokens), so there was something to scan.
-    expect(cluster.gateway.proc.lines.some((l) => l.event === 'http_unauthenticated')).toBe(true);
+    expect(cluster().gateway.proc.lines.some((l) => l.event === 'http_unauthenticated')).toBe(true);
     // Every request is in the access log, the refused ones too.
-    expect(cluster.gateway.proc.lines.some((l) => l.event === 'http_request' && l.status === 401 && String(l.path).startsWith('/files'))).toBe(true);
+    expect(cluster().gateway.proc.lines.some((l) => l.event === 'http_request' && l.status === 401 && String(l.path).startsWith('/files'))).toBe(true);
     expect(lines).toBeGreaterThan(20);
   });
 });

@@ -3,10 +3,6 @@ import { download, sha256, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 
-/** Embedded PGlite always; PostgreSQL too when TEST_DATABASE_URL is set (CI). */
-export const BACKENDS: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
-if (process.env.TEST_DATABASE_URL) BACKENDS.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
-
 /**
  * A real cluster of 6 storage servers (R=2, repair and scrub on demand) holding `count` files
  * of 100 KB-1 MB, every chunk with its 2 replicas. Chunks of at most ~170 KB are small against

@@ -1,9 +1,9 @@
-import type { Cluster, StorageNode } from '../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster, type StorageNode } from '../helpers/cluster';
 import { chunkIdsOnDisk } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
 import {
-  admin, BACKENDS, clusterWithFiles, expectAllByteExact, repairUntilReplicated, serversView, startLoad, storedReplicas, type StoredFile,
+  admin, clusterWithFiles, expectAllByteExact, repairUntilReplicated, serversView, startLoad, storedReplicas, type StoredFile,
 } from './cluster-load';
 
 /**
@@ -12,7 +12,7 @@ import {
  * drain that survives its gateway being killed -9 halfway.
  */
 
-describe.each(BACKENDS)('drain on %s', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('drain on %s', (_name, postgresUrl) => {
   let cluster: Cluster;
   let files: StoredFile[];
 

@@ -1,8 +1,8 @@
-import type { Cluster } from '../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster } from '../helpers/cluster';
 import { chunkIdsOnDisk } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
-import { admin, BACKENDS, clusterWithFiles, expectAllByteExact, serversView, startLoad, storedReplicas, type StoredFile } from './cluster-load';
+import { admin, clusterWithFiles, expectAllByteExact, serversView, startLoad, storedReplicas, type StoredFile } from './cluster-load';
 
 /**
  * A cluster that grows: 6 storage servers hold files, a 7th joins (empty), and a rebalance
@@ -10,7 +10,7 @@ import { admin, BACKENDS, clusterWithFiles, expectAllByteExact, serversView, sta
  * the band of its share, while clients download every file byte for byte and upload more.
  */
 
-describe.each(BACKENDS)('rebalance onto a new server on %s', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('rebalance onto a new server on %s', (_name, postgresUrl) => {
   let cluster: Cluster;
   let files: StoredFile[];
 

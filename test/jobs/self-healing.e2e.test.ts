@@ -1,4 +1,4 @@
-import { startCluster, type Cluster, type StorageNode } from '../helpers/cluster';
+import { METADATA_BACKENDS, startCluster, type Cluster, type StorageNode } from '../helpers/cluster';
 import { chunkIdsOnDisk, download, sha256, testData, uploadRaw } from '../helpers/files';
 import { RingstoreProcess } from '../helpers/process';
 import { waitFor } from '../helpers/wait';
@@ -20,10 +20,7 @@ interface ScrubReport { serversScanned: number; chunksVerified: number; corruptF
 
 const SIZE = 3 * 1024 * 1024 + 11;
 
-const backends: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
-if (process.env.TEST_DATABASE_URL) backends.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
-
-describe.each(backends)('self-healing on %s', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('self-healing on %s', (_name, postgresUrl) => {
   let cluster: Cluster;
   const files: Array<{ fileId: string; data: Buffer }> = [];
 

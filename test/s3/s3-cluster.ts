@@ -4,10 +4,6 @@ import { startCluster, type Cluster, type ClusterOptions } from '../helpers/clus
 
 export const S3_KEYS = { accessKeyId: 'ringstore-e2e', secretAccessKey: 'e2e-secret-0123456789-abcdefghijklmnopqrst' };
 
-/** Both metadata backends where PostgreSQL is at hand (CI always sets TEST_DATABASE_URL). */
-export const BACKENDS: Array<[string, string | undefined]> = [['embedded PGlite', undefined]];
-if (process.env.TEST_DATABASE_URL) BACKENDS.push(['PostgreSQL', process.env.TEST_DATABASE_URL]);
-
 export function startS3Cluster(options: ClusterOptions = {}): Promise<Cluster> {
   return startCluster({ ...options, env: { S3_ACCESS_KEY: S3_KEYS.accessKeyId, S3_SECRET_KEY: S3_KEYS.secretAccessKey, ...options.env } });
 }

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Cluster } from '../../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster } from '../../helpers/cluster';
 import { TOOLS, describeIfFound, toolOrSkip } from '../../helpers/tools';
 import { CommandLineClient, md5Hex } from '../command-line-client';
-import { BACKENDS, S3_KEYS, startS3Cluster } from '../s3-cluster';
+import { S3_KEYS, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(300_000);
 
@@ -40,7 +40,7 @@ interface HeadObjectOutput {
   Metadata: Record<string, string>;
 }
 
-describeIfFound(aws).each(BACKENDS)('the AWS CLI against the S3 endpoint (%s)', (_name, postgresUrl) => {
+describeIfFound(aws).each(METADATA_BACKENDS)('the AWS CLI against the S3 endpoint (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let client: CommandLineClient;
   let cli: (...args: string[]) => Promise<string>;

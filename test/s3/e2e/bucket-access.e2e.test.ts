@@ -24,8 +24,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startCluster, type Cluster } from '../../helpers/cluster';
-import { BACKENDS, s3Client, s3ErrorCode, s3ErrorStatus } from '../s3-cluster';
+import { METADATA_BACKENDS, startCluster, type Cluster } from '../../helpers/cluster';
+import { s3Client, s3ErrorCode, s3ErrorStatus } from '../s3-cluster';
 
 jest.setTimeout(240_000);
 
@@ -35,7 +35,7 @@ const USERS = {
   ops: { accessKeyId: 'ops', secretAccessKey: 'ops-secret-0123456789' },
 };
 
-describe.each(BACKENDS)('S3 bucket access for several users (%s)', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('S3 bucket access for several users (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let dir: string;
   let alice: S3Client;

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Cluster } from '../../helpers/cluster';
-import { BACKENDS, s3Client, s3ErrorCode, startS3Cluster } from '../s3-cluster';
+import { METADATA_BACKENDS, type Cluster } from '../../helpers/cluster';
+import { s3Client, s3ErrorCode, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(240_000);
 
@@ -20,7 +20,7 @@ async function get(s3: S3Client, key: string): Promise<Buffer> {
   return Buffer.from(await reply.Body!.transformToByteArray());
 }
 
-describe.each(BACKENDS)('small S3 GETs that miss the small-file cache (%s)', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('small S3 GETs that miss the small-file cache (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let s3: S3Client;
 

@@ -19,10 +19,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Cluster } from '../../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster } from '../../helpers/cluster';
 import { digestOf } from '../../../src/s3/checksums';
 import { waitFor } from '../../helpers/wait';
-import { BACKENDS, s3Client, s3ErrorCode, startS3Cluster } from '../s3-cluster';
+import { s3Client, s3ErrorCode, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(300_000);
 
@@ -35,7 +35,7 @@ async function readAll(s3: S3Client, bucket: string, key: string): Promise<Buffe
   return Buffer.from(await got.Body!.transformToByteArray());
 }
 
-describe.each(BACKENDS)('S3 multipart uploads (%s)', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('S3 multipart uploads (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let s3: S3Client;
 

@@ -24,16 +24,16 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { Cluster } from '../../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster } from '../../helpers/cluster';
 import { waitFor } from '../../helpers/wait';
 import { chunksOnDisk } from '../../http/hostile-http';
-import { BACKENDS, s3Client, s3ErrorCode, s3ErrorStatus, startS3Cluster } from '../s3-cluster';
+import { s3Client, s3ErrorCode, s3ErrorStatus, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(240_000);
 
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 
-describe.each(BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
+describe.each(METADATA_BACKENDS)('S3 objects (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let s3: S3Client;
 

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Cluster } from '../../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster } from '../../helpers/cluster';
 import { TOOLS, describeIfFound, toolOrSkip } from '../../helpers/tools';
 import { CommandLineClient, md5OfFile } from '../command-line-client';
-import { BACKENDS, S3_KEYS, s3Client, startS3Cluster } from '../s3-cluster';
+import { S3_KEYS, s3Client, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(300_000);
 
@@ -39,7 +39,7 @@ async function treeMd5s(dir: string): Promise<Record<string, string>> {
   return Object.fromEntries(await Promise.all(files.map(async (f) => [f, await md5OfFile(path.join(dir, f))] as const)));
 }
 
-describeIfFound(rclone).each(BACKENDS)('rclone against the S3 endpoint (%s)', (_name, postgresUrl) => {
+describeIfFound(rclone).each(METADATA_BACKENDS)('rclone against the S3 endpoint (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let s3: S3Client;
   let client: CommandLineClient;

@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Cluster } from '../../helpers/cluster';
+import { METADATA_BACKENDS, type Cluster } from '../../helpers/cluster';
 import { TOOLS, describeIfFound, toolOrSkip } from '../../helpers/tools';
 import { CommandLineClient, md5Hex } from '../command-line-client';
-import { BACKENDS, S3_KEYS, s3Client, startS3Cluster } from '../s3-cluster';
+import { S3_KEYS, s3Client, startS3Cluster } from '../s3-cluster';
 
 jest.setTimeout(300_000);
 
@@ -28,7 +28,7 @@ signature_v2 = False
 bucket_location = us-east-1
 `;
 
-describeIfFound(s3cmd).each(BACKENDS)('s3cmd against the S3 endpoint (%s)', (_name, postgresUrl) => {
+describeIfFound(s3cmd).each(METADATA_BACKENDS)('s3cmd against the S3 endpoint (%s)', (_name, postgresUrl) => {
   let cluster: Cluster;
   let s3: S3Client;
   let client: CommandLineClient;
