@@ -1,7 +1,8 @@
 import { Client } from 'pg';
 import { openMetadataStore } from '../../src/metadata';
 import { migrations } from '../../src/metadata/migrations';
-import { metadataContract, newFile } from './store-contract';
+import { metadataContract } from './store-contract';
+import { newFile } from './store-records';
 import { createTestSchema, openTestPostgres } from '../helpers/metadata';
 
 const databaseUrl = process.env.TEST_DATABASE_URL;

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MetadataStore, NewObject, ObjectMetadata, StoredBytes } from '../../src/metadata/types';
+import { serverId } from './store-records';
 
 let bucketCount = 0;
 /** A bucket name no other test (or earlier run on the same database) uses. */
@@ -73,7 +74,6 @@ export function s3StoreContract(current: () => MetadataStore): void {
   const pendingOn = async (...servers: string[]) =>
     (await store.listPendingDeletes(100_000)).filter((p) => servers.includes(p.serverId)).map((p) => `${p.chunkId}@${p.serverId}`).sort();
   const replicasOf = (bytes: StoredBytes) => bytes.chunks.flatMap((c) => c.replicas.map((r) => `${c.chunkId}@${r.serverId}`)).sort();
-  const server = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
   describe('buckets', () => {
     test('create, find, list by owner, refuse a second create with the owner named', async () => {
@@ -93,7 +93,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
 
     test('only an empty bucket is deleted; its unfinished uploads go with it', async () => {
       const name = bucketName('del');
-      const s = server('bucket-del');
+      const s = serverId('bucket-del');
       expect(await store.deleteBucket(name)).toBe('no-bucket');
       await store.createBucket(name, 'alice');
       await store.putObject(newObject(name, 'k'));
@@ -164,7 +164,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('an object under-replicated is repaired like a file', async () => {
       const bucket = bucketName('repair');
       await store.createBucket(bucket, 'alice');
-      const [a, b] = [server('obj-r1'), server('obj-r2')];
+      const [a, b] = [serverId('obj-r1'), serverId('obj-r2')];
       const bytes = storedBytes([[a]]);
       await store.putObject(newObject(bucket, 'k', bytes));
       const due = (await store.chunksToRepair(2, [a, b], 100_000)).filter((c) => c.chunkId === bytes.chunks[0].chunkId);
@@ -176,7 +176,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('replacing a key retires the old file: its replicas move to pending deletes', async () => {
       const bucket = bucketName('replace');
       await store.createBucket(bucket, 'alice');
-      const s = server('replace');
+      const s = serverId('replace');
       const first = storedBytes([[s], [s]]);
       const second = storedBytes([[s]]);
       await store.putObject(newObject(bucket, 'k', first, { etag: '1'.repeat(32) }));
@@ -226,7 +226,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('puts racing on one key leave one object and every other file retired', async () => {
       const bucket = bucketName('race');
       await store.createBucket(bucket, 'alice');
-      const s = server('race');
+      const s = serverId('race');
       const all = Array.from({ length: 8 }, () => storedBytes([[s]]));
       const results = await Promise.all(all.map((bytes) => store.putObject(newObject(bucket, 'hot', bytes))));
       expect(results.every((r) => r.status === 'stored')).toBe(true);
@@ -241,7 +241,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('delete one or many: pending deletes for each, and which keys existed', async () => {
       const bucket = bucketName('delete');
       await store.createBucket(bucket, 'alice');
-      const s = server('delete');
+      const s = serverId('delete');
       const bytes = ['a', 'b', 'c'].map(() => storedBytes([[s]]));
       for (const [i, key] of ['a', 'b', 'c'].entries()) await store.putObject(newObject(bucket, key, bytes[i]));
       expect(await store.deleteObject(bucket, 'a')).toBe(true);
@@ -374,7 +374,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('parts: recorded, replaced (old part to pending deletes), listed page by page', async () => {
       const bucket = bucketName('parts');
       await store.createBucket(bucket, 'alice');
-      const s = server('parts');
+      const s = serverId('parts');
       const upload = await create(bucket, 'k');
       const first = storedBytes([[s]]);
       expect(await store.putPart(upload, { partNumber: 3, bytes: first, etag: 'old', checksum: 'AAAAAA==' })).toMatchObject({ status: 'stored', part: { partNumber: 3, etag: 'old' } });
@@ -401,7 +401,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('complete stitches the listed parts by moving chunk rows; the rest goes to pending deletes', async () => {
       const bucket = bucketName('complete');
       await store.createBucket(bucket, 'alice');
-      const s = server('complete');
+      const s = serverId('complete');
       const metadata = { ...noMetadata, contentType: 'application/zip', userMetadata: { a: '1' } };
       const upload = await create(bucket, 'archive.zip', metadata);
       const parts = [1, 2, 3, 4].map((n) => ({ n, bytes: storedBytes(n === 2 ? [[s], [s], [s]] : [[s]], 100) }));
@@ -454,7 +454,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('complete replaces an existing object, whose file is retired', async () => {
       const bucket = bucketName('over');
       await store.createBucket(bucket, 'alice');
-      const s = server('over');
+      const s = serverId('over');
       const old = storedBytes([[s]]);
       await store.putObject(newObject(bucket, 'k', old));
       const upload = await create(bucket, 'k');
@@ -495,7 +495,7 @@ export function s3StoreContract(current: () => MetadataStore): void {
     test('abort sends every part to pending deletes; expired uploads are found oldest first', async () => {
       const bucket = bucketName('abort');
       await store.createBucket(bucket, 'alice');
-      const s = server('abort');
+      const s = serverId('abort');
       const upload = await create(bucket, 'k');
       const parts = [storedBytes([[s]]), storedBytes([[s], [s]])];
       for (const [i, bytes] of parts.entries()) await store.putPart(upload, { partNumber: i + 1, bytes, etag: `e${i}`, checksum: null });

@@ -6,29 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FileRecord, MetadataStore } from '../../src/metadata/types';
 import type { TestStore } from '../helpers/metadata';
+import { clusterStoreContract } from './cluster-store-contract';
 import { s3StoreContract } from './s3-store-contract';
-
-type NewFile = Omit<FileRecord, 'createdAt' | 'updatedAt' | 'completedAt' | 'status'>;
-
-/** A file as the gateway records it; replicas[i] lists chunk i's servers. */
-export function newFile(replicas: string[][], overrides: Partial<NewFile> = {}): NewFile {
-  return {
-    fileId: randomUUID(),
-    filename: 'report.pdf',
-    contentType: 'application/pdf',
-    size: replicas.length * 10,
-    checksum: 'ab'.repeat(32),
-    chunks: replicas.map((servers, i) => ({
-      chunkNumber: i,
-      chunkId: randomUUID(),
-      offset: i * 10,
-      size: 10,
-      checksum: String(i).repeat(64),
-      replicas: servers.map((serverId) => ({ serverId, status: 'stored' as const })),
-    })),
-    ...overrides,
-  };
-}
+import { newFile, serverId } from './store-records';
 
 function session(fileId: string, expiresAt: Date) {
   return { fileId, filename: 'upload.bin', contentType: 'application/octet-stream', gatewayId: 'gw-1', startedAt: new Date(expiresAt.getTime() - 3_600_000), expiresAt };
@@ -39,9 +19,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
-
-/** A server id no other test uses, so shared-store rows never mix. */
-const serverId = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
 export function metadataContract(open: () => Promise<TestStore>): void {
   let opened: TestStore;
@@ -365,6 +342,10 @@ export function metadataContract(open: () => Promise<TestStore>): void {
     expect(await first).toBe('first');
     await expect(store.withJobLock('cleanup', async () => { throw new Error('job failed'); })).rejects.toThrow('job failed');
     expect(await store.withJobLock('cleanup', async () => 'again')).toBe('again');
+  });
+
+  describe('cluster changes: membership, what each server holds, moving replicas', () => {
+    clusterStoreContract(() => store, async () => (store = await opened.reopen()));
   });
 
   describe('S3 buckets, objects and multipart uploads', () => {

@@ -1,28 +1,19 @@
+/**
+ * The cluster-change part of the MetadataStore contract, run by store-contract.ts against every
+ * backend: server membership (drain, remove), what each server holds, and moving a replica from
+ * one server to another in one statement.
+ */
 import { randomUUID } from 'node:crypto';
 import type { MetadataStore } from '../../src/metadata/types';
-import { openTestPglite, openTestPostgres, type TestStore } from '../helpers/metadata';
-import { newFile } from './store-contract';
+import { newFile, serverId } from './store-records';
 
-/**
- * The metadata of cluster changes on both backends: server membership (drain, remove), what
- * each server holds, and moving a replica from one server to another in one statement.
- */
-const backends: Array<[string, () => Promise<TestStore>]> = [['PGlite', openTestPglite]];
-if (process.env.TEST_DATABASE_URL) backends.push(['PostgreSQL', () => openTestPostgres(process.env.TEST_DATABASE_URL!)]);
-
-describe.each(backends)('cluster changes in the %s metadata store', (_name, open) => {
-  let opened: TestStore;
+/** `current` reads the suite's store; `reopen` restarts it on the same data, as a restarted gateway would. */
+export function clusterStoreContract(current: () => MetadataStore, reopen: () => Promise<MetadataStore>): void {
   let store: MetadataStore;
-
-  beforeAll(async () => {
-    opened = await open();
-    store = opened.store;
-  });
-  afterAll(async () => {
-    await opened?.cleanup();
+  beforeEach(() => {
+    store = current();
   });
 
-  const serverId = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
   const join = (id: string) => store.upsertServer({ id, address: `${id}:50051` });
   const server = async (id: string) => (await store.listServers()).find((s) => s.id === id)!;
   const usageOf = async (id: string) => (await store.serverUsage()).find((u) => u.serverId === id);
@@ -150,7 +141,7 @@ describe.each(backends)('cluster changes in the %s metadata store', (_name, open
     expect(run).toMatchObject({ gatewayId: 'gw-1', outcome: 'finished', report: { chunksMoved: 3 } });
     expect(run.startedAt.getTime()).toBe(startedAt.getTime());
     expect(run.finishedAt).toBeInstanceOf(Date);
-    store = await opened.reopen();
+    store = await reopen();
     expect((await store.moveRuns()).filter((r) => r.job === 'rebalance')).toHaveLength(1);
   });
-});
+}
