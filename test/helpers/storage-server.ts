@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
 import os from 'node:os';
 import path from 'node:path';
+import { StorageClient, type StorageClientConnectOptions } from '../../src/rpc/storage-client';
 import { RingstoreProcess } from './process';
 
 export interface SpawnedStorageServer {
@@ -21,6 +22,35 @@ export async function spawnStorageServer(
   const line = await child.waitForLine((l) => l.event === 'listening', 20_000, 'storage server listening');
   const port = line.port as number;
   return { process: child, port, address: `127.0.0.1:${port}`, serverId: line.serverId as string, dataDir };
+}
+
+/**
+ * A storage server (its data in `data` under a fresh temp dir named from `prefix`) and a client
+ * of it, for the tests of the describe block this is called in: spawned before them, with
+ * `putFirst` stored when given; gone after them, with every ringstore process and temp dir they
+ * made. The returned functions read them (and the temp dir), in tests and hooks.
+ */
+export function storageServerForTests(
+  prefix: string,
+  options: { env?: Record<string, string>; client?: StorageClientConnectOptions; putFirst?: { id: string; data: Buffer } } = {},
+): { server: () => SpawnedStorageServer; client: () => StorageClient; parentDir: () => string } {
+  let started: { server: SpawnedStorageServer; client: StorageClient; parentDir: string } | undefined;
+  beforeAll(async () => {
+    const parentDir = await makeTempDir(prefix);
+    const server = await spawnStorageServer(path.join(parentDir, 'data'), { env: options.env });
+    started = { server, client: StorageClient.connect(server.address, options.client), parentDir };
+    if (options.putFirst) await started.client.putChunkBuffer(options.putFirst.id, options.putFirst.data);
+  });
+  afterAll(async () => {
+    started?.client.close();
+    await RingstoreProcess.killAll();
+    await removeTempDirs();
+  });
+  const read = () => {
+    if (!started) throw new Error('the storage server has not started: read it in a test or a hook, not while the tests are collected');
+    return started;
+  };
+  return { server: () => read().server, client: () => read().client, parentDir: () => read().parentDir };
 }
 
 /** A fresh temp directory; removeTempDirs() deletes every one made (call it in afterAll). */

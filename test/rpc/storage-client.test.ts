@@ -8,8 +8,7 @@ import { createLogger } from '../../src/util/logger';
 import { crc32Checksum } from '../../src/wire/crc32';
 import { framePool } from '../../src/wire/frame-pool';
 import { storageServerDefinition } from '../../src/wire/storage-service';
-import { RingstoreProcess } from '../helpers/process';
-import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { makeTempDir, removeTempDirs, storageServerForTests } from '../helpers/storage-server';
 
 const MiB = 1024 * 1024;
 
@@ -21,30 +20,17 @@ async function failureOf(promise: Promise<unknown>): Promise<grpc.ServiceError> 
 }
 
 describe('StorageClient deadlines, idle watchdog and cancellation', () => {
-  let server: SpawnedStorageServer;
-  let client: StorageClient;
   const stored = { id: randomUUID(), data: randomBytes(3 * MiB) };
-
-  beforeAll(async () => {
-    server = await spawnStorageServer(await makeTempDir('ringstore-client-'));
-    client = StorageClient.connect(server.address);
-    await client.putChunkBuffer(stored.id, stored.data);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await RingstoreProcess.killAll();
-    await removeTempDirs();
-  });
+  const { server, client } = storageServerForTests('ringstore-client-', { putFirst: stored });
 
   it('cuts a stream from a server that stopped answering, and a unary call at its deadline', async () => {
-    server.process.signal('SIGSTOP');
+    server().process.signal('SIGSTOP');
     try {
-      const stalledGet = await failureOf(client.getChunkBuffer(stored.id, {}, { idleTimeoutMs: 300 }));
+      const stalledGet = await failureOf(client().getChunkBuffer(stored.id, {}, { idleTimeoutMs: 300 }));
       expect(stalledGet.code).toBe(grpc.status.DEADLINE_EXCEEDED);
       expect(stalledGet.details).toMatch(/sent nothing for 300 ms/);
 
-      const stalledPut = client.putChunk(randomUUID(), createHash('sha256').update(stored.data).digest('hex'), stored.data.length, { idleTimeoutMs: 300 });
+      const stalledPut = client().putChunk(randomUUID(), createHash('sha256').update(stored.data).digest('hex'), stored.data.length, { idleTimeoutMs: 300 });
       // Writes are accepted into the call's buffers until backpressure; the server never drains them.
       const putFailure = await failureOf((async () => {
         for (let i = 0; i < 64; i += 1) await stalledPut.write(stored.data.subarray(0, MiB));
@@ -52,49 +38,38 @@ describe('StorageClient deadlines, idle watchdog and cancellation', () => {
       })());
       expect(putFailure.code).toBe(grpc.status.DEADLINE_EXCEEDED);
 
-      expect((await failureOf(client.healthCheck({ deadlineMs: 300 }))).code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect((await failureOf(client().healthCheck({ deadlineMs: 300 }))).code).toBe(grpc.status.DEADLINE_EXCEEDED);
     } finally {
-      server.process.signal('SIGCONT');
+      server().process.signal('SIGCONT');
     }
-    expect((await client.healthCheck()).status).toBe('healthy');
+    expect((await client().healthCheck()).status).toBe('healthy');
   });
 
   it('cancels calls through an AbortSignal with CANCELLED', async () => {
     const controller = new AbortController();
     controller.abort(new Error('user went away'));
-    const unary = await failureOf(client.healthCheck({ signal: controller.signal }));
+    const unary = await failureOf(client().healthCheck({ signal: controller.signal }));
     expect(unary.code).toBe(grpc.status.CANCELLED);
     expect(unary.details).toMatch(/user went away/);
-    expect((await failureOf(client.getChunkBuffer(stored.id, {}, { signal: controller.signal }))).code).toBe(grpc.status.CANCELLED);
+    expect((await failureOf(client().getChunkBuffer(stored.id, {}, { signal: controller.signal }))).code).toBe(grpc.status.CANCELLED);
   });
 
   it('streams frames of at most 1 MiB, and the channel stays usable after a reader stops early', async () => {
-    const stream = client.getChunk(stored.id);
+    const stream = client().getChunk(stored.id);
     const first = await new Promise<Buffer>((resolve) => stream.once('data', resolve));
     expect(first.length).toBeLessThanOrEqual(MiB);
     stream.destroy();
     // The channel stays usable after the early cancel.
-    expect((await client.getChunkBuffer(stored.id, { offset: MiB, length: 10 })).equals(stored.data.subarray(MiB, MiB + 10))).toBe(true);
+    expect((await client().getChunkBuffer(stored.id, { offset: MiB, length: 10 })).equals(stored.data.subarray(MiB, MiB + 10))).toBe(true);
   });
 });
 
 describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
-  let client: StorageClient;
-
-  beforeAll(async () => {
-    const server = await spawnStorageServer(await makeTempDir('ringstore-crc-client-'));
-    client = StorageClient.connect(server.address);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await RingstoreProcess.killAll();
-    await removeTempDirs();
-  });
+  const { client } = storageServerForTests('ringstore-crc-client-');
 
   /** Written in uneven pieces, half of them pre-encoded (as an upload sends them). */
   async function put(id: string, data: Buffer, expected = '') {
-    const writer = client.putChunk(id, expected, data.length);
+    const writer = client().putChunk(id, expected, data.length);
     let half = true;
     for (let offset = 0; offset < data.length; offset += 700_000, half = !half) {
       const piece = data.subarray(offset, offset + 700_000);
@@ -108,9 +83,9 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
     const data = randomBytes(2 * MiB + 3);
     expect(await put(id, data)).toMatchObject({ success: true, crc32: crc32(data) });
     expect(await put(id, data)).toMatchObject({ success: true, crc32: crc32(data) });
-    expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+    expect((await client().getChunkBuffer(id)).equals(data)).toBe(true);
     const listed = [];
-    for await (const info of client.listChunks()) listed.push(info);
+    for await (const info of client().listChunks()) listed.push(info);
     expect(listed).toEqual([expect.objectContaining({ chunk_id: id, checksum: crc32Checksum(crc32(data)) })]);
   });
 
@@ -120,7 +95,7 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
     expect((await put(copy, data, crc32Checksum(crc32(data)))).success).toBe(true);
     const wrong = randomUUID();
     expect((await failureOf(put(wrong, data, crc32Checksum(crc32(data) ^ 1)))).code).toBe(grpc.status.DATA_LOSS);
-    expect((await failureOf(client.getChunkBuffer(wrong))).code).toBe(grpc.status.NOT_FOUND);
+    expect((await failureOf(client().getChunkBuffer(wrong))).code).toBe(grpc.status.NOT_FOUND);
   });
 
   it('reuses pooled upload frames sent to several calls without changing a byte in flight, and gets them all back', async () => {
@@ -131,7 +106,7 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
     const frameBytes = 600 * 1024;
     const data = randomBytes(12 * frameBytes);
     const ids = [randomUUID(), randomUUID()];
-    const writers = ids.map((id) => client.putChunk(id, '', data.length));
+    const writers = ids.map((id) => client().putChunk(id, '', data.length));
     const sent = [];
     for (let offset = 0; offset < data.length; offset += frameBytes) {
       const message = encodePutData([data.subarray(offset, offset + frameBytes)]);
@@ -141,7 +116,7 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
       sent.push(message);
     }
     for (const writer of writers) expect(await writer.end()).toMatchObject({ success: true, crc32: crc32(data) });
-    for (const id of ids) expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+    for (const id of ids) expect((await client().getChunkBuffer(id)).equals(data)).toBe(true);
     expect(sent.filter((message) => framePool.owns(message.bytes))).toEqual([]);
   });
 
@@ -150,7 +125,7 @@ describe('StorageClient.putChunk: CRC-32 checked end to end', () => {
     const data = randomBytes(5000);
     await put(id, data);
     expect((await failureOf(put(id, randomBytes(5000)))).code).toBe(grpc.status.ALREADY_EXISTS);
-    expect((await client.getChunkBuffer(id)).equals(data)).toBe(true);
+    expect((await client().getChunkBuffer(id)).equals(data)).toBe(true);
   });
 });
 

@@ -6,8 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { StorageClient } from '../../src/rpc/storage-client';
 import { storageServiceDefinition, type PutChunkRequest, type PutChunkResponse } from '../../src/wire/storage-service';
-import { RingstoreProcess } from '../helpers/process';
-import { listTree, makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { listTree, storageServerForTests } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
 import { BAD_CHUNK_IDS } from './bad-chunk-ids';
 
@@ -153,28 +152,13 @@ async function run(client: StorageClient, call: FuzzCall): Promise<grpc.status> 
 }
 
 describe('storage server fuzz', () => {
-  let parent: string;
-  let server: SpawnedStorageServer;
-  let client: StorageClient;
-
-  beforeAll(async () => {
-    parent = await makeTempDir('ringstore-fuzz-');
-    server = await spawnStorageServer(path.join(parent, 'data'));
-    client = StorageClient.connect(server.address, { callTimeoutMs: 10_000 });
-    await client.putChunkBuffer(known.id, known.data);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await RingstoreProcess.killAll();
-    await removeTempDirs();
-  });
+  const { server, client, parentDir } = storageServerForTests('ringstore-fuzz-', { client: { callTimeoutMs: 10_000 }, putFirst: known });
 
   it('answers random calls with proper statuses, stays up, writes only inside its data directory', async () => {
     const codes = new Map<string, number>();
     const runCalls = async (calls: FuzzCall[]): Promise<void> => {
       for (const call of calls) {
-        const code = await run(client, call);
+        const code = await run(client(), call);
         expect(grpc.status[code]).toBeDefined();
         expect([call.kind, SERVER_FAULTS.includes(code) ? grpc.status[code] : 'ok']).toEqual([call.kind, 'ok']);
         const key = `${call.kind} ${grpc.status[code]}`;
@@ -205,12 +189,12 @@ describe('storage server fuzz', () => {
     expect(codes.get('put DATA_LOSS')).toBeGreaterThan(0);
     expect(codes.get('get OK')).toBeGreaterThan(0);
 
-    expect(server.process.child.exitCode).toBeNull();
-    expect((await client.healthCheck()).status).toBe('healthy');
-    expect(sha256(await client.getChunkBuffer(known.id))).toBe(sha256(known.data));
-    expect(await client.verifyChunk(known.id)).toMatchObject({ ok: true });
-    await waitFor(async () => (await fs.readdir(path.join(server.dataDir, 'tmp'))).length === 0, { what: 'no temp file left' });
-    expect((await listTree(parent)).filter((entry) => !ALLOWED_PATH.test(entry))).toEqual([]);
-    expect(server.process.lines.filter((line) => line.event === 'rpc_failed')).toEqual([]);
+    expect(server().process.child.exitCode).toBeNull();
+    expect((await client().healthCheck()).status).toBe('healthy');
+    expect(sha256(await client().getChunkBuffer(known.id))).toBe(sha256(known.data));
+    expect(await client().verifyChunk(known.id)).toMatchObject({ ok: true });
+    await waitFor(async () => (await fs.readdir(path.join(server().dataDir, 'tmp'))).length === 0, { what: 'no temp file left' });
+    expect((await listTree(parentDir())).filter((entry) => !ALLOWED_PATH.test(entry))).toEqual([]);
+    expect(server().process.lines.filter((line) => line.event === 'rpc_failed')).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { StorageClient } from '../../src/rpc/storage-client';
 import { saysBusy } from '../../src/wire/busy-refusal';
 import { storageServiceDefinition, type PutChunkRequest, type PutChunkResponse } from '../../src/wire/storage-service';
 import { RingstoreProcess } from '../helpers/process';
-import { makeTempDir, removeTempDirs, spawnStorageServer, type SpawnedStorageServer } from '../helpers/storage-server';
+import { makeTempDir, removeTempDirs, spawnStorageServer, storageServerForTests, type SpawnedStorageServer } from '../helpers/storage-server';
 import { waitFor } from '../helpers/wait';
 import { RawPutChunkCall, type RawConnection } from './raw-grpc-call';
 
@@ -33,56 +33,46 @@ async function tempFiles(server: SpawnedStorageServer): Promise<string[]> {
 
 describe('storage server under hostile gRPC input', () => {
   const MAX_PUTS = 40;
-  let server: SpawnedStorageServer;
-  let client: StorageClient;
   const known = { id: randomUUID(), data: randomBytes(3 * MiB + 17) };
+  const { server, client } = storageServerForTests('ringstore-hostile-', {
+    env: { MAX_CONCURRENT_PUTS: String(MAX_PUTS) },
+    client: { callTimeoutMs: 10_000 },
+    putFirst: known,
+  });
 
   /** The server still answers and still has the known chunk byte-exact. */
   async function assertStillServing(): Promise<void> {
-    expect((await client.healthCheck()).status).toBe('healthy');
-    expect(sha256(await client.getChunkBuffer(known.id))).toBe(sha256(known.data));
+    expect((await client().healthCheck()).status).toBe('healthy');
+    expect(sha256(await client().getChunkBuffer(known.id))).toBe(sha256(known.data));
   }
-
-  beforeAll(async () => {
-    const parent = await makeTempDir('ringstore-hostile-');
-    server = await spawnStorageServer(path.join(parent, 'data'), { env: { MAX_CONCURRENT_PUTS: String(MAX_PUTS) } });
-    client = StorageClient.connect(server.address, { callTimeoutMs: 10_000 });
-    await client.putChunkBuffer(known.id, known.data);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await RingstoreProcess.killAll();
-    await removeTempDirs();
-  });
 
   it('accepts the 4 MiB frames of the original contract', async () => {
     const id = randomUUID();
     const data = randomBytes(8 * MiB);
-    const code = await putMessages(client, [
+    const code = await putMessages(client(), [
       { chunk_id: id, checksum: sha256(data), data: data.subarray(0, 4 * MiB - 64) },
       { data: data.subarray(4 * MiB - 64) },
     ]);
     expect(code).toBe(grpc.status.OK);
-    expect(sha256(await client.getChunkBuffer(id))).toBe(sha256(data));
+    expect(sha256(await client().getChunkBuffer(id))).toBe(sha256(data));
   });
 
   it('refuses a frame over 8 MiB with RESOURCE_EXHAUSTED, keeps nothing and stays up', async () => {
     const big = randomBytes(9 * MiB);
     const id = randomUUID();
-    expect(await putMessages(client, [{ chunk_id: id, checksum: sha256(big), data: big }])).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await putMessages(client(), [{ chunk_id: id, checksum: sha256(big), data: big }])).toBe(grpc.status.RESOURCE_EXHAUSTED);
     // The same after a good first message, when a temp file is already open.
     const later = randomUUID();
-    expect(await putMessages(client, [{ chunk_id: later, checksum: sha256(big), data: big.subarray(0, MiB) }, { data: big }]))
+    expect(await putMessages(client(), [{ chunk_id: later, checksum: sha256(big), data: big.subarray(0, MiB) }, { data: big }]))
       .toBe(grpc.status.RESOURCE_EXHAUSTED);
-    await waitFor(async () => (await tempFiles(server)).length === 0, { what: 'temp files of refused puts to go' });
-    expect(await putMessages(client, [{ chunk_id: randomUUID(), checksum: sha256(big) }, { data: big.subarray(0, 100) }]))
+    await waitFor(async () => (await tempFiles(server())).length === 0, { what: 'temp files of refused puts to go' });
+    expect(await putMessages(client(), [{ chunk_id: randomUUID(), checksum: sha256(big) }, { data: big.subarray(0, 100) }]))
       .toBe(grpc.status.DATA_LOSS);
     await assertStillServing();
   });
 
   it('refuses a length prefix that claims 1 GiB without waiting for the bytes', async () => {
-    const connection = RawPutChunkCall.connect(server.address);
+    const connection = RawPutChunkCall.connect(server().address);
     try {
       const call = new RawPutChunkCall(connection);
       call.send({ chunk_id: randomUUID(), checksum: sha256(Buffer.alloc(0)) }, 1024 * MiB);
@@ -96,37 +86,37 @@ describe('storage server under hostile gRPC input', () => {
   it('refuses messages after the one carrying the trailing checksum, keeping nothing', async () => {
     const id = randomUUID();
     const data = randomBytes(2 * MiB);
-    expect(await putMessages(client, [
+    expect(await putMessages(client(), [
       { chunk_id: id, checksum: '', data: data.subarray(0, MiB) },
       { checksum: sha256(data.subarray(0, MiB)) },
       { data: data.subarray(MiB) },
     ])).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(await putMessages(client, [
+    expect(await putMessages(client(), [
       { chunk_id: id, checksum: sha256(data), data },
       { checksum: sha256(data) },
       { data: Buffer.alloc(0) },
     ])).toBe(grpc.status.INVALID_ARGUMENT);
-    await expect(client.getChunkBuffer(id)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
-    expect(await tempFiles(server)).toEqual([]);
+    await expect(client().getChunkBuffer(id)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    expect(await tempFiles(server())).toEqual([]);
     // The rule is only about order: data then the checksum last is the normal trailing form.
-    expect(await putMessages(client, [{ chunk_id: id, checksum: '', data }, { checksum: sha256(data) }])).toBe(grpc.status.OK);
+    expect(await putMessages(client(), [{ chunk_id: id, checksum: '', data }, { checksum: sha256(data) }])).toBe(grpc.status.OK);
   });
 
   it('keeps nothing when the trailing checksum lies or disagrees with the first', async () => {
     const id = randomUUID();
     const data = randomBytes(MiB + 5);
-    expect(await putMessages(client, [{ chunk_id: id, checksum: '', data }, { checksum: sha256(Buffer.from('other')) }]))
+    expect(await putMessages(client(), [{ chunk_id: id, checksum: '', data }, { checksum: sha256(Buffer.from('other')) }]))
       .toBe(grpc.status.DATA_LOSS);
-    expect(await putMessages(client, [{ chunk_id: id, checksum: sha256(data), data }, { checksum: sha256(Buffer.from('other')) }]))
+    expect(await putMessages(client(), [{ chunk_id: id, checksum: sha256(data), data }, { checksum: sha256(Buffer.from('other')) }]))
       .toBe(grpc.status.INVALID_ARGUMENT);
-    expect(await putMessages(client, [{ chunk_id: id, checksum: '', data }])).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(await putMessages(client, [{ chunk_id: id, checksum: '', data }, { checksum: 'not-hex' }])).toBe(grpc.status.INVALID_ARGUMENT);
-    await expect(client.getChunkBuffer(id)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
-    expect(await tempFiles(server)).toEqual([]);
+    expect(await putMessages(client(), [{ chunk_id: id, checksum: '', data }])).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await putMessages(client(), [{ chunk_id: id, checksum: '', data }, { checksum: 'not-hex' }])).toBe(grpc.status.INVALID_ARGUMENT);
+    await expect(client().getChunkBuffer(id)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    expect(await tempFiles(server())).toEqual([]);
   });
 
   it('refuses a put larger than the free space with RESOURCE_EXHAUSTED, not marked busy: full', async () => {
-    const writer = client.putChunk(randomUUID(), '', 2 ** 50);
+    const writer = client().putChunk(randomUUID(), '', 2 ** 50);
     const refusal = await writer.write(randomBytes(100)).then(() => writer.end()).then(
       () => { throw new Error('the put was not refused'); },
       (error: grpc.ServiceError) => error,
@@ -135,18 +125,18 @@ describe('storage server under hostile gRPC input', () => {
   });
 
   it('removes the temp file of a client whose socket dies mid-stream and keeps serving', async () => {
-    const call = new RawPutChunkCall(RawPutChunkCall.connect(server.address));
+    const call = new RawPutChunkCall(RawPutChunkCall.connect(server().address));
     const id = randomUUID();
     call.send({ chunk_id: id, checksum: sha256(Buffer.alloc(4 * MiB)), size: 4 * MiB, data: randomBytes(MiB) });
-    await waitFor(async () => (await tempFiles(server)).length === 1, { what: 'the put to reach a temp file' });
+    await waitFor(async () => (await tempFiles(server())).length === 1, { what: 'the put to reach a temp file' });
     call.killSocket();
-    await waitFor(async () => (await tempFiles(server)).length === 0, { what: 'the temp file to be removed' });
-    await expect(client.getChunkBuffer(id)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    await waitFor(async () => (await tempFiles(server())).length === 0, { what: 'the temp file to be removed' });
+    await expect(client().getChunkBuffer(id)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
     await assertStillServing();
   });
 
   it(`survives a flood of half-open puts: ${MAX_PUTS} held, the rest refused, reads served, all cleaned up`, async () => {
-    const connections = Array.from({ length: 4 }, () => RawPutChunkCall.connect(server.address));
+    const connections = Array.from({ length: 4 }, () => RawPutChunkCall.connect(server().address));
     try {
       const refusals: Array<{ code: number; details: string }> = [];
       for (let i = 0; i < MAX_PUTS + 20; i += 1) {
@@ -154,24 +144,24 @@ describe('storage server under hostile gRPC input', () => {
         call.send({ chunk_id: randomUUID(), checksum: sha256(Buffer.from('never sent')), data: randomBytes(1000) });
         void call.status.then((status) => refusals.push(status), () => undefined);
       }
-      await waitFor(async () => (await tempFiles(server)).length === MAX_PUTS && refusals.length === 20, {
+      await waitFor(async () => (await tempFiles(server())).length === MAX_PUTS && refusals.length === 20, {
         what: `${MAX_PUTS} held puts and 20 refusals`,
       });
       for (const status of refusals) {
         expect(status).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/too many puts in progress/) });
       }
       await assertStillServing();
-      expect(await codeOfPut(client)).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(await codeOfPut(client())).toBe(grpc.status.RESOURCE_EXHAUSTED);
       // Busy, not full, on every put path: the status as before, marked busy for gateways that know.
-      for (const [path, refusal] of await busyRefusals(server.address)) {
+      for (const [path, refusal] of await busyRefusals(server().address)) {
         expect([path, refusal.code, saysBusy(refusal.metadata)]).toEqual([path, grpc.status.RESOURCE_EXHAUSTED, true]);
       }
       expect(refusals).toHaveLength(20);
     } finally {
       for (const connection of connections) connection.socket.destroy();
     }
-    await waitFor(async () => (await tempFiles(server)).length === 0, { what: 'every flooded temp file to go' });
-    expect(await codeOfPut(client)).toBe(grpc.status.OK);
+    await waitFor(async () => (await tempFiles(server())).length === 0, { what: 'every flooded temp file to go' });
+    expect(await codeOfPut(client())).toBe(grpc.status.OK);
   });
 });
 
